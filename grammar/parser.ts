@@ -1,0 +1,277 @@
+import { CstParser, type IParserErrorMessageProvider, type TokenType } from 'chevrotain';
+import * as T from './tokens.js';
+
+/** Error messages in the compiler's voice: what was expected, what was found. */
+const messages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage({ expected, actual, ruleName }) {
+    const found = describe(actual.image, actual.tokenType);
+    if (expected === T.RCurly && ruleName === 'fieldBlock') {
+      return `expected a modifier, a new line, \`,\` or \`}\` after this field, found ${found}`;
+    }
+    if (expected === T.RCurly && ruleName === 'attributeBlock') {
+      return `expected \`as\`, a new line, \`,\` or \`}\` after this attribute, found ${found}`;
+    }
+    return `expected ${label(expected)}, found ${found}`;
+  },
+  buildNotAllInputParsedMessage({ firstRedundant }) {
+    return `expected a declaration (\`app\`, \`publish\`, \`ephemeral\`, \`embedded\`, \`subscribe\`, \`observe\` or \`include\`), found ${describe(firstRedundant.image, firstRedundant.tokenType)}`;
+  },
+  buildNoViableAltMessage({ expectedPathsPerAlt, actual }) {
+    const first = actual[0];
+    const options = new Set(expectedPathsPerAlt.flatMap((alt) => alt.map((path) => label(path[0] as TokenType))));
+    return `expected ${[...options].join(' or ')}, found ${first ? describe(first.image, first.tokenType) : 'the end of the file'}`;
+  },
+  buildEarlyExitMessage({ expectedIterationPaths, actual }) {
+    const first = actual[0];
+    const options = new Set(expectedIterationPaths.map((path) => label(path[0] as TokenType)));
+    return `expected ${[...options].join(' or ')}, found ${first ? describe(first.image, first.tokenType) : 'the end of the file'}`;
+  },
+};
+
+function label(token: TokenType | undefined): string {
+  return token ? String(token.LABEL ?? token.name) : 'more input';
+}
+
+function describe(image: string, type: TokenType): string {
+  if (type.name === 'EOF' || image === '') return 'the end of the file';
+  if (type === T.Newline) return 'the end of the line';
+  return `\`${image}\``;
+}
+
+/**
+ * The `.prom` grammar (documented in grammar/README.md). A CST parser with error recovery,
+ * so that one mistake does not hide the others; the AST builder in src/compiler/parse turns
+ * its CST into the shared AST.
+ */
+export class RoutesParser extends CstParser {
+  constructor() {
+    super(T.allTokens as TokenType[], { recoveryEnabled: true,
+      errorMessageProvider: messages,
+      maxLookahead: 3,
+      nodeLocationTracking: 'onlyOffset',
+     });
+    this.performSelfAnalysis();
+  }
+
+  file = this.RULE('file', () => {
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.appHeader) },
+        { ALT: () => this.SUBRULE(this.include) },
+        { ALT: () => this.SUBRULE(this.publishDecl) },
+        { ALT: () => this.SUBRULE(this.ephemeralDecl) },
+        { ALT: () => this.SUBRULE(this.embeddedDecl) },
+        { ALT: () => this.SUBRULE(this.subscribeDecl) },
+        { ALT: () => this.SUBRULE(this.observeDecl) },
+      ]);
+    });
+  });
+
+  appHeader = this.RULE('appHeader', () => {
+    this.CONSUME(T.App);
+    this.CONSUME(T.Identifier);
+  });
+
+  include = this.RULE('include', () => {
+    this.CONSUME(T.Include);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  publishDecl = this.RULE('publishDecl', () => {
+    this.CONSUME(T.Publish);
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.asClause) },
+        { ALT: () => this.SUBRULE(this.extendsClause) },
+        { ALT: () => this.SUBRULE(this.whenClause) },
+        { ALT: () => this.SUBRULE(this.toClause) },
+      ]);
+    });
+    this.SUBRULE(this.fieldBlock);
+  });
+
+  ephemeralDecl = this.RULE('ephemeralDecl', () => {
+    this.CONSUME(T.Ephemeral);
+    this.CONSUME(T.Identifier);
+    this.MANY(() => this.SUBRULE(this.toClause));
+    this.SUBRULE(this.fieldBlock);
+  });
+
+  embeddedDecl = this.RULE('embeddedDecl', () => {
+    this.CONSUME(T.Embedded);
+    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.fieldBlock);
+  });
+
+  subscribeDecl = this.RULE('subscribeDecl', () => {
+    this.CONSUME(T.Subscribe);
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.asClause) },
+        { ALT: () => this.SUBRULE(this.extendsClause) },
+        { ALT: () => this.SUBRULE(this.whenClause) },
+        { ALT: () => this.SUBRULE(this.fromClause) },
+        { ALT: () => this.SUBRULE(this.intoClause) },
+        { ALT: () => this.SUBRULE(this.foreignKeyClause) },
+      ]);
+    });
+    this.SUBRULE(this.attributeBlock);
+  });
+
+  observeDecl = this.RULE('observeDecl', () => {
+    this.CONSUME(T.Observe);
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.SUBRULE(this.asClause) }, { ALT: () => this.SUBRULE(this.fromClause) }]);
+    });
+    this.SUBRULE(this.attributeBlock);
+  });
+
+  asClause = this.RULE('asClause', () => {
+    this.CONSUME(T.As);
+    this.CONSUME(T.Identifier);
+  });
+
+  extendsClause = this.RULE('extendsClause', () => {
+    this.CONSUME(T.Extends);
+    this.CONSUME(T.Identifier);
+  });
+
+  whenClause = this.RULE('whenClause', () => {
+    this.CONSUME(T.When);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.OR([{ ALT: () => this.CONSUME(T.StringLiteral) }, { ALT: () => this.CONSUME2(T.Identifier) }]);
+  });
+
+  toClause = this.RULE('toClause', () => {
+    this.CONSUME(T.To);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  fromClause = this.RULE('fromClause', () => {
+    this.CONSUME(T.From);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  intoClause = this.RULE('intoClause', () => {
+    this.CONSUME(T.Into);
+    this.CONSUME(T.Identifier);
+  });
+
+  foreignKeyClause = this.RULE('foreignKeyClause', () => {
+    this.CONSUME(T.ForeignKey);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.SUBRULE(this.typeRef));
+  });
+
+  /** `{ field \n field, field }`: fields are separated by new lines or commas. */
+  fieldBlock = this.RULE('fieldBlock', () => {
+    this.CONSUME(T.LCurly);
+    this.MANY(() => this.SUBRULE(this.separator));
+    this.OPTION(() => {
+      this.SUBRULE(this.field);
+      this.MANY2(() => {
+        this.AT_LEAST_ONE(() => this.SUBRULE2(this.separator));
+        this.OPTION2(() => this.SUBRULE2(this.field));
+      });
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  attributeBlock = this.RULE('attributeBlock', () => {
+    this.CONSUME(T.LCurly);
+    this.MANY(() => this.SUBRULE(this.separator));
+    this.OPTION(() => {
+      this.SUBRULE(this.attributeRef);
+      this.MANY2(() => {
+        this.AT_LEAST_ONE(() => this.SUBRULE2(this.separator));
+        this.OPTION2(() => this.SUBRULE2(this.attributeRef));
+      });
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  separator = this.RULE('separator', () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Newline) }, { ALT: () => this.CONSUME(T.Comma) }]);
+  });
+
+  field = this.RULE('field', () => {
+    this.CONSUME(T.Identifier);
+    this.OR([
+      { ALT: () => this.SUBRULE(this.typeRef) },
+      { ALT: () => this.SUBRULE(this.belongsTo) },
+      { ALT: () => this.SUBRULE(this.embeds) },
+    ]);
+    this.MANY(() => this.SUBRULE(this.modifier));
+  });
+
+  typeRef = this.RULE('typeRef', () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.typeArg) });
+      this.CONSUME(T.RParen);
+    });
+    this.OPTION2(() => this.CONSUME(T.ArraySuffix));
+    this.OPTION3(() => this.CONSUME(T.Question));
+  });
+
+  typeArg = this.RULE('typeArg', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+    ]);
+  });
+
+  modifier = this.RULE('modifier', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Primary) },
+      { ALT: () => this.CONSUME(T.Private) },
+      { ALT: () => this.SUBRULE(this.virtual) },
+      { ALT: () => this.SUBRULE(this.column) },
+      { ALT: () => this.SUBRULE(this.belongsTo) },
+      { ALT: () => this.SUBRULE(this.embeds) },
+    ]);
+  });
+
+  virtual = this.RULE('virtual', () => {
+    this.CONSUME(T.Virtual);
+    this.CONSUME(T.LParen);
+    this.CONSUME(T.Use);
+    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.CONSUME(T.Identifier) });
+    this.CONSUME(T.RParen);
+  });
+
+  column = this.RULE('column', () => {
+    this.CONSUME(T.Column);
+    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.StringLiteral) }]);
+  });
+
+  belongsTo = this.RULE('belongsTo', () => {
+    this.CONSUME(T.BelongsTo);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.CONSUME(T.Question));
+  });
+
+  embeds = this.RULE('embeds', () => {
+    this.CONSUME(T.Embeds);
+    this.OR([{ ALT: () => this.CONSUME(T.One) }, { ALT: () => this.CONSUME(T.Many) }]);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.CONSUME(T.Question));
+  });
+
+  attributeRef = this.RULE('attributeRef', () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME2(T.Identifier);
+    });
+  });
+}
+
+/** One parser for the process: Chevrotain parsers are reusable and costly to build. */
+export const parser = new RoutesParser();

@@ -1,0 +1,116 @@
+import { createToken, Lexer, type TokenType } from 'chevrotain';
+
+/**
+ * Tokens of the `.prom` language. Newlines separate fields inside `{ }` and are skipped
+ * elsewhere, so the lexer keeps a mode stack: `top` outside blocks, `block` inside `{ }`,
+ * `paren` inside `( )` (where newlines are skipped again, for long enum lists).
+ */
+
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: 'a name' });
+
+function keyword(name: string, word: string): TokenType {
+  return createToken({ name, pattern: new RegExp(`${word}\\b`), longer_alt: Identifier, label: `\`${word}\`` });
+}
+
+export const App = keyword('App', 'app');
+export const Include = keyword('Include', 'include');
+export const Publish = keyword('Publish', 'publish');
+export const Ephemeral = keyword('Ephemeral', 'ephemeral');
+export const Embedded = keyword('Embedded', 'embedded');
+export const Subscribe = keyword('Subscribe', 'subscribe');
+export const Observe = keyword('Observe', 'observe');
+export const As = keyword('As', 'as');
+export const To = keyword('To', 'to');
+export const From = keyword('From', 'from');
+export const Into = keyword('Into', 'into');
+export const Extends = keyword('Extends', 'extends');
+export const When = keyword('When', 'when');
+export const ForeignKey = keyword('ForeignKey', 'foreign_key');
+export const Primary = keyword('Primary', 'primary');
+export const Private = keyword('Private', 'private');
+export const Virtual = keyword('Virtual', 'virtual');
+export const Use = keyword('Use', 'use');
+export const Column = keyword('Column', 'column');
+export const BelongsTo = keyword('BelongsTo', 'belongs_to');
+export const Embeds = keyword('Embeds', 'embeds');
+export const One = keyword('One', 'one');
+export const Many = keyword('Many', 'many');
+
+export const keywords: readonly TokenType[] = [
+  App,
+  Include,
+  Publish,
+  Ephemeral,
+  Embedded,
+  Subscribe,
+  Observe,
+  As,
+  To,
+  From,
+  Into,
+  Extends,
+  When,
+  ForeignKey,
+  Primary,
+  Private,
+  Virtual,
+  Use,
+  Column,
+  BelongsTo,
+  Embeds,
+  One,
+  Many,
+];
+
+/** The words that cannot name a table, field or model. */
+export const reservedWords: readonly string[] = keywords.map((k) => String(k.LABEL).slice(1, -1));
+
+export const StringLiteral = createToken({
+  name: 'StringLiteral',
+  pattern: /"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/,
+  label: 'a quoted string',
+});
+export const NumberLiteral = createToken({ name: 'NumberLiteral', pattern: /-?\d+(?:\.\d+)?/, label: 'a number' });
+
+export const LCurly = createToken({ name: 'LCurly', pattern: /{/, label: '`{`', push_mode: 'block' });
+export const RCurly = createToken({ name: 'RCurly', pattern: /}/, label: '`}`', pop_mode: true });
+export const LParen = createToken({ name: 'LParen', pattern: /\(/, label: '`(`', push_mode: 'paren' });
+export const RParen = createToken({ name: 'RParen', pattern: /\)/, label: '`)`', pop_mode: true });
+export const ArraySuffix = createToken({ name: 'ArraySuffix', pattern: /\[\s*\]/, label: '`[]`' });
+export const Question = createToken({ name: 'Question', pattern: /\?/, label: '`?`' });
+export const Comma = createToken({ name: 'Comma', pattern: /,/, label: '`,`' });
+export const Equals = createToken({ name: 'Equals', pattern: /=/, label: '`=`' });
+export const Newline = createToken({ name: 'Newline', pattern: /\r?\n/, label: 'a new line' });
+
+export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });
+export const Blank = createToken({ name: 'Blank', pattern: /[ \t]+/, group: Lexer.SKIPPED });
+export const SkippedNewline = createToken({ name: 'SkippedNewline', pattern: /\r?\n/, group: Lexer.SKIPPED });
+
+const common = [
+  Blank,
+  Comment,
+  StringLiteral,
+  NumberLiteral,
+  ...keywords,
+  Identifier,
+  LCurly,
+  LParen,
+  ArraySuffix,
+  Question,
+  Comma,
+  Equals,
+];
+
+export const allTokens: readonly TokenType[] = [...common, RCurly, RParen, Newline, SkippedNewline];
+
+export const lexer = new Lexer(
+  {
+    modes: {
+      top: [SkippedNewline, ...common],
+      block: [Newline, ...common, RCurly],
+      paren: [SkippedNewline, ...common, RParen],
+    },
+    defaultMode: 'top',
+  },
+  { positionTracking: 'onlyOffset', ensureOptimizations: false },
+);

@@ -1,0 +1,113 @@
+import { dirname, join } from 'node:path';
+import {
+  type CompileOutput,
+  type ConfigSource,
+  compile,
+  type Diagnostic,
+  type EmittedFile,
+  emitMocks,
+  emitWorkspace,
+  renderCompact,
+  renderPretty,
+  type Workspace,
+} from '../compiler/index.js';
+import { display, fileHost, findRoutes, loadConfig, readSchemas, writeOutput } from './files.js';
+import type { Output } from './output.js';
+
+export interface GenerateOptions {
+  readonly config?: string;
+  readonly out?: string;
+  readonly check?: boolean;
+  readonly schemas?: string;
+  readonly format?: 'pretty' | 'compact';
+}
+
+/** Reads the routes and compiles them; prints every diagnostic. */
+export async function compileRoutes(options: GenerateOptions, output: Output): Promise<{ workspace?: Workspace; base: string }> {
+  const routes = findRoutes(options.config);
+  if (routes.length === 0) {
+    output.error('no routes found: pass --config <file>, or add promiscuous.config.ts or a *.prom file here');
+    return { base: '.' };
+  }
+  const prom = routes.filter((r) => !r.endsWith('.ts'));
+  const configs: ConfigSource[] = [];
+  const loadErrors: Diagnostic[] = [];
+  for (const path of routes.filter((r) => r.endsWith('.ts'))) {
+    const loaded = await loadConfig(path);
+    if ('error' in loaded) {
+      loadErrors.push({
+        code: 'P006',
+        severity: 'error',
+        message: `\`${path}\` could not be loaded: ${loaded.error}`,
+        span: { file: path, offset: 0, length: 0, line: 1, column: 1 },
+        notes: [],
+        suggestion: 'fix the error above; the file must `export default defineConfig({ ... })`',
+      });
+    } else configs.push(loaded);
+  }
+  const result: CompileOutput = compile(
+    { prom, configs, schemas: options.schemas ? readSchemas(options.schemas) : [] },
+    fileHost,
+  );
+  const diagnostics = [...loadErrors, ...result.diagnostics];
+  for (const d of diagnostics) {
+    output.error(options.format === 'compact' ? renderCompact(d) : `${renderPretty(d, result.sources)}\n`);
+  }
+  const base = dirname(routes[0] as string);
+  if (loadErrors.length > 0 || !result.workspace) {
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    output.error(`${errors} error${errors === 1 ? '' : 's'}: nothing was written`);
+    return { base };
+  }
+  return { workspace: result.workspace, base };
+}
+
+export async function generate(options: GenerateOptions, output: Output, mocks?: { file?: string; app?: string }): Promise<number> {
+  const { workspace, base } = await compileRoutes(options, output);
+  if (!workspace) return 1;
+  const outDir = options.out ?? join(base, 'generated');
+  let files: EmittedFile[];
+  let target = outDir;
+  let owns: (path: string) => boolean;
+  if (mocks) {
+    files = emitMocks(workspace);
+    if (mocks.app) files = files.filter((f) => f.path.startsWith(`${mocks.app}/`));
+    if (mocks.file) {
+      if (files.length !== 1) {
+        const apps = files.map((f) => f.path.split('/')[0]).join(', ');
+        output.error(
+          files.length === 0
+            ? `no publishing app${mocks.app ? ` named \`${mocks.app}\`` : ''}: nothing to mock`
+            : `-o writes one app's factories, and ${apps} publish: choose one with --app <name>`,
+        );
+        return 1;
+      }
+      const only = files[0] as EmittedFile;
+      target = dirname(mocks.file);
+      files = [{ path: mocks.file.slice(target === '.' ? 0 : target.length + 1), content: only.content }];
+    }
+    owns = (path) => path.endsWith('/factories.ts');
+  } else {
+    files = emitWorkspace(workspace);
+    owns = (path) => !path.endsWith('/factories.ts');
+  }
+  const plan = await writeOutput(target, files, mocks?.file ? () => false : owns, options.check === true);
+  const where = display(target);
+  if (options.check) {
+    const stale = [...plan.written, ...plan.removed];
+    if (stale.length > 0) {
+      output.error(`${stale.length} generated file${stale.length === 1 ? ' is' : 's are'} stale in ${where}:`);
+      for (const path of plan.written) output.error(`  ${join(where, path)}`);
+      for (const path of plan.removed) output.error(`  ${join(where, path)} (no longer generated)`);
+      output.error(`run \`npx promiscuous generate${mocks ? ' mocks' : ''}\` to update them`);
+      return 1;
+    }
+    output.info(`${files.length} generated files in ${where} are up to date`);
+    return 0;
+  }
+  output.info(
+    `${files.length} files in ${where}: ${plan.written.length} written, ${plan.unchanged.length} unchanged` +
+      (plan.removed.length > 0 ? `, ${plan.removed.length} removed` : ''),
+  );
+  return 0;
+}

@@ -1,0 +1,133 @@
+/**
+ * The `promiscuous.config.ts` front end: the same routes as a `.prom` file, as typed data.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig } from 'promiscuous';
+ *
+ * export default defineConfig({
+ *   apps: {
+ *     crowdtap: {
+ *       publish: [{ table: 'users', as: 'User', fields: { id: 'uuid primary', name: 'string' } }],
+ *     },
+ *     sniper: {
+ *       subscribe: [{ type: 'User', from: 'crowdtap/user', attributes: ['name'] }],
+ *     },
+ *   },
+ * });
+ * ```
+ */
+
+/** The built-in scalar types. */
+export type ScalarType =
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'boolean'
+  | 'date'
+  | 'timestamp'
+  | 'uuid'
+  | 'json';
+
+type BaseType = ScalarType | `enum(${string})` | `decimal(${number}, ${number})`;
+
+/** A type as in a `.prom` file: `'string'`, `'string?'` (nullable), `'integer[]'`, `'enum(a, b)'`. */
+export type TypeSpec = BaseType | `${BaseType}?` | `${BaseType}[]` | `${BaseType}[]?`;
+
+/** A field: a type, a type followed by `primary`/`private`, or the full form. */
+export type FieldSpec = TypeSpec | `${TypeSpec} primary` | `${TypeSpec} private` | FieldOptions;
+
+export interface FieldOptions {
+  /** Required unless the field `belongsTo` a model (it then takes the model's key type) or embeds one. */
+  readonly type?: TypeSpec;
+  /** The model's primary key. Default: the field named `id`. */
+  readonly primary?: boolean;
+  /** A column the app reads (for virtual attributes) but never publishes. */
+  readonly private?: boolean;
+  /** The table column, when it differs from the attribute name. */
+  readonly column?: string;
+  /** A computed attribute: the app supplies the function; re-published when these fields change. */
+  readonly virtual?: { readonly use: readonly string[] };
+  /** A relation: the value is that model's id, and a causal dependency. `'Organization?'` is nullable. */
+  readonly belongsTo?: string;
+  /** One embedded document (`'Address'`, or `'Address?'` when it may be absent). */
+  readonly embedsOne?: string;
+  /** A list of embedded documents. */
+  readonly embedsMany?: string;
+}
+
+export type Fields = { readonly [name: string]: FieldSpec };
+
+export interface Discriminator {
+  readonly column: string;
+  readonly value: string;
+}
+
+/** `publish <table> as <Type> ...` */
+export interface PublishConfig {
+  readonly table: string;
+  /** The published type name. Default: the table name, singular, in PascalCase. */
+  readonly as?: string;
+  /** The parent model: this one is a subtype stored in the same table. */
+  readonly extends?: string;
+  /** How rows of this subtype are told apart. Default: `{ column: 'type', value: <Type> }`. */
+  readonly when?: Discriminator;
+  /** The endpoint. Default: `<app>/<type in snake_case>`. */
+  readonly to?: string;
+  readonly fields: Fields;
+}
+
+export interface EphemeralConfig {
+  readonly to?: string;
+  readonly fields: Fields;
+}
+
+export interface EmbeddedConfig {
+  readonly fields: Fields;
+}
+
+/** A subscribed attribute: `'name'`, or `{ email: 'contact_email' }` to store it in another column. */
+export type AttributeSpec = string | { readonly [attribute: string]: string };
+
+export interface SubscribeConfig {
+  /** The published type. */
+  readonly type: string;
+  /** The local name. Default: the published type. */
+  readonly as?: string;
+  readonly extends?: string;
+  readonly when?: Discriminator;
+  /** An endpoint (`'crowdtap/user'`, `'*\/user'`) or a routing-key pattern (`'crowdtap.user.*'`). */
+  readonly from?: string;
+  /** The table. Default: the local name, plural, in snake_case. */
+  readonly into?: string;
+  /** The column that stores the publisher's id, with its type when it should be checked. */
+  readonly foreignKey?: string | { readonly column: string; readonly type?: TypeSpec };
+  readonly attributes: readonly AttributeSpec[];
+}
+
+export interface ObserveConfig {
+  readonly type: string;
+  readonly as?: string;
+  readonly from?: string;
+  readonly attributes: readonly AttributeSpec[];
+}
+
+export interface AppConfig {
+  readonly publish?: readonly PublishConfig[];
+  readonly ephemerals?: { readonly [name: string]: EphemeralConfig };
+  readonly embedded?: { readonly [name: string]: EmbeddedConfig };
+  readonly subscribe?: readonly SubscribeConfig[];
+  readonly observe?: readonly ObserveConfig[];
+}
+
+export interface RoutesConfig {
+  readonly apps: { readonly [name: string]: AppConfig };
+}
+
+/** Types the config for autocompletion; returns it unchanged. */
+export function defineConfig<const T extends RoutesConfig>(config: T): T {
+  return config;
+}

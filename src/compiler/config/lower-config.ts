@@ -1,0 +1,420 @@
+import { type Node, Project, SyntaxKind, ts } from 'ts-morph';
+import type {
+  AppAst,
+  AttributeRefAst,
+  DeclAst,
+  Discriminator,
+  FieldAst,
+  ModifierAst,
+  Name,
+  SubscribeAst,
+  TypeAst,
+} from '../ast/ast.js';
+import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
+import { didYouMean } from '../diagnostics/suggest.js';
+import { parseFragment } from '../parse/parse-prom.js';
+import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
+
+/** A loaded `promiscuous.config.ts`: its text (for positions) and its evaluated default export. */
+export interface ConfigSource extends SourceFile {
+  readonly value: unknown;
+}
+
+/**
+ * Lowers an evaluated `defineConfig({...})` to the same AST as a `.prom` file. Values come from
+ * the evaluated object (so constants and spreads work); positions come from the config file's
+ * syntax tree, found by walking it along the same path (`apps.crowdtap.publish[2].fields.email`).
+ */
+export function lowerConfig(source: ConfigSource): Result<readonly AppAst[]> {
+  const bag = new DiagnosticBag();
+  const lowering = new Lowering(source, bag);
+  return { value: lowering.workspace(), diagnostics: bag.items };
+}
+
+/** A place in the config: its path, and the syntax node found for it (or its nearest ancestor's). */
+class Loc {
+  constructor(
+    readonly path: string,
+    private readonly node: Node | undefined,
+    private readonly keyNode: Node | undefined,
+    private readonly exact: boolean,
+    private readonly lines: LineIndex,
+  ) {}
+
+  key(name: string): Loc {
+    const path = /^[A-Za-z_$][\w$]*$/.test(name) ? `${this.path}.${name}` : `${this.path}[${JSON.stringify(name)}]`;
+    const object = this.exact ? unwrap(this.node) : undefined;
+    if (object?.getKind() === SyntaxKind.ObjectLiteralExpression) {
+      for (const property of object.asKindOrThrow(SyntaxKind.ObjectLiteralExpression).getProperties()) {
+        if (property.isKind(SyntaxKind.PropertyAssignment) && propertyName(property.getNameNode()) === name) {
+          return new Loc(path, property.getInitializer(), property.getNameNode(), true, this.lines);
+        }
+        if (property.isKind(SyntaxKind.ShorthandPropertyAssignment) && property.getName() === name) {
+          return new Loc(path, resolveIdentifier(property.getNameNode()), property.getNameNode(), true, this.lines);
+        }
+      }
+    }
+    return new Loc(path, this.node, this.keyNode, false, this.lines);
+  }
+
+  index(i: number): Loc {
+    const path = `${this.path}[${i}]`;
+    const array = this.exact ? unwrap(this.node) : undefined;
+    if (array?.getKind() === SyntaxKind.ArrayLiteralExpression) {
+      const element = array.asKindOrThrow(SyntaxKind.ArrayLiteralExpression).getElements()[i];
+      if (element && !element.isKind(SyntaxKind.SpreadElement)) return new Loc(path, element, undefined, true, this.lines);
+    }
+    return new Loc(path, this.node, this.keyNode, false, this.lines);
+  }
+
+  /** The value's span; inside a string literal, `offset` and `length` pick a part of its text. */
+  span(offset?: number, length?: number): Span {
+    const node = this.node;
+    if (!node) return this.lines.span(0, 0, this.path);
+    const literal = this.exact && isStringLiteral(node);
+    if (literal && offset !== undefined) return this.lines.span(node.getStart() + 1 + offset, length ?? 0, this.path);
+    return this.lines.span(node.getStart(), node.getWidth(), this.path);
+  }
+
+  /** The property name's span (where a key such as a field name is written). */
+  keySpan(): Span {
+    if (this.keyNode && this.exact) return this.lines.span(this.keyNode.getStart(), this.keyNode.getWidth(), this.path);
+    return this.span();
+  }
+
+  /** Whether the value is written as a plain string literal, so that offsets inside it are exact. */
+  isLiteral(): boolean {
+    return this.exact && this.node !== undefined && isStringLiteral(this.node);
+  }
+}
+
+function isStringLiteral(node: Node): boolean {
+  return node.isKind(SyntaxKind.StringLiteral) || node.isKind(SyntaxKind.NoSubstitutionTemplateLiteral);
+}
+
+function propertyName(node: Node): string {
+  if (node.isKind(SyntaxKind.StringLiteral) || node.isKind(SyntaxKind.NumericLiteral)) return node.getLiteralText();
+  return node.getText();
+}
+
+/** Looks through `as const`, `satisfies`, parentheses, `defineConfig(...)` and local constants. */
+function unwrap(node: Node | undefined): Node | undefined {
+  let current = node;
+  for (let i = 0; current && i < 16; i++) {
+    if (current.isKind(SyntaxKind.AsExpression) || current.isKind(SyntaxKind.SatisfiesExpression)) {
+      current = current.getExpression();
+    } else if (current.isKind(SyntaxKind.ParenthesizedExpression)) current = current.getExpression();
+    else if (current.isKind(SyntaxKind.CallExpression)) current = current.getArguments()[0];
+    else if (current.isKind(SyntaxKind.Identifier)) current = resolveIdentifier(current);
+    else return current;
+  }
+  return current;
+}
+
+function resolveIdentifier(node: Node): Node | undefined {
+  const name = node.getText();
+  const declaration = node.getSourceFile().getVariableDeclaration(name);
+  return declaration?.getInitializer() ?? node;
+}
+
+type Obj = Record<string, unknown>;
+
+class Lowering {
+  private readonly lines: LineIndex;
+  private readonly root: Loc;
+
+  constructor(
+    private readonly source: ConfigSource,
+    private readonly bag: DiagnosticBag,
+  ) {
+    this.lines = new LineIndex(source.path, source.text);
+    const project = new Project({
+      useInMemoryFileSystem: true,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, noLib: true },
+    });
+    const file = project.createSourceFile('config.ts', source.text);
+    const exported = file.getFirstDescendantByKind(SyntaxKind.ExportAssignment)?.getExpression();
+    this.root = new Loc('config', exported, undefined, exported !== undefined, this.lines);
+  }
+
+  workspace(): AppAst[] {
+    const config = this.object(this.source.value, this.root, ['apps'], 'the config');
+    if (!config) return [];
+    const appsLoc = this.root.key('apps');
+    const apps = this.object(config.apps, appsLoc, undefined, '`apps`', true);
+    if (!apps) return [];
+    return Object.entries(apps).flatMap(([name, value]) => {
+      const loc = appsLoc.key(name);
+      const app = this.object(value, loc, ['publish', 'ephemerals', 'embedded', 'subscribe', 'observe'], `app \`${name}\``);
+      if (!app) return [];
+      const decls: DeclAst[] = [
+        ...this.list(app.embedded, loc.key('embedded'), 'named', (v, l, key) => this.embedded(v, l, key)),
+        ...this.list(app.publish, loc.key('publish'), 'array', (v, l) => this.publish(v, l)),
+        ...this.list(app.ephemerals, loc.key('ephemerals'), 'named', (v, l, key) => this.ephemeral(v, l, key)),
+        ...this.list(app.subscribe, loc.key('subscribe'), 'array', (v, l) => this.subscribe(v, l)),
+        ...this.list(app.observe, loc.key('observe'), 'array', (v, l) => this.observe(v, l)),
+      ];
+      return [{ kind: 'app' as const, name: { text: name, span: loc.keySpan() }, decls }];
+    });
+  }
+
+  private list<T>(
+    value: unknown,
+    loc: Loc,
+    shape: 'array' | 'named',
+    each: (value: unknown, loc: Loc, key: Name) => T | undefined,
+  ): T[] {
+    if (value === undefined) return [];
+    if (shape === 'array') {
+      if (!Array.isArray(value)) {
+        this.bag.error('P005', loc.span(), `\`${loc.path}\` must be an array`, 'write `[ { ... }, ... ]`');
+        return [];
+      }
+      return value.flatMap((item, i) => {
+        const itemLoc = loc.index(i);
+        const out = each(item, itemLoc, { text: String(i), span: itemLoc.span() });
+        return out === undefined ? [] : [out];
+      });
+    }
+    const object = this.object(value, loc, undefined, `\`${loc.path}\``, true);
+    if (!object) return [];
+    return Object.entries(object).flatMap(([key, item]) => {
+      const itemLoc = loc.key(key);
+      const out = each(item, itemLoc, { text: key, span: itemLoc.keySpan() });
+      return out === undefined ? [] : [out];
+    });
+  }
+
+  /** Checks that a value is a plain object with only known keys (`allowed` undefined: any key). */
+  private object(value: unknown, loc: Loc, allowed: readonly string[] | undefined, what: string, anyKeys = false): Obj | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.bag.error('P005', loc.span(), `${what} must be an object`, 'write `{ ... }`');
+      return undefined;
+    }
+    const object = value as Obj;
+    if (allowed && !anyKeys) {
+      for (const key of Object.keys(object)) {
+        if (!allowed.includes(key)) {
+          const keyLoc = loc.key(key);
+          this.bag.error('P005', keyLoc.keySpan(), `unknown key \`${key}\` in ${what}`, didYouMean(key, allowed, 'one of'));
+        }
+      }
+    }
+    return object;
+  }
+
+  private string(object: Obj, key: string, loc: Loc, required: boolean): Name | undefined {
+    const value = object[key];
+    const at = loc.key(key);
+    if (value === undefined) {
+      if (required) this.bag.error('P005', loc.span(), `\`${key}\` is missing`, `add \`${key}: '...'\``);
+      return undefined;
+    }
+    if (typeof value !== 'string' || value === '') {
+      this.bag.error('P005', at.span(), `\`${key}\` must be a non-empty string`, `write \`${key}: '...'\``);
+      return undefined;
+    }
+    return { text: value, span: at.isLiteral() ? at.span(0, value.length) : at.span() };
+  }
+
+  private when(object: Obj, loc: Loc): Discriminator | undefined {
+    if (object.when === undefined) return undefined;
+    const at = loc.key('when');
+    const when = this.object(object.when, at, ['column', 'value'], '`when`');
+    if (!when) return undefined;
+    const column = this.string(when, 'column', at, true);
+    const value = this.string(when, 'value', at, true);
+    return column && value ? { column, value } : undefined;
+  }
+
+  private publish(value: unknown, loc: Loc): DeclAst | undefined {
+    const object = this.object(value, loc, ['table', 'as', 'extends', 'when', 'to', 'fields'], 'a publication');
+    if (!object) return undefined;
+    const table = this.string(object, 'table', loc, true);
+    if (!table) return undefined;
+    return {
+      kind: 'publish',
+      span: loc.span(),
+      table,
+      ...opt('as', this.string(object, 'as', loc, false)),
+      ...opt('extends', this.string(object, 'extends', loc, false)),
+      ...opt('when', this.when(object, loc)),
+      ...opt('to', this.string(object, 'to', loc, false)),
+      fields: this.fields(object.fields, loc.key('fields')),
+    };
+  }
+
+  private ephemeral(value: unknown, loc: Loc, name: Name): DeclAst | undefined {
+    const object = this.object(value, loc, ['to', 'fields'], `ephemeral \`${name.text}\``);
+    if (!object) return undefined;
+    return {
+      kind: 'ephemeral',
+      span: loc.keySpan(),
+      name,
+      ...opt('to', this.string(object, 'to', loc, false)),
+      fields: this.fields(object.fields, loc.key('fields')),
+    };
+  }
+
+  private embedded(value: unknown, loc: Loc, name: Name): DeclAst | undefined {
+    const object = this.object(value, loc, ['fields'], `embedded model \`${name.text}\``);
+    if (!object) return undefined;
+    return { kind: 'embedded', span: loc.keySpan(), name, fields: this.fields(object.fields, loc.key('fields')) };
+  }
+
+  private fields(value: unknown, loc: Loc): FieldAst[] {
+    if (value === undefined) {
+      this.bag.error('P005', loc.span(), '`fields` is missing', "add `fields: { id: 'integer primary', ... }`");
+      return [];
+    }
+    const fields = this.object(value, loc, undefined, '`fields`', true);
+    if (!fields) return [];
+    return Object.entries(fields).flatMap(([name, spec]) => {
+      const field = this.field(name, spec, loc.key(name));
+      return field ? [field] : [];
+    });
+  }
+
+  private field(name: string, spec: unknown, loc: Loc): FieldAst | undefined {
+    const nameSpan = loc.keySpan();
+    if (typeof spec === 'string') {
+      // `email: 'string? primary'` is the `.prom` field `email string? primary`.
+      const text = `${name} ${spec}`;
+      const spanAt = (offset: number, length: number): Span =>
+        offset <= name.length ? nameSpan : loc.isLiteral() ? loc.span(offset - name.length - 1, length) : loc.span();
+      return parseFragment(text, 'field', spanAt, this.bag) as FieldAst | undefined;
+    }
+    const allowed = ['type', 'primary', 'private', 'column', 'virtual', 'belongsTo', 'embedsOne', 'embedsMany'];
+    const object = this.object(spec, loc, allowed, `field \`${name}\``);
+    if (!object) return undefined;
+    const modifiers: ModifierAst[] = [];
+    for (const flag of ['primary', 'private'] as const) {
+      const value = object[flag];
+      if (value === undefined || value === false) continue;
+      if (value !== true) this.bag.error('P005', loc.key(flag).span(), `\`${flag}\` must be \`true\``, `write \`${flag}: true\``);
+      else modifiers.push({ kind: flag, span: loc.key(flag).keySpan() });
+    }
+    const column = this.string(object, 'column', loc, false);
+    if (column) modifiers.push({ kind: 'column', span: loc.key('column').keySpan(), column });
+    if (object.virtual !== undefined) {
+      const at = loc.key('virtual');
+      const virtual = this.object(object.virtual, at, ['use'], '`virtual`');
+      const uses = virtual ? this.names(virtual.use, at.key('use')) : undefined;
+      if (uses) modifiers.push({ kind: 'virtual', span: at.keySpan(), uses });
+    }
+    const belongsTo = this.string(object, 'belongsTo', loc, false);
+    if (belongsTo) {
+      const nullable = belongsTo.text.endsWith('?');
+      const target = { text: belongsTo.text.replace(/\?$/, ''), span: belongsTo.span };
+      modifiers.push({ kind: 'belongsTo', span: loc.key('belongsTo').keySpan(), target, nullable });
+    }
+    for (const key of ['embedsOne', 'embedsMany'] as const) {
+      const embeds = this.string(object, key, loc, false);
+      if (!embeds) continue;
+      const target = { text: embeds.text.replace(/\?$/, ''), span: embeds.span };
+      const nullable = embeds.text.endsWith('?');
+      modifiers.push({ kind: 'embeds', span: loc.key(key).keySpan(), many: key === 'embedsMany', target, nullable });
+    }
+    const type = object.type === undefined ? undefined : this.type(object.type, loc.key('type'));
+    if (object.type !== undefined && !type) return undefined;
+    const base = { kind: 'field' as const, span: nameSpan, name: { text: name, span: nameSpan }, modifiers };
+    return type ? { ...base, type } : base;
+  }
+
+  private type(value: unknown, loc: Loc): TypeAst | undefined {
+    if (typeof value !== 'string') {
+      this.bag.error('P005', loc.span(), 'a type must be a string', "write `type: 'string'`");
+      return undefined;
+    }
+    const spanAt = (offset: number, length: number): Span => (loc.isLiteral() ? loc.span(offset, length) : loc.span());
+    return parseFragment(value, 'typeRef', spanAt, this.bag) as TypeAst | undefined;
+  }
+
+  private names(value: unknown, loc: Loc): Name[] | undefined {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+      this.bag.error('P005', loc.span(), `\`${loc.path}\` must be an array of names`, "write `['first_name', 'last_name']`");
+      return undefined;
+    }
+    return value.map((text: string, i) => {
+      const at = loc.index(i);
+      return { text, span: at.isLiteral() ? at.span(0, text.length) : at.span() };
+    });
+  }
+
+  private subscribe(value: unknown, loc: Loc): DeclAst | undefined {
+    const keys = ['type', 'as', 'extends', 'when', 'from', 'into', 'foreignKey', 'attributes'];
+    const object = this.object(value, loc, keys, 'a subscription');
+    if (!object) return undefined;
+    const type = this.string(object, 'type', loc, true);
+    if (!type) return undefined;
+    const attributes = this.attributes(object.attributes, loc.key('attributes'));
+    let foreignKey: SubscribeAst['foreignKey'];
+    if (typeof object.foreignKey === 'string' || object.foreignKey === undefined) {
+      const column = this.string(object, 'foreignKey', loc, false);
+      if (column) foreignKey = { column };
+    } else {
+      const at = loc.key('foreignKey');
+      const fk = this.object(object.foreignKey, at, ['column', 'type'], '`foreignKey`');
+      const column = fk ? this.string(fk, 'column', at, true) : undefined;
+      const fkType = fk?.type === undefined ? undefined : this.type(fk.type, at.key('type'));
+      if (column) foreignKey = fkType ? { column, type: fkType } : { column };
+    }
+    return {
+      kind: 'subscribe',
+      span: loc.span(),
+      type,
+      ...opt('as', this.string(object, 'as', loc, false)),
+      ...opt('extends', this.string(object, 'extends', loc, false)),
+      ...opt('when', this.when(object, loc)),
+      ...opt('from', this.string(object, 'from', loc, false)),
+      ...opt('into', this.string(object, 'into', loc, false)),
+      ...opt('foreignKey', foreignKey),
+      attributes,
+    };
+  }
+
+  private observe(value: unknown, loc: Loc): DeclAst | undefined {
+    const object = this.object(value, loc, ['type', 'as', 'from', 'attributes'], 'an observer');
+    if (!object) return undefined;
+    const type = this.string(object, 'type', loc, true);
+    if (!type) return undefined;
+    return {
+      kind: 'observe',
+      span: loc.span(),
+      type,
+      ...opt('as', this.string(object, 'as', loc, false)),
+      ...opt('from', this.string(object, 'from', loc, false)),
+      attributes: this.attributes(object.attributes, loc.key('attributes')),
+    };
+  }
+
+  private attributes(value: unknown, loc: Loc): AttributeRefAst[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) {
+      this.bag.error('P005', loc.span(), '`attributes` must be an array', "write `attributes: ['name', { email: 'contact_email' }]`");
+      return [];
+    }
+    return value.flatMap((item: unknown, i): AttributeRefAst[] => {
+      const at = loc.index(i);
+      if (typeof item === 'string') return [{ name: { text: item, span: at.isLiteral() ? at.span(0, item.length) : at.span() } }];
+      const entries = typeof item === 'object' && item !== null ? Object.entries(item) : [];
+      const [entry] = entries;
+      if (!entry || entries.length !== 1 || typeof entry[1] !== 'string') {
+        this.bag.error('P005', at.span(), 'an attribute is a name or `{ attribute: column }`', "write `'email'` or `{ email: 'contact_email' }`");
+        return [];
+      }
+      const [name, column] = entry;
+      const keyLoc = at.key(name);
+      return [
+        {
+          name: { text: name, span: keyLoc.keySpan() },
+          column: { text: column, span: keyLoc.isLiteral() ? keyLoc.span(0, column.length) : keyLoc.span() },
+        },
+      ];
+    });
+  }
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

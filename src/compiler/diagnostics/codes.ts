@@ -1,0 +1,48 @@
+/**
+ * Every diagnostic the compiler can report, with a stable code. Codes never change meaning;
+ * a retired code is never reused. `docs/diagnostics.md` lists them for users.
+ */
+export const codes = {
+  P001: 'syntax error',
+  P002: 'included file not found',
+  P003: 'declaration outside an app',
+  P004: 'clause given twice',
+  P005: 'invalid config value',
+  P006: 'config file could not be loaded',
+  P101: 'duplicate name',
+  P102: 'duplicate field',
+  P103: 'unknown type',
+  P104: 'invalid enum',
+  P105: 'invalid type arguments',
+  P106: 'invalid name',
+  P201: 'unknown parent model',
+  P202: 'inheritance cycle',
+  P203: 'subtype on another table',
+  P204: 'missing primary key',
+  P205: 'misplaced primary key',
+  P206: 'invalid primary key type',
+  P207: 'virtual attribute uses an unknown column',
+  P208: 'conflicting field modifiers',
+  P209: 'unknown embedded model',
+  P210: 'relation to an unknown model',
+  P211: 'foreign key type mismatch',
+  P212: 'discriminator conflict',
+  P213: 'field shadows an inherited field',
+  P214: '`as` collision',
+  P301: 'invalid endpoint',
+  P302: 'endpoint owned by another app',
+  P303: 'endpoint published twice',
+  P401: 'invalid subscription source',
+  P402: 'unknown endpoint',
+  P403: 'type not published on this endpoint',
+  P404: 'attribute not published',
+  P405: 'subscriber key type mismatch',
+  P406: 'column claimed by two publishers',
+  P407: 'shared table keyed differently',
+  P408: 'unknown subscribed parent',
+  P409: 'subscribed parent is not an ancestor',
+  P410: 'column written twice',
+  P501: 'invalid exported schema',
+} as const;
+
+export type Code = keyof typeof codes;

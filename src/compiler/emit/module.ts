@@ -1,0 +1,110 @@
+import {
+  IndentationText,
+  NewLineKind,
+  Project,
+  QuoteKind,
+  type StatementStructures,
+  StructureKind,
+} from 'ts-morph';
+
+/**
+ * Prints generated TypeScript through ts-morph structures, with one pinned format (two-space
+ * indentation, single quotes, LF), so that output is byte-identical from run to run.
+ */
+const project = new Project({
+  useInMemoryFileSystem: true,
+  manipulationSettings: {
+    indentationText: IndentationText.TwoSpaces,
+    quoteKind: QuoteKind.Single,
+    newLineKind: NewLineKind.LineFeed,
+    useTrailingCommas: true,
+  },
+});
+
+let counter = 0;
+
+export type Statement = StatementStructures | string;
+
+export function printModule(header: string, statements: Statement[]): string {
+  counter += 1;
+  const file = project.createSourceFile(`/module-${counter}.ts`, { statements }, { overwrite: true });
+  const text = file.getFullText();
+  project.removeSourceFile(file);
+  return `${header}\n${separate(text.trim())}\n`;
+}
+
+/** One blank line before each top-level declaration (and its doc comment), none elsewhere. */
+function separate(text: string): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (const line of lines) {
+    const previous = out.at(-1);
+    if (line === '' && (previous === '' || previous === undefined)) continue;
+    const starts = line.startsWith('/**') || line.startsWith('export ');
+    const afterDoc = previous !== undefined && (previous.startsWith(' */') || previous.startsWith('/**'));
+    if (starts && previous !== undefined && previous !== '' && !afterDoc && !previous.startsWith('import ')) out.push('');
+    if (line !== '' && !line.startsWith('import ') && previous?.startsWith('import ')) out.push('');
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
+export function importTypes(names: readonly string[], from: string): StatementStructures {
+  return {
+    kind: StructureKind.ImportDeclaration,
+    isTypeOnly: true,
+    namedImports: [...new Set(names)].sort(),
+    moduleSpecifier: from,
+  };
+}
+
+export function importValues(names: readonly string[], from: string): StatementStructures {
+  return { kind: StructureKind.ImportDeclaration, namedImports: [...new Set(names)].sort(), moduleSpecifier: from };
+}
+
+export function importNamespace(name: string, from: string): StatementStructures {
+  return { kind: StructureKind.ImportDeclaration, namespaceImport: name, moduleSpecifier: from };
+}
+
+/**
+ * An exported constant, as text: ts-morph re-indents multi-line initializers given as
+ * structures, and these initializers are already printed with their own indentation.
+ */
+export function constant(name: string, initializer: string, docs?: string, type?: string): string {
+  const doc = docs ? `/** ${safeDoc(docs)} */\n` : '';
+  return `${doc}export const ${name}${type ? `: ${type}` : ''} = ${initializer};`;
+}
+
+export function iface(
+  name: string,
+  properties: readonly string[],
+  docs?: string,
+  extendsTypes: readonly string[] = [],
+): StatementStructures {
+  return {
+    kind: StructureKind.Interface,
+    isExported: true,
+    name,
+    extends: [...extendsTypes],
+    ...(docs ? { docs: [safeDoc(docs)] } : {}),
+    properties: properties.map((p) => {
+      const colon = p.indexOf(':');
+      const key = p.slice(0, colon);
+      const optional = key.endsWith('?');
+      return {
+        name: optional ? key.slice(0, -1) : key,
+        hasQuestionToken: optional,
+        type: p.slice(colon + 1).trim(),
+      };
+    }),
+  };
+}
+
+export function typeAlias(name: string, type: string, docs?: string): StatementStructures {
+  return { kind: StructureKind.TypeAlias, isExported: true, name, type, ...(docs ? { docs: [safeDoc(docs)] } : {}) };
+}
+
+/** Routes text such as `*\/user` would close a doc comment early. */
+function safeDoc(text: string): string {
+  return text.replace(/\*\//g, '*\\/');
+}

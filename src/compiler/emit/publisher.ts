@@ -1,0 +1,185 @@
+import type { App, Field, Publication } from '../ir/ir.js';
+import { literal, propertyKey } from './literal.js';
+import { type Statement, constant, iface, importNamespace, importTypes, importValues, printModule, typeAlias } from './module.js';
+import { attributesType, columnType, fieldProperty, rowType, wireType } from './ts-types.js';
+
+/**
+ * `publisher.ts`: the typed hooks of an app's published models. Row, create and update types
+ * follow the table's columns; attribute types follow the wire. The descriptors are plain data
+ * that the runtime reads; `bind` wraps the runtime's transaction in the typed hooks.
+ */
+export function emitPublisher(app: App, header: string): string {
+  const statements: Statement[] = [
+    importTypes(
+      ['EmbeddedDescriptor', 'EphemeralDescriptor', 'EphemeralHook', 'Json', 'ModelDescriptor', 'ModelHooks', 'PublisherSchema', 'PublisherTransaction'],
+      'promiscuous/runtime',
+    ),
+    importValues(['bindEphemeral', 'bindModel'], 'promiscuous/runtime'),
+    importNamespace('validators', './validators.js'),
+    constant('app', literal(app.name), 'The publishing app.'),
+  ];
+
+  for (const model of app.embedded) {
+    statements.push(
+      iface(attributesType(model.name), model.fields.map((f) => fieldProperty(f)), `An embedded \`${model.name}\` document.`),
+    );
+  }
+  for (const p of app.publications) statements.push(...publicationTypes(p, app));
+  for (const e of app.ephemerals) {
+    statements.push(
+      iface(attributesType(e.name), e.fields.map((f) => fieldProperty(f)), `Attributes of the ephemeral \`${e.name}\`, published on \`${e.endpoint.name}\`.`),
+    );
+  }
+
+  const virtuals = app.publications.filter((p) => p.fields.some((f) => f.own && f.virtual));
+  if (virtuals.length === 0) {
+    statements.push(typeAlias('Virtuals', 'Record<string, never>', 'This app publishes no virtual attributes.'));
+  } else {
+    statements.push(
+      iface(
+        'Virtuals',
+        virtuals.map((p) => {
+          const fns = p.fields
+            .filter((f) => f.own && f.virtual)
+            .map((f) => `${propertyKey(f.name)}(row: Readonly<${rowType(p.name)}>): ${wireType(f.type, f.nullable)}`);
+          return `${p.name}: { ${fns.join('; ')} }`;
+        }),
+        'The functions that compute virtual attributes, by model; `createPublisher` takes them.',
+      ),
+    );
+  }
+
+  statements.push(
+    constant(
+      'models',
+      `${literal(Object.fromEntries(app.publications.map((p) => [p.name, modelDescriptor(p)])))} satisfies Readonly<Record<string, ModelDescriptor>>`,
+      'What the runtime needs to know of each published model.',
+    ),
+    constant(
+      'ephemerals',
+      `${literal(
+        Object.fromEntries(
+          app.ephemerals.map((e) => [e.name, { name: e.name, endpoint: e.endpoint.name, attributes: e.fields.map(attributeDescriptor) }]),
+        ),
+      )} satisfies Readonly<Record<string, EphemeralDescriptor>>`,
+    ),
+    constant(
+      'embedded',
+      `${literal(
+        Object.fromEntries(
+          app.embedded.map((m) => [m.name, { name: m.name, primaryKey: m.primaryKey, attributes: m.fields.map(attributeDescriptor) }]),
+        ),
+      )} satisfies Readonly<Record<string, EmbeddedDescriptor>>`,
+    ),
+    iface(
+      'Hooks',
+      [
+        ...app.publications.map((p) => `${p.name}: ModelHooks<${rowType(p.name)}, ${p.name}Create, ${p.name}Update>`),
+        ...app.ephemerals.map((e) => `${e.name}: EphemeralHook<${attributesType(e.name)}>`),
+      ],
+      'The typed hooks inside `publisher.transaction(async (tx) => { ... })`.',
+    ),
+    constant(
+      'bind',
+      `(tx: PublisherTransaction): Hooks => (${literalCode([
+        ...app.publications.map(
+          (p) => `${p.name}: bindModel<${rowType(p.name)}, ${p.name}Create, ${p.name}Update>(tx, models.${p.name})`,
+        ),
+        ...app.ephemerals.map((e) => `${e.name}: bindEphemeral<${attributesType(e.name)}>(tx, ephemerals.${e.name})`),
+      ])})`,
+    ),
+    constant(
+      'schema',
+      literalCode([
+        'app',
+        'models',
+        'ephemerals',
+        'embedded',
+        'bind',
+        `validate: ${literalCode([
+          'envelope: validators.validateEnvelope',
+          `attributes: ${literalCode(
+            [...app.publications, ...app.ephemerals].map((t) => `${propertyKey(t.name)}: validators.validatePublished${t.name}`),
+          )}`,
+        ])}`,
+      ]),
+      `Everything the runtime needs to publish app \`${app.name}\`.`,
+      'PublisherSchema<Hooks>',
+    ),
+  );
+  return printModule(header, statements);
+}
+
+function publicationTypes(p: Publication, app: App): Statement[] {
+  const own = p.fields.filter((f) => f.own);
+  const columns = own.filter((f) => f.column !== undefined);
+  const parentRow = p.parent ? [rowType(p.parent)] : [];
+  const extraColumns: string[] = [];
+  if (!p.parent) {
+    const subtyped = app.publications.some((other) => other.parent === p.name);
+    const discriminator = p.discriminator?.column;
+    if (subtyped && discriminator && !p.fields.some((f) => f.column === discriminator)) {
+      extraColumns.push(`${propertyKey(discriminator)}?: string`);
+    }
+    extraColumns.push('_v?: number');
+  }
+  const createProps = columns.map(
+    (f) => `${propertyKey(f.column as string)}${f.primary || f.nullable ? '?' : ''}: ${columnType(f.type, f.nullable)}`,
+  );
+  const key = p.fields.find((f) => f.name === p.primaryKey);
+  return [
+    iface(
+      attributesType(p.name),
+      own.filter((f) => !f.private).map((f) => fieldProperty(f)),
+      `Attributes of \`${p.name}\` as published on \`${p.endpoint.name}\`.`,
+      p.parent ? [attributesType(p.parent)] : [],
+    ),
+    iface(
+      rowType(p.name),
+      [...columns.map((f) => `${propertyKey(f.column as string)}: ${columnType(f.type, f.nullable)}`), ...extraColumns],
+      `A row of \`${p.table}\` as \`${p.name}\` reads it.`,
+      parentRow,
+    ),
+    iface(
+      `${p.name}Create`,
+      createProps,
+      `The columns \`${p.name}.create\` writes; the key may be left to the database.`,
+      p.parent ? [`${p.parent}Create`] : [],
+    ),
+    typeAlias(`${p.name}Update`, `Partial<Omit<${p.name}Create, ${literal(key?.column ?? p.primaryKey)}>>`),
+  ];
+}
+
+function modelDescriptor(p: Publication): Record<string, unknown> {
+  const key = p.fields.find((f) => f.name === p.primaryKey);
+  return {
+    name: p.name,
+    table: p.table,
+    endpoint: p.endpoint.name,
+    types: p.ancestors,
+    primaryKey: { attribute: p.primaryKey, column: key?.column ?? p.primaryKey },
+    discriminator: p.discriminator,
+    attributes: p.fields.map(attributeDescriptor),
+  };
+}
+
+export function attributeDescriptor(f: Field): Record<string, unknown> {
+  const type = f.type;
+  return {
+    name: f.name,
+    column: f.column,
+    kind: type.kind === 'scalar' ? type.name : type.kind,
+    nullable: f.nullable,
+    uses: f.virtual?.uses,
+    belongsTo: f.relation?.model,
+    embedded: type.kind === 'embedded' ? type.model : undefined,
+    many: type.kind === 'embedded' ? type.many : undefined,
+    private: f.private ? true : undefined,
+  };
+}
+
+/** An object literal from already-printed `key: value` entries. */
+function literalCode(entries: readonly string[]): string {
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map((e) => `  ${e.replace(/\n/g, '\n  ')},`).join('\n')}\n}`;
+}

@@ -1,0 +1,109 @@
+import type { App, SubscribedAttribute } from '../ir/ir.js';
+import { literal, propertyKey } from './literal.js';
+import { type Statement, constant, iface, importNamespace, importTypes, printModule } from './module.js';
+import { attributesType, wireType } from './ts-types.js';
+
+/**
+ * `subscriber.ts`: the applicators of an app's subscriptions. Each subscription maps a
+ * published type to a table, its key column and its columns; observers map a type to
+ * callbacks. `resolution` shows where each known published type lands (its nearest
+ * subscribed ancestor); the runtime resolves unknown types the same way from `types`.
+ */
+export function emitSubscriber(app: App, header: string): string {
+  const statements: Statement[] = [
+    importTypes(['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'SubscriberSchema', 'SubscriptionDescriptor'], 'promiscuous/runtime'),
+    importNamespace('validators', './validators.js'),
+    constant('app', literal(app.name), 'The subscribing app.'),
+  ];
+  for (const s of app.subscriptions) {
+    const inherited = s.parent !== undefined && s.attributes.some((a) => !a.own);
+    statements.push(
+      iface(
+        attributesType(s.name),
+        s.attributes.filter((a) => a.own || !inherited).map(property),
+        `Attributes of \`${s.type}\` that \`${app.name}\` stores in \`${s.table}\` (from \`${s.source.from}\`).`,
+        inherited && s.parent ? [attributesType(s.parent)] : [],
+      ),
+    );
+  }
+  for (const o of app.observers) {
+    statements.push(
+      iface(attributesType(o.name), o.attributes.map(property), `Attributes of \`${o.type}\` that \`${app.name}\` observes (from \`${o.source.from}\`).`),
+    );
+  }
+  statements.push(
+    constant(
+      'subscriptions',
+      `${literal(
+        Object.fromEntries(
+          app.subscriptions.map((s) => [
+            s.name,
+            {
+              name: s.name,
+              type: s.type,
+              binding: s.source.binding,
+              table: s.table,
+              key: s.key.column,
+              parent: s.parent,
+              discriminator: s.discriminator,
+              attributes: s.attributes.map((a) => ({ name: a.name, column: a.column })),
+            },
+          ]),
+        ),
+      )} satisfies Readonly<Record<string, SubscriptionDescriptor>>`,
+      'Where each subscribed type is stored.',
+    ),
+    constant(
+      'observers',
+      `${literal(
+        Object.fromEntries(
+          app.observers.map((o) => [
+            o.name,
+            { name: o.name, type: o.type, binding: o.source.binding, attributes: o.attributes.map((a) => a.name) },
+          ]),
+        ),
+      )} satisfies Readonly<Record<string, ObserverDescriptor>>`,
+    ),
+    iface(
+      'Callbacks',
+      [...app.subscriptions, ...app.observers].map((x) => `${propertyKey(x.name)}?: ObserverCallbacks<${attributesType(x.name)}>`),
+      'Callbacks after an operation is applied (subscriptions) or received (observers), by local name.',
+    ),
+    constant('resolution', `${literal(resolutionTable(app))} as const`, 'Published type -> the subscription it is applied to, by endpoint.'),
+    constant(
+      'schema',
+      `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
+      `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
+      'SubscriberSchema',
+    ),
+  );
+  return printModule(header, statements);
+}
+
+function property(a: SubscribedAttribute): string {
+  // Embedded documents are typed by the publisher; a subscriber sees plain JSON objects.
+  if (a.type?.kind === 'embedded') {
+    const doc = '{ readonly [key: string]: Json }';
+    return `${propertyKey(a.name)}: ${a.type.many ? `${doc}[]` : doc}${a.nullable ? ' | null' : ''}`;
+  }
+  return `${propertyKey(a.name)}: ${a.type ? wireType(a.type, a.nullable ?? false) : 'unknown'}`;
+}
+
+function resolutionTable(app: App): Record<string, Record<string, string>> {
+  const table: Record<string, Record<string, string>> = {};
+  for (const r of app.resolutions) {
+    table[r.endpoint] ??= {};
+    (table[r.endpoint] as Record<string, string>)[r.type] = r.subscription;
+  }
+  return table;
+}
+
+export function bindings(app: App): string[] {
+  return [...new Set([...app.subscriptions, ...app.observers].map((x) => x.source.binding))].sort();
+}
+
+function validatorMap(app: App): string {
+  const entries = [...app.subscriptions, ...app.observers].map((x) => `${propertyKey(x.name)}: validators.validateSubscribed${x.name}`);
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map((e) => `      ${e},`).join('\n')}\n    }`;
+}

@@ -1,0 +1,220 @@
+import { topicMatches } from '../shared/topic.js';
+import type { Envelope } from './envelope.js';
+
+/**
+ * The contract between generated code and the runtime. `promiscuous generate` emits plain data
+ * (descriptors) and thin typed wrappers; the runtime does the work. Nothing here imports the
+ * compiler.
+ */
+
+export type AttributeKind =
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'boolean'
+  | 'date'
+  | 'timestamp'
+  | 'uuid'
+  | 'json'
+  | 'enum'
+  | 'array'
+  | 'embedded';
+
+export interface AttributeDescriptor {
+  readonly name: string;
+  /** The column; absent for virtual attributes. */
+  readonly column?: string;
+  readonly kind: AttributeKind;
+  readonly nullable: boolean;
+  /** Columns a virtual attribute is computed from. */
+  readonly uses?: readonly string[];
+  /** The model a `belongs_to` attribute points at. */
+  readonly belongsTo?: string;
+  /** The embedded model, for `embedded` attributes. */
+  readonly embedded?: string;
+  readonly many?: boolean;
+  /** Private columns are read for virtual attributes but never published. */
+  readonly private?: boolean;
+}
+
+export interface ModelDescriptor {
+  readonly name: string;
+  readonly table: string;
+  readonly endpoint: string;
+  /** This type first, then its ancestors. */
+  readonly types: readonly string[];
+  readonly primaryKey: { readonly attribute: string; readonly column: string };
+  readonly discriminator?: { readonly column: string; readonly value: string };
+  readonly attributes: readonly AttributeDescriptor[];
+}
+
+export interface EphemeralDescriptor {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly attributes: readonly AttributeDescriptor[];
+}
+
+export interface EmbeddedDescriptor {
+  readonly name: string;
+  readonly primaryKey: string;
+  readonly attributes: readonly AttributeDescriptor[];
+}
+
+export type Id = string | number;
+
+/** What `publisher.transaction` hands the generated hooks. */
+export interface PublisherTransaction {
+  create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>>;
+  update(
+    model: ModelDescriptor,
+    id: Id,
+    patch: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | undefined>;
+  destroy(model: ModelDescriptor, id: Id): Promise<boolean>;
+  find(model: ModelDescriptor, id: Id): Promise<Record<string, unknown> | undefined>;
+  emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+/** The typed hooks of one published model. */
+export interface ModelHooks<Row, Create, Update> {
+  create(values: Create): Promise<Row>;
+  /** Resolves to the updated row, or `undefined` when no row has that id. */
+  update(id: Id, patch: Update): Promise<Row | undefined>;
+  /** Resolves to whether a row was deleted. */
+  destroy(id: Id): Promise<boolean>;
+  /** Reads a row and records it as a dependency of the context's next writes. */
+  find(id: Id): Promise<Row | undefined>;
+}
+
+export interface EphemeralHook<Attributes> {
+  /** Resolves once the broker confirmed the message; rejects when it cannot be published. */
+  create(attributes: Attributes): Promise<void>;
+}
+
+/** JSON values: what `json` attributes hold. */
+export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
+
+/** Wraps a runtime transaction in one model's typed hooks (used by generated `bind`). */
+export function bindModel<Row, Create, Update>(tx: PublisherTransaction, model: ModelDescriptor): ModelHooks<Row, Create, Update> {
+  return {
+    create: (values) => tx.create(model, values as Record<string, unknown>) as Promise<Row>,
+    update: (id, patch) => tx.update(model, id, patch as Record<string, unknown>) as Promise<Row | undefined>,
+    destroy: (id) => tx.destroy(model, id),
+    find: (id) => tx.find(model, id) as Promise<Row | undefined>,
+  };
+}
+
+export function bindEphemeral<Attributes>(tx: PublisherTransaction, ephemeral: EphemeralDescriptor): EphemeralHook<Attributes> {
+  return { create: (attributes) => tx.emit(ephemeral, attributes as Record<string, unknown>) };
+}
+
+/** Everything the runtime needs to publish an app's models. */
+export interface PublisherSchema<Hooks = unknown> {
+  readonly app: string;
+  readonly models: Readonly<Record<string, ModelDescriptor>>;
+  readonly ephemerals: Readonly<Record<string, EphemeralDescriptor>>;
+  readonly embedded: Readonly<Record<string, EmbeddedDescriptor>>;
+  readonly bind: (tx: PublisherTransaction) => Hooks;
+  readonly validate: PayloadValidators;
+}
+
+export interface SubscribedAttributeDescriptor {
+  readonly name: string;
+  readonly column: string;
+}
+
+export interface SubscriptionDescriptor {
+  readonly name: string;
+  /** The published type. */
+  readonly type: string;
+  /** The AMQP topic binding. */
+  readonly binding: string;
+  readonly table: string;
+  /** The column storing the publisher's id. */
+  readonly key: string;
+  readonly parent?: string;
+  readonly discriminator?: { readonly column: string; readonly value: string };
+  readonly attributes: readonly SubscribedAttributeDescriptor[];
+}
+
+export interface ObserverDescriptor {
+  readonly name: string;
+  readonly type: string;
+  readonly binding: string;
+  readonly attributes: readonly string[];
+}
+
+/** A validator compiled by Ajv at generate time; `errors` is set after a failed call. */
+export interface CompiledValidator {
+  (data: unknown): boolean;
+  errors?: readonly { readonly instancePath: string; readonly message?: string }[] | null;
+}
+
+export interface PayloadValidators {
+  readonly envelope: CompiledValidator;
+  /** By local subscription or observer name, or by published type name on the publisher. */
+  readonly attributes: Readonly<Record<string, CompiledValidator>>;
+}
+
+/** Everything the runtime needs to apply an app's subscriptions. */
+export interface SubscriberSchema {
+  readonly app: string;
+  readonly subscriptions: Readonly<Record<string, SubscriptionDescriptor>>;
+  readonly observers: Readonly<Record<string, ObserverDescriptor>>;
+  /** Every binding of the app's queue, sorted. */
+  readonly bindings: readonly string[];
+  readonly validate: PayloadValidators;
+}
+
+/** What an observer callback receives. */
+export interface ObservedEvent<Attributes> {
+  readonly id: string;
+  readonly type: string;
+  readonly operation: 'create' | 'update' | 'destroy';
+  readonly version: number;
+  /** `null` for a destroy. */
+  readonly attributes: Attributes | null;
+  /** Stable across redeliveries of the same operation: use it to make side effects idempotent. */
+  readonly idempotencyKey: string;
+  readonly envelope: Envelope;
+}
+
+export type ObserverCallback<Attributes> = (event: ObservedEvent<Attributes>) => void | Promise<void>;
+
+export interface ObserverCallbacks<Attributes> {
+  readonly afterCreate?: ObserverCallback<Attributes>;
+  readonly afterUpdate?: ObserverCallback<Attributes>;
+  readonly afterDestroy?: ObserverCallback<Attributes>;
+  /** After a create or an update. */
+  readonly afterSave?: ObserverCallback<Attributes>;
+}
+
+/**
+ * Nearest subscribed ancestor: walks `types` (the type first, then its ancestors) and returns
+ * the first subscription of that type whose binding matches the operation's routing key, so
+ * that an unsubscribed subtype lands in its nearest subscribed ancestor.
+ */
+export function resolveSubscription(
+  schema: Pick<SubscriberSchema, 'subscriptions'>,
+  routingKey: string,
+  types: readonly string[],
+): SubscriptionDescriptor | undefined {
+  const candidates = Object.values(schema.subscriptions);
+  for (const type of types) {
+    const found = candidates.find((s) => s.type === type && topicMatches(s.binding, routingKey));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The observers that see an operation: each observer of any type in the chain whose binding matches. */
+export function resolveObservers(
+  schema: Pick<SubscriberSchema, 'observers'>,
+  routingKey: string,
+  types: readonly string[],
+): ObserverDescriptor[] {
+  return Object.values(schema.observers).filter((o) => types.includes(o.type) && topicMatches(o.binding, routingKey));
+}
