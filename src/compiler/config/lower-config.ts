@@ -42,7 +42,8 @@ class Loc {
   ) {}
 
   key(name: string): Loc {
-    const path = /^[A-Za-z_$][\w$]*$/.test(name) ? `${this.path}.${name}` : `${this.path}[${JSON.stringify(name)}]`;
+    const dotted = this.path === '' ? name : `${this.path}.${name}`;
+    const path = /^[A-Za-z_$][\w$]*$/.test(name) ? dotted : `${this.path}[${JSON.stringify(name)}]`;
     const object = this.exact ? unwrap(this.node) : undefined;
     if (object?.getKind() === SyntaxKind.ObjectLiteralExpression) {
       for (const property of object.asKindOrThrow(SyntaxKind.ObjectLiteralExpression).getProperties()) {
@@ -134,11 +135,11 @@ class Lowering {
     });
     const file = project.createSourceFile('config.ts', source.text);
     const exported = file.getFirstDescendantByKind(SyntaxKind.ExportAssignment)?.getExpression();
-    this.root = new Loc('config', exported, undefined, exported !== undefined, this.lines);
+    this.root = new Loc('', exported, undefined, exported !== undefined, this.lines);
   }
 
   workspace(): AppAst[] {
-    const config = this.object(this.source.value, this.root, ['apps'], 'the config');
+    const config = this.object(this.source.value, this.root, ['apps'], 'the default export');
     if (!config) return [];
     const appsLoc = this.root.key('apps');
     const apps = this.object(config.apps, appsLoc, undefined, '`apps`', true);

@@ -1,0 +1,15 @@
+import { defineConfig } from 'promiscuous';
+
+export default defineConfig({
+  apps: {
+    shop: {
+      publish: [{ table: 'products', fields: { id: 'integer primary', title: 'strng', price: { type: 'decimal(10, 2)', colum: 'x' } } }],
+      subscribe: [{ type: 'Product', from: 'shop/product', attributes: ['titel'] }],
+    },
+    billing: {
+      subscribe: [{ type: 'Product', from: 'shop/product', attributes: ['title', { prize: 'price' }] }],
+    },
+  },
+});
+// expect:
+// config/unknown-attribute.config.ts:6:120: error[P005] unknown key `colum` in field `price` at config.apps.shop.publish[0].fields.price.colum (help: did you mean `column`?)
