@@ -12,4 +12,4 @@ export default defineConfig({
   },
 });
 // expect:
-// config/unknown-attribute.config.ts:6:120: error[P005] unknown key `colum` in field `price` at config.apps.shop.publish[0].fields.price.colum (help: did you mean `column`?)
+// config/unknown-attribute.config.ts:6:120: error[P005] unknown key `colum` in field `price` at apps.shop.publish[0].fields.price.colum (help: did you mean `column`?)
