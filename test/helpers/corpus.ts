@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { loadConfig } from '../../src/cli/files.js';
 import { type CompileOutput, type CompilerHost, compile, type SourceFile } from '../../src/compiler/index.js';
@@ -48,4 +48,18 @@ export function withBlock(body: string, comment: string, lines: readonly string[
 
 export function repoPath(...parts: string[]): string {
   return join(dirname(new URL(import.meta.url).pathname), '..', '..', ...parts);
+}
+
+/** Every file below `dir`, sorted; none when it does not exist. */
+export function listFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? listFiles(path) : [path];
+  });
 }
