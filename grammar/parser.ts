@@ -1,25 +1,44 @@
 import { CstParser, type IParserErrorMessageProvider, type TokenType } from 'chevrotain';
 import * as T from './tokens.js';
 
+/** The tokens that start a top-level item: finding one inside `{ }` means a `}` is missing. */
+export const declarationStarts: readonly TokenType[] = [
+  T.App,
+  T.Include,
+  T.Publish,
+  T.Ephemeral,
+  T.Embedded,
+  T.Subscribe,
+  T.Observe,
+];
+const aDeclaration = 'a declaration (`app`, `publish`, `ephemeral`, `embedded`, `subscribe`, `observe` or `include`)';
+
 /** Error messages in the compiler's voice: what was expected, what was found. */
 const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, ruleName }) {
     const found = describe(actual.image, actual.tokenType);
-    if (expected === T.RCurly && ruleName === 'fieldBlock') {
-      return `expected a modifier, a new line, \`,\` or \`}\` after this field, found ${found}`;
+    if (expected === T.RCurly && (ruleName === 'fieldBlock' || ruleName === 'attributeBlock')) {
+      const item = ruleName === 'fieldBlock' ? 'field' : 'attribute';
+      if (actual.tokenType.name === 'EOF' || declarationStarts.includes(actual.tokenType)) {
+        return `expected \`}\` to close the block, found ${found}`;
+      }
+      return item === 'field'
+        ? `expected a modifier, a new line, \`,\` or \`}\` after this field, found ${found}`
+        : `expected \`as\`, a new line, \`,\` or \`}\` after this attribute, found ${found}`;
     }
-    if (expected === T.RCurly && ruleName === 'attributeBlock') {
-      return `expected \`as\`, a new line, \`,\` or \`}\` after this attribute, found ${found}`;
-    }
+    if (expected.name === 'EOF') return `expected ${aDeclaration}, found ${found}`;
     return `expected ${label(expected)}, found ${found}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
-    return `expected a declaration (\`app\`, \`publish\`, \`ephemeral\`, \`embedded\`, \`subscribe\`, \`observe\` or \`include\`), found ${describe(firstRedundant.image, firstRedundant.tokenType)}`;
+    return `expected ${aDeclaration}, found ${describe(firstRedundant.image, firstRedundant.tokenType)}`;
   },
-  buildNoViableAltMessage({ expectedPathsPerAlt, actual }) {
+  buildNoViableAltMessage({ expectedPathsPerAlt, actual, previous, ruleName }) {
     const first = actual[0];
+    const found = first ? describe(first.image, first.tokenType) : 'the end of the file';
+    if (ruleName === 'field')
+      return `expected a type, \`belongs_to\` or \`embeds\` after \`${previous.image}\`, found ${found}`;
     const options = new Set(expectedPathsPerAlt.flatMap((alt) => alt.map((path) => label(path[0] as TokenType))));
-    return `expected ${[...options].join(' or ')}, found ${first ? describe(first.image, first.tokenType) : 'the end of the file'}`;
+    return `expected ${[...options].join(' or ')}, found ${found}`;
   },
   buildEarlyExitMessage({ expectedIterationPaths, actual }) {
     const first = actual[0];
@@ -45,11 +64,12 @@ function describe(image: string, type: TokenType): string {
  */
 export class RoutesParser extends CstParser {
   constructor() {
-    super(T.allTokens as TokenType[], { recoveryEnabled: true,
+    super(T.allTokens as TokenType[], {
+      recoveryEnabled: true,
       errorMessageProvider: messages,
       maxLookahead: 3,
       nodeLocationTracking: 'onlyOffset',
-     });
+    });
     this.performSelfAnalysis();
   }
 

@@ -70,6 +70,17 @@ export const StringLiteral = createToken({
   pattern: /"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/,
   label: 'a quoted string',
 });
+/**
+ * A string that the line (or a `{`) ends before its closing quote. It is lexed as a string, so
+ * that parsing goes on, and reported once; stopping at `{` keeps `to "shop/product {` from
+ * swallowing the block that follows.
+ */
+export const UnterminatedString = createToken({
+  name: 'UnterminatedString',
+  pattern: /"(?:[^"\\\r\n{]|\\.)*|'(?:[^'\\\r\n{]|\\.)*/,
+  label: 'a quoted string',
+  categories: [StringLiteral],
+});
 export const NumberLiteral = createToken({ name: 'NumberLiteral', pattern: /-?\d+(?:\.\d+)?/, label: 'a number' });
 
 export const LCurly = createToken({ name: 'LCurly', pattern: /{/, label: '`{`', push_mode: 'block' });
@@ -90,6 +101,7 @@ const common = [
   Blank,
   Comment,
   StringLiteral,
+  UnterminatedString,
   NumberLiteral,
   ...keywords,
   Identifier,

@@ -11,7 +11,7 @@ import type {
   TypeAst,
 } from '../ast/ast.js';
 import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
-import { didYouMean } from '../diagnostics/suggest.js';
+import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseFragment } from '../parse/parse-prom.js';
 import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
 
@@ -63,7 +63,8 @@ class Loc {
     const array = this.exact ? unwrap(this.node) : undefined;
     if (array?.getKind() === SyntaxKind.ArrayLiteralExpression) {
       const element = array.asKindOrThrow(SyntaxKind.ArrayLiteralExpression).getElements()[i];
-      if (element && !element.isKind(SyntaxKind.SpreadElement)) return new Loc(path, element, undefined, true, this.lines);
+      if (element && !element.isKind(SyntaxKind.SpreadElement))
+        return new Loc(path, element, undefined, true, this.lines);
     }
     return new Loc(path, this.node, this.keyNode, false, this.lines);
   }
@@ -123,6 +124,8 @@ type Obj = Record<string, unknown>;
 class Lowering {
   private readonly lines: LineIndex;
   private readonly root: Loc;
+  /** Paths of keys reported as misspelled (`fileds` -> `...fields`): not reported missing too. */
+  private readonly misspelled = new Set<string>();
 
   constructor(
     private readonly source: ConfigSource,
@@ -146,7 +149,12 @@ class Lowering {
     if (!apps) return [];
     return Object.entries(apps).flatMap(([name, value]) => {
       const loc = appsLoc.key(name);
-      const app = this.object(value, loc, ['publish', 'ephemerals', 'embedded', 'subscribe', 'observe'], `app \`${name}\``);
+      const app = this.object(
+        value,
+        loc,
+        ['publish', 'ephemerals', 'embedded', 'subscribe', 'observe'],
+        `app \`${name}\``,
+      );
       if (!app) return [];
       const decls: DeclAst[] = [
         ...this.list(app.embedded, loc.key('embedded'), 'named', (v, l, key) => this.embedded(v, l, key)),
@@ -168,7 +176,8 @@ class Lowering {
     if (value === undefined) return [];
     if (shape === 'array') {
       if (!Array.isArray(value)) {
-        this.bag.error('P005', loc.span(), `\`${loc.path}\` must be an array`, 'write `[ { ... }, ... ]`');
+        const key = lastKey(loc.path);
+        this.bag.error('P005', loc.span(), `\`${key}\` must be an array`, `wrap it in a list: \`${key}: [{ ... }]\``);
         return [];
       }
       return value.flatMap((item, i) => {
@@ -177,7 +186,7 @@ class Lowering {
         return out === undefined ? [] : [out];
       });
     }
-    const object = this.object(value, loc, undefined, `\`${loc.path}\``, true);
+    const object = this.object(value, loc, undefined, `\`${lastKey(loc.path)}\``, true);
     if (!object) return [];
     return Object.entries(object).flatMap(([key, item]) => {
       const itemLoc = loc.key(key);
@@ -187,7 +196,13 @@ class Lowering {
   }
 
   /** Checks that a value is a plain object with only known keys (`allowed` undefined: any key). */
-  private object(value: unknown, loc: Loc, allowed: readonly string[] | undefined, what: string, anyKeys = false): Obj | undefined {
+  private object(
+    value: unknown,
+    loc: Loc,
+    allowed: readonly string[] | undefined,
+    what: string,
+    anyKeys = false,
+  ): Obj | undefined {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       this.bag.error('P005', loc.span(), `${what} must be an object`, 'write `{ ... }`');
       return undefined;
@@ -197,7 +212,14 @@ class Lowering {
       for (const key of Object.keys(object)) {
         if (!allowed.includes(key)) {
           const keyLoc = loc.key(key);
-          this.bag.error('P005', keyLoc.keySpan(), `unknown key \`${key}\` in ${what}`, didYouMean(key, allowed, 'one of'));
+          const meant = closest(key, allowed);
+          if (meant !== undefined) this.misspelled.add(loc.key(meant).path);
+          this.bag.error(
+            'P005',
+            keyLoc.keySpan(),
+            `unknown key \`${key}\` in ${what}`,
+            didYouMean(key, allowed, 'one of'),
+          );
         }
       }
     }
@@ -208,7 +230,8 @@ class Lowering {
     const value = object[key];
     const at = loc.key(key);
     if (value === undefined) {
-      if (required) this.bag.error('P005', loc.span(), `\`${key}\` is missing`, `add \`${key}: '...'\``);
+      if (required && !this.misspelled.has(at.path))
+        this.bag.error('P005', loc.span(), `\`${key}\` is missing`, `add \`${key}: '...'\``);
       return undefined;
     }
     if (typeof value !== 'string' || value === '') {
@@ -265,7 +288,8 @@ class Lowering {
 
   private fields(value: unknown, loc: Loc): FieldAst[] {
     if (value === undefined) {
-      this.bag.error('P005', loc.span(), '`fields` is missing', "add `fields: { id: 'integer primary', ... }`");
+      if (!this.misspelled.has(loc.path))
+        this.bag.error('P005', loc.span(), '`fields` is missing', "add `fields: { id: 'integer primary', ... }`");
       return [];
     }
     const fields = this.object(value, loc, undefined, '`fields`', true);
@@ -285,6 +309,15 @@ class Lowering {
         offset <= name.length ? nameSpan : loc.isLiteral() ? loc.span(offset - name.length - 1, length) : loc.span();
       return parseFragment(text, 'field', spanAt, this.bag) as FieldAst | undefined;
     }
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+      this.bag.error(
+        'P005',
+        loc.span(),
+        `field \`${name}\` must be a type string or an object`,
+        `write \`${name}: 'string'\` (or another type), or \`${name}: { type: 'string', ... }\``,
+      );
+      return undefined;
+    }
     const allowed = ['type', 'primary', 'private', 'column', 'virtual', 'belongsTo', 'embedsOne', 'embedsMany'];
     const object = this.object(spec, loc, allowed, `field \`${name}\``);
     if (!object) return undefined;
@@ -292,7 +325,8 @@ class Lowering {
     for (const flag of ['primary', 'private'] as const) {
       const value = object[flag];
       if (value === undefined || value === false) continue;
-      if (value !== true) this.bag.error('P005', loc.key(flag).span(), `\`${flag}\` must be \`true\``, `write \`${flag}: true\``);
+      if (value !== true)
+        this.bag.error('P005', loc.key(flag).span(), `\`${flag}\` must be \`true\``, `write \`${flag}: true\``);
       else modifiers.push({ kind: flag, span: loc.key(flag).keySpan() });
     }
     const column = this.string(object, 'column', loc, false);
@@ -333,7 +367,13 @@ class Lowering {
 
   private names(value: unknown, loc: Loc): Name[] | undefined {
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-      this.bag.error('P005', loc.span(), `\`${loc.path}\` must be an array of names`, "write `['first_name', 'last_name']`");
+      const key = lastKey(loc.path);
+      this.bag.error(
+        'P005',
+        loc.span(),
+        `\`${key}\` must be a list of field names`,
+        `write \`${key}: ['first_name', 'last_name']\``,
+      );
       return undefined;
     }
     return value.map((text: string, i) => {
@@ -392,16 +432,30 @@ class Lowering {
   private attributes(value: unknown, loc: Loc): AttributeRefAst[] {
     if (value === undefined) return [];
     if (!Array.isArray(value)) {
-      this.bag.error('P005', loc.span(), '`attributes` must be an array', "write `attributes: ['name', { email: 'contact_email' }]`");
+      this.bag.error(
+        'P005',
+        loc.span(),
+        '`attributes` must be an array',
+        "write `attributes: ['name', { email: 'contact_email' }]`",
+      );
       return [];
     }
     return value.flatMap((item: unknown, i): AttributeRefAst[] => {
       const at = loc.index(i);
-      if (typeof item === 'string') return [{ name: { text: item, span: at.isLiteral() ? at.span(0, item.length) : at.span() } }];
+      if (typeof item === 'string')
+        return [{ name: { text: item, span: at.isLiteral() ? at.span(0, item.length) : at.span() } }];
       const entries = typeof item === 'object' && item !== null ? Object.entries(item) : [];
       const [entry] = entries;
       if (!entry || entries.length !== 1 || typeof entry[1] !== 'string') {
-        this.bag.error('P005', at.span(), 'an attribute is a name or `{ attribute: column }`', "write `'email'` or `{ email: 'contact_email' }`");
+        const split = entries.length > 1 && entries.every(([, column]) => typeof column === 'string');
+        this.bag.error(
+          'P005',
+          at.span(),
+          split ? 'an attribute object renames one attribute' : 'an attribute is a name or `{ attribute: column }`',
+          split
+            ? `give each attribute its own entry: ${entries.map(([a, c]) => `\`{ ${a}: '${String(c)}' }\``).join(', ')}`
+            : "write `'email'` or `{ email: 'contact_email' }`",
+        );
         return [];
       }
       const [name, column] = entry;
@@ -414,6 +468,11 @@ class Lowering {
       ];
     });
   }
+}
+
+/** `apps.shop.publish` -> `publish`: the key as the user wrote it, for messages. */
+function lastKey(path: string): string {
+  return path.slice(path.lastIndexOf('.') + 1);
 }
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

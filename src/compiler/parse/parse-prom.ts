@@ -1,6 +1,15 @@
 import type { CstNode, IRecognitionException, IToken } from 'chevrotain';
-import { parser } from '../../../grammar/parser.js';
-import { lexer, reservedWords } from '../../../grammar/tokens.js';
+import { declarationStarts, parser } from '../../../grammar/parser.js';
+import {
+  Comma,
+  keywords,
+  LCurly,
+  lexer,
+  Newline,
+  RCurly,
+  reservedWords,
+  UnterminatedString,
+} from '../../../grammar/tokens.js';
 import type {
   AppAst,
   AttributeRefAst,
@@ -12,7 +21,7 @@ import type {
   SubscribeAst,
   TypeAst,
 } from '../ast/ast.js';
-import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
+import { type Diagnostic, DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
 import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
 
@@ -27,24 +36,113 @@ type Children = Record<string, (CstNode | IToken)[] | undefined>;
 /** Parses one `.prom` file into AST nodes. Syntax errors become P001 diagnostics. */
 export function parseProm(source: SourceFile): Result<PromFile> {
   const lines = new LineIndex(source.path, source.text);
+  const spanAt = (offset: number, length: number): Span => lines.span(offset, length);
   const bag = new DiagnosticBag();
   const lexed = lexer.tokenize(source.text);
   for (const error of lexed.errors) {
     const char = source.text.slice(error.offset, error.offset + (error.length || 1));
-    const message = error.message.includes('pop Lexer Mode')
-      ? `unmatched \`${char}\``
-      : `unexpected character ${JSON.stringify(char)}`;
-    bag.error('P001', lines.span(error.offset, error.length || 1), message, 'remove it or quote it inside a string');
+    bag.push(lexerDiagnostic(char, spanAt(error.offset, error.length || 1)));
   }
-  parser.input = lexed.tokens;
+  reportUnterminated(lexed.tokens, spanAt, bag);
+  const tokens = dropStrayNewlines(withEnds(lexed.tokens));
+  parser.input = tokens;
   const cst = parser.file();
-  for (const error of parser.errors) {
-    bag.push(syntaxDiagnostic(error, (offset, length) => lines.span(offset, length), lexed.tokens));
-  }
-  const builder = new AstBuilder((offset, length) => lines.span(offset, length), bag);
+  for (const error of parser.errors) bag.push(syntaxDiagnostic(error, spanAt, tokens));
+  const builder = new AstBuilder(spanAt, bag);
   const value = builder.file(cst);
   return { value, diagnostics: bag.items };
 }
+
+/**
+ * The lexer tracks start offsets only (it is faster); end offsets are added here so that the
+ * parser's nodes know where they end, and a caret can underline a whole type or clause.
+ */
+function withEnds(tokens: IToken[]): IToken[] {
+  for (const token of tokens) token.endOffset = token.startOffset + token.image.length - 1;
+  return tokens;
+}
+
+/** A character no token starts with. A closing bracket there has lost its opening one. */
+function lexerDiagnostic(char: string, span: Span) {
+  const bag = new DiagnosticBag();
+  if (char === '}' || char === ')') {
+    const open = char === '}' ? '{' : '(';
+    bag.error(
+      'P001',
+      span,
+      `unmatched \`${char}\``,
+      `remove it, or add the \`${open}\` it closes; check that every \`{\` and \`(\` before it is closed`,
+    );
+  } else {
+    bag.error('P001', span, `unexpected character ${JSON.stringify(char)}`, 'remove it, or quote it inside a string');
+  }
+  return bag.items[0] as NonNullable<(typeof bag.items)[0]>;
+}
+
+/** Strings left open are lexed as strings (so that parsing goes on) and reported here, once. */
+function reportUnterminated(
+  tokens: readonly IToken[],
+  spanAt: (offset: number, length: number) => Span,
+  bag: DiagnosticBag,
+) {
+  for (const token of tokens) {
+    if (token.tokenType !== UnterminatedString) continue;
+    const quote = token.image[0] ?? '"';
+    bag.error(
+      'P001',
+      spanAt(token.startOffset, token.image.length),
+      'this string is not closed',
+      `end it with \`${quote}\` on the same line`,
+    );
+  }
+}
+
+/**
+ * After a `{` left open, the lexer stays in block mode and hands the top level new lines that
+ * the grammar does not expect. The parser reports the missing `}` (at the next declaration, or
+ * at the end of the file); these new lines are dropped, so that one missing `}` is one error.
+ */
+function dropStrayNewlines(tokens: IToken[]): IToken[] {
+  let depth = 0;
+  return tokens.filter((token) => {
+    if (token.tokenType === LCurly) depth++;
+    else if (token.tokenType === RCurly) depth = Math.max(0, depth - 1);
+    else if (declarationStarts.includes(token.tokenType)) depth = 0;
+    else if (token.tokenType === Newline && depth === 0) return false;
+    return true;
+  });
+}
+
+/** What to write instead, by the rule the parser was in, when nothing more precise applies. */
+const ruleHelp: Record<string, string> = {
+  file: 'move it inside a `{ }` block, or remove it',
+  appHeader: 'name the app: `app shop`',
+  include: 'quote the path: `include "billing.prom"`',
+  publishDecl: 'write `publish <table> { <field> <type> ... }`',
+  ephemeralDecl: 'write `ephemeral <Name> { <field> <type> ... }`',
+  embeddedDecl: 'write `embedded <Name> { <field> <type> ... }`',
+  subscribeDecl: 'write `subscribe <Type> from "<app>/<model>" { <attribute> ... }`',
+  observeDecl: 'write `observe <Type> from "<app>/<model>" { <attribute> ... }`',
+  asClause: 'write `as <Name>`',
+  extendsClause: 'write `extends <Parent>`',
+  whenClause: 'write `when <column> = "<value>"`',
+  toClause: 'quote the endpoint: `to "<app>/<model>"`',
+  fromClause: 'quote the source: `from "<app>/<model>"` or `from "<app>.<model>.*"`',
+  intoClause: 'name the table: `into <table>`',
+  foreignKeyClause: 'name the column: `foreign_key <column>`, optionally followed by its type',
+  fieldBlock: 'open the fields with `{`: `{ id integer primary }`',
+  attributeBlock: 'open the attributes with `{`: `{ name, email }`',
+  separator: 'separate items with a new line or `,`',
+  typeRef: 'write a type such as `string`, `decimal(12, 2)`, `enum(a, b)`, `integer[]` or `string?`',
+  typeArg: 'write a name, a number or a quoted string',
+  modifier:
+    'use a modifier: `primary`, `private`, `virtual(use ...)`, `column <name>`, `belongs_to <Model>` or `embeds one|many <Model>`',
+  virtual: 'list the fields it uses: `virtual(use first_name, last_name)`',
+  column: 'name the column: `column <name>` (quoted if it is a reserved word: `column "from"`)',
+  belongsTo: 'name the model: `belongs_to <Model>`',
+  embeds: 'write `embeds one <Model>` or `embeds many <Model>`',
+  attributeRef: 'write `<attribute>` or `<attribute> as <column>`',
+};
 
 function syntaxDiagnostic(
   error: IRecognitionException,
@@ -61,19 +159,56 @@ function syntaxDiagnostic(
     const last = tokens.at(-1);
     span = last ? spanAt(last.startOffset + last.image.length, 1) : spanAt(0, 1);
   }
-  let suggestion: string | undefined;
-  if (isReal(token) && token.tokenType.name === 'Identifier') {
-    const keyword = closest(token.image, reservedWords);
-    if (keyword !== undefined && keyword !== token.image) suggestion = `did you mean \`${keyword}\`?`;
-  } else if (isReal(token) && reservedWords.includes(token.image) && error.message.includes('expected a name')) {
-    suggestion = `\`${token.image}\` is a reserved word: choose another name (a field can keep its column with \`column "${token.image}"\`)`;
-  }
-  if (suggestion === undefined && error.message.includes('a new line')) {
-    suggestion = 'put each field on its own line, or separate fields with commas';
-  }
   const bag = new DiagnosticBag();
-  bag.error('P001', span, error.message, suggestion);
+  const rule = error.context?.ruleStack?.at(-1) ?? 'file';
+  const before = isReal(token) ? tokens[tokens.indexOf(token) - 1] : undefined;
+  const startsItem = before !== undefined && [Newline, Comma, LCurly].includes(before.tokenType);
+  const inBlock = rule === 'fieldBlock' || rule === 'attributeBlock';
+  if (
+    isReal(token) &&
+    startsItem &&
+    inBlock &&
+    keywords.includes(token.tokenType) &&
+    !declarationStarts.includes(token.tokenType)
+  ) {
+    // `from string` inside `{ }`: the keyword stands where a name should.
+    const item = rule === 'fieldBlock' ? 'a field' : 'an attribute';
+    const help =
+      rule === 'fieldBlock'
+        ? `name the field otherwise and keep its column: \`${token.image}_value string column "${token.image}"\``
+        : 'a published attribute never has a reserved name: check the name the publisher gives it';
+    bag.error('P001', span, `\`${token.image}\` is a reserved word: it cannot name ${item}`, help);
+  } else bag.error('P001', span, error.message, syntaxHelp(error, token, previous));
   return bag.items[0] as NonNullable<(typeof bag.items)[0]>;
+}
+
+/** Every syntax error says what to write: the most precise fix that applies. */
+function syntaxHelp(error: IRecognitionException, token: IToken | undefined, previous: IToken | undefined): string {
+  const rule = error.context?.ruleStack?.at(-1) ?? 'file';
+  const message = error.message;
+  const word = isReal(token) ? token.image : '';
+  if (isReal(token) && token.tokenType.name === 'Identifier') {
+    const keyword = closest(word, reservedWords);
+    if (keyword !== undefined && keyword !== word) return `did you mean \`${keyword}\`?`;
+  }
+  if (isReal(token) && reservedWords.includes(word) && message.includes('expected a name')) {
+    return `\`${word}\` is a reserved word: choose another name (a field can keep its column with \`column "${word}"\`)`;
+  }
+  if (message.startsWith('expected `}` to close the block')) {
+    return `add \`}\` after the last ${rule === 'attributeBlock' ? 'attribute' : 'field'} of the block`;
+  }
+  if (message.includes('a new line')) {
+    return rule === 'attributeBlock'
+      ? 'put each attribute on its own line, or separate attributes with commas'
+      : 'put each field on its own line, or separate fields with commas';
+  }
+  if (rule === 'field' && isReal(previous))
+    return `give \`${previous.image}\` a type: \`${previous.image} string\` (or another type)`;
+  if (rule === 'typeRef' && message.startsWith('expected `)`')) {
+    const argument = isReal(token) && ['Identifier', 'NumberLiteral', 'StringLiteral'].includes(token.tokenType.name);
+    return argument ? 'separate the arguments with `,`: `decimal(12, 2)`' : 'close the arguments with `)`';
+  }
+  return ruleHelp[rule] ?? ruleHelp.file ?? '';
 }
 
 /**
@@ -88,16 +223,46 @@ export function parseFragment(
   bag: DiagnosticBag,
 ): FieldAst | TypeAst | undefined {
   const lexed = lexer.tokenize(text);
+  const before = bag.items.length;
   for (const error of lexed.errors) {
-    bag.error('P001', spanAt(error.offset, error.length || 1), `unexpected character ${JSON.stringify(text[error.offset] ?? '')}`);
+    bag.push(
+      lexerDiagnostic(
+        text.slice(error.offset, error.offset + (error.length || 1)),
+        spanAt(error.offset, error.length || 1),
+      ),
+    );
   }
-  parser.input = lexed.tokens;
+  reportUnterminated(lexed.tokens, spanAt, bag);
+  parser.input = withEnds(lexed.tokens);
   const cst = rule === 'field' ? parser.field() : parser.typeRef();
-  const errors = parser.errors;
-  for (const error of errors) bag.push(syntaxDiagnostic(error, spanAt, lexed.tokens));
-  if (lexed.errors.length > 0 || errors.length > 0) return undefined;
+  for (const error of parser.errors) {
+    const diagnostic = syntaxDiagnostic(error, spanAt, lexed.tokens);
+    bag.push(inFragment(error, diagnostic, rule));
+  }
+  if (bag.items.length > before) return undefined;
   const builder = new AstBuilder(spanAt, bag);
   return rule === 'field' ? builder.fieldNode(cst) : builder.typeNode(cst);
+}
+
+/** A fragment is not a file: its text ends, and what follows a whole field or type is no declaration. */
+function inFragment(error: IRecognitionException, diagnostic: Diagnostic, rule: 'field' | 'typeRef'): Diagnostic {
+  if (error.name !== 'NotAllInputParsedException') {
+    return { ...diagnostic, message: diagnostic.message.replace('the end of the file', 'the end of the text') };
+  }
+  const extra = `\`${error.token.image}\``;
+  const guessed = diagnostic.suggestion !== ruleHelp.file;
+  return rule === 'field'
+    ? {
+        ...diagnostic,
+        message: `expected a modifier (\`primary\`, \`private\`, \`column\`, \`belongs_to\`, \`embeds\`) after the type, found ${extra}`,
+        suggestion: guessed ? diagnostic.suggestion : (ruleHelp.modifier as string),
+      }
+    : {
+        ...diagnostic,
+        message: `expected the end of the type, found ${extra}`,
+        suggestion:
+          'a `type` holds only a type, such as `string?`; `primary`, `private` and `column` are keys of their own',
+      };
 }
 
 function isReal(token: IToken | undefined): token is IToken {
@@ -144,7 +309,7 @@ class AstBuilder {
     if (!decl) return;
     const app = this.apps.at(-1);
     if (!app) {
-      this.bag.error('P003', decl.span, `this ${decl.kind} is not inside an app`, 'start the file with `app <name>`');
+      this.bag.error('P003', decl.span, `this ${decl.kind} is not inside an app`, 'put an `app <name>` line before it');
       return;
     }
     app.decls.push(decl);
@@ -378,7 +543,9 @@ class AstBuilder {
 
   private tokenName(token: IToken): Name {
     const quoted = token.tokenType.name === 'StringLiteral';
-    const text = quoted ? token.image.slice(1, -1).replace(/\\(.)/g, '$1') : token.image;
+    const open = token.tokenType === UnterminatedString;
+    const inner = quoted ? token.image.slice(1, -1) : open ? token.image.slice(1) : token.image;
+    const text = quoted || open ? inner.replace(/\\(.)/g, '$1') : inner;
     return { text, span: this.tokenSpan(token) };
   }
 

@@ -20,6 +20,8 @@ export interface CatalogType {
   readonly ephemeral: boolean;
   readonly idType?: FieldType;
   readonly attributes: readonly { readonly name: string; readonly type: FieldType; readonly nullable: boolean }[];
+  /** Fields the publisher reads but does not publish, when it is in the workspace (for messages). */
+  readonly privateFields?: readonly string[];
 }
 
 const segment = /^[A-Za-z0-9_]+$/;

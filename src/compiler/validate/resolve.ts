@@ -51,7 +51,8 @@ export function resolve(ast: WorkspaceAst, external: readonly CatalogEndpoint[] 
   checkEndpoints([...built.values()], catalog);
 
   const known = new Set([...built.keys(), ...external.map((e) => e.app)]);
-  for (const app of built.values()) app.resolveSubscribers(catalog, known);
+  const broken = [...built.values()].flatMap((app) => app.brokenTypes());
+  for (const app of built.values()) app.resolveSubscribers(catalog, known, broken);
   const value: Workspace = {
     apps: [...built.values()].map((app) => app.result()).sort((a, b) => compare(a.name, b.name)),
   };
@@ -81,12 +82,16 @@ class AppBuilder {
   private readonly decls: DeclAst[];
   private readonly names = new Map<string, { span: Span; viaAs: boolean }>();
   private readonly embedded = new Map<string, Located<EmbeddedModel>>();
+  /** Every embedded model and publication declared, resolved or not, by name. */
+  private readonly embeddedNames = new Set<string>();
+  private readonly publishDecls = new Map<string, PublishAst>();
   private readonly publications = new Map<string, Located<Publication>>();
   private readonly ephemerals = new Map<string, Located<Ephemeral>>();
   private readonly subscriptions = new Map<string, Located<Subscription>>();
   private readonly observers = new Map<string, Located<Observer>>();
   private readonly localNames = new Map<string, Span>();
   private knownApps: ReadonlySet<string> = new Set();
+  private broken: readonly BrokenType[] = [];
   private readonly resolutions: Resolution[] = [];
 
   constructor(
@@ -132,6 +137,7 @@ class AppBuilder {
 
   private addEmbedded(decl: EmbeddedAst): void {
     if (!this.claimName(decl.name, false)) return;
+    this.embeddedNames.add(decl.name.text);
     const fields = this.fields(decl.fields, 'embedded', []);
     const primaryKey = this.primaryKey(fields, decl.name, decl.span);
     if (!fields.ok || primaryKey === undefined) return;
@@ -161,6 +167,7 @@ class AppBuilder {
       const name = this.publicationName(decl);
       if (this.claimName(name, decl.as !== undefined)) byName.set(name.text, decl);
     }
+    for (const [name, decl] of byName) this.publishDecls.set(name, decl);
     const state = new Map<string, 'visiting' | 'done'>();
     const visit = (name: string, decl: PublishAst): void => {
       if (state.get(name) === 'done') return;
@@ -170,7 +177,7 @@ class AppBuilder {
       const parentDecl = parentName === undefined ? undefined : byName.get(parentName);
       if (parentName !== undefined && parentDecl) {
         if (state.get(parentName) === 'visiting') {
-          const chain = this.cycle(name, byName);
+          const chain = cycle(name, byName);
           this.bag.error(
             'P202',
             decl.extends?.span ?? decl.span,
@@ -188,16 +195,6 @@ class AppBuilder {
     for (const [name, decl] of byName) visit(name, decl);
   }
 
-  private cycle(start: string, byName: Map<string, PublishAst>): string {
-    const seen = [start];
-    let current = byName.get(start)?.extends?.text;
-    while (current !== undefined && !seen.includes(current)) {
-      seen.push(current);
-      current = byName.get(current)?.extends?.text;
-    }
-    return [...seen, current ?? start].map((n) => `\`${n}\``).join(' -> ');
-  }
-
   private publicationName(decl: PublishAst): Name {
     return decl.as ?? { text: pascalCase(singularize(decl.table.text)), span: decl.table.span };
   }
@@ -212,7 +209,16 @@ class AppBuilder {
             'P201',
             decl.extends.span,
             `\`${decl.extends.text}\` is not a published model of app \`${this.name}\``,
-            didYouMean(decl.extends.text, [...this.publications.keys()], 'a published model:'),
+            didYouMean(
+              decl.extends.text,
+              [...this.publishDecls.keys()].filter((n) => n !== name),
+              'a published model:',
+            ) ??
+              written(
+                decl.extends.span,
+                `publish it from the same table: \`publish ${decl.table.text} as ${decl.extends.text} { id integer primary ... }\`, or remove \`extends\``,
+                `publish it from the same table: \`{ table: '${decl.table.text}', as: '${decl.extends.text}', fields: { ... } }\`, or remove \`extends\``,
+              ),
           );
         }
         return;
@@ -275,7 +281,11 @@ class AppBuilder {
           'P212',
           decl.when?.column.span ?? decl.span,
           `subtypes of \`${root.name}\` are told apart by \`${rootColumn}\`, not \`${column}\``,
-          `write \`when ${rootColumn} = "${value}"\``,
+          written(
+            decl.when?.column.span ?? decl.span,
+            `write \`when ${rootColumn} = "${value}"\``,
+            `write \`when: { column: '${rootColumn}', value: '${value}' }\``,
+          ),
         );
         return;
       }
@@ -313,6 +323,75 @@ class AppBuilder {
     });
   }
 
+  /**
+   * The key of the model a `belongs_to` names. A model not resolved yet (the field's own model,
+   * one declared later or in an included file) is read from its declaration. `'broken'`: the
+   * model is declared but its key cannot be known for an error of its own, reported there;
+   * `'loop'`: keys that are relations lead back to `target`, so none has a type.
+   */
+  private relationKey(
+    target: string,
+    visiting: Set<string>,
+  ): { name: string; type: FieldType } | 'broken' | 'loop' | undefined {
+    const resolved = this.publications.get(target)?.value;
+    if (resolved) {
+      const key = resolved.fields.find((f) => f.name === resolved.primaryKey);
+      return key ? { name: key.name, type: key.type } : 'broken';
+    }
+    let decl = this.publishDecls.get(target);
+    if (!decl) return undefined;
+    if (visiting.has(target)) return 'loop';
+    visiting.add(target);
+    const chain = new Set([target]);
+    while (decl.extends) {
+      const parent: PublishAst | undefined = this.publishDecls.get(decl.extends.text);
+      if (!parent || chain.has(decl.extends.text)) return 'broken';
+      chain.add(decl.extends.text);
+      decl = parent;
+    }
+    const primaries = decl.fields.filter((f) => f.modifiers.some((m) => m.kind === 'primary'));
+    const field = primaries.length > 0 ? primaries[0] : decl.fields.find((f) => f.name.text === 'id');
+    if (!field || primaries.length > 1) return 'broken';
+    const type = field.type;
+    if (type === undefined) {
+      // A key that is itself a relation (`user_id belongs_to User primary`) has that model's key type.
+      const relation = field.modifiers.find((m) => m.kind === 'belongsTo');
+      if (relation?.kind !== 'belongsTo') return 'broken';
+      const key = this.relationKey(relation.target.text, visiting);
+      if (key === 'loop') return key;
+      return key === undefined || key === 'broken' ? 'broken' : { name: field.name.text, type: key.type };
+    }
+    if (type.array || type.nullable || type.args.length > 0 || !keyTypes.includes(type.name.text)) return 'broken';
+    return { name: field.name.text, type: { kind: 'scalar', name: type.name.text as ScalarName } };
+  }
+
+  /** The types this app declares but could not publish, and where they would have been published. */
+  brokenTypes(): BrokenType[] {
+    const at = (name: string): CatalogEndpoint => {
+      const [app = '', model = ''] = name.split('/');
+      return { name, app, model, types: [] };
+    };
+    const out: BrokenType[] = [];
+    for (const [name, decl] of this.publishDecls) {
+      if (this.publications.has(name)) continue;
+      let root = decl;
+      const chain = new Set([name]);
+      while (root.extends && !chain.has(root.extends.text)) {
+        const parent = this.publishDecls.get(root.extends.text);
+        if (!parent) break;
+        chain.add(root.extends.text);
+        root = parent;
+      }
+      const rootName = this.publicationName(root).text;
+      out.push({ type: name, endpoint: at(root.to?.text ?? `${this.name}/${snakeCase(rootName)}`) });
+    }
+    for (const decl of this.decls) {
+      if (decl.kind !== 'ephemeral' || this.ephemerals.has(decl.name.text)) continue;
+      out.push({ type: decl.name.text, endpoint: at(decl.to?.text ?? `${this.name}/${snakeCase(decl.name.text)}`) });
+    }
+    return out;
+  }
+
   private root(publication: Publication): Publication {
     const rootName = publication.ancestors.at(-1) ?? publication.name;
     return this.publications.get(rootName)?.value ?? publication;
@@ -331,7 +410,7 @@ class AppBuilder {
         'P301',
         to.span,
         `\`${to.text}\` is not an endpoint`,
-        `write \`to "${this.name}/${snakeCase(model)}"\`: the app, a slash, then lowercase letters, digits and \`_\``,
+        `write ${written(to.span, `\`to "${this.name}/${snakeCase(model)}"\``, `\`to: '${this.name}/${snakeCase(model)}'\``)}: the app, a slash, then lowercase letters, digits and \`_\``,
       );
       return undefined;
     }
@@ -365,13 +444,17 @@ class AppBuilder {
         'P204',
         owner.span,
         `\`${owner.text}\` has no primary key`,
-        'add a field `id integer primary` (or mark the key field `primary`)',
+        written(
+          owner.span,
+          'add a field `id integer primary` (or mark the key field `primary`)',
+          "add `id: 'integer primary'` to `fields` (or mark the key field `primary`)",
+        ),
       );
       return undefined;
     }
     const scalar = primary.type.kind === 'scalar' ? primary.type.name : undefined;
     const fieldSpan = fields.spans.get(primary.name) ?? span;
-    if (scalar === undefined || !['string', 'integer', 'bigint', 'uuid'].includes(scalar) || primary.nullable) {
+    if (scalar === undefined || !keyTypes.includes(scalar) || primary.nullable) {
       this.bag.error(
         'P206',
         fieldSpan,
@@ -385,7 +468,7 @@ class AppBuilder {
         'P208',
         fieldSpan,
         `primary key \`${primary.name}\` cannot be ${primary.virtual ? 'virtual' : 'private'}`,
-        'publish the key column itself',
+        `drop \`${primary.virtual ? 'virtual' : 'private'}\`: subscribers match rows by the key, so it is published as a column`,
       );
       return undefined;
     }
@@ -408,7 +491,7 @@ class AppBuilder {
           inheritedField
             ? `\`${ast.name.text}\` is already published by the parent model`
             : `field \`${ast.name.text}\` is declared twice`,
-          inheritedField ? 'remove it here; a subtype publishes its parent\'s fields' : 'remove one of them',
+          inheritedField ? "remove it here; a subtype publishes its parent's fields" : 'remove one of them',
           inheritedField ? [] : [{ message: 'first declared here', span: result.spans.get(ast.name.text) ?? ast.span }],
         );
         result.ok = false;
@@ -451,7 +534,8 @@ class AppBuilder {
             : `virtual attribute \`${field.name}\` uses \`${use}\`, which is not a field of this model`,
           target
             ? 'list the columns it is computed from'
-            : (didYouMean(use, candidates, 'a field:') ?? `declare it: \`${use} string private\``),
+            : (didYouMean(use, candidates, 'a field:') ??
+                `declare it: ${written(ast.name.span, `\`${use} string private\``, `\`${use}: 'string private'\``)}`),
         );
         result.ok = false;
       }
@@ -495,34 +579,60 @@ class AppBuilder {
     }
     if (owner === 'embedded' && (relation || embeds)) {
       const m = ast.modifiers.find((x) => x.kind === 'belongsTo' || x.kind === 'embeds');
-      fail(m?.span ?? ast.span, `${where} cannot hold relations or further embedded documents`, 'publish it as a model');
+      fail(
+        m?.span ?? ast.span,
+        `${where} cannot hold relations or further embedded documents`,
+        'publish it as a model',
+      );
     }
     if (owner === 'ephemeral' && (embeds || primary)) {
       const m = ast.modifiers.find((x) => x.kind === 'embeds' || x.kind === 'primary');
       fail(m?.span ?? ast.span, `\`${modifierWord(m?.kind ?? 'embeds')}\` has no meaning in ${where}`, 'remove it');
     }
-    if (relation && embeds) fail(ast.span, 'a field cannot both belong to a model and embed one', 'split it in two fields');
+    if (relation && embeds)
+      fail(ast.span, 'a field cannot both belong to a model and embed one', 'split it in two fields');
     if (virtual && (primary || isPrivate || relation || embeds)) {
-      fail(ast.span, 'a virtual attribute is computed: it cannot be a key, private, a relation or embedded', 'drop `virtual` or the other modifier');
+      fail(
+        ast.span,
+        'a virtual attribute is computed: it cannot be a key, private, a relation or embedded',
+        'drop `virtual` or the other modifier',
+      );
     }
-    if (isPrivate && (relation || embeds)) fail(ast.span, 'a private column is not published, so it cannot be a relation', 'drop `private`');
+    if (isPrivate && (relation || embeds)) {
+      const m = ast.modifiers.find((x) => x.kind === 'private');
+      fail(
+        m?.span ?? ast.span,
+        'a private column is not published, so it cannot be a relation or hold documents',
+        'drop `private`',
+      );
+    }
     if (!ok) return undefined;
 
     let type: FieldType | undefined;
     let nullable = false;
     if (embeds) {
       if (ast.type) {
-        fail(ast.type.span, 'an embedded field takes its type from the embedded model', `remove \`${ast.type.name.text}\``);
+        fail(
+          ast.type.span,
+          'an embedded field takes its type from the embedded model',
+          `remove \`${ast.type.name.text}\``,
+        );
         return undefined;
       }
       const target = this.embedded.get(embeds.target.text);
       if (!target) {
+        // Declared, but with an error of its own (reported there).
+        if (this.embeddedNames.has(embeds.target.text)) return undefined;
         this.bag.error(
           'P209',
           embeds.target.span,
           `\`${embeds.target.text}\` is not an embedded model of app \`${this.name}\``,
           didYouMean(embeds.target.text, [...this.embedded.keys()], 'an embedded model:') ??
-            `declare it: \`embedded ${embeds.target.text} { id uuid primary ... }\``,
+            written(
+              embeds.target.span,
+              `declare it: \`embedded ${embeds.target.text} { id uuid primary ... }\``,
+              `declare it under \`embedded\`: \`${embeds.target.text}: { fields: { id: 'uuid primary', ... } }\``,
+            ),
         );
         return undefined;
       }
@@ -534,24 +644,45 @@ class AppBuilder {
       if (!type) return undefined;
     }
     if (relation) {
-      const target = this.publications.get(relation.target.text)?.value;
-      if (!target) {
+      const key = this.relationKey(relation.target.text, new Set());
+      if (key === undefined) {
         this.bag.error(
           'P210',
           relation.target.span,
           `\`${relation.target.text}\` is not a published model of app \`${this.name}\``,
-          didYouMean(relation.target.text, [...this.publications.keys()], 'a published model:') ??
-            `publish it first: \`publish <table> as ${relation.target.text} { ... }\``,
+          didYouMean(relation.target.text, [...this.publishDecls.keys()], 'a published model:') ??
+            written(
+              relation.target.span,
+              `publish it: \`publish <table> as ${relation.target.text} { ... }\``,
+              `publish it: \`{ table: '<table>', as: '${relation.target.text}', fields: { ... } }\``,
+            ),
         );
         return undefined;
       }
-      const key = target.fields.find((f) => f.name === target.primaryKey);
-      if (!key) return undefined;
+      // The target's declaration has an error of its own, reported there.
+      if (key === 'broken') return undefined;
+      if (key === 'loop') {
+        // Reported on the keys in the loop; a field that only points into it waits for them.
+        const isKey = ast.modifiers.some((m) => m.kind === 'primary') || ast.name.text === 'id';
+        if (isKey && !type) {
+          this.bag.error(
+            'P206',
+            ast.name.span,
+            `primary key \`${ast.name.text}\` belongs to \`${relation.target.text}\`, whose key leads back here: it has no type`,
+            `give it the type the keys hold, e.g. ${written(
+              ast.name.span,
+              `\`${ast.name.text} uuid belongs_to ${relation.target.text} primary\``,
+              `\`${ast.name.text}: { type: 'uuid', belongsTo: '${relation.target.text}', primary: true }\``,
+            )}`,
+          );
+        }
+        return undefined;
+      }
       if (type && !sameType(type, key.type)) {
         this.bag.error(
           'P211',
           ast.type?.span ?? ast.span,
-          `\`${ast.name.text}\` is \`${formatType(type, false)}\` but \`${target.name}.${key.name}\` is \`${formatType(key.type, false)}\``,
+          `\`${ast.name.text}\` is \`${formatType(type, false)}\` but \`${relation.target.text}.${key.name}\` is \`${formatType(key.type, false)}\``,
           `declare it \`${formatType(key.type, false)}\`, or leave the type out to take the key's`,
         );
         return undefined;
@@ -560,7 +691,16 @@ class AppBuilder {
       nullable = nullable || relation.nullable;
     }
     if (!type) {
-      this.bag.error('P103', ast.name.span, `field \`${ast.name.text}\` has no type`, `write \`${ast.name.text} string\` (or another type)`);
+      this.bag.error(
+        'P103',
+        ast.name.span,
+        `field \`${ast.name.text}\` has no type`,
+        written(
+          ast.name.span,
+          `write \`${ast.name.text} string\` (or another type)`,
+          "add `type: 'string'` (or another type) to it",
+        ),
+      );
       return undefined;
     }
     return {
@@ -599,14 +739,28 @@ class AppBuilder {
       return { kind: 'enum', values };
     }
     if (!(scalarNames as readonly string[]).includes(name)) {
-      this.bag.error('P103', ast.name.span, `unknown type \`${name}\``, didYouMean(name, [...scalarNames, 'enum'], 'a type:'));
+      this.bag.error(
+        'P103',
+        ast.name.span,
+        `unknown type \`${name}\``,
+        didYouMean(name, [...scalarNames, 'enum'], 'a type:'),
+      );
       return undefined;
     }
     const scalar = name as ScalarName;
     if (scalar === 'decimal' && ast.args.length > 0) {
       const [p, s] = ast.args.map((a) => Number(a.text));
-      if (ast.args.length !== 2 || !Number.isInteger(p) || !Number.isInteger(s) || (p ?? 0) < 1 || (s ?? 0) < 0 || (s ?? 0) > (p ?? 0)) {
+      if (ast.args.length !== 2 || !Number.isInteger(p) || !Number.isInteger(s) || (p ?? 0) < 1 || (s ?? 0) < 0) {
         this.bag.error('P105', ast.span, '`decimal` takes a precision and a scale', 'write `decimal(12, 2)`');
+        return undefined;
+      }
+      if ((s ?? 0) > (p ?? 0)) {
+        this.bag.error(
+          'P105',
+          ast.args[1]?.span ?? ast.span,
+          `the scale (${s}) of \`decimal(${p}, ${s})\` is larger than its precision (${p})`,
+          `the precision comes first: \`decimal(${s}, ${p})\``,
+        );
         return undefined;
       }
       return { kind: 'scalar', name: scalar, precision: p as number, scale: s as number };
@@ -620,8 +774,13 @@ class AppBuilder {
 
   // ---- subscribers --------------------------------------------------------------------------
 
-  resolveSubscribers(catalog: ReadonlyMap<string, CatalogEndpoint>, knownApps: ReadonlySet<string>): void {
+  resolveSubscribers(
+    catalog: ReadonlyMap<string, CatalogEndpoint>,
+    knownApps: ReadonlySet<string>,
+    broken: readonly BrokenType[],
+  ): void {
     this.knownApps = knownApps;
+    this.broken = broken;
     const subscribes = this.decls.filter((d): d is SubscribeAst => d.kind === 'subscribe');
     const byName = new Map<string, SubscribeAst>();
     for (const decl of subscribes) {
@@ -638,7 +797,12 @@ class AppBuilder {
       const parent = decl.extends ? byName.get(decl.extends.text) : undefined;
       if (decl.extends && parent) {
         if (state.get(decl.extends.text) === 'visiting') {
-          this.bag.error('P202', decl.extends.span, `\`${name}\` extends itself through \`${decl.extends.text}\``, 'remove one `extends`');
+          this.bag.error(
+            'P202',
+            decl.extends.span,
+            `\`${name}\` extends itself through ${cycle(name, byName)}`,
+            'remove one `extends` so that the chain ends at a root subscription',
+          );
           state.set(name, 'done');
           return;
         }
@@ -695,11 +859,19 @@ class AppBuilder {
     const from = decl.from?.text ?? inheritedFrom ?? `*/${snakeCase(decl.type.text)}`;
     const parsed = parseSource(from);
     if ('error' in parsed) {
-      this.bag.error('P401', decl.from?.span ?? decl.type.span, `\`${from}\` is not a subscription source`, parsed.error);
+      this.bag.error(
+        'P401',
+        decl.from?.span ?? decl.type.span,
+        `\`${from}\` is not a subscription source`,
+        parsed.error,
+      );
       return undefined;
     }
     const matches = endpointsMatching(parsed.binding, catalog.values());
+    // What a publisher meant to publish but could not, for an error of its own (reported there).
+    const broken = this.broken.filter((b) => endpointsMatching(parsed.binding, [b.endpoint]).length > 0);
     if (matches.length === 0) {
+      if (broken.length > 0) return undefined;
       const appPart = parsed.binding.split('.')[0] ?? '*';
       const published = [...catalog.values()].filter((e) => e.app === appPart);
       if (published.length > 0 || this.appKnown(appPart)) {
@@ -711,7 +883,12 @@ class AppBuilder {
             from.includes('/') ? from : parsed.binding,
             published.map((e) => (from.includes('/') ? e.name : `${e.app}.${e.model}.*`)),
             'an endpoint it publishes:',
-          ) ?? `app \`${appPart}\` publishes no endpoint yet`,
+          ) ??
+            `app \`${appPart}\` publishes nothing yet: ${written(
+              decl.type.span,
+              `add \`publish <table> as ${decl.type.text} { ... }\` to it`,
+              `add \`{ table: '<table>', as: '${decl.type.text}', fields: { ... } }\` to its \`publish\``,
+            )}`,
         );
         return undefined;
       }
@@ -720,6 +897,7 @@ class AppBuilder {
     const types = matches.flatMap((e) => e.types.map((t) => ({ endpoint: e, type: t })));
     const found = types.find((t) => t.type.name === decl.type.text);
     if (!found) {
+      if (broken.some((b) => b.type === decl.type.text)) return undefined;
       this.bag.error(
         'P403',
         decl.type.span,
@@ -737,7 +915,11 @@ class AppBuilder {
         'P403',
         decl.type.span,
         `\`${decl.type.text}\` is an ephemeral: it has no rows to store`,
-        `observe it instead: \`observe ${decl.type.text} ...\``,
+        written(
+          decl.type.span,
+          `observe it instead: \`observe ${decl.type.text} ...\``,
+          'observe it instead: move it to `observe`',
+        ),
       );
       return undefined;
     }
@@ -755,8 +937,32 @@ class AppBuilder {
   ): SubscribedAttribute[] | undefined {
     let ok = true;
     const out: SubscribedAttribute[] = [];
+    const listed = new Map<string, Span>();
     for (const ref of refs) {
+      const first = listed.get(ref.name.text);
+      if (first) {
+        this.bag.error(
+          'P102',
+          ref.name.span,
+          `attribute \`${ref.name.text}\` is listed twice`,
+          'remove one of them; an attribute is received once',
+          [{ message: 'first listed here', span: first }],
+        );
+        ok = false;
+        continue;
+      }
+      listed.set(ref.name.text, ref.name.span);
       const published = type?.attributes.find((a) => a.name === ref.name.text);
+      if (type?.privateFields?.includes(ref.name.text)) {
+        this.bag.error(
+          'P404',
+          ref.name.span,
+          `\`${typeName}\` does not publish \`${ref.name.text}\`: it is private`,
+          'remove it here; a `private` field is read by its publisher only (drop `private` there to publish it)',
+        );
+        ok = false;
+        continue;
+      }
       if (type && !published) {
         this.bag.error(
           'P404',
@@ -811,7 +1017,12 @@ class AppBuilder {
             'P408',
             decl.extends.span,
             `\`${decl.extends.text}\` is not a subscription of app \`${this.name}\``,
-            didYouMean(decl.extends.text, [...this.subscriptions.keys()], 'a subscription:'),
+            didYouMean(decl.extends.text, [...this.subscriptions.keys()], 'a subscription:') ??
+              written(
+                decl.extends.span,
+                `subscribe to it too: \`subscribe ${decl.extends.text} from "<app>/<model>" { ... }\`, or remove \`extends\``,
+                `subscribe to it too: \`{ type: '${decl.extends.text}', from: '<app>/<model>', attributes: [...] }\`, or remove \`extends\``,
+              ),
           );
         }
         return;
@@ -841,14 +1052,21 @@ class AppBuilder {
         'P405',
         decl.foreignKey?.type?.span ?? decl.span,
         `\`${key.column}\` is \`${formatType(keyType, false)}\` but \`${decl.type.text}\` ids are \`${formatType(source.type.idType, false)}\``,
-        `declare \`foreign_key ${key.column} ${formatType(source.type.idType, false)}\``,
+        written(
+          decl.foreignKey?.type?.span ?? decl.span,
+          `declare \`foreign_key ${key.column} ${formatType(source.type.idType, false)}\``,
+          `declare \`foreignKey: { column: '${key.column}', type: '${formatType(source.type.idType, false)}' }\``,
+        ),
       );
       return;
     }
     const sameTable = parent !== undefined && parent.table === table;
     let discriminator: Subscription['discriminator'];
     if (sameTable && parent) {
-      discriminator = { column: decl.when?.column.text ?? parent.discriminator?.column ?? 'type', value: decl.when?.value.text ?? name };
+      discriminator = {
+        column: decl.when?.column.text ?? parent.discriminator?.column ?? 'type',
+        value: decl.when?.value.text ?? name,
+      };
       if (!parent.discriminator) {
         const entry = this.subscriptions.get(parent.name);
         if (entry) {
@@ -861,7 +1079,7 @@ class AppBuilder {
       this.bag.error(
         'P212',
         decl.when.column.span,
-        '`when` applies to a subtype stored in its parent\'s table',
+        "`when` applies to a subtype stored in its parent's table",
         'remove `when`, or add `extends <Parent>` without `into`',
       );
       return;
@@ -907,43 +1125,62 @@ class AppBuilder {
             'P407',
             decl.foreignKey?.column.span ?? sub.span,
             `\`${table}\` is keyed by \`${first.sub.value.key.column}\` for \`${first.sub.value.name}\` but by \`${sub.value.key.column}\` here`,
-            `subscriptions into one table share the key column: write \`foreign_key ${first.sub.value.key.column}\``,
+            `subscriptions into one table share the key column: write ${written(
+              decl.foreignKey?.column.span ?? sub.span,
+              `\`foreign_key ${first.sub.value.key.column}\``,
+              `\`foreignKey: '${first.sub.value.key.column}'\``,
+            )}`,
             [{ message: `\`${first.sub.value.name}\` subscribed here`, span: first.sub.span }],
           );
         }
       }
-      const claims = new Map<string, { sub: Located<Subscription>; root: string }>();
+      const claims = new Map<string, { sub: Located<Subscription>; root: string; attribute: string }>();
       for (const entry of entries) {
         const decl = entry.sub.decl as SubscribeAst;
         for (const attribute of entry.sub.value.attributes.filter((a) => a.own)) {
           const ref = decl.attributes.find((a) => a.name.text === attribute.name);
           const span = ref?.column?.span ?? ref?.name.span ?? entry.sub.span;
+          const elsewhere = written(span, `\`${attribute.name} as <column>\``, `\`{ ${attribute.name}: '<column>' }\``);
           if (attribute.column === entry.sub.value.key.column) {
             this.bag.error(
               'P410',
               span,
               `\`${attribute.column}\` is the key column of \`${table}\`; it holds the publisher's id`,
-              `store \`${attribute.name}\` in another column: \`${attribute.name} as <column>\``,
+              `store \`${attribute.name}\` in another column: ${elsewhere}`,
             );
             continue;
           }
           const previous = claims.get(attribute.column);
           if (!previous) {
-            claims.set(attribute.column, entry);
+            claims.set(attribute.column, { ...entry, attribute: attribute.name });
             continue;
           }
-          const samePublisher = previous.root === entry.root;
-          this.bag.error(
-            samePublisher ? 'P410' : 'P406',
-            span,
-            samePublisher
-              ? `column \`${attribute.column}\` of \`${table}\` is written twice`
-              : `column \`${attribute.column}\` of \`${table}\` is already written by \`${previous.sub.value.name}\` (from \`${previous.sub.value.source.from}\`)`,
-            samePublisher
-              ? 'subscribe each attribute once (a subtype inherits its parent\'s attributes)'
-              : `each publisher owns its columns: store it elsewhere with \`${attribute.name} as <column>\``,
-            [{ message: `\`${previous.sub.value.name}\` writes it here`, span: previous.sub.span }],
-          );
+          const note = [{ message: `\`${previous.sub.value.name}\` writes it here`, span: previous.sub.span }];
+          if (previous.root !== entry.root) {
+            this.bag.error(
+              'P406',
+              span,
+              `column \`${attribute.column}\` of \`${table}\` is already written by \`${previous.sub.value.name}\` (from \`${previous.sub.value.source.from}\`)`,
+              `each publisher owns its columns: store it elsewhere with ${elsewhere}`,
+              note,
+            );
+          } else if (previous.attribute === attribute.name) {
+            this.bag.error(
+              'P410',
+              span,
+              `column \`${attribute.column}\` of \`${table}\` is written twice`,
+              "subscribe each attribute once (a subtype inherits its parent's attributes)",
+              note,
+            );
+          } else {
+            this.bag.error(
+              'P410',
+              span,
+              `column \`${attribute.column}\` of \`${table}\` already holds \`${previous.attribute}\``,
+              `store \`${attribute.name}\` in another column: ${elsewhere}`,
+              note,
+            );
+          }
         }
       }
     }
@@ -976,6 +1213,7 @@ class AppBuilder {
         ephemeral: false,
         ...(id ? { idType: id.type } : {}),
         attributes: publishedFields(p.fields),
+        privateFields: p.fields.filter((f) => f.private).map((f) => f.name),
       });
     }
     for (const { value: e } of this.ephemerals.values()) {
@@ -999,7 +1237,7 @@ class AppBuilder {
           'P303',
           span,
           `\`${value.endpoint.name}\` is already published by \`${previous.root}\``,
-          `publish \`${value.name}\` to its own endpoint with \`to "${this.name}/${snakeCase(value.name)}"\` (one endpoint carries one model and its subtypes)`,
+          `publish \`${value.name}\` to its own endpoint with ${written(span, `\`to "${this.name}/${snakeCase(value.name)}"\``, `\`to: '${this.name}/${snakeCase(value.name)}'\``)} (one endpoint carries one model and its subtypes)`,
           [{ message: 'first published here', span: previous.span }],
         );
       }
@@ -1026,7 +1264,7 @@ type FieldOwner = 'publication' | 'ephemeral' | 'embedded';
 const ownerWords: Record<FieldOwner, string> = {
   publication: 'a published model',
   ephemeral: 'an ephemeral (it has no table)',
-  embedded: 'an embedded document (it lives in its owner\'s row)',
+  embedded: "an embedded document (it lives in its owner's row)",
 };
 
 interface FieldsResult {
@@ -1050,6 +1288,31 @@ function checkEndpoints(apps: readonly AppBuilder[], catalog: Map<string, Catalo
     // A publisher in the workspace is newer than any schemas exported from it: it wins.
     for (const endpoint of app.catalogEndpoints()) catalog.set(endpoint.name, endpoint);
   }
+}
+
+/** A type that a publisher declared but could not publish: subscribers to it are not checked. */
+interface BrokenType {
+  readonly type: string;
+  readonly endpoint: CatalogEndpoint;
+}
+
+/** The types a primary key may have (P206). */
+const keyTypes: readonly string[] = ['string', 'integer', 'bigint', 'uuid'];
+
+/** The fix in the user's own syntax: a span with a config path comes from `defineConfig`. */
+function written(span: Span, prom: string, config: string): string {
+  return span.path === undefined ? prom : config;
+}
+
+/** `\`A\` -> \`B\` -> \`A\``: the `extends` chain from `start` back to where it loops. */
+function cycle(start: string, byName: ReadonlyMap<string, { readonly extends?: Name }>): string {
+  const seen = [start];
+  let current = byName.get(start)?.extends?.text;
+  while (current !== undefined && !seen.includes(current)) {
+    seen.push(current);
+    current = byName.get(current)?.extends?.text;
+  }
+  return [...seen, current ?? start].map((n) => `\`${n}\``).join(' -> ');
 }
 
 function compare(a: string, b: string): number {
