@@ -118,6 +118,22 @@ test('--schemas checks a subscriber against a publisher outside its workspace', 
   for (const ws of [publisher, good, bad, unknown]) rmSync(ws.dir, { recursive: true });
 });
 
+test('a config file that throws is reported as P006 and nothing is written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-cli-'));
+  const file = join(dir, 'promiscuous.config.ts');
+  writeFileSync(file, "throw new Error('boom');\nexport default {};\n");
+  const run = await cli('generate', '--config', file, '--out', join(dir, 'generated'), '--format', 'compact');
+  assert.is(run.code, 1);
+  assert.match(run.err, 'error[P006]');
+  assert.match(run.err, 'boom');
+  assert.not.ok(existsSync(join(dir, 'generated')));
+  const other = join(dir, 'other.config.ts');
+  writeFileSync(other, 'export const routes = {};\n');
+  const noDefault = await cli('generate', '--config', other, '--out', join(dir, 'generated'), '--format', 'compact');
+  assert.match(noDefault.err, 'no default export');
+  rmSync(dir, { recursive: true });
+});
+
 test('--help lists the commands', async () => {
   const help = await cli('--help');
   assert.is(help.code, 0);

@@ -13,7 +13,7 @@ import type {
   WorkspaceAst,
 } from '../ast/ast.js';
 import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
-import { didYouMean } from '../diagnostics/suggest.js';
+import { closest, didYouMean } from '../diagnostics/suggest.js';
 import {
   type App,
   type EmbeddedModel,
@@ -892,6 +892,7 @@ class AppBuilder {
         );
         return undefined;
       }
+      this.warnIfMisspelt(decl, parsed.binding, catalog);
       return { from, binding: parsed.binding };
     }
     const types = matches.flatMap((e) => e.types.map((t) => ({ endpoint: e, type: t })));
@@ -924,6 +925,35 @@ class AppBuilder {
       return undefined;
     }
     return { from, binding: parsed.binding, type: found.type, publisher: found.endpoint.app };
+  }
+
+  /**
+   * A source that matches nothing known is assumed to be published outside the workspace; when
+   * it is one edit away from a known app or endpoint, it is more likely a typo, worth a warning.
+   */
+  private warnIfMisspelt(decl: SubscribeAst | ObserveAst, binding: string, catalog: ReadonlyMap<string, CatalogEndpoint>): void {
+    const [app = '*', model = '*'] = binding.split('.');
+    const span = decl.from?.span ?? decl.type.span;
+    const nearApp = app === '*' ? undefined : closest(app, this.knownApps);
+    if (nearApp !== undefined) {
+      this.bag.warning(
+        'P402',
+        span,
+        `no app \`${app}\` is known here: it is assumed to publish outside this workspace`,
+        `did you mean \`${nearApp}\`? If not, pass its schemas with \`--schemas <dir>\` to check this subscription`,
+      );
+      return;
+    }
+    const models = [...new Set([...catalog.values()].map((e) => e.model))];
+    const nearModel = model === '*' || model === '#' ? undefined : closest(model, models);
+    if (nearModel !== undefined) {
+      this.bag.warning(
+        'P402',
+        span,
+        `no known app publishes a \`${model}\` endpoint: it is assumed to be published outside this workspace`,
+        `did you mean \`${nearModel}\`?`,
+      );
+    }
   }
 
   private appKnown(app: string): boolean {
@@ -1039,8 +1069,8 @@ class AppBuilder {
       );
       return;
     }
+    // Attributes and key are checked independently, so that both mistakes show at once.
     const own = this.attributes(decl.attributes, source.type, decl.type.text);
-    if (!own) return;
     const table = decl.into?.text ?? parent?.table ?? pluralize(snakeCase(name));
     const keyType = decl.foreignKey?.type ? this.type(decl.foreignKey.type) : undefined;
     if (decl.foreignKey?.type && !keyType) return;
@@ -1060,6 +1090,7 @@ class AppBuilder {
       );
       return;
     }
+    if (!own) return;
     const sameTable = parent !== undefined && parent.table === table;
     let discriminator: Subscription['discriminator'];
     if (sameTable && parent) {
