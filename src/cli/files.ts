@@ -37,15 +37,23 @@ export async function loadConfig(path: string): Promise<ConfigSource | { path: s
   const text = readFileSync(path, 'utf8');
   try {
     const { tsImport } = await import('tsx/esm/api');
-    const module = (await tsImport(pathToFileURL(resolve(path)).href, import.meta.url)) as { default?: unknown };
+    const module = (await tsImport(pathToFileURL(resolve(path)).href, import.meta.url)) as Record<string, unknown>;
     let value = module.default;
-    // A CommonJS-compiled config puts its default export one level down.
-    if (value && typeof value === 'object' && 'default' in value && !('apps' in value)) value = (value as { default: unknown }).default;
+    // Loaded as CommonJS, a file's default is its whole exports object: unwrap a real default,
+    // and tell a file without one (its exports merely mirrored) from a config.
+    if (isObject(value) && 'default' in value) value = value.default;
+    else if (isObject(value) && Object.keys(value).every((key) => key !== 'apps' && module[key] === value[key])) {
+      value = undefined;
+    }
     if (value === undefined) return { path, text, error: 'it has no default export: write `export default defineConfig({ ... })`' };
     return { path, text, value };
   } catch (error) {
     return { path, text, error: (error as Error).message.split('\n')[0] ?? String(error) };
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 export function readSchemas(dir: string): SourceFile[] {
