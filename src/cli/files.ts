@@ -38,11 +38,12 @@ export async function loadConfig(path: string): Promise<ConfigSource | { path: s
   try {
     const { tsImport } = await import('tsx/esm/api');
     const module = (await tsImport(pathToFileURL(resolve(path)).href, import.meta.url)) as Record<string, unknown>;
-    let value = module.default;
     // Loaded as CommonJS, a file's default is its whole exports object: unwrap a real default,
     // and tell a file without one (its exports merely mirrored) from a config.
-    if (isObject(value) && 'default' in value) value = value.default;
-    else if (isObject(value) && Object.keys(value).every((key) => key !== 'apps' && module[key] === value[key])) {
+    const exported = module.default;
+    let value: unknown = exported;
+    if (isObject(exported) && 'default' in exported) value = exported.default;
+    else if (isObject(exported) && Object.keys(exported).every((key) => key !== 'apps' && module[key] === exported[key])) {
       value = undefined;
     }
     if (value === undefined) return { path, text, error: 'it has no default export: write `export default defineConfig({ ... })`' };
