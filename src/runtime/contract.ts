@@ -124,6 +124,8 @@ export interface PublisherSchema<Hooks = unknown> {
 export interface SubscribedAttributeDescriptor {
   readonly name: string;
   readonly column: string;
+  /** Known when the publisher was known at generate time; used to convert values for the column. */
+  readonly kind?: AttributeKind;
 }
 
 export interface SubscriptionDescriptor {

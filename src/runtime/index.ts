@@ -1,7 +1,14 @@
 /**
  * The runtime's public API. Generated code imports only from here (`promiscuous/runtime`).
  */
+export { routingKey, topicMatches } from '../shared/topic.js';
+export { AmqpTransport, type AmqpOptions } from '../transport/amqp/amqp-transport.js';
+export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
+export type { Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport/transport.js';
 export * from './contract.js';
 export * from './envelope.js';
+export * from './errors.js';
 export * from './factories.js';
-export { routingKey, topicMatches } from '../shared/topic.js';
+export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
+export { outboxTable, Relay, type RelayOptions } from './publisher/relay.js';
+export { Subscriber, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';

@@ -1,7 +1,7 @@
 import type { App, Field, Publication } from '../ir/ir.js';
 import { literal, propertyKey } from './literal.js';
 import { type Statement, constant, iface, importNamespace, importTypes, importValues, printModule, typeAlias } from './module.js';
-import { attributesType, columnType, fieldProperty, rowType, wireType } from './ts-types.js';
+import { attributesType, columnType, fieldProperty, kindOf, rowType, wireType } from './ts-types.js';
 
 /**
  * `publisher.ts`: the typed hooks of an app's published models. Row, create and update types
@@ -168,7 +168,7 @@ export function attributeDescriptor(f: Field): Record<string, unknown> {
   return {
     name: f.name,
     column: f.column,
-    kind: type.kind === 'scalar' ? type.name : type.kind,
+    kind: kindOf(type),
     nullable: f.nullable,
     uses: f.virtual?.uses,
     belongsTo: f.relation?.model,

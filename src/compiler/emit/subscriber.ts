@@ -1,7 +1,7 @@
 import type { App, SubscribedAttribute } from '../ir/ir.js';
 import { literal, propertyKey } from './literal.js';
 import { type Statement, constant, iface, importNamespace, importTypes, printModule } from './module.js';
-import { attributesType, wireType } from './ts-types.js';
+import { attributesType, kindOf, wireType } from './ts-types.js';
 
 /**
  * `subscriber.ts`: the applicators of an app's subscriptions. Each subscription maps a
@@ -46,7 +46,7 @@ export function emitSubscriber(app: App, header: string): string {
               key: s.key.column,
               parent: s.parent,
               discriminator: s.discriminator,
-              attributes: s.attributes.map((a) => ({ name: a.name, column: a.column })),
+              attributes: s.attributes.map((a) => ({ name: a.name, column: a.column, kind: a.type && kindOf(a.type) })),
             },
           ]),
         ),
@@ -107,3 +107,4 @@ function validatorMap(app: App): string {
   if (entries.length === 0) return '{}';
   return `{\n${entries.map((e) => `      ${e},`).join('\n')}\n    }`;
 }
+

@@ -72,3 +72,8 @@ export function subscribedProperty(attribute: SubscribedAttribute): string {
 function propertyName(name: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? name : quote(name);
 }
+
+/** The runtime's attribute kind: the scalar's name, or `enum`, `array`, `embedded`. */
+export function kindOf(type: FieldType): string {
+  return type.kind === 'scalar' ? type.name : type.kind;
+}

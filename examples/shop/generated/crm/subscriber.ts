@@ -40,10 +40,10 @@ export const subscriptions = {
     table: 'customers',
     key: 'customer_uuid',
     attributes: [
-      { name: 'credit_limit', column: 'credit_limit' },
-      { name: 'balance', column: 'balance' },
-      { name: 'payment_terms', column: 'payment_terms' },
-      { name: 'updated_at', column: 'credit_updated_at' },
+      { name: 'credit_limit', column: 'credit_limit', kind: 'decimal' },
+      { name: 'balance', column: 'balance', kind: 'decimal' },
+      { name: 'payment_terms', column: 'payment_terms', kind: 'enum' },
+      { name: 'updated_at', column: 'credit_updated_at', kind: 'timestamp' },
     ],
   },
   ShopCustomer: {
@@ -53,9 +53,9 @@ export const subscriptions = {
     table: 'customers',
     key: 'customer_uuid',
     attributes: [
-      { name: 'email', column: 'email' },
-      { name: 'name', column: 'name' },
-      { name: 'created_at', column: 'customer_since' },
+      { name: 'email', column: 'email', kind: 'string' },
+      { name: 'name', column: 'name', kind: 'string' },
+      { name: 'created_at', column: 'customer_since', kind: 'timestamp' },
     ],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;

@@ -31,9 +31,9 @@ export const subscriptions = {
     table: 'fulfilment_lines',
     key: 'shop_line_id',
     attributes: [
-      { name: 'order_id', column: 'shop_order_id' },
-      { name: 'sku', column: 'sku' },
-      { name: 'quantity', column: 'quantity_ordered' },
+      { name: 'order_id', column: 'shop_order_id', kind: 'uuid' },
+      { name: 'sku', column: 'sku', kind: 'string' },
+      { name: 'quantity', column: 'quantity_ordered', kind: 'integer' },
     ],
   },
   FulfilmentOrder: {
@@ -43,9 +43,9 @@ export const subscriptions = {
     table: 'fulfilment_orders',
     key: 'shop_order_id',
     attributes: [
-      { name: 'customer_id', column: 'shop_customer_id' },
-      { name: 'status', column: 'order_status' },
-      { name: 'placed_at', column: 'placed_at' },
+      { name: 'customer_id', column: 'shop_customer_id', kind: 'uuid' },
+      { name: 'status', column: 'order_status', kind: 'enum' },
+      { name: 'placed_at', column: 'placed_at', kind: 'timestamp' },
     ],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;

@@ -41,9 +41,9 @@ export const subscriptions = {
     parent: 'User',
     discriminator: { column: 'type', value: 'Member' },
     attributes: [
-      { name: 'name', column: 'name' },
-      { name: 'email', column: 'contact_email' },
-      { name: 'points', column: 'points' },
+      { name: 'name', column: 'name', kind: 'string' },
+      { name: 'email', column: 'contact_email', kind: 'string' },
+      { name: 'points', column: 'points', kind: 'integer' },
     ],
   },
   Organization: {
@@ -52,7 +52,7 @@ export const subscriptions = {
     binding: 'crowdtap.organization.*',
     table: 'organizations',
     key: 'id',
-    attributes: [{ name: 'name', column: 'name' }],
+    attributes: [{ name: 'name', column: 'name', kind: 'string' }],
   },
   User: {
     name: 'User',
@@ -61,7 +61,10 @@ export const subscriptions = {
     table: 'members',
     key: 'crowdtap_id',
     discriminator: { column: 'type', value: 'User' },
-    attributes: [{ name: 'name', column: 'name' }, { name: 'email', column: 'contact_email' }],
+    attributes: [
+      { name: 'name', column: 'name', kind: 'string' },
+      { name: 'email', column: 'contact_email', kind: 'string' },
+    ],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;
 

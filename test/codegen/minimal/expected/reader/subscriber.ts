@@ -21,7 +21,7 @@ export const subscriptions = {
     binding: 'blog.post.*',
     table: 'articles',
     key: 'blog_post_id',
-    attributes: [{ name: 'title', column: 'headline' }],
+    attributes: [{ name: 'title', column: 'headline', kind: 'string' }],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;
 

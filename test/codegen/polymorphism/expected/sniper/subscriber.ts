@@ -28,7 +28,10 @@ export const subscriptions = {
     key: 'id',
     parent: 'User',
     discriminator: { column: 'type', value: 'Member' },
-    attributes: [{ name: 'name', column: 'name' }, { name: 'points', column: 'points' }],
+    attributes: [
+      { name: 'name', column: 'name', kind: 'string' },
+      { name: 'points', column: 'points', kind: 'integer' },
+    ],
   },
   User: {
     name: 'User',
@@ -37,7 +40,7 @@ export const subscriptions = {
     table: 'users',
     key: 'id',
     discriminator: { column: 'type', value: 'User' },
-    attributes: [{ name: 'name', column: 'name' }],
+    attributes: [{ name: 'name', column: 'name', kind: 'string' }],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;
 

@@ -32,7 +32,7 @@ export const subscriptions = {
     binding: 'billing.customer.*',
     table: 'customers',
     key: 'customer_id',
-    attributes: [{ name: 'credit_limit', column: 'credit_limit' }],
+    attributes: [{ name: 'credit_limit', column: 'credit_limit', kind: 'decimal' }],
   },
   ShopCustomer: {
     name: 'ShopCustomer',
@@ -40,7 +40,10 @@ export const subscriptions = {
     binding: 'shop.customer.*',
     table: 'customers',
     key: 'customer_id',
-    attributes: [{ name: 'name', column: 'name' }, { name: 'email', column: 'email' }],
+    attributes: [
+      { name: 'name', column: 'name', kind: 'string' },
+      { name: 'email', column: 'email', kind: 'string' },
+    ],
   },
 } satisfies Readonly<Record<string, SubscriptionDescriptor>>;
 

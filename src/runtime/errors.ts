@@ -1,0 +1,29 @@
+/**
+ * The errors `errorNotifier(error, payload)` receives. Each says which side failed; `cause`
+ * holds the underlying error.
+ */
+
+/** RabbitMQ, Redis or the database could not be reached, or the connection was lost. */
+export class ConnectionError extends Error {
+  override readonly name = 'ConnectionError';
+}
+
+/** A change could not be published (the broker refused it, or the relay failed). */
+export class PublisherError extends Error {
+  override readonly name = 'PublisherError';
+}
+
+/** A message could not be applied; `reason` says why, and the message was retried or parked. */
+export class SubscriberError extends Error {
+  override readonly name = 'SubscriberError';
+}
+
+/** A missing dependency was skipped (`--recovery`) or re-synced. */
+export class RecoveryError extends Error {
+  override readonly name = 'RecoveryError';
+}
+
+/** A message that can never be applied as it is: it is parked at once, with this reason. */
+export class Unprocessable extends Error {
+  override readonly name = 'Unprocessable';
+}

@@ -1,0 +1,280 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Knex } from 'knex';
+import type { Transport } from '../../transport/transport.js';
+import type {
+  EphemeralDescriptor,
+  Id,
+  ModelDescriptor,
+  PublisherSchema,
+  PublisherTransaction,
+} from '../contract.js';
+import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
+import { PublisherError } from '../errors.js';
+import { columnValues, sameWire, toWire } from '../values.js';
+import { outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
+
+/** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
+export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;
+
+export interface PublisherOptions<Hooks> {
+  readonly schema: PublisherSchema<Hooks>;
+  readonly knex: Knex;
+  readonly transport: Transport;
+  /** The generated `Virtuals` type says which functions are needed. */
+  readonly virtuals?: VirtualFunctions;
+  /** Default: the machine's host name. */
+  readonly host?: string;
+  /** Default 1; bump it when the outbox is recreated, so that old messages can be told apart. */
+  readonly generation?: number;
+  /** The relay that moves committed outbox rows to the broker; `false` leaves it to `promiscuous relay`. */
+  readonly relay?: RelayOptions | false;
+  readonly errorNotifier?: (error: Error, payload?: unknown) => void;
+}
+
+export interface Context {
+  readonly name: string;
+  readonly userId?: string;
+}
+
+/**
+ * Publishes an app's models. `transaction` owns the Knex transaction: the generated hooks
+ * write rows, bump `_v` in the same statements, and at commit the transaction's operations are
+ * written to the outbox in the same database transaction. The relay publishes them after
+ * commit; a rolled-back transaction leaves nothing to publish.
+ */
+export class Publisher<Hooks> {
+  readonly relay: Relay | undefined;
+  private readonly contexts = new AsyncLocalStorage<Context>();
+  private readonly host: string;
+  private readonly tables: Map<string, ModelDescriptor[]>;
+
+  constructor(private readonly options: PublisherOptions<Hooks>) {
+    this.host = options.host ?? hostname();
+    this.tables = new Map();
+    for (const model of Object.values(options.schema.models)) {
+      const list = this.tables.get(model.table) ?? [];
+      list.push(model);
+      this.tables.set(model.table, list);
+    }
+    this.relay =
+      options.relay === false
+        ? undefined
+        : new Relay(options.knex, options.transport, { ...options.relay, onError: (e) => this.notify(e) });
+  }
+
+  /** Runs `fn` with a context (a request, a job) whose name and user id travel with its messages. */
+  context<T>(context: Context, fn: () => Promise<T>): Promise<T> {
+    return this.contexts.run(context, fn);
+  }
+
+  /**
+   * Runs `fn` in a database transaction with the typed hooks. Resolves after commit (and after
+   * the broker confirmed any ephemeral emitted inside); the outbox makes the rest durable.
+   */
+  async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
+    const recorder = new Recorder(this, this.options.virtuals ?? {});
+    const value = await this.options.knex.transaction(async (trx) => {
+      recorder.begin(trx);
+      const result = await fn(this.options.schema.bind(recorder));
+      recorder.end();
+      if (recorder.operations.length > 0) {
+        await trx(outboxTable).insert({
+          message: JSON.stringify(this.envelope(recorder.operations, recorder.dependencies)),
+          created_at: Date.now(),
+          attempts: 0,
+        });
+      }
+      return result;
+    });
+    if (recorder.operations.length > 0) this.relay?.notify();
+    if (recorder.ephemerals.length > 0) await this.publishNow(recorder.ephemerals);
+    return value;
+  }
+
+  /** Publishes an ephemeral outside any transaction; resolves once the broker confirmed it. */
+  async emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void> {
+    await this.publishNow([ephemeralOperation(ephemeral, attributes)]);
+  }
+
+  private async publishNow(operations: OperationMessage[]): Promise<void> {
+    const envelope = this.envelope(operations, []);
+    try {
+      await this.options.transport.publish([toOutgoing(envelope)]);
+    } catch (error) {
+      const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${(error as Error).message}`, {
+        cause: error,
+      });
+      this.notify(failure, envelope);
+      throw failure;
+    }
+  }
+
+  envelope(operations: readonly OperationMessage[], dependencies: readonly Dependency[]): Envelope {
+    const context = this.contexts.getStore();
+    return {
+      format: 1,
+      id: randomUUID(),
+      app: this.options.schema.app,
+      host: this.host,
+      generation: this.options.generation ?? 1,
+      timestamp: Date.now(),
+      context: context ? { name: context.name, ...(context.userId ? { userId: context.userId } : {}) } : null,
+      operations,
+      dependencies,
+    };
+  }
+
+  /** Every publication of a table, resolved to the most specific type the row is. */
+  publicationsOf(model: ModelDescriptor, row: Readonly<Record<string, unknown>>): ModelDescriptor[] {
+    const all = this.tables.get(model.table) ?? [model];
+    const roots = [...new Set(all.map((m) => m.types.at(-1)))];
+    return roots.map((root) => {
+      const tree = all.filter((m) => m.types.at(-1) === root);
+      const rootModel = tree.find((m) => m.name === root) ?? model;
+      const column = rootModel.discriminator?.column;
+      const value = column === undefined ? undefined : row[column];
+      return tree.find((m) => m.discriminator?.value === value) ?? rootModel;
+    });
+  }
+
+  notify(error: Error, payload?: unknown): void {
+    this.options.errorNotifier?.(error, payload);
+  }
+
+  async close(): Promise<void> {
+    await this.relay?.stop();
+  }
+}
+
+/** The `PublisherTransaction` the generated hooks call: it writes rows and records operations. */
+class Recorder implements PublisherTransaction {
+  readonly operations: OperationMessage[] = [];
+  readonly dependencies: Dependency[] = [];
+  readonly ephemerals: OperationMessage[] = [];
+  private trx: Knex.Transaction | undefined;
+
+  constructor(
+    private readonly publisher: Publisher<unknown>,
+    private readonly virtuals: VirtualFunctions,
+  ) {}
+
+  begin(trx: Knex.Transaction): void {
+    this.trx = trx;
+  }
+
+  end(): void {
+    this.trx = undefined;
+  }
+
+  private get db(): Knex.Transaction {
+    if (!this.trx) throw new PublisherError('hooks were used after their transaction ended');
+    return this.trx;
+  }
+
+  async create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const row: Record<string, unknown> = { ...columnValues(model.attributes, values), _v: 1 };
+    if (model.discriminator && row[model.discriminator.column] === undefined) row[model.discriminator.column] = model.discriminator.value;
+    const key = model.primaryKey.column;
+    let id = row[key];
+    if (this.db.client.config.client === 'mysql2' || this.db.client.config.client === 'mysql') {
+      const [inserted] = await this.db(model.table).insert(row);
+      id ??= inserted;
+    } else {
+      const [inserted] = await this.db(model.table).insert(row).returning(key);
+      id ??= (inserted as Record<string, unknown> | undefined)?.[key];
+    }
+    const created = await this.read(model, id as Id);
+    if (!created) throw new PublisherError(`${model.name} ${String(id)} was inserted but cannot be read back`);
+    this.record(model, created, 'create', 1);
+    return created;
+  }
+
+  async update(model: ModelDescriptor, id: Id, patch: Readonly<Record<string, unknown>>): Promise<Record<string, unknown> | undefined> {
+    const before = await this.read(model, id, true);
+    if (!before) return undefined;
+    const writes = columnValues(model.attributes, patch);
+    const after = { ...before, ...writes };
+    const publications = this.publisher.publicationsOf(model, after);
+    // SyncMachine's rule: a write that changes no published attribute publishes nothing.
+    const changed = publications.some((p) => !sameWire(this.attributes(p, before), this.attributes(p, after)));
+    const version = Number(before._v ?? 0) + (changed ? 1 : 0);
+    if (Object.keys(writes).length > 0 || changed) {
+      await this.db(model.table)
+        .where(model.primaryKey.column, id)
+        .update({ ...writes, ...(changed ? { _v: version } : {}) });
+    }
+    const row = (await this.read(model, id)) ?? after;
+    if (changed) this.record(model, row, 'update', version);
+    return row;
+  }
+
+  async destroy(model: ModelDescriptor, id: Id): Promise<boolean> {
+    const before = await this.read(model, id, true);
+    if (!before) return false;
+    await this.db(model.table).where(model.primaryKey.column, id).delete();
+    this.record(model, before, 'destroy', Number(before._v ?? 0) + 1);
+    return true;
+  }
+
+  async find(model: ModelDescriptor, id: Id): Promise<Record<string, unknown> | undefined> {
+    const row = await this.read(model, id);
+    if (row) this.dependencies.push({ endpoint: model.endpoint, id: String(id), version: Number(row._v ?? 0) });
+    return row;
+  }
+
+  async emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void> {
+    this.ephemerals.push(ephemeralOperation(ephemeral, attributes));
+  }
+
+  private async read(model: ModelDescriptor, id: Id, lock = false): Promise<Record<string, unknown> | undefined> {
+    const query = this.db(model.table).where(model.primaryKey.column, id).first();
+    // SQLite has no row locks: its single writer already serialises transactions.
+    if (lock && this.db.client.config.client !== 'better-sqlite3') query.forUpdate();
+    return (await query) as Record<string, unknown> | undefined;
+  }
+
+  /** The published attributes of a row as `model`, virtual ones computed. */
+  attributes(model: ModelDescriptor, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const attribute of model.attributes) {
+      if (attribute.private) continue;
+      if (attribute.uses !== undefined) {
+        const fn = this.virtualFunction(model, attribute.name);
+        out[attribute.name] = toWire(attribute.kind, fn(row as never));
+      } else {
+        out[attribute.name] = toWire(attribute.kind, row[attribute.column ?? attribute.name]);
+      }
+    }
+    return out;
+  }
+
+  private virtualFunction(model: ModelDescriptor, name: string): (row: never) => unknown {
+    for (const type of model.types) {
+      const fn = this.virtuals[type]?.[name];
+      if (fn) return fn;
+    }
+    throw new PublisherError(`no function for the virtual attribute ${model.name}.${name}: pass it in \`virtuals\``);
+  }
+
+  private record(model: ModelDescriptor, row: Record<string, unknown>, operation: OperationMessage['operation'], version: number): void {
+    const key = String(row[model.primaryKey.column]);
+    for (const publication of this.publisher.publicationsOf(model, row)) {
+      this.operations.push({
+        endpoint: publication.endpoint,
+        types: publication.types,
+        id: key,
+        operation,
+        version,
+        attributes: operation === 'destroy' ? null : this.attributes(publication, row),
+      });
+    }
+  }
+}
+
+function ephemeralOperation(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): OperationMessage {
+  const published: Record<string, unknown> = {};
+  for (const a of ephemeral.attributes) published[a.name] = toWire(a.kind, attributes[a.name]);
+  return { endpoint: ephemeral.endpoint, types: [ephemeral.name], id: randomUUID(), operation: 'create', version: 1, attributes: published };
+}

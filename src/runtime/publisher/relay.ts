@@ -1,0 +1,147 @@
+import { hostname } from 'node:os';
+import type { Knex } from 'knex';
+import { routingKey } from '../../shared/topic.js';
+import type { OutgoingMessage, Transport } from '../../transport/transport.js';
+import type { Envelope } from '../envelope.js';
+import { PublisherError } from '../errors.js';
+
+export const outboxTable = 'promiscuous_outbox';
+
+export interface RelayOptions {
+  /** Outbox rows published per round (default 200). */
+  readonly batchSize?: number;
+  /** How long a claim on rows lasts before another process may take them over (default 30 s). */
+  readonly leaseMs?: number;
+  /** How often the sweeper looks for rows nobody published (default 1 s). */
+  readonly sweepIntervalMs?: number;
+  readonly onError?: (error: Error) => void;
+}
+
+interface OutboxRow {
+  readonly id: number | string;
+  readonly message: string;
+}
+
+/**
+ * Moves committed outbox rows to the broker. Rows are claimed with a lease, published as one
+ * pipelined batch, and deleted only once the broker confirmed them; a process that dies
+ * leaves its claim to expire, and the sweeper of any process publishes the rows again (the
+ * subscriber absorbs the duplicates). Claims keep two processes from publishing the same row
+ * at once.
+ */
+export class Relay {
+  private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failures = 0;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly transport: Transport,
+    private readonly options: RelayOptions = {},
+  ) {
+    this.timer = setInterval(() => this.notify(), options.sweepIntervalMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
+  notify(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.notify();
+      }
+    });
+  }
+
+  /** Publishes until the outbox has nothing claimable; resolves when done (for tests and shutdown). */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    await this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.stopped && (await this.round()) > 0) {}
+      this.failures = 0;
+    } catch (error) {
+      this.failures += 1;
+      this.options.onError?.(new PublisherError(`the relay could not publish: ${(error as Error).message}`, { cause: error }));
+      // Backs off before the sweeper's next attempt; the rows stay in the outbox meanwhile.
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** this.failures)).unref());
+    }
+  }
+
+  /** Claims, publishes and deletes one batch; returns how many rows it published. */
+  async round(): Promise<number> {
+    const rows = await this.claim();
+    if (rows.length === 0) return 0;
+    try {
+      await this.transport.publish(rows.map((row) => toOutgoing(JSON.parse(row.message) as Envelope)));
+    } catch (error) {
+      await this.release(rows);
+      throw error;
+    }
+    await this.knex(outboxTable)
+      .whereIn(
+        'id',
+        rows.map((r) => r.id),
+      )
+      .delete();
+    return rows.length;
+  }
+
+  private async claim(): Promise<OutboxRow[]> {
+    const now = Date.now();
+    const lease = this.options.leaseMs ?? 30_000;
+    const limit = this.options.batchSize ?? 200;
+    return this.knex.transaction(async (trx) => {
+      const query = trx(outboxTable)
+        .select('id', 'message')
+        .where((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
+        .orderBy('id')
+        .limit(limit);
+      if (trx.client.config.client !== 'better-sqlite3') query.forUpdate().skipLocked();
+      const rows = (await query) as OutboxRow[];
+      if (rows.length === 0) return [];
+      await trx(outboxTable)
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .update({ claimed_by: this.owner, claimed_until: now + lease });
+      return rows;
+    });
+  }
+
+  private async release(rows: readonly OutboxRow[]): Promise<void> {
+    await this.knex(outboxTable)
+      .whereIn(
+        'id',
+        rows.map((r) => r.id),
+      )
+      .where('claimed_by', this.owner)
+      .update({ claimed_by: null, claimed_until: null })
+      .catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+/** One broker message for an envelope, routed under every operation's key. */
+export function toOutgoing(envelope: Envelope): OutgoingMessage {
+  const keys = [...new Set(envelope.operations.map((op) => routingKey(op.endpoint, op.operation)))];
+  return { routingKeys: keys, messageId: envelope.id, body: Buffer.from(JSON.stringify(envelope)) };
+}

@@ -1,0 +1,334 @@
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { ConnectionError, PublisherError } from '../../runtime/errors.js';
+import type { Consumer, ConsumeOptions, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+import { type Names, names } from './topology.js';
+
+export interface AmqpOptions {
+  readonly url: string;
+  /** Prefix of the exchange and queue names (default `promiscuous`); tests use a random one. */
+  readonly namespace?: string;
+  /** Quorum queues for the apps' queues (replicated; needs a RabbitMQ cluster to matter). */
+  readonly quorum?: boolean;
+  /** How long `publish` waits for a connection before it fails (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** Delays of the retry queues, in ms (default 1 s, 5 s, 30 s, 2 min, 10 min). */
+  readonly retryDelaysMs?: readonly number[];
+  /** Connection attempts before the first connection fails (default 3). */
+  readonly initialRetries?: number;
+}
+
+interface ChannelFactory {
+  createChannel(): Promise<Channel>;
+}
+
+interface ConsumerState {
+  readonly app: string;
+  readonly options: ConsumeOptions;
+  readonly handle: (delivery: Delivery) => Promise<void>;
+  channel?: Channel;
+  tag?: string;
+  inFlight: number;
+  stopped: boolean;
+  onIdle?: () => void;
+}
+
+const attemptHeader = 'x-promiscuous-attempt';
+const reasonHeader = 'x-promiscuous-reason';
+const parkedAtHeader = 'x-promiscuous-parked-at';
+
+/**
+ * RabbitMQ through amqplib, with amqplib's own connection recovery (exponential backoff with
+ * jitter). Every (re)connection recreates the publishing confirm channel, the topology and
+ * the consumers. Publisher confirms are pipelined: a batch is written at once and its confirms
+ * awaited together, never one by one.
+ */
+export class AmqpTransport implements Transport {
+  private readonly names: Names;
+  private connection?: Awaited<ReturnType<typeof connectRecovering>>;
+  private publishChannel?: ConfirmChannel;
+  private connected = false;
+  private readonly waiting = new Set<() => void>();
+  private readonly consumers: ConsumerState[] = [];
+  private readonly retryDelays: readonly number[];
+  private closed = false;
+
+  private constructor(private readonly options: AmqpOptions) {
+    this.names = names(options.namespace ?? 'promiscuous');
+    this.retryDelays = options.retryDelaysMs ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+  }
+
+  /** Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its password). */
+  static async connect(options: AmqpOptions): Promise<AmqpTransport> {
+    const transport = new AmqpTransport(options);
+    try {
+      transport.connection = await connectRecovering(options, (model) => transport.setup(model));
+    } catch (error) {
+      throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
+    }
+    transport.connection.on('disconnect', () => {
+      transport.connected = false;
+      transport.publishChannel = undefined;
+    });
+    transport.connection.on('error', () => {});
+    return transport;
+  }
+
+  /** Runs after every successful (re)connection. */
+  private async setup(model: ChannelModel): Promise<void> {
+    const channel = await model.createConfirmChannel();
+    channel.on('error', () => {});
+    channel.on('close', () => {
+      if (this.publishChannel === channel) this.publishChannel = undefined;
+    });
+    await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
+    this.publishChannel = channel;
+    for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(model, consumer);
+    this.connected = true;
+    for (const wake of this.waiting) wake();
+    this.waiting.clear();
+  }
+
+  private async channel(): Promise<ConfirmChannel> {
+    if (this.closed) throw new ConnectionError('the transport is closed');
+    if (this.publishChannel) return this.publishChannel;
+    const timeout = this.options.connectTimeoutMs ?? 10_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(wake);
+        reject(new ConnectionError(`RabbitMQ at ${redact(this.options.url)} has been unreachable for ${timeout} ms`));
+      }, timeout);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiting.add(wake);
+    });
+    if (!this.publishChannel) throw new ConnectionError(`RabbitMQ at ${redact(this.options.url)} is unreachable`);
+    return this.publishChannel;
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const channel = await this.channel();
+    const confirms: Promise<void>[] = [];
+    for (const message of messages) {
+      const [first, ...others] = message.routingKeys;
+      if (first === undefined) continue;
+      let written = true;
+      confirms.push(
+        new Promise<void>((resolve, reject) => {
+          written = channel.publish(
+            this.names.exchange,
+            first,
+            message.body,
+            {
+              persistent: true,
+              contentType: 'application/json',
+              messageId: message.messageId,
+              // Sender-selected distribution: one copy per queue, whichever keys match.
+              ...(others.length > 0 ? { CC: others } : {}),
+            },
+            (error: unknown) =>
+              error ? reject(new PublisherError(`RabbitMQ did not confirm message ${message.messageId}`, { cause: error })) : resolve(),
+          );
+        }),
+      );
+      // The socket buffer is full: wait for it to drain before writing more.
+      if (!written) await new Promise((drained) => channel.once('drain', drained));
+    }
+    await Promise.all(confirms);
+  }
+
+  async consume(app: string, options: ConsumeOptions, handle: (d: Delivery) => Promise<void>): Promise<Consumer> {
+    const state: ConsumerState = { app, options, handle, inFlight: 0, stopped: false };
+    this.consumers.push(state);
+    await this.channel();
+    await this.startConsumer(this.connection as ChannelFactory, state);
+    return {
+      stop: async () => {
+        state.stopped = true;
+        if (state.channel && state.tag) await state.channel.cancel(state.tag).catch(() => {});
+        if (state.inFlight > 0) await new Promise<void>((resolve) => (state.onIdle = resolve));
+        await state.channel?.close().catch(() => {});
+      },
+    };
+  }
+
+  /** Declares an app's queues and bindings without consuming, so that messages wait for it. */
+  async declare(app: string, bindings: readonly string[]): Promise<void> {
+    const channel = await this.channel();
+    await this.assertQueues(channel, app, bindings);
+  }
+
+  private async assertQueues(channel: Channel, app: string, bindings: readonly string[]): Promise<void> {
+    const queue = this.names.queue(app);
+    await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
+    await channel.assertQueue(queue, { durable: true, ...(this.options.quorum ? { arguments: { 'x-queue-type': 'quorum' } } : {}) });
+    for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
+    for (const [level, delay] of this.retryDelays.entries()) {
+      // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
+      await channel.assertQueue(this.names.retry(app, level), {
+        durable: true,
+        arguments: { 'x-message-ttl': delay, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+      });
+    }
+    await channel.assertQueue(this.names.parked(app), { durable: true });
+  }
+
+  private async startConsumer(model: ChannelFactory, state: ConsumerState): Promise<void> {
+    const channel = await model.createChannel();
+    channel.on('error', () => {});
+    await this.assertQueues(channel, state.app, state.options.bindings);
+    await channel.prefetch(state.options.prefetch);
+    state.channel = channel;
+    const reply = await channel.consume(this.names.queue(state.app), (message) => {
+      if (message) void this.deliver(channel, state, message);
+    });
+    state.tag = reply.consumerTag;
+  }
+
+  private async deliver(channel: Channel, state: ConsumerState, message: ConsumeMessage): Promise<void> {
+    state.inFlight += 1;
+    const headers = message.properties.headers ?? {};
+    const attempt = Number(headers[attemptHeader] ?? 0);
+    const messageId = message.properties.messageId as string | undefined;
+    let settled = false;
+    const settle = async (work: () => Promise<void> | void): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      try {
+        await work();
+        channel.ack(message);
+      } finally {
+        state.inFlight -= 1;
+        if (state.inFlight === 0) state.onIdle?.();
+      }
+    };
+    const copy = async (queue: string, extra: Record<string, unknown>): Promise<void> => {
+      // Written on the confirm channel, so the copy is safe before the original is acked.
+      const publisher = await this.channel();
+      await new Promise<void>((resolve, reject) =>
+        publisher.sendToQueue(
+          queue,
+          message.content,
+          { persistent: true, contentType: 'application/json', ...(messageId ? { messageId } : {}), headers: { ...headers, ...extra } },
+          (error: unknown) => (error ? reject(error) : resolve()),
+        ),
+      );
+    };
+    const delivery: Delivery = {
+      body: message.content,
+      messageId,
+      attempt,
+      redelivered: message.fields.redelivered,
+      ack: () => settle(() => {}),
+      retry: (_error, delayMs) =>
+        settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [attemptHeader]: attempt + 1 })),
+      park: (reason) =>
+        settle(() => copy(this.names.parked(state.app), { [reasonHeader]: reason, [parkedAtHeader]: Date.now(), [attemptHeader]: attempt })),
+    };
+    try {
+      await state.handle(delivery);
+    } catch (error) {
+      await delivery.retry(error as Error, this.retryDelays[0] ?? 1_000).catch(() => {});
+    }
+  }
+
+  private retryLevel(delayMs: number): number {
+    const level = this.retryDelays.findIndex((d) => d >= delayMs);
+    return level === -1 ? this.retryDelays.length - 1 : level;
+  }
+
+  async parked(app: string): Promise<ParkedMessage[]> {
+    return this.browseParked(app, () => 'keep');
+  }
+
+  async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
+    const channel = await this.channel();
+    let moved = 0;
+    await this.browseParked(app, (m) => {
+      if (messageIds && !messageIds.includes(m.messageId ?? '')) return 'keep';
+      channel.sendToQueue(this.names.queue(app), m.body, { persistent: true, contentType: 'application/json', ...(m.messageId ? { messageId: m.messageId } : {}) });
+      moved += 1;
+      return 'take';
+    });
+    await channel.waitForConfirms();
+    return moved;
+  }
+
+  async dropParked(app: string, messageIds?: readonly string[]): Promise<number> {
+    let dropped = 0;
+    await this.browseParked(app, (m) => {
+      if (messageIds && !messageIds.includes(m.messageId ?? '')) return 'keep';
+      dropped += 1;
+      return 'take';
+    });
+    return dropped;
+  }
+
+  /** Reads the parked queue through; each message is kept (requeued at the end) or taken (acked). */
+  private async browseParked(app: string, decide: (m: ParkedMessage) => 'keep' | 'take'): Promise<ParkedMessage[]> {
+    await this.channel();
+    const channel = await (this.connection as ChannelFactory).createChannel();
+    try {
+      const queue = this.names.parked(app);
+      await channel.assertQueue(queue, { durable: true });
+      const { messageCount } = await channel.checkQueue(queue);
+      const seen: ParkedMessage[] = [];
+      const held: amqp.GetMessage[] = [];
+      for (let i = 0; i < messageCount; i++) {
+        const message = await channel.get(queue, { noAck: false });
+        if (!message) break;
+        const headers = message.properties.headers ?? {};
+        const parked: ParkedMessage = {
+          messageId: message.properties.messageId as string | undefined,
+          reason: String(headers[reasonHeader] ?? ''),
+          attempts: Number(headers[attemptHeader] ?? 0),
+          parkedAt: Number(headers[parkedAtHeader] ?? 0),
+          body: message.content,
+        };
+        seen.push(parked);
+        if (decide(parked) === 'take') channel.ack(message);
+        else held.push(message);
+      }
+      // Requeued together at the end, so that they keep their order and are not read twice.
+      for (const message of held) channel.nack(message, false, true);
+      return seen;
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
+  healthy(): boolean {
+    return this.connected && this.publishChannel !== undefined && !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const consumer of this.consumers) consumer.stopped = true;
+    await this.connection?.close().catch(() => {});
+  }
+}
+
+function connectRecovering(options: AmqpOptions, setup: (model: ChannelModel) => Promise<void>) {
+  return amqp.connect(options.url, {
+    recovery: {
+      initialDelay: 200,
+      maxDelay: 5_000,
+      initialMaxRetries: options.initialRetries ?? 3,
+      maxRetries: Number.POSITIVE_INFINITY,
+      setup,
+    },
+  });
+}
+
+/** A URL fit for logs: the password replaced. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}

@@ -1,0 +1,167 @@
+import { topicMatches } from '../../shared/topic.js';
+import type { Consumer, ConsumeOptions, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+
+interface Stored {
+  readonly messageId: string;
+  readonly body: Buffer;
+  readonly attempt: number;
+}
+
+interface Queue {
+  bindings: readonly string[];
+  readonly ready: Stored[];
+  readonly parked: ParkedMessage[];
+  consumer?: { prefetch: number; inFlight: number; stopped: boolean; handle: (d: Delivery) => Promise<void>; idle: () => void };
+}
+
+/**
+ * An in-process broker with the AMQP transport's behaviour: topic bindings, one copy per
+ * queue, prefetch, delayed retries and a parked queue. For users' unit tests and the
+ * factories of `promiscuous generate mocks`; never a stand-in for RabbitMQ in our own tests.
+ */
+export class MemoryTransport implements Transport {
+  private readonly queues = new Map<string, Queue>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    for (const message of messages) {
+      for (const [app, queue] of this.queues) {
+        if (queue.bindings.some((b) => message.routingKeys.some((k) => topicMatches(b, k)))) {
+          queue.ready.push({ messageId: message.messageId, body: message.body, attempt: 0 });
+          this.pump(app);
+        }
+      }
+    }
+  }
+
+  /** Declares an app's queue before anything consumes it, so that messages published meanwhile wait. */
+  declare(app: string, bindings: readonly string[]): void {
+    const queue = this.queues.get(app);
+    if (queue) queue.bindings = bindings;
+    else this.queues.set(app, { bindings, ready: [], parked: [] });
+  }
+
+  async consume(app: string, options: ConsumeOptions, handle: (d: Delivery) => Promise<void>): Promise<Consumer> {
+    this.declare(app, options.bindings);
+    const queue = this.queues.get(app) as Queue;
+    let idle: () => void = () => {};
+    const consumer = { prefetch: options.prefetch, inFlight: 0, stopped: false, handle, idle: () => idle() };
+    queue.consumer = consumer;
+    this.pump(app);
+    return {
+      stop: () =>
+        new Promise<void>((resolve) => {
+          consumer.stopped = true;
+          idle = () => consumer.inFlight === 0 && resolve();
+          idle();
+        }),
+    };
+  }
+
+  /** Resolves once every queue is empty and nothing is in flight or waiting to be retried. */
+  async drained(): Promise<void> {
+    for (;;) {
+      const busy = this.timers.size > 0 || [...this.queues.values()].some((q) => q.ready.length > 0 || (q.consumer?.inFlight ?? 0) > 0);
+      if (!busy) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private pump(app: string): void {
+    const queue = this.queues.get(app);
+    const consumer = queue?.consumer;
+    if (!queue || !consumer || consumer.stopped) return;
+    while (consumer.inFlight < consumer.prefetch && queue.ready.length > 0) {
+      const stored = queue.ready.shift() as Stored;
+      consumer.inFlight += 1;
+      let settled = false;
+      const settle = async (action: () => void): Promise<void> => {
+        if (settled) return;
+        settled = true;
+        action();
+        consumer.inFlight -= 1;
+        consumer.idle();
+        queueMicrotask(() => this.pump(app));
+      };
+      const delivery: Delivery = {
+        body: stored.body,
+        messageId: stored.messageId,
+        attempt: stored.attempt,
+        redelivered: false,
+        ack: () => settle(() => {}),
+        retry: (_error, delayMs) =>
+          settle(() => {
+            const timer = setTimeout(() => {
+              this.timers.delete(timer);
+              queue.ready.push({ ...stored, attempt: stored.attempt + 1 });
+              this.pump(app);
+            }, delayMs);
+            this.timers.add(timer);
+          }),
+        park: (reason) =>
+          settle(() =>
+            queue.parked.push({ messageId: stored.messageId, reason, attempts: stored.attempt, parkedAt: Date.now(), body: stored.body }),
+          ),
+      };
+      void consumer.handle(delivery).catch(() => delivery.retry(new Error('handler failed'), 0));
+    }
+  }
+
+  async parked(app: string): Promise<ParkedMessage[]> {
+    return [...(this.queues.get(app)?.parked ?? [])];
+  }
+
+  async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
+    return this.takeParked(app, messageIds, (m, queue) => queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }));
+  }
+
+  async dropParked(app: string, messageIds?: readonly string[]): Promise<number> {
+    return this.takeParked(app, messageIds, () => {});
+  }
+
+  private takeParked(app: string, ids: readonly string[] | undefined, take: (m: ParkedMessage, q: Queue) => void): number {
+    const queue = this.queues.get(app);
+    if (!queue) return 0;
+    const keep: ParkedMessage[] = [];
+    let taken = 0;
+    for (const m of queue.parked.splice(0)) {
+      if (ids === undefined || ids.includes(m.messageId ?? '')) {
+        take(m, queue);
+        taken += 1;
+      } else keep.push(m);
+    }
+    queue.parked.push(...keep);
+    this.pump(app);
+    return taken;
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+/** The `null` backend: publishing succeeds and goes nowhere; nothing is ever consumed. */
+export class NullTransport implements Transport {
+  async publish(): Promise<void> {}
+  async consume(): Promise<Consumer> {
+    return { stop: async () => {} };
+  }
+  async parked(): Promise<ParkedMessage[]> {
+    return [];
+  }
+  async retryParked(): Promise<number> {
+    return 0;
+  }
+  async dropParked(): Promise<number> {
+    return 0;
+  }
+  healthy(): boolean {
+    return true;
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,59 @@
+/**
+ * What the runtime needs of a message broker. The AMQP transport is the real one; the memory
+ * transport gives users' unit tests the same behaviour in one process; the null transport
+ * publishes nothing.
+ */
+
+export interface OutgoingMessage {
+  /** Every routing key the message is published under (one copy still reaches each queue). */
+  readonly routingKeys: readonly string[];
+  readonly messageId: string;
+  readonly body: Buffer;
+}
+
+export interface Delivery {
+  readonly body: Buffer;
+  readonly messageId: string | undefined;
+  /** How many times this message was retried before this delivery (0 the first time). */
+  readonly attempt: number;
+  readonly redelivered: boolean;
+  /** Done: remove the message. */
+  ack(): Promise<void>;
+  /** Try again after `delayMs`, without blocking other messages. */
+  retry(error: Error, delayMs: number): Promise<void>;
+  /** Give up: move the message to the app's parked queue, with the reason. */
+  park(reason: string): Promise<void>;
+}
+
+export interface ConsumeOptions {
+  /** How many unacknowledged messages the broker hands this worker at once. */
+  readonly prefetch: number;
+  readonly bindings: readonly string[];
+}
+
+export interface Consumer {
+  /** Stops taking new messages; resolves once the ones in flight are settled. */
+  stop(): Promise<void>;
+}
+
+export interface ParkedMessage {
+  readonly messageId: string | undefined;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly parkedAt: number;
+  readonly body: Buffer;
+}
+
+export interface Transport {
+  /** Resolves once the broker confirmed every message; rejects when any was not. */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  consume(app: string, options: ConsumeOptions, handle: (delivery: Delivery) => Promise<void>): Promise<Consumer>;
+  /** The messages parked for an app, oldest first, left in place. */
+  parked(app: string): Promise<ParkedMessage[]>;
+  /** Moves parked messages back to the app's queue (all, or those with these ids). */
+  retryParked(app: string, messageIds?: readonly string[]): Promise<number>;
+  dropParked(app: string, messageIds?: readonly string[]): Promise<number>;
+  /** Whether the broker can be reached right now. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
