@@ -111,8 +111,12 @@ export function bindEphemeral<Attributes>(tx: PublisherTransaction, ephemeral: E
   return { create: (attributes) => tx.emit(ephemeral, attributes as Record<string, unknown>) };
 }
 
-/** Everything the runtime needs to publish an app's models. */
-export interface PublisherSchema<Hooks = unknown> {
+/**
+ * Everything the runtime needs to publish an app's models. `Virtuals` is the type of the
+ * functions the app supplies for virtual attributes (never set here: it types `virtuals`).
+ */
+export interface PublisherSchema<Hooks = unknown, Virtuals = unknown> {
+  readonly virtualsType?: Virtuals;
   readonly app: string;
   readonly models: Readonly<Record<string, ModelDescriptor>>;
   readonly ephemerals: Readonly<Record<string, EphemeralDescriptor>>;
@@ -161,8 +165,12 @@ export interface PayloadValidators {
   readonly attributes: Readonly<Record<string, CompiledValidator>>;
 }
 
-/** Everything the runtime needs to apply an app's subscriptions. */
-export interface SubscriberSchema {
+/**
+ * Everything the runtime needs to apply an app's subscriptions. `Callbacks` is the type of the
+ * app's callbacks by local name (never set here: it types `callbacks`).
+ */
+export interface SubscriberSchema<Callbacks = unknown> {
+  readonly callbacksType?: Callbacks;
   readonly app: string;
   readonly subscriptions: Readonly<Record<string, SubscriptionDescriptor>>;
   readonly observers: Readonly<Record<string, ObserverDescriptor>>;

@@ -33,7 +33,7 @@ test('generated TypeScript type-checks under strict', () => {
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     customConditions: ['source'],
     skipLibCheck: true,
-    types: [],
+    types: ['node'],
   });
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file ? `${relative(repoPath(), d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';

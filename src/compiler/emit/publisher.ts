@@ -104,7 +104,7 @@ export function emitPublisher(app: App, header: string): string {
         ])}`,
       ]),
       `Everything the runtime needs to publish app \`${app.name}\`.`,
-      'PublisherSchema<Hooks>',
+      'PublisherSchema<Hooks, Virtuals>',
     ),
   );
   return printModule(header, statements);

@@ -74,7 +74,7 @@ export function emitSubscriber(app: App, header: string): string {
       'schema',
       `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
       `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
-      'SubscriberSchema',
+      'SubscriberSchema<Callbacks>',
     ),
   );
   return printModule(header, statements);

@@ -18,12 +18,12 @@ import { outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
 export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;
 
-export interface PublisherOptions<Hooks> {
-  readonly schema: PublisherSchema<Hooks>;
+export interface PublisherOptions<Hooks, Virtuals> {
+  readonly schema: PublisherSchema<Hooks, Virtuals>;
   readonly knex: Knex;
   readonly transport: Transport;
-  /** The generated `Virtuals` type says which functions are needed. */
-  readonly virtuals?: VirtualFunctions;
+  /** The functions of the virtual attributes; the generated `Virtuals` type says which are needed. */
+  readonly virtuals?: Virtuals;
   /** Default: the machine's host name. */
   readonly host?: string;
   /** Default 1; bump it when the outbox is recreated, so that old messages can be told apart. */
@@ -44,13 +44,13 @@ export interface Context {
  * written to the outbox in the same database transaction. The relay publishes them after
  * commit; a rolled-back transaction leaves nothing to publish.
  */
-export class Publisher<Hooks> {
+export class Publisher<Hooks, Virtuals = unknown> {
   readonly relay: Relay | undefined;
   private readonly contexts = new AsyncLocalStorage<Context>();
   private readonly host: string;
   private readonly tables: Map<string, ModelDescriptor[]>;
 
-  constructor(private readonly options: PublisherOptions<Hooks>) {
+  constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     this.host = options.host ?? hostname();
     this.tables = new Map();
     for (const model of Object.values(options.schema.models)) {
@@ -74,7 +74,7 @@ export class Publisher<Hooks> {
    * the broker confirmed any ephemeral emitted inside); the outbox makes the rest durable.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
-    const recorder = new Recorder(this, this.options.virtuals ?? {});
+    const recorder = new Recorder(this as Publisher<unknown, unknown>, (this.options.virtuals ?? {}) as VirtualFunctions);
     const value = await this.options.knex.transaction(async (trx) => {
       recorder.begin(trx);
       const result = await fn(this.options.schema.bind(recorder));
@@ -156,7 +156,7 @@ class Recorder implements PublisherTransaction {
   private trx: Knex.Transaction | undefined;
 
   constructor(
-    private readonly publisher: Publisher<unknown>,
+    private readonly publisher: Publisher<unknown, unknown>,
     private readonly virtuals: VirtualFunctions,
   ) {}
 

@@ -16,12 +16,12 @@ import { toColumn } from '../values.js';
 
 export const versionsTable = 'promiscuous_versions';
 
-export interface SubscriberOptions {
-  readonly schema: SubscriberSchema;
+export interface SubscriberOptions<Callbacks = unknown> {
+  readonly schema: SubscriberSchema<Callbacks>;
   readonly knex: Knex;
   readonly transport: Transport;
-  /** By local name (the generated `Callbacks` type). */
-  readonly callbacks?: Readonly<Record<string, ObserverCallbacks<never>>>;
+  /** By local name: the generated `Callbacks` type says which exist and what they receive. */
+  readonly callbacks?: Callbacks;
   /** Unacknowledged messages in flight (default 5). */
   readonly prefetch?: number;
   /** Attempts before a failing message is parked (default 5). */
@@ -45,11 +45,11 @@ interface Plan {
  * applied is retried with backoff through the broker, then parked with its reason; a message
  * that can never be applied (malformed, failing its schema) is parked at once.
  */
-export class Subscriber {
+export class Subscriber<Callbacks = unknown> {
   private consumer: Consumer | undefined;
   private readonly sharedTables: ReadonlySet<string>;
 
-  constructor(private readonly options: SubscriberOptions) {
+  constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
     for (const s of Object.values(options.schema.subscriptions)) {
       const set = roots.get(s.table) ?? new Set();
@@ -181,7 +181,7 @@ export class Subscriber {
   }
 
   private async callback(target: string, op: OperationMessage, envelope: Envelope): Promise<void> {
-    const callbacks = this.options.callbacks?.[target] as ObserverCallbacks<unknown> | undefined;
+    const callbacks = (this.options.callbacks as Record<string, ObserverCallbacks<unknown>> | undefined)?.[target];
     if (!callbacks) return;
     const event: ObservedEvent<unknown> = {
       id: op.id,

@@ -44,8 +44,8 @@ const parkedAtHeader = 'x-promiscuous-parked-at';
  */
 export class AmqpTransport implements Transport {
   private readonly names: Names;
-  private connection?: Awaited<ReturnType<typeof connectRecovering>>;
-  private publishChannel?: ConfirmChannel;
+  private connection: Awaited<ReturnType<typeof connectRecovering>> | undefined;
+  private publishChannel: ConfirmChannel | undefined;
   private connected = false;
   private readonly waiting = new Set<() => void>();
   private readonly consumers: ConsumerState[] = [];

@@ -84,7 +84,7 @@ export const bind = (tx: PublisherTransaction): Hooks => ({
 });
 
 /** Everything the runtime needs to publish app `billing`. */
-export const schema: PublisherSchema<Hooks> = {
+export const schema: PublisherSchema<Hooks, Virtuals> = {
   app,
   models,
   ephemerals,

@@ -83,7 +83,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `crm`. */
-export const schema: SubscriberSchema = {
+export const schema: SubscriberSchema<Callbacks> = {
   app,
   subscriptions,
   observers,

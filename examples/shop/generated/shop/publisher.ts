@@ -286,7 +286,7 @@ export const bind = (tx: PublisherTransaction): Hooks => ({
 });
 
 /** Everything the runtime needs to publish app `shop`. */
-export const schema: PublisherSchema<Hooks> = {
+export const schema: PublisherSchema<Hooks, Virtuals> = {
   app,
   models,
   ephemerals,

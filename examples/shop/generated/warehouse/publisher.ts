@@ -126,7 +126,7 @@ export const bind = (tx: PublisherTransaction): Hooks => ({
 });
 
 /** Everything the runtime needs to publish app `warehouse`. */
-export const schema: PublisherSchema<Hooks> = {
+export const schema: PublisherSchema<Hooks, Virtuals> = {
   app,
   models,
   ephemerals,

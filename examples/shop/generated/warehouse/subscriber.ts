@@ -65,7 +65,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `warehouse`. */
-export const schema: SubscriberSchema = {
+export const schema: SubscriberSchema<Callbacks> = {
   app,
   subscriptions,
   observers,

@@ -35,7 +35,7 @@ export interface Callbacks {
 export const resolution = {} as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `mailer`. */
-export const schema: SubscriberSchema = {
+export const schema: SubscriberSchema<Callbacks> = {
   app,
   subscriptions,
   observers,

@@ -66,7 +66,7 @@ export const bind = (tx: PublisherTransaction): Hooks => ({
 });
 
 /** Everything the runtime needs to publish app `blog`. */
-export const schema: PublisherSchema<Hooks> = {
+export const schema: PublisherSchema<Hooks, Virtuals> = {
   app,
   models,
   ephemerals,

@@ -36,7 +36,7 @@ export interface Callbacks {
 export const resolution = { 'blog/post': { Post: 'Post' } } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `reader`. */
-export const schema: SubscriberSchema = {
+export const schema: SubscriberSchema<Callbacks> = {
   app,
   subscriptions,
   observers,

@@ -161,7 +161,7 @@ export const bind = (tx: PublisherTransaction): Hooks => ({
 });
 
 /** Everything the runtime needs to publish app `crowdtap`. */
-export const schema: PublisherSchema<Hooks> = {
+export const schema: PublisherSchema<Hooks, Virtuals> = {
   app,
   models,
   ephemerals,

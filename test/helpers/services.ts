@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import knex, { type Knex } from 'knex';
+
+/**
+ * The real services the integration tests talk to, each test with its own random names
+ * (databases, schemas, exchange and queues) so that runs never see each other.
+ */
+export const amqpUrl = process.env.PROMISCUOUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const redisUrl = process.env.PROMISCUOUS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export type Dialect = 'sqlite' | 'postgres' | 'mariadb';
+
+export function randomName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  readonly knex: Knex;
+  readonly dialect: Dialect;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database of the given kind. */
+export async function database(dialect: Dialect): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'promiscuous-sqlite-'));
+    const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'db.sqlite') }, useNullAsDefault: true });
+    await db.raw('PRAGMA foreign_keys = ON');
+    return {
+      knex: db,
+      dialect,
+      drop: async () => {
+        await db.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (dialect === 'postgres') {
+    const schema = randomName('prom');
+    const admin = knex({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' } });
+    await admin.raw('CREATE SCHEMA ??', [schema]);
+    await admin.destroy();
+    const db = knex({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' }, searchPath: [schema], pool: { min: 0, max: 10 } });
+    return {
+      knex: db,
+      dialect,
+      drop: async () => {
+        await db.raw('DROP SCHEMA ?? CASCADE', [schema]);
+        await db.destroy();
+      },
+    };
+  }
+  const name = randomName('prom');
+  const admin = knex({ client: 'mysql2', connection: { host: '127.0.0.1', user: 'root', password: '' } });
+  await admin.raw('CREATE DATABASE ??', [name]);
+  await admin.destroy();
+  const db = knex({ client: 'mysql2', connection: { host: '127.0.0.1', user: 'root', password: '', database: name, timezone: 'Z' }, pool: { min: 0, max: 10 } });
+  return {
+    knex: db,
+    dialect,
+    drop: async () => {
+      await db.raw('DROP DATABASE ??', [name]);
+      await db.destroy();
+    },
+  };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'the condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Replication through the real RabbitMQ between real databases, in heterogeneous pairs: the
+ * behaviours of the original Promiscuous test suite, ported.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AmqpTransport, outboxTable, Publisher, Subscriber, versionsTable } from '../../src/runtime/index.js';
+import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
+import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
+import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+
+interface World {
+  pub: TestDatabase;
+  sub: TestDatabase;
+  transport: AmqpTransport;
+  publisher: Publisher<Hooks, Virtuals>;
+  subscriber: Subscriber<Callbacks>;
+  events: string[];
+  errors: Error[];
+}
+
+const pairs: [Dialect, Dialect][] = [
+  ['sqlite', 'sqlite'],
+  ['postgres', 'sqlite'],
+  ['sqlite', 'postgres'],
+  ['postgres', 'mariadb'],
+];
+
+for (const [from, to] of pairs) {
+  const test = suite<World>(`${from} -> ${to}`, {} as World);
+
+  test.before(async (world) => {
+    world.pub = await database(from);
+    world.sub = await database(to);
+    await crowdtapTables(world.pub.knex);
+    await sniperTables(world.sub.knex);
+    world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), retryDelaysMs: [50, 100] });
+    world.events = [];
+    world.errors = [];
+    world.subscriber = new Subscriber({
+      schema: sniper,
+      knex: world.sub.knex,
+      transport: world.transport,
+      retryDelayMs: () => 50,
+      errorNotifier: (e) => world.errors.push(e),
+      callbacks: {
+        User: { afterCreate: async (e) => void world.events.push(`Hi ${e.attributes?.name}!`) },
+        UserEvent: { afterCreate: async (e) => void world.events.push(`event ${e.attributes?.event}`) },
+      },
+    });
+    await world.subscriber.start();
+    world.publisher = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport: world.transport, virtuals, relay: { sweepIntervalMs: 100 } });
+  });
+
+  test.after(async (world) => {
+    await world.publisher?.close();
+    await world.subscriber?.stop();
+    await world.transport?.close();
+    await world.pub?.drop();
+    await world.sub?.drop();
+  });
+
+  const member = (world: World, id: string) =>
+    eventually(async () => (await world.sub.knex('members').where('crowdtap_id', id).first()) as Record<string, unknown> | undefined);
+
+  test('a create replicates, through the foreign key mapping, and runs the callback', async (world) => {
+    const user = newUser('Yoda');
+    await world.publisher.transaction(async (tx) => {
+      await tx.Organization.create({ id: 1, name: 'Jedi' });
+      await tx.User.create({ ...user, org_id: 1 });
+    });
+    const row = await member(world, user.id);
+    assert.is(row.name, 'Yoda');
+    assert.is(row.contact_email, 'yoda@example.com');
+    assert.is(row.type, 'User');
+    await eventually(async () => (world.events.includes('Hi Yoda!') ? true : undefined));
+    const org = await eventually(async () => world.sub.knex('organizations').where('id', 1).first());
+    assert.is(org.name, 'Jedi');
+  });
+
+  test('an update replicates and a destroy removes the row, leaving a tombstone', async (world) => {
+    const user = newUser('Luke');
+    await world.publisher.transaction(async (tx) => void (await tx.User.create(user)));
+    await member(world, user.id);
+    await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { name: 'Master Luke' })));
+    await eventually(async () => ((await member(world, user.id)).name === 'Master Luke' ? true : undefined));
+    await world.publisher.transaction(async (tx) => void (await tx.User.destroy(user.id)));
+    await eventually(async () => ((await world.sub.knex('members').where('crowdtap_id', user.id).first()) ? undefined : true));
+    const tombstone = await world.sub.knex(versionsTable).where({ endpoint: 'crowdtap/user', object_id: user.id }).first();
+    assert.is(Number(tombstone.version), 3);
+    assert.ok(Boolean(tombstone.destroyed));
+  });
+
+  test('a rolled-back transaction publishes nothing', async (world) => {
+    const ghost = newUser('Ghost');
+    await world.publisher
+      .transaction(async (tx) => {
+        await tx.User.create(ghost);
+        throw new Error('rollback');
+      })
+      .catch(() => {});
+    const marker = newUser('Marker');
+    await world.publisher.transaction(async (tx) => void (await tx.User.create(marker)));
+    await member(world, marker.id);
+    assert.is(await world.sub.knex('members').where('crowdtap_id', ghost.id).first(), undefined);
+    assert.is(await world.pub.knex('users').where('id', ghost.id).first(), undefined);
+  });
+
+  test('an update that changes no published attribute publishes nothing and keeps the version', async (world) => {
+    const user = newUser('Han');
+    await world.publisher.transaction(async (tx) => void (await tx.User.create(user)));
+    await member(world, user.id);
+    await world.publisher.relay?.flush();
+    await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { login_count: 7 } as never)));
+    const row = await world.pub.knex('users').where('id', user.id).first();
+    assert.is(Number(row.login_count), 7);
+    assert.is(Number(row._v), 1, 'no _v bump');
+    assert.is(Number((await world.pub.knex(outboxTable).count({ n: '*' }))[0]?.n), 0, 'nothing in the outbox');
+    await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { first_name: 'Solo' })));
+    const bumped = await world.pub.knex('users').where('id', user.id).first();
+    assert.is(Number(bumped._v), 2, 'a column a virtual attribute uses re-publishes it');
+  });
+
+  test('an unsubscribed subtype lands in its nearest subscribed ancestor; a subscribed one in its own', async (world) => {
+    const admin = newUser('Vader', { role: 'owner' as const });
+    const apprentice = newUser('Rey', { points: 12 });
+    await world.publisher.transaction(async (tx) => {
+      await tx.Admin.create(admin);
+      await tx.Member.create(apprentice);
+    });
+    assert.is((await member(world, admin.id)).type, 'User');
+    const row = await member(world, apprentice.id);
+    assert.is(row.type, 'Member');
+    assert.is(Number(row.points), 12);
+  });
+
+  test('an ephemeral reaches an observer', async (world) => {
+    await world.publisher.transaction(async (tx) => tx.UserEvent.create({ user_id: crypto.randomUUID(), event: 'registered' }));
+    await eventually(async () => (world.events.includes('event registered') ? true : undefined));
+  });
+
+  test.run();
+}
