@@ -10,5 +10,5 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './factories.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
-export { outboxTable, Relay, type RelayOptions } from './publisher/relay.js';
+export { outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';

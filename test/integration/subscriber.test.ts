@@ -1,0 +1,213 @@
+/**
+ * How a subscriber applies what arrives, whatever order and however often it arrives: through
+ * the real RabbitMQ, into a real database, with messages built by the generated factories.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { factories } from '../../examples/users/generated/crowdtap/factories.js';
+import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
+import {
+  AmqpTransport,
+  type Envelope,
+  MemoryTransport,
+  Subscriber,
+  toOutgoing,
+  type Transport,
+} from '../../src/runtime/index.js';
+import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { sniper, sniperTables } from '../helpers/users-app.js';
+
+interface World {
+  db: TestDatabase;
+  transport: AmqpTransport;
+  subscriber: Subscriber<Callbacks>;
+  app: string;
+  calls: string[];
+  failures: number;
+  errors: Error[];
+}
+
+function envelopeWith(...messages: Envelope[]): Envelope {
+  const [first] = messages;
+  if (!first) throw new Error('no message');
+  return { ...first, id: crypto.randomUUID(), operations: messages.flatMap((m) => m.operations) };
+}
+
+for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
+  const test = suite<World>(`subscriber on ${dialect}`, {} as World);
+
+  test.before(async (world) => {
+    world.db = await database(dialect);
+    await sniperTables(world.db.knex);
+    world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), retryDelaysMs: [100, 200, 400] });
+    world.calls = [];
+    world.errors = [];
+    world.failures = 0;
+    world.subscriber = new Subscriber({
+      schema: sniper,
+      knex: world.db.knex,
+      transport: world.transport,
+      prefetch: 5,
+      maxAttempts: 3,
+      retryDelayMs: () => 100,
+      errorNotifier: (e) => world.errors.push(e),
+      callbacks: {
+        User: {
+          afterCreate: (e) => void world.calls.push(`create ${e.idempotencyKey}`),
+          afterUpdate: (e) => void world.calls.push(`update ${e.idempotencyKey}`),
+        },
+        UserEvent: {
+          afterCreate: async () => {
+            // Fails twice, then works: a fault that clears.
+            if (world.failures < 2) {
+              world.failures += 1;
+              throw new Error('mailer is down');
+            }
+            world.calls.push('mailed');
+          },
+        },
+      },
+    });
+    await world.subscriber.start();
+  });
+
+  test.after(async (world) => {
+    await world.subscriber?.stop();
+    await world.transport?.close();
+    await world.db?.drop();
+  });
+
+  const send = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
+  const row = (world: World, id: string) => world.db.knex('members').where('crowdtap_id', id).first();
+
+  test('out-of-order updates keep the newest', async (world) => {
+    const created = factories.User.create({ name: 'v1' });
+    const id = created.operations[0]?.id as string;
+    const v2 = factories.User.update(id, { name: 'v2' });
+    const v3 = factories.User.update(id, { name: 'v3' });
+    await send(world, v3, created, v2);
+    await eventually(async () => {
+      const versions = await world.db.knex('promiscuous_versions').where('object_id', id).first();
+      return Number(versions?.version) === 3 ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.is((await row(world, id))?.name, 'v3');
+  });
+
+  test('an update before its create creates the row, and the late create changes nothing', async (world) => {
+    const created = factories.User.create({ name: 'first' });
+    const id = created.operations[0]?.id as string;
+    const updated = factories.User.update(id, { name: 'second' });
+    await send(world, updated);
+    await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
+    await send(world, created);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is((await row(world, id))?.name, 'second');
+  });
+
+  test('a destroy before its create leaves no row behind', async (world) => {
+    const created = factories.User.create({ name: 'doomed' });
+    const id = created.operations[0]?.id as string;
+    const destroyed = factories.User.destroy(id);
+    await send(world, destroyed);
+    await eventually(async () => (await world.db.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined);
+    await send(world, created);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(await row(world, id), undefined);
+  });
+
+  test('a redelivered message changes nothing twice and calls back once', async (world) => {
+    const created = factories.User.create({ name: 'once' });
+    const id = created.operations[0]?.id as string;
+    await send(world, created, created, created);
+    await eventually(async () => (await row(world, id)) ?? undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(world.calls.filter((c) => c === `create crowdtap/user:${id}:1`).length, 1);
+  });
+
+  test('a transaction arrives as one unit', async (world) => {
+    const a = factories.User.create({ name: 'a' });
+    const b = factories.Member.create({ name: 'b', points: 3 });
+    // The Member's attributes are broken: the whole message must be parked, `a` included.
+    const broken = factories.Member.create({ name: 'c' });
+    const bad = { ...broken, operations: broken.operations.map((op) => ({ ...op, attributes: { ...op.attributes, points: 'many' } })) };
+    await send(world, envelopeWith(a, bad));
+    await send(world, envelopeWith(b));
+    const bId = b.operations[0]?.id as string;
+    await eventually(async () => (await row(world, bId)) ?? undefined);
+    const parked = await eventually(async () => {
+      const list = await world.transport.parked(sniper.app);
+      return list.length > 0 ? list : undefined;
+    });
+    assert.is(await row(world, a.operations[0]?.id as string), undefined, 'nothing of the parked transaction was applied');
+    assert.match(parked[0]?.reason ?? '', 'points');
+    assert.is(await world.transport.dropParked(sniper.app), 1);
+  });
+
+  test('malformed JSON and a failing envelope are parked with their reason, and the worker goes on', async (world) => {
+    await world.transport.publish([{ routingKeys: ['crowdtap.user.create'], messageId: 'junk', body: Buffer.from('{not json') }]);
+    await world.transport.publish([
+      { routingKeys: ['crowdtap.user.create'], messageId: 'bad-envelope', body: Buffer.from(JSON.stringify({ format: 1 })) },
+    ]);
+    const after = factories.User.create({ name: 'still working' });
+    await send(world, after);
+    await eventually(async () => (await row(world, after.operations[0]?.id as string)) ?? undefined);
+    const parked = await eventually(async () => {
+      const list = await world.transport.parked(sniper.app);
+      return list.length >= 2 ? list : undefined;
+    });
+    const reasons = Object.fromEntries(parked.map((p) => [p.messageId, p.reason]));
+    assert.match(reasons.junk ?? '', 'malformed JSON');
+    assert.match(reasons['bad-envelope'] ?? '', 'envelope fails its schema');
+    assert.is(await world.transport.retryParked(sniper.app, ['junk']), 1, 'parked messages can be retried');
+    await eventually(async () => ((await world.transport.parked(sniper.app)).some((p) => p.messageId === 'junk') ? true : undefined));
+    assert.is(await world.transport.dropParked(sniper.app), 2);
+  });
+
+  test('a throwing callback is retried after a delay and succeeds once the fault clears', async (world) => {
+    const started = Date.now();
+    await send(world, factories.UserEvent.create({ event: 'registered' }));
+    await eventually(async () => (world.calls.includes('mailed') ? true : undefined));
+    assert.is(world.failures, 2);
+    assert.ok(Date.now() - started >= 200, 'two retries waited out their delays');
+    assert.ok(world.errors.some((e) => e.name === 'SubscriberError' && e.message.includes('mailer is down')));
+  });
+
+  test('types nobody subscribes to are ignored', async (world) => {
+    const stranger = factories.Organization.create();
+    const other = { ...stranger, operations: stranger.operations.map((op) => ({ ...op, types: ['Planet'], endpoint: 'crowdtap/planet' })) };
+    await world.transport.publish([{ ...toOutgoing(other), routingKeys: ['crowdtap.user.create'] }]);
+    const after = factories.User.create({ name: 'after the stranger' });
+    await send(world, after);
+    await eventually(async () => (await row(world, after.operations[0]?.id as string)) ?? undefined);
+    assert.equal(await world.transport.parked(sniper.app), []);
+  });
+
+  test.run();
+}
+
+const memory = suite('memory transport');
+
+memory('factories deliver through the applicators without a broker', async () => {
+  const db = await database('sqlite');
+  await sniperTables(db.knex);
+  const transport: Transport & { drained(): Promise<void> } = new MemoryTransport();
+  const greetings: string[] = [];
+  const subscriber = new Subscriber({
+    schema: sniper,
+    knex: db.knex,
+    transport,
+    callbacks: { User: { afterCreate: (e) => void greetings.push(`Hi ${e.attributes?.name}!`) } },
+  });
+  await subscriber.start();
+  const message = factories.User.create({ name: 'Yoda' });
+  await transport.publish([toOutgoing(message)]);
+  await transport.drained();
+  assert.equal(greetings, ['Hi Yoda!']);
+  const stored = await db.knex('members').where('crowdtap_id', message.operations[0]?.id as string).first();
+  assert.is(stored?.name, 'Yoda');
+  await subscriber.stop();
+  await db.drop();
+});
+
+memory.run();
