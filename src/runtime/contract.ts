@@ -74,8 +74,13 @@ export interface PublisherTransaction {
     patch: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown> | undefined>;
   destroy(model: ModelDescriptor, id: Id): Promise<boolean>;
-  find(model: ModelDescriptor, id: Id): Promise<Record<string, unknown> | undefined>;
+  find(model: ModelDescriptor, id: Id, options?: FindOptions): Promise<Record<string, unknown> | undefined>;
   emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+export interface FindOptions {
+  /** Lock the row until the transaction ends (`SELECT ... FOR UPDATE`), to read-modify-write it safely. */
+  readonly lock?: boolean;
 }
 
 /** The typed hooks of one published model. */
@@ -85,8 +90,8 @@ export interface ModelHooks<Row, Create, Update> {
   update(id: Id, patch: Update): Promise<Row | undefined>;
   /** Resolves to whether a row was deleted. */
   destroy(id: Id): Promise<boolean>;
-  /** Reads a row and records it as a dependency of the context's next writes. */
-  find(id: Id): Promise<Row | undefined>;
+  /** Reads a row and records it as a dependency of the transaction's writes. */
+  find(id: Id, options?: FindOptions): Promise<Row | undefined>;
 }
 
 export interface EphemeralHook<Attributes> {
@@ -103,7 +108,7 @@ export function bindModel<Row, Create, Update>(tx: PublisherTransaction, model: 
     create: (values) => tx.create(model, values as Record<string, unknown>) as Promise<Row>,
     update: (id, patch) => tx.update(model, id, patch as Record<string, unknown>) as Promise<Row | undefined>,
     destroy: (id) => tx.destroy(model, id),
-    find: (id) => tx.find(model, id) as Promise<Row | undefined>,
+    find: (id, options) => tx.find(model, id, options) as Promise<Row | undefined>,
   };
 }
 

@@ -16,11 +16,15 @@ export interface Delivery {
   readonly messageId: string | undefined;
   /** How many times this message was retried before this delivery (0 the first time). */
   readonly attempt: number;
+  /** When the subscriber first deferred this message to wait for a dependency, if it did. */
+  readonly waitingSince: number | undefined;
   readonly redelivered: boolean;
   /** Done: remove the message. */
   ack(): Promise<void>;
   /** Try again after `delayMs`, without blocking other messages. */
   retry(error: Error, delayMs: number): Promise<void>;
+  /** Not ready yet (a dependency is missing): deliver it again after `delayMs`, without counting an attempt. */
+  defer(delayMs: number, waitingSince: number): Promise<void>;
   /** Give up: move the message to the app's parked queue, with the reason. */
   park(reason: string): Promise<void>;
 }

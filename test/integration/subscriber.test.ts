@@ -50,6 +50,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       prefetch: 5,
       maxAttempts: 3,
       retryDelayMs: () => 100,
+      dependencyTimeoutMs: 600,
       errorNotifier: (e) => world.errors.push(e),
       callbacks: {
         User: {
@@ -94,15 +95,30 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.is((await row(world, id))?.name, 'v3');
   });
 
-  test('an update before its create creates the row, and the late create changes nothing', async (world) => {
+  test('an update that arrives before its create waits for it, and both apply in order', async (world) => {
     const created = factories.User.create({ name: 'first' });
     const id = created.operations[0]?.id as string;
     const updated = factories.User.update(id, { name: 'second' });
     await send(world, updated);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(await row(world, id), undefined, 'the update waits');
+    await send(world, created);
     await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
+    assert.equal(
+      world.calls.filter((c) => c.includes(id)),
+      [`create crowdtap/user:${id}:1`, `update crowdtap/user:${id}:2`],
+    );
+  });
+
+  test('an update whose create never comes is applied after the dependency timeout, creating the row', async (world) => {
+    const created = factories.User.create({ name: 'lost' });
+    const id = created.operations[0]?.id as string;
+    await send(world, factories.User.update(id, { name: 'found' }));
+    await eventually(async () => ((await row(world, id))?.name === 'found' ? true : undefined));
+    assert.ok(world.errors.some((e) => e.name === 'RecoveryError' && e.message.includes('previous version')));
     await send(world, created);
     await new Promise((r) => setTimeout(r, 300));
-    assert.is((await row(world, id))?.name, 'second');
+    assert.is((await row(world, id))?.name, 'found', 'the late create changes nothing');
   });
 
   test('a destroy before its create leaves no row behind', async (world) => {

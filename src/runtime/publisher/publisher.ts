@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import type { Transport } from '../../transport/transport.js';
 import type {
   EphemeralDescriptor,
+  FindOptions,
   Id,
   ModelDescriptor,
   PublisherSchema,
@@ -218,8 +219,8 @@ class Recorder implements PublisherTransaction {
     return true;
   }
 
-  async find(model: ModelDescriptor, id: Id): Promise<Record<string, unknown> | undefined> {
-    const row = await this.read(model, id);
+  async find(model: ModelDescriptor, id: Id, options?: FindOptions): Promise<Record<string, unknown> | undefined> {
+    const row = await this.read(model, id, options?.lock === true);
     if (row) this.dependencies.push({ endpoint: model.endpoint, id: String(id), version: Number(row._v ?? 0) });
     return row;
   }

@@ -11,7 +11,7 @@ import {
   type SubscriptionDescriptor,
 } from '../contract.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
-import { SubscriberError, Unprocessable } from '../errors.js';
+import { RecoveryError, SubscriberError, Unprocessable } from '../errors.js';
 import { toColumn } from '../values.js';
 
 export const versionsTable = 'promiscuous_versions';
@@ -28,6 +28,15 @@ export interface SubscriberOptions<Callbacks = unknown> {
   readonly maxAttempts?: number;
   /** Delay before retry n (0-based); default 1 s doubling to 2 min. */
   readonly retryDelayMs?: (attempt: number) => number;
+  /**
+   * `ordered` (default): an operation waits until the previous version of its object is
+   * applied. `bareback`: no waiting at all, for development only.
+   */
+  readonly mode?: 'ordered' | 'bareback';
+  /** How long a message waits in memory for its predecessor before it is deferred (default 500 ms). */
+  readonly waitMs?: number;
+  /** How long a message may wait for a missing predecessor before it is applied anyway (default 30 s). */
+  readonly dependencyTimeoutMs?: number;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
   readonly logger?: { warn(message: string): void };
 }
@@ -48,6 +57,8 @@ interface Plan {
 export class Subscriber<Callbacks = unknown> {
   private consumer: Consumer | undefined;
   private readonly sharedTables: ReadonlySet<string>;
+  /** Messages waiting in this process for an object's next version, by object. */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
@@ -83,8 +94,18 @@ export class Subscriber<Callbacks = unknown> {
       return this.park(delivery, `the envelope fails its schema: ${describe(this.options.schema.validate.envelope)}`, envelope);
     }
     try {
-      await this.apply(envelope);
+      const plans = envelope.operations.flatMap((op) => this.plan(op));
+      if (plans.length > 0 && this.options.mode !== 'bareback' && !(await this.whenReady(envelope, plans))) {
+        const since = delivery.waitingSince ?? Date.now();
+        if (Date.now() - since < (this.options.dependencyTimeoutMs ?? 30_000)) return await delivery.defer(200, since);
+        this.notify(
+          new RecoveryError(`message ${envelope.id} waited ${Date.now() - since} ms for a previous version; applied without it`),
+          envelope,
+        );
+      }
+      await this.applyPlans(envelope, plans);
       await delivery.ack();
+      this.wake(envelope, plans);
     } catch (error) {
       if (error instanceof Unprocessable) return this.park(delivery, error.message, envelope);
       const attempts = delivery.attempt + 1;
@@ -95,6 +116,57 @@ export class Subscriber<Callbacks = unknown> {
     }
   }
 
+  /**
+   * Per-object order: an operation at version v needs version v - 1 of its object applied
+   * first. Waits in memory for a while (woken by this process's own commits), then gives up
+   * so that the message can be deferred through the broker and its slot freed.
+   */
+  private async whenReady(envelope: Envelope, plans: readonly Plan[]): Promise<boolean> {
+    const deadline = Date.now() + (this.options.waitMs ?? 500);
+    for (;;) {
+      const missing = await this.missing(envelope, plans);
+      if (missing.length === 0) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          for (const key of missing) this.waiters.get(key)?.delete(wake);
+          resolve();
+        };
+        // Another process may apply the predecessor: look again now and then, not only when woken.
+        const timer = setTimeout(wake, Math.min(left, 50));
+        for (const key of missing) {
+          const set = this.waiters.get(key) ?? new Set();
+          set.add(wake);
+          this.waiters.set(key, set);
+        }
+      });
+    }
+  }
+
+  /** The objects whose previous version is not applied yet. */
+  private async missing(envelope: Envelope, plans: readonly Plan[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const { op } of plans) {
+      if (op.version <= 1) continue;
+      const row = (await this.options.knex(versionsTable)
+        .select('version')
+        .where({ publisher: envelope.app, endpoint: op.endpoint, object_id: op.id })
+        .first()) as { version: number | string } | undefined;
+      if (Number(row?.version ?? 0) < op.version - 1) out.push(objectKey(envelope.app, op));
+    }
+    return out;
+  }
+
+  private wake(envelope: Envelope, plans: readonly Plan[]): void {
+    for (const { op } of plans) {
+      const key = objectKey(envelope.app, op);
+      for (const wake of this.waiters.get(key) ?? []) wake();
+      this.waiters.delete(key);
+    }
+  }
+
   private async park(delivery: Delivery, reason: string, envelope?: Envelope): Promise<void> {
     this.notify(new SubscriberError(`message ${delivery.messageId ?? '?'} parked: ${reason}`), envelope ?? delivery.body.toString('utf8'));
     await delivery.park(reason);
@@ -102,7 +174,13 @@ export class Subscriber<Callbacks = unknown> {
 
   /** Applies every operation this app cares about, in one database transaction. */
   async apply(envelope: Envelope): Promise<void> {
-    const plans = envelope.operations.flatMap((op) => this.plan(op));
+    await this.applyPlans(
+      envelope,
+      envelope.operations.flatMap((op) => this.plan(op)),
+    );
+  }
+
+  private async applyPlans(envelope: Envelope, plans: readonly Plan[]): Promise<void> {
     if (plans.length === 0) return;
     await this.options.knex.transaction(async (trx) => {
       for (const plan of plans) {
@@ -210,6 +288,10 @@ export class Subscriber<Callbacks = unknown> {
   private notify(error: Error, payload?: unknown): void {
     this.options.errorNotifier?.(error, payload);
   }
+}
+
+function objectKey(publisher: string, op: OperationMessage): string {
+  return `${publisher}:${op.endpoint}:${op.id}`;
 }
 
 function describe(validate: CompiledValidator): string {

@@ -11,7 +11,7 @@ export interface AmqpOptions {
   readonly quorum?: boolean;
   /** How long `publish` waits for a connection before it fails (default 10 s). */
   readonly connectTimeoutMs?: number;
-  /** Delays of the retry queues, in ms (default 1 s, 5 s, 30 s, 2 min, 10 min). */
+  /** Delays of the retry queues, in ms (default 0.2 s, 1 s, 5 s, 30 s, 2 min, 10 min). */
   readonly retryDelaysMs?: readonly number[];
   /** Connection attempts before the first connection fails (default 3). */
   readonly initialRetries?: number;
@@ -35,6 +35,7 @@ interface ConsumerState {
 const attemptHeader = 'x-promiscuous-attempt';
 const reasonHeader = 'x-promiscuous-reason';
 const parkedAtHeader = 'x-promiscuous-parked-at';
+const waitingHeader = 'x-promiscuous-waiting-since';
 
 /**
  * RabbitMQ through amqplib, with amqplib's own connection recovery (exponential backoff with
@@ -54,7 +55,7 @@ export class AmqpTransport implements Transport {
 
   private constructor(private readonly options: AmqpOptions) {
     this.names = names(options.namespace ?? 'promiscuous');
-    this.retryDelays = options.retryDelaysMs ?? [1_000, 5_000, 30_000, 120_000, 600_000];
+    this.retryDelays = options.retryDelaysMs ?? [200, 1_000, 5_000, 30_000, 120_000, 600_000];
   }
 
   /** Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its password). */
@@ -216,14 +217,18 @@ export class AmqpTransport implements Transport {
         ),
       );
     };
+    const waiting = headers[waitingHeader];
     const delivery: Delivery = {
       body: message.content,
       messageId,
       attempt,
+      waitingSince: waiting === undefined ? undefined : Number(waiting),
       redelivered: message.fields.redelivered,
       ack: () => settle(() => {}),
       retry: (_error, delayMs) =>
         settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [attemptHeader]: attempt + 1 })),
+      defer: (delayMs, since) =>
+        settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [waitingHeader]: since })),
       park: (reason) =>
         settle(() => copy(this.names.parked(state.app), { [reasonHeader]: reason, [parkedAtHeader]: Date.now(), [attemptHeader]: attempt })),
     };

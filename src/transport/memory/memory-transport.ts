@@ -5,6 +5,7 @@ interface Stored {
   readonly messageId: string;
   readonly body: Buffer;
   readonly attempt: number;
+  readonly waitingSince?: number;
 }
 
 interface Queue {
@@ -89,15 +90,9 @@ export class MemoryTransport implements Transport {
         attempt: stored.attempt,
         redelivered: false,
         ack: () => settle(() => {}),
-        retry: (_error, delayMs) =>
-          settle(() => {
-            const timer = setTimeout(() => {
-              this.timers.delete(timer);
-              queue.ready.push({ ...stored, attempt: stored.attempt + 1 });
-              this.pump(app);
-            }, delayMs);
-            this.timers.add(timer);
-          }),
+        waitingSince: stored.waitingSince,
+        retry: (_error, delayMs) => settle(() => this.later(app, { ...stored, attempt: stored.attempt + 1 }, delayMs)),
+        defer: (delayMs, waitingSince) => settle(() => this.later(app, { ...stored, waitingSince }, delayMs)),
         park: (reason) =>
           settle(() =>
             queue.parked.push({ messageId: stored.messageId, reason, attempts: stored.attempt, parkedAt: Date.now(), body: stored.body }),
@@ -105,6 +100,15 @@ export class MemoryTransport implements Transport {
       };
       void consumer.handle(delivery).catch(() => delivery.retry(new Error('handler failed'), 0));
     }
+  }
+
+  private later(app: string, stored: Stored, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.queues.get(app)?.ready.push(stored);
+      this.pump(app);
+    }, delayMs);
+    this.timers.add(timer);
   }
 
   async parked(app: string): Promise<ParkedMessage[]> {

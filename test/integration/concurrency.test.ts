@@ -1,0 +1,63 @@
+/** Concurrent writers on one publisher database; every increment reaches the subscriber, in order. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AmqpTransport, Publisher, Subscriber } from '../../src/runtime/index.js';
+import { amqpUrl, database, eventually, randomName } from '../helpers/services.js';
+import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+
+test('ten concurrent writers incrementing the same three rows end with every increment applied in order', async () => {
+  const pub = await database('postgres');
+  const sub = await database('sqlite');
+  await crowdtapTables(pub.knex);
+  await sniperTables(sub.knex);
+  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const seen = new Map<string, number[]>();
+  const subscriber = new Subscriber({
+    schema: sniper,
+    knex: sub.knex,
+    transport,
+    prefetch: 10,
+    callbacks: {
+      Member: {
+        afterSave: (e) => {
+          const list = seen.get(e.id) ?? [];
+          list.push(e.attributes?.points ?? -1);
+          seen.set(e.id, list);
+        },
+      },
+    },
+  });
+  await subscriber.start();
+  const publisher = new Publisher({ schema: crowdtap, knex: pub.knex, transport, virtuals });
+  const members = [newUser('A', { points: 0 }), newUser('B', { points: 0 }), newUser('C', { points: 0 })];
+  await publisher.transaction(async (tx) => {
+    for (const m of members) await tx.Member.create(m);
+  });
+  const rounds = 5;
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < rounds; i++) {
+        for (const m of members) {
+          await publisher.transaction(async (tx) => {
+            const current = await tx.Member.find(m.id, { lock: true });
+            await tx.Member.update(m.id, { points: Number(current?.points) + 1 });
+          });
+        }
+      }
+    }),
+  );
+  const total = 10 * rounds;
+  for (const m of members) {
+    await eventually(async () => ((await sub.knex('members').where('crowdtap_id', m.id).first())?.points === total ? true : undefined), 30_000);
+    assert.equal(seen.get(m.id), Array.from({ length: total + 1 }, (_, i) => i), `${m.name} saw every increment in order`);
+    const row = await pub.knex('users').where('id', m.id).first();
+    assert.is(Number(row._v), total + 1);
+  }
+  await publisher.close();
+  await subscriber.stop();
+  await transport.close();
+  await pub.drop();
+  await sub.drop();
+});
+
+test.run();
