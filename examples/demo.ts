@@ -1,44 +1,93 @@
 /**
- * `npm run demo`: compiles the example routes, then walks one message the way the original
- * Promiscuous tutorial does ("Hi Yoda!"): crowdtap's generated factories build the message
- * that `User.create({ name: 'Yoda' })` publishes, and sniper's generated applicators validate
- * it, resolve it to a subscription and name the table and columns it lands in.
- *
- * The replication runtime (outbox, RabbitMQ, Redis, `promiscuous subscribe`) is the next
- * milestone; until then this demo needs no running service.
+ * `npm run demo`: two example apps as separate processes, each with its own SQLite file,
+ * replicating through the local RabbitMQ. sniper runs `promiscuous subscribe`; crowdtap
+ * creates, updates and destroys a few users; sniper says "Hi Yoda!". Exits 0 once every
+ * change has arrived, and within a few seconds, saying how to start it, if RabbitMQ is down.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/index.js';
-import { resolveSubscription, routingKey } from '../src/runtime/index.js';
-import { factories } from './users/generated/crowdtap/factories.js';
-import * as sniper from './users/generated/sniper/subscriber.js';
+import amqp from 'amqplib';
+import knex from 'knex';
+import { connectTransport, runtimeSettings } from '../src/runtime/config.js';
+import { crowdtapTables, sniperTables } from './users/schema.js';
 
-const out = mkdtempSync(join(tmpdir(), 'promiscuous-demo-'));
-try {
-  for (const example of ['users', 'shop']) {
-    const code = await runCli(['node', 'promiscuous', 'generate', '--config', `examples/${example}/routes.prom`, '--out', join(out, example)]);
-    if (code !== 0) throw new Error(`generate failed for examples/${example}`);
-  }
+const root = join(new URL('.', import.meta.url).pathname, '..');
+const dir = join(root, '.tmp', 'demo');
+const namespace = 'promiscuous-demo';
+const env = { ...process.env, PROMISCUOUS_SQLITE_DIR: dir, PROMISCUOUS_NAMESPACE: namespace };
+const settings = runtimeSettings({}, env);
 
-  const message = factories.User.create({ name: 'Yoda', email: 'yoda@dagobah.example' });
-  const [operation] = message.operations;
-  if (!operation) throw new Error('the factory built no operation');
-  const key = routingKey(operation.endpoint, operation.operation);
-  console.log(`\ncrowdtap publishes ${key}:`);
-  console.log(JSON.stringify(message, null, 2));
-
-  if (!sniper.schema.validate.envelope(message)) throw new Error('sniper rejected the envelope');
-  const subscription = resolveSubscription(sniper.schema, key, operation.types);
-  if (!subscription) throw new Error('sniper does not subscribe to this message');
-  const validate = sniper.schema.validate.attributes[subscription.name];
-  if (!validate?.(operation.attributes)) throw new Error(`sniper rejected the attributes: ${JSON.stringify(validate?.errors)}`);
-  const attributes = operation.attributes as Record<string, unknown>;
-  const columns = Object.fromEntries(subscription.attributes.map((a) => [a.column, attributes[a.name]]));
-  console.log(`\nsniper applies it to ${subscription.name}: ${subscription.table} row ${subscription.key} = ${operation.id}`);
-  console.log(columns);
-  console.log(`\nHi ${String(attributes.name)}!`);
-} finally {
-  rmSync(out, { recursive: true, force: true });
+function run(name: string, args: string[]): { child: ChildProcess; output: string[]; exited: Promise<number> } {
+  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const show = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      output.push(line);
+      console.log(`${name.padEnd(8)} | ${line}`);
+    }
+  };
+  child.stdout?.on('data', show);
+  child.stderr?.on('data', show);
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  return { child, output, exited };
 }
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function cleanBroker(): Promise<void> {
+  const connection = await amqp.connect(settings.amqpUrl);
+  const channel = await connection.createChannel();
+  for (const queue of ['sniper', 'sniper.parked', ...Array.from({ length: 6 }, (_, i) => `sniper.retry.${i}`)]) {
+    await channel.deleteQueue(`${namespace}.${queue}`);
+  }
+  await channel.deleteExchange(namespace);
+  await connection.close();
+}
+
+try {
+  // Fails within a few seconds, naming the URL and how to start RabbitMQ.
+  await (await connectTransport(settings)).close();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+await cleanBroker();
+for (const [app, tables] of [['crowdtap', crowdtapTables], ['sniper', sniperTables]] as const) {
+  const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, `${app}.sqlite`) }, useNullAsDefault: true });
+  await tables(db);
+  await db.destroy();
+}
+
+const config = 'examples/users/promiscuous.config.ts';
+const sniper = run('sniper', ['bin/promiscuous.js', 'subscribe', '--config', config, '--app', 'sniper']);
+let code = 1;
+try {
+  await until('sniper to subscribe', () => sniper.output.some((l) => l.includes('subscribed to')), 15_000);
+  const crowdtap = run('crowdtap', ['examples/users/crowdtap-demo.ts']);
+  if ((await crowdtap.exited) !== 0) throw new Error('the crowdtap process failed');
+  await until('every change to reach sniper', () => sniper.output.some((l) => l.startsWith('Bye ')), 15_000);
+  sniper.child.kill('SIGTERM');
+  if ((await sniper.exited) !== 0) throw new Error('sniper did not stop cleanly');
+  const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'sniper.sqlite') }, useNullAsDefault: true });
+  console.log('\nsniper.members now holds:');
+  console.table(await db('members').select('crowdtap_id', 'type', 'name', 'contact_email', 'points'));
+  await db.destroy();
+  if (!sniper.output.includes('Hi Yoda!')) throw new Error('sniper never said "Hi Yoda!"');
+  code = 0;
+} catch (error) {
+  console.error(`demo failed: ${(error as Error).message}`);
+} finally {
+  sniper.child.kill('SIGTERM');
+  await cleanBroker().catch(() => {});
+}
+process.exit(code);

@@ -1,6 +1,24 @@
 // The original Promiscuous example: crowdtap publishes its users; sniper and mailer subscribe.
-// The twin of routes.prom: both generate byte-identical output.
+// The twin of routes.prom: both generate byte-identical output. The keys after `apps` say how
+// the processes run (`npm run demo` starts them); the routes compiler ignores them.
+import { join } from 'node:path';
 import { defineConfig } from 'promiscuous';
+import type { Virtuals } from './generated/crowdtap/publisher.js';
+import type { Callbacks } from './generated/sniper/subscriber.js';
+
+const sniperCallbacks: Callbacks = {
+  User: {
+    afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}!`),
+    afterUpdate: ({ attributes, version }) => console.log(`${attributes?.name} updated (version ${version})`),
+    afterDestroy: ({ id }) => console.log(`Bye ${id}`),
+  },
+  Member: { afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}, member with ${attributes?.points} points!`) },
+  UserEvent: { afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`) },
+};
+
+const crowdtapVirtuals: Virtuals = {
+  User: { full_name: (row) => `${row.first_name} ${row.last_name}` },
+};
 
 export default defineConfig({
   apps: {
@@ -111,4 +129,13 @@ export default defineConfig({
       ],
     },
   },
+
+  // Each app its own SQLite file: the embedded default. PROMISCUOUS_SQLITE_DIR says where.
+  database: (app) => ({
+    client: 'better-sqlite3',
+    connection: { filename: join(process.env.PROMISCUOUS_SQLITE_DIR ?? '.', `${app}.sqlite`) },
+    useNullAsDefault: true,
+  }),
+  callbacks: { sniper: sniperCallbacks },
+  virtuals: { crowdtap: crowdtapVirtuals },
 });

@@ -1,5 +1,8 @@
 import { Command, Option } from 'commander';
 import { generate } from './generate.js';
+import { parked } from './parked.js';
+import { relay } from './relay.js';
+import { subscribe } from './subscribe.js';
 import { consoleOutput, type Output } from './output.js';
 
 /** Builds the `promiscuous` command line. Commander wiring only: each command lives in its own file. */
@@ -34,6 +37,39 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .addOption(format)
     .action(async (options) => done(await generate(options, output, { file: options.output, app: options.app })));
 
+  program
+    .command('subscribe')
+    .description("apply the app's subscriptions: consume its queue until SIGTERM")
+    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'the app this process runs (default: PROMISCUOUS_APP, or the only app)')
+    .option('--prefetch <n>', 'messages in flight at once', '5')
+    .option('--concurrency <n>', 'consumers in this process', '1')
+    .option('--recovery', 'apply a message whose predecessor is missing after 2 s instead of 30 s, reporting a RecoveryError')
+    .option('--bareback', 'apply messages in any order (development only)')
+    .action(async (options) => done(await subscribe(options, output)));
+
+  program
+    .command('relay')
+    .description("publish the app's outbox until SIGTERM (rows left behind by dead publishers)")
+    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'the app this process runs')
+    .action(async (options) => done(await relay(options, output)));
+
+  program
+    .command('parked')
+    .description('list, retry or drop the messages a subscriber parked')
+    .argument('<action>', 'list, retry or drop')
+    .argument('[ids...]', 'message ids (default: all)')
+    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'the subscribing app')
+    .action(async (action: string, ids: string[], options) => {
+      if (action !== 'list' && action !== 'retry' && action !== 'drop') {
+        output.error(`unknown action \`${action}\`: use list, retry or drop`);
+        return done(1);
+      }
+      done(await parked(action, ids, options, output));
+    });
+
   return program;
 }
 
@@ -49,7 +85,7 @@ export async function runCli(argv: readonly string[], output: Output = consoleOu
     const exit = error as { exitCode?: number; code?: string };
     if (exit.code === 'commander.helpDisplayed' || exit.code === 'commander.version') return 0;
     if (typeof exit.exitCode === 'number') return exit.exitCode;
-    output.error(String((error as Error).stack ?? error));
+    output.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     return 1;
   }
   return code;

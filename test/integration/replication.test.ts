@@ -4,9 +4,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AmqpTransport, outboxTable, Publisher, Subscriber, versionsTable } from '../../src/runtime/index.js';
+import { AmqpTransport, outboxTable, Publisher, Relay, Subscriber, versionsTable } from '../../src/runtime/index.js';
 import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
-import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
+import { ephemerals, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
@@ -138,6 +138,40 @@ for (const [from, to] of pairs) {
   test('an ephemeral reaches an observer', async (world) => {
     await world.publisher.transaction(async (tx) => tx.UserEvent.create({ user_id: crypto.randomUUID(), event: 'registered' }));
     await eventually(async () => (world.events.includes('event registered') ? true : undefined));
+  });
+
+  test('an ephemeral emitted outside a transaction resolves once confirmed, and rejects when the broker is down', async (world) => {
+    await world.publisher.emit(ephemerals.UserEvent, { user_id: crypto.randomUUID(), event: 'deleted' });
+    await eventually(async () => (world.events.includes('event deleted') ? true : undefined));
+    const gone = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), connectTimeoutMs: 300 });
+    await gone.close();
+    const orphan = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport: gone, virtuals, relay: false });
+    let failure: Error | undefined;
+    await orphan.emit(ephemerals.UserEvent, { user_id: crypto.randomUUID(), event: 'deleted' }).catch((e: Error) => {
+      failure = e;
+    });
+    assert.is(failure?.name, 'PublisherError');
+    const unreachable = await AmqpTransport.connect({ url: 'amqp://guest:guest@127.0.0.1:1', initialRetries: 0 }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(unreachable?.message ?? '', 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1');
+  });
+
+  test('rows a dead publisher left in the outbox are published by another relay; two relays share the work', async (world) => {
+    // A database of its own, so that no other relay of this suite sweeps it.
+    const db = await database(from);
+    await crowdtapTables(db.knex);
+    const dead = new Publisher({ schema: crowdtap, knex: db.knex, transport: world.transport, virtuals, relay: false });
+    const users = Array.from({ length: 20 }, (_, i) => newUser(`Left${i}`));
+    for (const user of users) await dead.transaction(async (tx) => void (await tx.User.create(user)));
+    assert.is(Number((await db.knex(outboxTable).count({ n: '*' }))[0]?.n), 20, 'nothing was published');
+    const relays = [new Relay(db.knex, world.transport, { batchSize: 3 }), new Relay(db.knex, world.transport, { batchSize: 3 })];
+    await Promise.all(relays.map((r) => r.flush()));
+    for (const r of relays) await r.stop();
+    assert.is(Number((await db.knex(outboxTable).count({ n: '*' }))[0]?.n), 0);
+    for (const user of users) await member(world, user.id);
+    await db.drop();
   });
 
   test.run();

@@ -123,7 +123,47 @@ export interface AppConfig {
   readonly observe?: readonly ObserveConfig[];
 }
 
-export interface RoutesConfig {
+/**
+ * How this process runs (the routes compiler ignores these keys). Each can be overridden from
+ * the environment: `PROMISCUOUS_APP`, `PROMISCUOUS_AMQP_URL`, `PROMISCUOUS_REDIS_URL`,
+ * `PROMISCUOUS_BACKEND`.
+ */
+export interface RuntimeConfig {
+  /** The app this process runs, when the routes describe several. */
+  readonly app?: string;
+  /** Default `amqp://guest:guest@127.0.0.1:5672`. */
+  readonly amqpUrl?: string;
+  /** Default `redis://127.0.0.1:6379`. */
+  readonly redisUrl?: string;
+  /** The Knex config of an app's database, or a function of the app's name. */
+  readonly database?: object | ((app: string) => object);
+  /** `amqp` (default), `memory` (in-process, for tests) or `null` (publish nothing). */
+  readonly backend?: 'amqp' | 'memory' | 'null';
+  /** Where `promiscuous generate` wrote its output, relative to this file (default `generated`). */
+  readonly generated?: string;
+  /** Callbacks of each subscribing app, by app then local name (the generated `Callbacks` types). */
+  readonly callbacks?: { readonly [app: string]: object };
+  /** Virtual attribute functions of each publishing app (the generated `Virtuals` types). */
+  readonly virtuals?: { readonly [app: string]: object };
+  readonly logger?: { info(message: string): void; warn(message: string): void; error(message: string): void };
+  readonly errorNotifier?: (error: Error, payload?: unknown) => void;
+}
+
+/** The runtime keys that may stand beside `apps`. */
+export const runtimeKeys = [
+  'app',
+  'amqpUrl',
+  'redisUrl',
+  'database',
+  'backend',
+  'generated',
+  'callbacks',
+  'virtuals',
+  'logger',
+  'errorNotifier',
+] as const satisfies readonly (keyof RuntimeConfig)[];
+
+export interface RoutesConfig extends RuntimeConfig {
   readonly apps: { readonly [name: string]: AppConfig };
 }
 

@@ -14,6 +14,7 @@ import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseFragment } from '../parse/parse-prom.js';
 import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
+import { runtimeKeys } from './define-config.js';
 
 /** A loaded `promiscuous.config.ts`: its text (for positions) and its evaluated default export. */
 export interface ConfigSource extends SourceFile {
@@ -142,7 +143,7 @@ class Lowering {
   }
 
   workspace(): AppAst[] {
-    const config = this.object(this.source.value, this.root, ['apps'], 'the default export');
+    const config = this.object(this.source.value, this.root, ['apps', ...runtimeKeys], 'the default export');
     if (!config) return [];
     const appsLoc = this.root.key('apps');
     const apps = this.object(config.apps, appsLoc, undefined, '`apps`', true);

@@ -71,8 +71,9 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   /**
-   * Runs `fn` in a database transaction with the typed hooks. Resolves after commit (and after
-   * the broker confirmed any ephemeral emitted inside); the outbox makes the rest durable.
+   * Runs `fn` in a database transaction with the typed hooks. Resolves after commit; the
+   * outbox makes the publishing durable. An ephemeral emitted inside travels in the same
+   * message as the transaction's writes, so it is never seen before them.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
     const recorder = new Recorder(this as Publisher<unknown, unknown>, (this.options.virtuals ?? {}) as VirtualFunctions);
@@ -90,7 +91,6 @@ export class Publisher<Hooks, Virtuals = unknown> {
       return result;
     });
     if (recorder.operations.length > 0) this.relay?.notify();
-    if (recorder.ephemerals.length > 0) await this.publishNow(recorder.ephemerals);
     return value;
   }
 
@@ -153,7 +153,6 @@ export class Publisher<Hooks, Virtuals = unknown> {
 class Recorder implements PublisherTransaction {
   readonly operations: OperationMessage[] = [];
   readonly dependencies: Dependency[] = [];
-  readonly ephemerals: OperationMessage[] = [];
   private trx: Knex.Transaction | undefined;
 
   constructor(
@@ -226,7 +225,8 @@ class Recorder implements PublisherTransaction {
   }
 
   async emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void> {
-    this.ephemerals.push(ephemeralOperation(ephemeral, attributes));
+    if (!this.trx) throw new PublisherError('hooks were used after their transaction ended');
+    this.operations.push(ephemeralOperation(ephemeral, attributes));
   }
 
   private async read(model: ModelDescriptor, id: Id, lock = false): Promise<Record<string, unknown> | undefined> {

@@ -1,0 +1,50 @@
+import type { Transport } from '../transport/transport.js';
+import { AmqpTransport, redact } from '../transport/amqp/amqp-transport.js';
+import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
+import { ConnectionError } from './errors.js';
+
+/** The runtime settings, after the environment's overrides. */
+export interface RuntimeSettings {
+  readonly app: string | undefined;
+  readonly amqpUrl: string;
+  readonly redisUrl: string;
+  readonly backend: 'amqp' | 'memory' | 'null';
+  /** Prefix of exchange and queue names (`PROMISCUOUS_NAMESPACE`, default `promiscuous`). */
+  readonly namespace: string;
+}
+
+export interface RuntimeInput {
+  readonly app?: string;
+  readonly amqpUrl?: string;
+  readonly redisUrl?: string;
+  readonly backend?: string;
+}
+
+/** Config values, each overridden by its `PROMISCUOUS_*` environment variable when set. */
+export function runtimeSettings(config: RuntimeInput, env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  const backend = env.PROMISCUOUS_BACKEND ?? config.backend ?? 'amqp';
+  if (backend !== 'amqp' && backend !== 'memory' && backend !== 'null') {
+    throw new Error(`backend \`${backend}\` is not one of amqp, memory, null`);
+  }
+  return {
+    app: env.PROMISCUOUS_APP ?? config.app,
+    amqpUrl: env.PROMISCUOUS_AMQP_URL ?? config.amqpUrl ?? 'amqp://guest:guest@127.0.0.1:5672',
+    redisUrl: env.PROMISCUOUS_REDIS_URL ?? config.redisUrl ?? 'redis://127.0.0.1:6379',
+    backend,
+    namespace: env.PROMISCUOUS_NAMESPACE ?? 'promiscuous',
+  };
+}
+
+/** The transport for a backend; an unreachable broker fails within a few seconds, saying how to start it. */
+export async function connectTransport(settings: RuntimeSettings): Promise<Transport> {
+  if (settings.backend === 'memory') return new MemoryTransport();
+  if (settings.backend === 'null') return new NullTransport();
+  try {
+    return await AmqpTransport.connect({ url: settings.amqpUrl, initialRetries: 2, namespace: settings.namespace });
+  } catch (error) {
+    throw new ConnectionError(
+      `cannot reach RabbitMQ at ${redact(settings.amqpUrl)}: is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,
+      { cause: error },
+    );
+  }
+}
