@@ -19,7 +19,11 @@ const env = { ...process.env, PROMISCUOUS_SQLITE_DIR: dir, PROMISCUOUS_NAMESPACE
 const settings = runtimeSettings({}, env);
 
 function run(name: string, args: string[]): { child: ChildProcess; output: string[]; exited: Promise<number> } {
-  const child = spawn(process.execPath, [...process.execArgv, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const show = (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) {
@@ -62,8 +66,15 @@ try {
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 await cleanBroker();
-for (const [app, tables] of [['crowdtap', crowdtapTables], ['sniper', sniperTables]] as const) {
-  const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, `${app}.sqlite`) }, useNullAsDefault: true });
+for (const [app, tables] of [
+  ['crowdtap', crowdtapTables],
+  ['sniper', sniperTables],
+] as const) {
+  const db = knex({
+    client: 'better-sqlite3',
+    connection: { filename: join(dir, `${app}.sqlite`) },
+    useNullAsDefault: true,
+  });
   await tables(db);
   await db.destroy();
 }
@@ -78,7 +89,11 @@ try {
   await until('every change to reach sniper', () => sniper.output.some((l) => l.startsWith('Bye ')), 15_000);
   sniper.child.kill('SIGTERM');
   if ((await sniper.exited) !== 0) throw new Error('sniper did not stop cleanly');
-  const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'sniper.sqlite') }, useNullAsDefault: true });
+  const db = knex({
+    client: 'better-sqlite3',
+    connection: { filename: join(dir, 'sniper.sqlite') },
+    useNullAsDefault: true,
+  });
   console.log('\nsniper.members now holds:');
   console.table(await db('members').select('crowdtap_id', 'type', 'name', 'contact_email', 'points'));
   await db.destroy();

@@ -12,8 +12,12 @@ const sniperCallbacks: Callbacks = {
     afterUpdate: ({ attributes, version }) => console.log(`${attributes?.name} updated (version ${version})`),
     afterDestroy: ({ id }) => console.log(`Bye ${id}`),
   },
-  Member: { afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}, member with ${attributes?.points} points!`) },
-  UserEvent: { afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`) },
+  Member: {
+    afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}, member with ${attributes?.points} points!`),
+  },
+  UserEvent: {
+    afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`),
+  },
 };
 
 const crowdtapVirtuals: Virtuals = {

@@ -43,10 +43,14 @@ export async function loadConfig(path: string): Promise<ConfigSource | { path: s
     const exported = module.default;
     let value: unknown = exported;
     if (isObject(exported) && 'default' in exported) value = exported.default;
-    else if (isObject(exported) && Object.keys(exported).every((key) => key !== 'apps' && module[key] === exported[key])) {
+    else if (
+      isObject(exported) &&
+      Object.keys(exported).every((key) => key !== 'apps' && module[key] === exported[key])
+    ) {
       value = undefined;
     }
-    if (value === undefined) return { path, text, error: 'it has no default export: write `export default defineConfig({ ... })`' };
+    if (value === undefined)
+      return { path, text, error: 'it has no default export: write `export default defineConfig({ ... })`' };
     return { path, text, value };
   } catch (error) {
     return { path, text, error: (error as Error).message.split('\n')[0] ?? String(error) };

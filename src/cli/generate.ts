@@ -23,7 +23,10 @@ export interface GenerateOptions {
 }
 
 /** Reads the routes and compiles them; prints every diagnostic. */
-export async function compileRoutes(options: GenerateOptions, output: Output): Promise<{ workspace?: Workspace; base: string }> {
+export async function compileRoutes(
+  options: GenerateOptions,
+  output: Output,
+): Promise<{ workspace?: Workspace; base: string }> {
   const routes = findRoutes(options.config);
   if (routes.length === 0) {
     output.error('no routes found: pass --config <file>, or add promiscuous.config.ts or a *.prom file here');
@@ -62,7 +65,11 @@ export async function compileRoutes(options: GenerateOptions, output: Output): P
   return { workspace: result.workspace, base };
 }
 
-export async function generate(options: GenerateOptions, output: Output, mocks?: { file?: string; app?: string }): Promise<number> {
+export async function generate(
+  options: GenerateOptions,
+  output: Output,
+  mocks?: { file?: string; app?: string },
+): Promise<number> {
   const { workspace, base } = await compileRoutes(options, output);
   if (!workspace) return 1;
   const outDir = options.out ?? join(base, 'generated');

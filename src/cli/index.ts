@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { generate } from './generate.js';
+import { consoleOutput, type Output } from './output.js';
 import { parked } from './parked.js';
 import { relay } from './relay.js';
 import { subscribe } from './subscribe.js';
-import { consoleOutput, type Output } from './output.js';
 
 /** Builds the `promiscuous` command line. Commander wiring only: each command lives in its own file. */
 export function buildCli(output: Output, done: (code: number) => void): Command {
@@ -13,13 +13,18 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => output.info(s.trimEnd()), writeErr: (s) => output.error(s.trimEnd()) });
 
-  const format = new Option('--format <format>', 'how diagnostics are printed').choices(['pretty', 'compact']).default('pretty');
+  const format = new Option('--format <format>', 'how diagnostics are printed')
+    .choices(['pretty', 'compact'])
+    .default('pretty');
   const generateCommand = program
     .command('generate')
     .description('compile the routes into typed hooks, applicators, JSON Schemas, validators and migrations')
     .option('-c, --config <file>', 'routes file: promiscuous.config.ts or a .prom file (default: found here)')
     .option('--out <dir>', 'output folder (default: generated/ beside the routes file)')
-    .option('--schemas <dir>', 'endpoint schemas exported by publishers outside this workspace, to check subscriptions against')
+    .option(
+      '--schemas <dir>',
+      'endpoint schemas exported by publishers outside this workspace, to check subscriptions against',
+    )
     .option('--check', 'write nothing; exit 1 listing stale files')
     .addOption(format)
     .enablePositionalOptions()
@@ -44,7 +49,10 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .option('--app <name>', 'the app this process runs (default: PROMISCUOUS_APP, or the only app)')
     .option('--prefetch <n>', 'messages in flight at once', '5')
     .option('--concurrency <n>', 'consumers in this process', '1')
-    .option('--recovery', 'apply a message whose predecessor is missing after 2 s instead of 30 s, reporting a RecoveryError')
+    .option(
+      '--recovery',
+      'apply a message whose predecessor is missing after 2 s instead of 30 s, reporting a RecoveryError',
+    )
     .option('--bareback', 'apply messages in any order (development only)')
     .action(async (options) => done(await subscribe(options, output)));
 

@@ -14,11 +14,15 @@ export async function parked(
     if (action === 'list') {
       const messages = await runtime.transport.parked(runtime.app);
       for (const m of messages) {
-        output.info(`${m.messageId ?? '(no id)'}  ${new Date(m.parkedAt).toISOString()}  attempts ${m.attempts}  ${m.reason}`);
+        output.info(
+          `${m.messageId ?? '(no id)'}  ${new Date(m.parkedAt).toISOString()}  attempts ${m.attempts}  ${m.reason}`,
+        );
       }
       output.info(`${messages.length} parked message${messages.length === 1 ? '' : 's'} for ${runtime.app}`);
     } else if (action === 'retry') {
-      output.info(`${await runtime.transport.retryParked(runtime.app, only)} message(s) moved back to ${runtime.app}'s queue`);
+      output.info(
+        `${await runtime.transport.retryParked(runtime.app, only)} message(s) moved back to ${runtime.app}'s queue`,
+      );
     } else {
       output.info(`${await runtime.transport.dropParked(runtime.app, only)} message(s) dropped`);
     }

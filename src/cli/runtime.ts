@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
 import type { RoutesConfig } from '../compiler/config/define-config.js';
-import { connectTransport, runtimeSettings, type RuntimeSettings } from '../runtime/config.js';
+import { connectTransport, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { Transport } from '../transport/transport.js';
 import { findRoutes, loadConfig } from './files.js';
 

@@ -39,7 +39,10 @@ export function compile(input: CompileInput, host: CompilerHost): CompileOutput 
   const diagnostics: Diagnostic[] = [];
   const apps: AppAst[] = [];
 
-  const queue = [...(input.prom ?? [])].map((path) => ({ path, from: undefined as undefined | { span: Diagnostic['span'] } }));
+  const queue = [...(input.prom ?? [])].map((path) => ({
+    path,
+    from: undefined as undefined | { span: Diagnostic['span'] },
+  }));
   const seen = new Set<string>();
   while (queue.length > 0) {
     const next = queue.shift() as (typeof queue)[number];
@@ -49,7 +52,12 @@ export function compile(input: CompileInput, host: CompilerHost): CompileOutput 
     if (text === undefined) {
       const bag = new DiagnosticBag();
       const span = next.from?.span ?? { file: next.path, offset: 0, length: 0, line: 1, column: 1 };
-      bag.error('P002', span, `cannot read \`${next.path}\``, 'check the path; includes are relative to the including file');
+      bag.error(
+        'P002',
+        span,
+        `cannot read \`${next.path}\``,
+        'check the path; includes are relative to the including file',
+      );
       diagnostics.push(...bag.items);
       continue;
     }

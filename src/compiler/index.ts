@@ -1,8 +1,8 @@
 /** The compiler's public API: routes in, IR and generated files out. It reads and writes no files. */
 export type { AppAst, WorkspaceAst } from './ast/ast.js';
 export { type CompileInput, type CompileOutput, type CompilerHost, compile } from './compile.js';
-export type { ConfigSource } from './config/lower-config.js';
 export * from './config/define-config.js';
+export type { ConfigSource } from './config/lower-config.js';
 export { codes } from './diagnostics/codes.js';
 export type { Diagnostic, Severity } from './diagnostics/diagnostic.js';
 export { hasErrors } from './diagnostics/diagnostic.js';

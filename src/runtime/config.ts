@@ -1,6 +1,6 @@
-import type { Transport } from '../transport/transport.js';
 import { AmqpTransport, redact } from '../transport/amqp/amqp-transport.js';
 import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
+import type { Transport } from '../transport/transport.js';
 import { ConnectionError } from './errors.js';
 
 /** The runtime settings, after the environment's overrides. */

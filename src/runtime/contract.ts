@@ -103,7 +103,10 @@ export interface EphemeralHook<Attributes> {
 export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
 
 /** Wraps a runtime transaction in one model's typed hooks (used by generated `bind`). */
-export function bindModel<Row, Create, Update>(tx: PublisherTransaction, model: ModelDescriptor): ModelHooks<Row, Create, Update> {
+export function bindModel<Row, Create, Update>(
+  tx: PublisherTransaction,
+  model: ModelDescriptor,
+): ModelHooks<Row, Create, Update> {
   return {
     create: (values) => tx.create(model, values as Record<string, unknown>) as Promise<Row>,
     update: (id, patch) => tx.update(model, id, patch as Record<string, unknown>) as Promise<Row | undefined>,
@@ -112,7 +115,10 @@ export function bindModel<Row, Create, Update>(tx: PublisherTransaction, model: 
   };
 }
 
-export function bindEphemeral<Attributes>(tx: PublisherTransaction, ephemeral: EphemeralDescriptor): EphemeralHook<Attributes> {
+export function bindEphemeral<Attributes>(
+  tx: PublisherTransaction,
+  ephemeral: EphemeralDescriptor,
+): EphemeralHook<Attributes> {
   return { create: (attributes) => tx.emit(ephemeral, attributes as Record<string, unknown>) };
 }
 

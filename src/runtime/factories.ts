@@ -56,7 +56,14 @@ export function modelFactory<A extends object>(options: ModelFactoryOptions<A>):
   let sequence = 0;
   const objects = new Map<string, { attributes: A; version: number }>();
   const message = (id: string, operation: Operation, version: number, attributes: A | null): Envelope =>
-    envelope(options, { endpoint: options.endpoint, types: options.types, id, operation, version, attributes: attributes as Record<string, unknown> | null });
+    envelope(options, {
+      endpoint: options.endpoint,
+      types: options.types,
+      id,
+      operation,
+      version,
+      attributes: attributes as Record<string, unknown> | null,
+    });
   const known = (id: unknown): { attributes: A; version: number } => {
     const found = objects.get(String(id));
     if (found) return found;

@@ -2,7 +2,7 @@
  * The runtime's public API. Generated code imports only from here (`promiscuous/runtime`).
  */
 export { routingKey, topicMatches } from '../shared/topic.js';
-export { AmqpTransport, type AmqpOptions } from '../transport/amqp/amqp-transport.js';
+export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
 export type { Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport/transport.js';
 export * from './contract.js';

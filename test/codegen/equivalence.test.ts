@@ -17,7 +17,8 @@ const examples = repoPath('examples');
 const twins = readdirSync(examples)
   .sort()
   .filter(
-    (name) => existsSync(join(examples, name, 'routes.prom')) && existsSync(join(examples, name, 'promiscuous.config.ts')),
+    (name) =>
+      existsSync(join(examples, name, 'routes.prom')) && existsSync(join(examples, name, 'promiscuous.config.ts')),
   );
 
 async function workspaceOf(name: string, path: string): Promise<Workspace> {

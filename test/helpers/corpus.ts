@@ -20,7 +20,11 @@ export function folderHost(root: string): CompilerHost {
 }
 
 /** Compiles one routes file (`.prom` or `.config.ts`) found under `root`, by its relative path. */
-export async function compileCase(root: string, path: string, schemas: readonly SourceFile[] = []): Promise<CompileOutput> {
+export async function compileCase(
+  root: string,
+  path: string,
+  schemas: readonly SourceFile[] = [],
+): Promise<CompileOutput> {
   if (!path.endsWith('.ts')) return compile({ prom: [path], schemas }, folderHost(root));
   const loaded = await loadConfig(join(root, path));
   if ('error' in loaded) throw new Error(`${path} did not load: ${loaded.error}`);

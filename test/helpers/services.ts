@@ -27,7 +27,11 @@ export interface TestDatabase {
 export async function database(dialect: Dialect): Promise<TestDatabase> {
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'promiscuous-sqlite-'));
-    const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, 'db.sqlite') }, useNullAsDefault: true });
+    const db = knex({
+      client: 'better-sqlite3',
+      connection: { filename: join(dir, 'db.sqlite') },
+      useNullAsDefault: true,
+    });
     await db.raw('PRAGMA foreign_keys = ON');
     return {
       knex: db,
@@ -43,7 +47,12 @@ export async function database(dialect: Dialect): Promise<TestDatabase> {
     const admin = knex({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' } });
     await admin.raw('CREATE SCHEMA ??', [schema]);
     await admin.destroy();
-    const db = knex({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' }, searchPath: [schema], pool: { min: 0, max: 10 } });
+    const db = knex({
+      client: 'pg',
+      connection: { host: '127.0.0.1', user: 'postgres', database: 'test' },
+      searchPath: [schema],
+      pool: { min: 0, max: 10 },
+    });
     return {
       knex: db,
       dialect,
@@ -57,7 +66,11 @@ export async function database(dialect: Dialect): Promise<TestDatabase> {
   const admin = knex({ client: 'mysql2', connection: { host: '127.0.0.1', user: 'root', password: '' } });
   await admin.raw('CREATE DATABASE ??', [name]);
   await admin.destroy();
-  const db = knex({ client: 'mysql2', connection: { host: '127.0.0.1', user: 'root', password: '', database: name, timezone: 'Z' }, pool: { min: 0, max: 10 } });
+  const db = knex({
+    client: 'mysql2',
+    connection: { host: '127.0.0.1', user: 'root', password: '', database: name, timezone: 'Z' },
+    pool: { min: 0, max: 10 },
+  });
   return {
     knex: db,
     dialect,
@@ -69,7 +82,11 @@ export async function database(dialect: Dialect): Promise<TestDatabase> {
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'the condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'the condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

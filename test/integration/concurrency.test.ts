@@ -48,8 +48,15 @@ test('ten concurrent writers incrementing the same three rows end with every inc
   );
   const total = 10 * rounds;
   for (const m of members) {
-    await eventually(async () => ((await sub.knex('members').where('crowdtap_id', m.id).first())?.points === total ? true : undefined), 30_000);
-    assert.equal(seen.get(m.id), Array.from({ length: total + 1 }, (_, i) => i), `${m.name} saw every increment in order`);
+    await eventually(
+      async () => ((await sub.knex('members').where('crowdtap_id', m.id).first())?.points === total ? true : undefined),
+      30_000,
+    );
+    assert.equal(
+      seen.get(m.id),
+      Array.from({ length: total + 1 }, (_, i) => i),
+      `${m.name} saw every increment in order`,
+    );
     const row = await pub.knex('users').where('id', m.id).first();
     assert.is(Number(row._v), total + 1);
   }

@@ -4,10 +4,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AmqpTransport, outboxTable, Publisher, Relay, Subscriber, versionsTable } from '../../src/runtime/index.js';
-import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { ephemerals, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
+import { AmqpTransport, outboxTable, Publisher, Relay, Subscriber, versionsTable } from '../../src/runtime/index.js';
+import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -35,7 +35,11 @@ for (const [from, to] of pairs) {
     world.sub = await database(to);
     await crowdtapTables(world.pub.knex);
     await sniperTables(world.sub.knex);
-    world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), retryDelaysMs: [50, 100] });
+    world.transport = await AmqpTransport.connect({
+      url: amqpUrl,
+      namespace: randomName('prom'),
+      retryDelaysMs: [50, 100],
+    });
     world.events = [];
     world.errors = [];
     world.subscriber = new Subscriber({
@@ -50,7 +54,13 @@ for (const [from, to] of pairs) {
       },
     });
     await world.subscriber.start();
-    world.publisher = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport: world.transport, virtuals, relay: { sweepIntervalMs: 100 } });
+    world.publisher = new Publisher({
+      schema: crowdtap,
+      knex: world.pub.knex,
+      transport: world.transport,
+      virtuals,
+      relay: { sweepIntervalMs: 100 },
+    });
   });
 
   test.after(async (world) => {
@@ -62,7 +72,10 @@ for (const [from, to] of pairs) {
   });
 
   const member = (world: World, id: string) =>
-    eventually(async () => (await world.sub.knex('members').where('crowdtap_id', id).first()) as Record<string, unknown> | undefined);
+    eventually(
+      async () =>
+        (await world.sub.knex('members').where('crowdtap_id', id).first()) as Record<string, unknown> | undefined,
+    );
 
   test('a create replicates, through the foreign key mapping, and runs the callback', async (world) => {
     const user = newUser('Yoda');
@@ -86,8 +99,13 @@ for (const [from, to] of pairs) {
     await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { name: 'Master Luke' })));
     await eventually(async () => ((await member(world, user.id)).name === 'Master Luke' ? true : undefined));
     await world.publisher.transaction(async (tx) => void (await tx.User.destroy(user.id)));
-    await eventually(async () => ((await world.sub.knex('members').where('crowdtap_id', user.id).first()) ? undefined : true));
-    const tombstone = await world.sub.knex(versionsTable).where({ endpoint: 'crowdtap/user', object_id: user.id }).first();
+    await eventually(async () =>
+      (await world.sub.knex('members').where('crowdtap_id', user.id).first()) ? undefined : true,
+    );
+    const tombstone = await world.sub
+      .knex(versionsTable)
+      .where({ endpoint: 'crowdtap/user', object_id: user.id })
+      .first();
     assert.is(Number(tombstone.version), 3);
     assert.ok(Boolean(tombstone.destroyed));
   });
@@ -136,7 +154,9 @@ for (const [from, to] of pairs) {
   });
 
   test('an ephemeral reaches an observer', async (world) => {
-    await world.publisher.transaction(async (tx) => tx.UserEvent.create({ user_id: crypto.randomUUID(), event: 'registered' }));
+    await world.publisher.transaction(async (tx) =>
+      tx.UserEvent.create({ user_id: crypto.randomUUID(), event: 'registered' }),
+    );
     await eventually(async () => (world.events.includes('event registered') ? true : undefined));
   });
 
@@ -166,7 +186,10 @@ for (const [from, to] of pairs) {
     const users = Array.from({ length: 20 }, (_, i) => newUser(`Left${i}`));
     for (const user of users) await dead.transaction(async (tx) => void (await tx.User.create(user)));
     assert.is(Number((await db.knex(outboxTable).count({ n: '*' }))[0]?.n), 20, 'nothing was published');
-    const relays = [new Relay(db.knex, world.transport, { batchSize: 3 }), new Relay(db.knex, world.transport, { batchSize: 3 })];
+    const relays = [
+      new Relay(db.knex, world.transport, { batchSize: 3 }),
+      new Relay(db.knex, world.transport, { batchSize: 3 }),
+    ];
     await Promise.all(relays.map((r) => r.flush()));
     for (const r of relays) await r.stop();
     assert.is(Number((await db.knex(outboxTable).count({ n: '*' }))[0]?.n), 0);

@@ -11,8 +11,8 @@ import {
   type Envelope,
   MemoryTransport,
   Subscriber,
-  toOutgoing,
   type Transport,
+  toOutgoing,
 } from '../../src/runtime/index.js';
 import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { sniper, sniperTables } from '../helpers/users-app.js';
@@ -39,7 +39,11 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   test.before(async (world) => {
     world.db = await database(dialect);
     await sniperTables(world.db.knex);
-    world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), retryDelaysMs: [100, 200, 400] });
+    world.transport = await AmqpTransport.connect({
+      url: amqpUrl,
+      namespace: randomName('prom'),
+      retryDelaysMs: [100, 200, 400],
+    });
     world.calls = [];
     world.errors = [];
     world.failures = 0;
@@ -126,7 +130,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const id = created.operations[0]?.id as string;
     const destroyed = factories.User.destroy(id);
     await send(world, destroyed);
-    await eventually(async () => (await world.db.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined);
+    await eventually(
+      async () => (await world.db.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined,
+    );
     await send(world, created);
     await new Promise((r) => setTimeout(r, 300));
     assert.is(await row(world, id), undefined);
@@ -146,7 +152,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const b = factories.Member.create({ name: 'b', points: 3 });
     // The Member's attributes are broken: the whole message must be parked, `a` included.
     const broken = factories.Member.create({ name: 'c' });
-    const bad = { ...broken, operations: broken.operations.map((op) => ({ ...op, attributes: { ...op.attributes, points: 'many' } })) };
+    const bad = {
+      ...broken,
+      operations: broken.operations.map((op) => ({ ...op, attributes: { ...op.attributes, points: 'many' } })),
+    };
     await send(world, envelopeWith(a, bad));
     await send(world, envelopeWith(b));
     const bId = b.operations[0]?.id as string;
@@ -155,15 +164,25 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const list = await world.transport.parked(sniper.app);
       return list.length > 0 ? list : undefined;
     });
-    assert.is(await row(world, a.operations[0]?.id as string), undefined, 'nothing of the parked transaction was applied');
+    assert.is(
+      await row(world, a.operations[0]?.id as string),
+      undefined,
+      'nothing of the parked transaction was applied',
+    );
     assert.match(parked[0]?.reason ?? '', 'points');
     assert.is(await world.transport.dropParked(sniper.app), 1);
   });
 
   test('malformed JSON and a failing envelope are parked with their reason, and the worker goes on', async (world) => {
-    await world.transport.publish([{ routingKeys: ['crowdtap.user.create'], messageId: 'junk', body: Buffer.from('{not json') }]);
     await world.transport.publish([
-      { routingKeys: ['crowdtap.user.create'], messageId: 'bad-envelope', body: Buffer.from(JSON.stringify({ format: 1 })) },
+      { routingKeys: ['crowdtap.user.create'], messageId: 'junk', body: Buffer.from('{not json') },
+    ]);
+    await world.transport.publish([
+      {
+        routingKeys: ['crowdtap.user.create'],
+        messageId: 'bad-envelope',
+        body: Buffer.from(JSON.stringify({ format: 1 })),
+      },
     ]);
     const after = factories.User.create({ name: 'still working' });
     await send(world, after);
@@ -176,7 +195,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.match(reasons.junk ?? '', 'malformed JSON');
     assert.match(reasons['bad-envelope'] ?? '', 'envelope fails its schema');
     assert.is(await world.transport.retryParked(sniper.app, ['junk']), 1, 'parked messages can be retried');
-    await eventually(async () => ((await world.transport.parked(sniper.app)).some((p) => p.messageId === 'junk') ? true : undefined));
+    await eventually(async () =>
+      (await world.transport.parked(sniper.app)).some((p) => p.messageId === 'junk') ? true : undefined,
+    );
     assert.is(await world.transport.dropParked(sniper.app), 2);
   });
 
@@ -191,7 +212,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 
   test('types nobody subscribes to are ignored', async (world) => {
     const stranger = factories.Organization.create();
-    const other = { ...stranger, operations: stranger.operations.map((op) => ({ ...op, types: ['Planet'], endpoint: 'crowdtap/planet' })) };
+    const other = {
+      ...stranger,
+      operations: stranger.operations.map((op) => ({ ...op, types: ['Planet'], endpoint: 'crowdtap/planet' })),
+    };
     await world.transport.publish([{ ...toOutgoing(other), routingKeys: ['crowdtap.user.create'] }]);
     const after = factories.User.create({ name: 'after the stranger' });
     await send(world, after);
@@ -220,7 +244,10 @@ memory('factories deliver through the applicators without a broker', async () =>
   await transport.publish([toOutgoing(message)]);
   await transport.drained();
   assert.equal(greetings, ['Hi Yoda!']);
-  const stored = await db.knex('members').where('crowdtap_id', message.operations[0]?.id as string).first();
+  const stored = await db
+    .knex('members')
+    .where('crowdtap_id', message.operations[0]?.id as string)
+    .first();
   assert.is(stored?.name, 'Yoda');
   await subscriber.stop();
   await db.drop();

@@ -15,7 +15,8 @@ function violations(folder: string, forbidden: readonly string[]): string[] {
   for (const file of listFiles(repoPath(folder)).filter((f) => f.endsWith('.ts'))) {
     for (const specifier of imports(file)) {
       const target = specifier.startsWith('.') ? relative(repoPath(), resolve(dirname(file), specifier)) : specifier;
-      if (forbidden.some((f) => target === f || target.startsWith(`${f}/`))) found.push(`${relative(repoPath(), file)} imports ${specifier}`);
+      if (forbidden.some((f) => target === f || target.startsWith(`${f}/`)))
+        found.push(`${relative(repoPath(), file)} imports ${specifier}`);
     }
   }
   return found;

@@ -109,11 +109,31 @@ test('--schemas checks a subscriber against a publisher outside its workspace', 
   assert.is(ok.code, 0, ok.err);
   assert.match(readFileSync(join(good.out, 'reader', 'subscriber.ts'), 'utf8'), "'blog/post': { Post: 'Post' }");
   const bad = workspace('app reader\nsubscribe Post from "blog/post" foreign_key post_id uuid { title }\n');
-  const failed = await cli('generate', '--config', bad.file, '--out', bad.out, '--schemas', schemas, '--format', 'compact');
+  const failed = await cli(
+    'generate',
+    '--config',
+    bad.file,
+    '--out',
+    bad.out,
+    '--schemas',
+    schemas,
+    '--format',
+    'compact',
+  );
   assert.is(failed.code, 1);
   assert.match(failed.err, 'error[P405]');
   const unknown = workspace('app reader\nsubscribe Post from "blog/post" { titel }\n');
-  const missing = await cli('generate', '--config', unknown.file, '--out', unknown.out, '--schemas', schemas, '--format', 'compact');
+  const missing = await cli(
+    'generate',
+    '--config',
+    unknown.file,
+    '--out',
+    unknown.out,
+    '--schemas',
+    schemas,
+    '--format',
+    'compact',
+  );
   assert.match(missing.err, 'error[P404] `Post` does not publish `titel`');
   for (const ws of [publisher, good, bad, unknown]) rmSync(ws.dir, { recursive: true });
 });

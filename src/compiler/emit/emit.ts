@@ -60,11 +60,17 @@ function appSchemas(app: App, comment: string) {
   const requirements = new Map<string, JsonSchema>();
   for (const s of app.subscriptions) {
     const id = `urn:promiscuous:subscription:${app.name}/${s.name}`;
-    requirements.set(s.name, requirementSchema(id, comment, `${s.name} (${s.type} from ${s.source.from})`, s.attributes, app.embedded));
+    requirements.set(
+      s.name,
+      requirementSchema(id, comment, `${s.name} (${s.type} from ${s.source.from})`, s.attributes, app.embedded),
+    );
   }
   for (const o of app.observers) {
     const id = `urn:promiscuous:observer:${app.name}/${o.name}`;
-    requirements.set(o.name, requirementSchema(id, comment, `${o.name} (${o.type} from ${o.source.from})`, o.attributes, app.embedded));
+    requirements.set(
+      o.name,
+      requirementSchema(id, comment, `${o.name} (${o.type} from ${o.source.from})`, o.attributes, app.embedded),
+    );
   }
   return { envelope: envelopeSchema(comment), endpoints, requirements };
 }
@@ -77,6 +83,10 @@ function indexModule(header: string, publishes: boolean, subscribes: boolean): s
   const lines = [header];
   if (publishes) lines.push("export * as publisher from './publisher.js';");
   if (subscribes) lines.push("export * as subscriber from './subscriber.js';");
-  lines.push("export * as migration from './migrations/promiscuous.js';", "export * as validators from './validators.js';", '');
+  lines.push(
+    "export * as migration from './migrations/promiscuous.js';",
+    "export * as validators from './validators.js';",
+    '',
+  );
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import type { App, Field } from '../ir/ir.js';
 import { literal, propertyKey, quote } from './literal.js';
-import { type Statement, constant, iface, importTypes, importValues, printModule } from './module.js';
+import { constant, iface, importTypes, importValues, printModule, type Statement } from './module.js';
 import { attributesType, fieldProperty } from './ts-types.js';
 
 /**
@@ -13,7 +13,13 @@ export function emitFactories(app: App, header: string): string {
     importValues(['ephemeralFactory', 'factoryTimestamp', 'factoryUuid', 'modelFactory'], 'promiscuous/runtime'),
   ];
   for (const m of app.embedded) {
-    statements.push(iface(attributesType(m.name), m.fields.map((f) => fieldProperty(f)), `An embedded \`${m.name}\` document.`));
+    statements.push(
+      iface(
+        attributesType(m.name),
+        m.fields.map((f) => fieldProperty(f)),
+        `An embedded \`${m.name}\` document.`,
+      ),
+    );
   }
   for (const p of app.publications) {
     statements.push(
@@ -25,12 +31,22 @@ export function emitFactories(app: App, header: string): string {
     );
   }
   for (const e of app.ephemerals) {
-    statements.push(iface(attributesType(e.name), e.fields.map((f) => fieldProperty(f)), `Attributes of the ephemeral \`${e.name}\`.`));
+    statements.push(
+      iface(
+        attributesType(e.name),
+        e.fields.map((f) => fieldProperty(f)),
+        `Attributes of the ephemeral \`${e.name}\`.`,
+      ),
+    );
   }
   const entries = [
     ...app.publications.map(
       (p) =>
-        `${p.name}: modelFactory<${attributesType(p.name)}>({\n    app: ${quote(app.name)},\n    endpoint: ${quote(p.endpoint.name)},\n    types: ${literal(p.ancestors)},\n    primaryKey: ${quote(p.primaryKey)},\n    defaults: (n) => (${defaults(p.fields.filter((f) => !f.private), app, '    ')}),\n  }) as ModelFactory<${attributesType(p.name)}>`,
+        `${p.name}: modelFactory<${attributesType(p.name)}>({\n    app: ${quote(app.name)},\n    endpoint: ${quote(p.endpoint.name)},\n    types: ${literal(p.ancestors)},\n    primaryKey: ${quote(p.primaryKey)},\n    defaults: (n) => (${defaults(
+          p.fields.filter((f) => !f.private),
+          app,
+          '    ',
+        )}),\n  }) as ModelFactory<${attributesType(p.name)}>`,
     ),
     ...app.ephemerals.map(
       (e) =>

@@ -10,7 +10,7 @@ export function emitMigration(app: App, header: string): string {
     header,
     "import type { Knex } from 'knex';",
     '',
-    '/** Tables that app `' + app.name + '` publishes: each gets a `_v` version column. */',
+    `/** Tables that app \`${app.name}\` publishes: each gets a \`_v\` version column. */`,
     `const publishedTables: readonly string[] = ${literal(tables)};`,
     '',
     '/** Whether the app subscribes, and so needs the applied-versions table. */',

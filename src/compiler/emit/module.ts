@@ -1,11 +1,4 @@
-import {
-  IndentationText,
-  NewLineKind,
-  Project,
-  QuoteKind,
-  type StatementStructures,
-  StructureKind,
-} from 'ts-morph';
+import { IndentationText, NewLineKind, Project, QuoteKind, type StatementStructures, StructureKind } from 'ts-morph';
 
 /**
  * Prints generated TypeScript through ts-morph structures, with one pinned format (two-space
@@ -42,7 +35,8 @@ function separate(text: string): string {
     if (line === '' && (previous === '' || previous === undefined)) continue;
     const starts = line.startsWith('/**') || line.startsWith('export ');
     const afterDoc = previous !== undefined && (previous.startsWith(' */') || previous.startsWith('/**'));
-    if (starts && previous !== undefined && previous !== '' && !afterDoc && !previous.startsWith('import ')) out.push('');
+    if (starts && previous !== undefined && previous !== '' && !afterDoc && !previous.startsWith('import '))
+      out.push('');
     if (line !== '' && !line.startsWith('import ') && previous?.startsWith('import ')) out.push('');
     out.push(line);
   }

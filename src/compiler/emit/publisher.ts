@@ -1,6 +1,15 @@
 import type { App, Field, Publication } from '../ir/ir.js';
 import { literal, propertyKey } from './literal.js';
-import { type Statement, constant, iface, importNamespace, importTypes, importValues, printModule, typeAlias } from './module.js';
+import {
+  constant,
+  iface,
+  importNamespace,
+  importTypes,
+  importValues,
+  printModule,
+  type Statement,
+  typeAlias,
+} from './module.js';
 import { attributesType, columnType, fieldProperty, kindOf, rowType, wireType } from './ts-types.js';
 
 /**
@@ -11,7 +20,16 @@ import { attributesType, columnType, fieldProperty, kindOf, rowType, wireType } 
 export function emitPublisher(app: App, header: string): string {
   const statements: Statement[] = [
     importTypes(
-      ['EmbeddedDescriptor', 'EphemeralDescriptor', 'EphemeralHook', 'Json', 'ModelDescriptor', 'ModelHooks', 'PublisherSchema', 'PublisherTransaction'],
+      [
+        'EmbeddedDescriptor',
+        'EphemeralDescriptor',
+        'EphemeralHook',
+        'Json',
+        'ModelDescriptor',
+        'ModelHooks',
+        'PublisherSchema',
+        'PublisherTransaction',
+      ],
       'promiscuous/runtime',
     ),
     importValues(['bindEphemeral', 'bindModel'], 'promiscuous/runtime'),
@@ -21,13 +39,21 @@ export function emitPublisher(app: App, header: string): string {
 
   for (const model of app.embedded) {
     statements.push(
-      iface(attributesType(model.name), model.fields.map((f) => fieldProperty(f)), `An embedded \`${model.name}\` document.`),
+      iface(
+        attributesType(model.name),
+        model.fields.map((f) => fieldProperty(f)),
+        `An embedded \`${model.name}\` document.`,
+      ),
     );
   }
   for (const p of app.publications) statements.push(...publicationTypes(p, app));
   for (const e of app.ephemerals) {
     statements.push(
-      iface(attributesType(e.name), e.fields.map((f) => fieldProperty(f)), `Attributes of the ephemeral \`${e.name}\`, published on \`${e.endpoint.name}\`.`),
+      iface(
+        attributesType(e.name),
+        e.fields.map((f) => fieldProperty(f)),
+        `Attributes of the ephemeral \`${e.name}\`, published on \`${e.endpoint.name}\`.`,
+      ),
     );
   }
 
@@ -59,7 +85,10 @@ export function emitPublisher(app: App, header: string): string {
       'ephemerals',
       `${literal(
         Object.fromEntries(
-          app.ephemerals.map((e) => [e.name, { name: e.name, endpoint: e.endpoint.name, attributes: e.fields.map(attributeDescriptor) }]),
+          app.ephemerals.map((e) => [
+            e.name,
+            { name: e.name, endpoint: e.endpoint.name, attributes: e.fields.map(attributeDescriptor) },
+          ]),
         ),
       )} satisfies Readonly<Record<string, EphemeralDescriptor>>`,
     ),
@@ -67,7 +96,10 @@ export function emitPublisher(app: App, header: string): string {
       'embedded',
       `${literal(
         Object.fromEntries(
-          app.embedded.map((m) => [m.name, { name: m.name, primaryKey: m.primaryKey, attributes: m.fields.map(attributeDescriptor) }]),
+          app.embedded.map((m) => [
+            m.name,
+            { name: m.name, primaryKey: m.primaryKey, attributes: m.fields.map(attributeDescriptor) },
+          ]),
         ),
       )} satisfies Readonly<Record<string, EmbeddedDescriptor>>`,
     ),
@@ -99,7 +131,9 @@ export function emitPublisher(app: App, header: string): string {
         `validate: ${literalCode([
           'envelope: validators.validateEnvelope',
           `attributes: ${literalCode(
-            [...app.publications, ...app.ephemerals].map((t) => `${propertyKey(t.name)}: validators.validatePublished${t.name}`),
+            [...app.publications, ...app.ephemerals].map(
+              (t) => `${propertyKey(t.name)}: validators.validatePublished${t.name}`,
+            ),
           )}`,
         ])}`,
       ]),

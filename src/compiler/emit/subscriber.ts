@@ -1,6 +1,6 @@
 import type { App, SubscribedAttribute } from '../ir/ir.js';
 import { literal, propertyKey } from './literal.js';
-import { type Statement, constant, iface, importNamespace, importTypes, printModule } from './module.js';
+import { constant, iface, importNamespace, importTypes, printModule, type Statement } from './module.js';
 import { attributesType, kindOf, wireType } from './ts-types.js';
 
 /**
@@ -11,7 +11,10 @@ import { attributesType, kindOf, wireType } from './ts-types.js';
  */
 export function emitSubscriber(app: App, header: string): string {
   const statements: Statement[] = [
-    importTypes(['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'SubscriberSchema', 'SubscriptionDescriptor'], 'promiscuous/runtime'),
+    importTypes(
+      ['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'SubscriberSchema', 'SubscriptionDescriptor'],
+      'promiscuous/runtime',
+    ),
     importNamespace('validators', './validators.js'),
     constant('app', literal(app.name), 'The subscribing app.'),
   ];
@@ -28,7 +31,11 @@ export function emitSubscriber(app: App, header: string): string {
   }
   for (const o of app.observers) {
     statements.push(
-      iface(attributesType(o.name), o.attributes.map(property), `Attributes of \`${o.type}\` that \`${app.name}\` observes (from \`${o.source.from}\`).`),
+      iface(
+        attributesType(o.name),
+        o.attributes.map(property),
+        `Attributes of \`${o.type}\` that \`${app.name}\` observes (from \`${o.source.from}\`).`,
+      ),
     );
   }
   statements.push(
@@ -66,10 +73,16 @@ export function emitSubscriber(app: App, header: string): string {
     ),
     iface(
       'Callbacks',
-      [...app.subscriptions, ...app.observers].map((x) => `${propertyKey(x.name)}?: ObserverCallbacks<${attributesType(x.name)}>`),
+      [...app.subscriptions, ...app.observers].map(
+        (x) => `${propertyKey(x.name)}?: ObserverCallbacks<${attributesType(x.name)}>`,
+      ),
       'Callbacks after an operation is applied (subscriptions) or received (observers), by local name.',
     ),
-    constant('resolution', `${literal(resolutionTable(app))} as const`, 'Published type -> the subscription it is applied to, by endpoint.'),
+    constant(
+      'resolution',
+      `${literal(resolutionTable(app))} as const`,
+      'Published type -> the subscription it is applied to, by endpoint.',
+    ),
     constant(
       'schema',
       `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
@@ -103,8 +116,9 @@ export function bindings(app: App): string[] {
 }
 
 function validatorMap(app: App): string {
-  const entries = [...app.subscriptions, ...app.observers].map((x) => `${propertyKey(x.name)}: validators.validateSubscribed${x.name}`);
+  const entries = [...app.subscriptions, ...app.observers].map(
+    (x) => `${propertyKey(x.name)}: validators.validateSubscribed${x.name}`,
+  );
   if (entries.length === 0) return '{}';
   return `{\n${entries.map((e) => `      ${e},`).join('\n')}\n    }`;
 }
-

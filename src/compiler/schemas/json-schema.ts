@@ -61,7 +61,12 @@ function baseSchema(type: FieldType, refPrefix: string): JsonSchema {
 }
 
 /** The attributes object of a published type: every published field, all required. */
-function attributesSchema(title: string, fields: readonly Field[], primaryKey: string | undefined, parent?: string): JsonSchema {
+function attributesSchema(
+  title: string,
+  fields: readonly Field[],
+  primaryKey: string | undefined,
+  parent?: string,
+): JsonSchema {
   const published = fields.filter((f) => !f.private && (parent === undefined || f.own));
   const properties: Record<string, JsonSchema> = {};
   for (const field of published) {
@@ -114,7 +119,13 @@ function collectEmbedded(fields: readonly Field[], into: Set<string>): void {
  * typed when the publisher is known. Extra attributes are allowed, so that publishers can add
  * attributes before subscribers use them.
  */
-export function requirementSchema(id: string, comment: string, title: string, attributes: readonly SubscribedAttribute[], embedded: readonly EmbeddedModel[]): JsonSchema {
+export function requirementSchema(
+  id: string,
+  comment: string,
+  title: string,
+  attributes: readonly SubscribedAttribute[],
+  embedded: readonly EmbeddedModel[],
+): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const refs = new Set<string>();
   for (const a of attributes) {

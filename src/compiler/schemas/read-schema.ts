@@ -21,7 +21,12 @@ export function readEndpointSchemas(files: readonly SourceFile[]): Result<Catalo
     try {
       json = JSON.parse(file.text);
     } catch (error) {
-      bag.error('P501', at, `not JSON: ${(error as Error).message}`, 'regenerate the schemas with `promiscuous generate`');
+      bag.error(
+        'P501',
+        at,
+        `not JSON: ${(error as Error).message}`,
+        'regenerate the schemas with `promiscuous generate`',
+      );
       continue;
     }
     const schema = json as JsonSchema;
@@ -39,7 +44,13 @@ export function readEndpointSchemas(files: readonly SourceFile[]): Result<Catalo
       if (def.description === 'embedded document') continue;
       const type = readType(name, defs as Record<string, JsonSchema>);
       if (type) types.push(type);
-      else bag.error('P501', at, `type \`${name}\` of \`${endpoint}\` cannot be read`, 'regenerate the schemas with `promiscuous generate`');
+      else
+        bag.error(
+          'P501',
+          at,
+          `type \`${name}\` of \`${endpoint}\` cannot be read`,
+          'regenerate the schemas with `promiscuous generate`',
+        );
     }
     endpoints.push({ name: endpoint, app, model, types });
   }
@@ -90,10 +101,12 @@ function baseType(schema: JsonSchema): FieldType | undefined {
     }
   }
   if (Array.isArray(schema.enum)) return { kind: 'enum', values: schema.enum.map(String) };
-  if (typeof schema.$ref === 'string') return { kind: 'embedded', model: schema.$ref.replace('#/$defs/', ''), many: false };
+  if (typeof schema.$ref === 'string')
+    return { kind: 'embedded', model: schema.$ref.replace('#/$defs/', ''), many: false };
   if (schema.type === 'array' && typeof schema.items === 'object' && schema.items !== null) {
     const items = schema.items as JsonSchema;
-    if (typeof items.$ref === 'string') return { kind: 'embedded', model: items.$ref.replace('#/$defs/', ''), many: true };
+    if (typeof items.$ref === 'string')
+      return { kind: 'embedded', model: items.$ref.replace('#/$defs/', ''), many: true };
     const of = baseType(items);
     return of ? { kind: 'array', of } : undefined;
   }

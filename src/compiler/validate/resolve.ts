@@ -931,7 +931,11 @@ class AppBuilder {
    * A source that matches nothing known is assumed to be published outside the workspace; when
    * it is one edit away from a known app or endpoint, it is more likely a typo, worth a warning.
    */
-  private warnIfMisspelt(decl: SubscribeAst | ObserveAst, binding: string, catalog: ReadonlyMap<string, CatalogEndpoint>): void {
+  private warnIfMisspelt(
+    decl: SubscribeAst | ObserveAst,
+    binding: string,
+    catalog: ReadonlyMap<string, CatalogEndpoint>,
+  ): void {
     const [app = '*', model = '*'] = binding.split('.');
     const span = decl.from?.span ?? decl.type.span;
     const nearApp = app === '*' ? undefined : closest(app, this.knownApps);

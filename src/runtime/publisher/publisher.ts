@@ -76,7 +76,10 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * message as the transaction's writes, so it is never seen before them.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
-    const recorder = new Recorder(this as Publisher<unknown, unknown>, (this.options.virtuals ?? {}) as VirtualFunctions);
+    const recorder = new Recorder(
+      this as Publisher<unknown, unknown>,
+      (this.options.virtuals ?? {}) as VirtualFunctions,
+    );
     const value = await this.options.knex.transaction(async (trx) => {
       recorder.begin(trx);
       const result = await fn(this.options.schema.bind(recorder));
@@ -104,9 +107,12 @@ export class Publisher<Hooks, Virtuals = unknown> {
     try {
       await this.options.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
-      const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const failure = new PublisherError(
+        `ephemeral message ${envelope.id} was not published: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
       this.notify(failure, envelope);
       throw failure;
     }
@@ -175,7 +181,8 @@ class Recorder implements PublisherTransaction {
 
   async create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
     const row: Record<string, unknown> = { ...columnValues(model.attributes, values), _v: 1 };
-    if (model.discriminator && row[model.discriminator.column] === undefined) row[model.discriminator.column] = model.discriminator.value;
+    if (model.discriminator && row[model.discriminator.column] === undefined)
+      row[model.discriminator.column] = model.discriminator.value;
     const key = model.primaryKey.column;
     let id = row[key];
     if (this.db.client.config.client === 'mysql2' || this.db.client.config.client === 'mysql') {
@@ -191,7 +198,11 @@ class Recorder implements PublisherTransaction {
     return created;
   }
 
-  async update(model: ModelDescriptor, id: Id, patch: Readonly<Record<string, unknown>>): Promise<Record<string, unknown> | undefined> {
+  async update(
+    model: ModelDescriptor,
+    id: Id,
+    patch: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | undefined> {
     const before = await this.read(model, id, true);
     if (!before) return undefined;
     const writes = columnValues(model.attributes, patch);
@@ -259,7 +270,12 @@ class Recorder implements PublisherTransaction {
     throw new PublisherError(`no function for the virtual attribute ${model.name}.${name}: pass it in \`virtuals\``);
   }
 
-  private record(model: ModelDescriptor, row: Record<string, unknown>, operation: OperationMessage['operation'], version: number): void {
+  private record(
+    model: ModelDescriptor,
+    row: Record<string, unknown>,
+    operation: OperationMessage['operation'],
+    version: number,
+  ): void {
     const key = String(row[model.primaryKey.column]);
     for (const publication of this.publisher.publicationsOf(model, row)) {
       this.operations.push({
@@ -274,8 +290,18 @@ class Recorder implements PublisherTransaction {
   }
 }
 
-function ephemeralOperation(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): OperationMessage {
+function ephemeralOperation(
+  ephemeral: EphemeralDescriptor,
+  attributes: Readonly<Record<string, unknown>>,
+): OperationMessage {
   const published: Record<string, unknown> = {};
   for (const a of ephemeral.attributes) published[a.name] = toWire(a.kind, attributes[a.name]);
-  return { endpoint: ephemeral.endpoint, types: [ephemeral.name], id: randomUUID(), operation: 'create', version: 1, attributes: published };
+  return {
+    endpoint: ephemeral.endpoint,
+    types: [ephemeral.name],
+    id: randomUUID(),
+    operation: 'create',
+    version: 1,
+    attributes: published,
+  };
 }

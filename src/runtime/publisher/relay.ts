@@ -74,7 +74,9 @@ export class Relay {
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
-      this.options.onError?.(new PublisherError(`the relay could not publish: ${(error as Error).message}`, { cause: error }));
+      this.options.onError?.(
+        new PublisherError(`the relay could not publish: ${(error as Error).message}`, { cause: error }),
+      );
       // Backs off before the sweeper's next attempt; the rows stay in the outbox meanwhile.
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** this.failures)).unref());
     }

@@ -91,7 +91,11 @@ export class Subscriber<Callbacks = unknown> {
       return this.park(delivery, `malformed JSON: ${(error as Error).message}`);
     }
     if (!this.options.schema.validate.envelope(envelope)) {
-      return this.park(delivery, `the envelope fails its schema: ${describe(this.options.schema.validate.envelope)}`, envelope);
+      return this.park(
+        delivery,
+        `the envelope fails its schema: ${describe(this.options.schema.validate.envelope)}`,
+        envelope,
+      );
     }
     try {
       const plans = envelope.operations.flatMap((op) => this.plan(op));
@@ -99,7 +103,9 @@ export class Subscriber<Callbacks = unknown> {
         const since = delivery.waitingSince ?? Date.now();
         if (Date.now() - since < (this.options.dependencyTimeoutMs ?? 30_000)) return await delivery.defer(200, since);
         this.notify(
-          new RecoveryError(`message ${envelope.id} waited ${Date.now() - since} ms for a previous version; applied without it`),
+          new RecoveryError(
+            `message ${envelope.id} waited ${Date.now() - since} ms for a previous version; applied without it`,
+          ),
           envelope,
         );
       }
@@ -110,8 +116,12 @@ export class Subscriber<Callbacks = unknown> {
       if (error instanceof Unprocessable) return this.park(delivery, error.message, envelope);
       const attempts = delivery.attempt + 1;
       const reason = `${(error as Error).message}`;
-      this.notify(new SubscriberError(`message ${envelope.id} failed (attempt ${attempts}): ${reason}`, { cause: error }), envelope);
-      if (attempts >= (this.options.maxAttempts ?? 5)) return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope);
+      this.notify(
+        new SubscriberError(`message ${envelope.id} failed (attempt ${attempts}): ${reason}`, { cause: error }),
+        envelope,
+      );
+      if (attempts >= (this.options.maxAttempts ?? 5))
+        return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope);
       await delivery.retry(error as Error, (this.options.retryDelayMs ?? defaultDelay)(delivery.attempt));
     }
   }
@@ -150,7 +160,8 @@ export class Subscriber<Callbacks = unknown> {
     const out: string[] = [];
     for (const { op } of plans) {
       if (op.version <= 1) continue;
-      const row = (await this.options.knex(versionsTable)
+      const row = (await this.options
+        .knex(versionsTable)
         .select('version')
         .where({ publisher: envelope.app, endpoint: op.endpoint, object_id: op.id })
         .first()) as { version: number | string } | undefined;
@@ -168,7 +179,10 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   private async park(delivery: Delivery, reason: string, envelope?: Envelope): Promise<void> {
-    this.notify(new SubscriberError(`message ${delivery.messageId ?? '?'} parked: ${reason}`), envelope ?? delivery.body.toString('utf8'));
+    this.notify(
+      new SubscriberError(`message ${delivery.messageId ?? '?'} parked: ${reason}`),
+      envelope ?? delivery.body.toString('utf8'),
+    );
     await delivery.park(reason);
   }
 
@@ -231,7 +245,12 @@ export class Subscriber<Callbacks = unknown> {
     else await trx(versionsTable).insert({ ...where, ...values });
   }
 
-  private async write(trx: Knex.Transaction, subscription: SubscriptionDescriptor, op: OperationMessage, known: boolean): Promise<void> {
+  private async write(
+    trx: Knex.Transaction,
+    subscription: SubscriptionDescriptor,
+    op: OperationMessage,
+    known: boolean,
+  ): Promise<void> {
     const where = { [subscription.key]: op.id };
     if (op.operation === 'destroy') {
       if (this.sharedTables.has(subscription.table)) {
@@ -244,7 +263,8 @@ export class Subscriber<Callbacks = unknown> {
     const attributes = op.attributes ?? {};
     const values: Record<string, unknown> = {};
     for (const a of subscription.attributes) {
-      if (!(a.name in attributes)) throw new Unprocessable(`${op.types[0]} ${op.id} lacks the subscribed attribute ${a.name}`);
+      if (!(a.name in attributes))
+        throw new Unprocessable(`${op.types[0]} ${op.id} lacks the subscribed attribute ${a.name}`);
       values[a.column] = a.kind ? toColumn(a.kind, attributes[a.name]) : plain(attributes[a.name]);
     }
     if (subscription.discriminator) values[subscription.discriminator.column] = subscription.discriminator.value;
@@ -270,7 +290,9 @@ export class Subscriber<Callbacks = unknown> {
       idempotencyKey: `${op.endpoint}:${op.id}:${op.version}`,
       envelope,
     };
-    const specific = { create: callbacks.afterCreate, update: callbacks.afterUpdate, destroy: callbacks.afterDestroy }[op.operation];
+    const specific = { create: callbacks.afterCreate, update: callbacks.afterUpdate, destroy: callbacks.afterDestroy }[
+      op.operation
+    ];
     await specific?.(event);
     if (op.operation !== 'destroy') await callbacks.afterSave?.(event);
   }

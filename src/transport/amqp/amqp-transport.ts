@@ -1,6 +1,6 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { ConnectionError, PublisherError } from '../../runtime/errors.js';
-import type { Consumer, ConsumeOptions, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+import type { ConsumeOptions, Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
 import { type Names, names } from './topology.js';
 
 export interface AmqpOptions {
@@ -64,7 +64,9 @@ export class AmqpTransport implements Transport {
     try {
       transport.connection = await connectRecovering(options, (model) => transport.setup(model));
     } catch (error) {
-      throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
+      throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     transport.connection.on('disconnect', () => {
       transport.connected = false;
@@ -130,7 +132,9 @@ export class AmqpTransport implements Transport {
               ...(others.length > 0 ? { CC: others } : {}),
             },
             (error: unknown) =>
-              error ? reject(new PublisherError(`RabbitMQ did not confirm message ${message.messageId}`, { cause: error })) : resolve(),
+              error
+                ? reject(new PublisherError(`RabbitMQ did not confirm message ${message.messageId}`, { cause: error }))
+                : resolve(),
           );
         }),
       );
@@ -164,7 +168,10 @@ export class AmqpTransport implements Transport {
   private async assertQueues(channel: Channel, app: string, bindings: readonly string[]): Promise<void> {
     const queue = this.names.queue(app);
     await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
-    await channel.assertQueue(queue, { durable: true, ...(this.options.quorum ? { arguments: { 'x-queue-type': 'quorum' } } : {}) });
+    await channel.assertQueue(queue, {
+      durable: true,
+      ...(this.options.quorum ? { arguments: { 'x-queue-type': 'quorum' } } : {}),
+    });
     for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
     for (const [level, delay] of this.retryDelays.entries()) {
       // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
@@ -212,7 +219,12 @@ export class AmqpTransport implements Transport {
         publisher.sendToQueue(
           queue,
           message.content,
-          { persistent: true, contentType: 'application/json', ...(messageId ? { messageId } : {}), headers: { ...headers, ...extra } },
+          {
+            persistent: true,
+            contentType: 'application/json',
+            ...(messageId ? { messageId } : {}),
+            headers: { ...headers, ...extra },
+          },
           (error: unknown) => (error ? reject(error) : resolve()),
         ),
       );
@@ -230,7 +242,13 @@ export class AmqpTransport implements Transport {
       defer: (delayMs, since) =>
         settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [waitingHeader]: since })),
       park: (reason) =>
-        settle(() => copy(this.names.parked(state.app), { [reasonHeader]: reason, [parkedAtHeader]: Date.now(), [attemptHeader]: attempt })),
+        settle(() =>
+          copy(this.names.parked(state.app), {
+            [reasonHeader]: reason,
+            [parkedAtHeader]: Date.now(),
+            [attemptHeader]: attempt,
+          }),
+        ),
     };
     try {
       await state.handle(delivery);
@@ -253,7 +271,11 @@ export class AmqpTransport implements Transport {
     let moved = 0;
     await this.browseParked(app, (m) => {
       if (messageIds && !messageIds.includes(m.messageId ?? '')) return 'keep';
-      channel.sendToQueue(this.names.queue(app), m.body, { persistent: true, contentType: 'application/json', ...(m.messageId ? { messageId: m.messageId } : {}) });
+      channel.sendToQueue(this.names.queue(app), m.body, {
+        persistent: true,
+        contentType: 'application/json',
+        ...(m.messageId ? { messageId: m.messageId } : {}),
+      });
       moved += 1;
       return 'take';
     });

@@ -1,5 +1,5 @@
 import { topicMatches } from '../../shared/topic.js';
-import type { Consumer, ConsumeOptions, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+import type { ConsumeOptions, Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
 
 interface Stored {
   readonly messageId: string;
@@ -12,7 +12,13 @@ interface Queue {
   bindings: readonly string[];
   readonly ready: Stored[];
   readonly parked: ParkedMessage[];
-  consumer?: { prefetch: number; inFlight: number; stopped: boolean; handle: (d: Delivery) => Promise<void>; idle: () => void };
+  consumer?: {
+    prefetch: number;
+    inFlight: number;
+    stopped: boolean;
+    handle: (d: Delivery) => Promise<void>;
+    idle: () => void;
+  };
 }
 
 /**
@@ -62,7 +68,9 @@ export class MemoryTransport implements Transport {
   /** Resolves once every queue is empty and nothing is in flight or waiting to be retried. */
   async drained(): Promise<void> {
     for (;;) {
-      const busy = this.timers.size > 0 || [...this.queues.values()].some((q) => q.ready.length > 0 || (q.consumer?.inFlight ?? 0) > 0);
+      const busy =
+        this.timers.size > 0 ||
+        [...this.queues.values()].some((q) => q.ready.length > 0 || (q.consumer?.inFlight ?? 0) > 0);
       if (!busy) return;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -95,7 +103,13 @@ export class MemoryTransport implements Transport {
         defer: (delayMs, waitingSince) => settle(() => this.later(app, { ...stored, waitingSince }, delayMs)),
         park: (reason) =>
           settle(() =>
-            queue.parked.push({ messageId: stored.messageId, reason, attempts: stored.attempt, parkedAt: Date.now(), body: stored.body }),
+            queue.parked.push({
+              messageId: stored.messageId,
+              reason,
+              attempts: stored.attempt,
+              parkedAt: Date.now(),
+              body: stored.body,
+            }),
           ),
       };
       void consumer.handle(delivery).catch(() => delivery.retry(new Error('handler failed'), 0));
@@ -116,14 +130,20 @@ export class MemoryTransport implements Transport {
   }
 
   async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
-    return this.takeParked(app, messageIds, (m, queue) => queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }));
+    return this.takeParked(app, messageIds, (m, queue) =>
+      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }),
+    );
   }
 
   async dropParked(app: string, messageIds?: readonly string[]): Promise<number> {
     return this.takeParked(app, messageIds, () => {});
   }
 
-  private takeParked(app: string, ids: readonly string[] | undefined, take: (m: ParkedMessage, q: Queue) => void): number {
+  private takeParked(
+    app: string,
+    ids: readonly string[] | undefined,
+    take: (m: ParkedMessage, q: Queue) => void,
+  ): number {
     const queue = this.queues.get(app);
     if (!queue) return 0;
     const keep: ParkedMessage[] = [];
