@@ -25,6 +25,7 @@ const pairs: [Dialect, Dialect][] = [
   ['postgres', 'sqlite'],
   ['sqlite', 'postgres'],
   ['postgres', 'mariadb'],
+  ['mariadb', 'postgres'],
 ];
 
 for (const [from, to] of pairs) {

@@ -210,6 +210,21 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.ok(world.errors.some((e) => e.name === 'SubscriberError' && e.message.includes('mailer is down')));
   });
 
+  test('an unknown type on a subscribed endpoint, and an operation from an app that does not own its endpoint, are parked', async (world) => {
+    const user = factories.User.create();
+    const unknown = { ...user, operations: user.operations.map((op) => ({ ...op, types: ['Droid'] })) };
+    const impostor = { ...factories.User.create(), app: 'empire' };
+    await send(world, unknown, impostor);
+    const parked = await eventually(async () => {
+      const list = await world.transport.parked(sniper.app);
+      return list.length >= 2 ? list : undefined;
+    });
+    const reasons = parked.map((p) => p.reason).join('\n');
+    assert.match(reasons, 'unknown type Droid on crowdtap/user');
+    assert.match(reasons, 'app empire sent an operation on crowdtap/user, an endpoint it does not own');
+    assert.is(await world.transport.dropParked(sniper.app), 2);
+  });
+
   test('types nobody subscribes to are ignored', async (world) => {
     const stranger = factories.Organization.create();
     const other = {

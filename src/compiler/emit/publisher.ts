@@ -146,7 +146,10 @@ export function emitPublisher(app: App, header: string): string {
 
 function publicationTypes(p: Publication, app: App): Statement[] {
   const own = p.fields.filter((f) => f.own);
-  const columns = own.filter((f) => f.column !== undefined);
+  // A table published on several endpoints is one row: a root's hooks write every column
+  // that any publication of the table reads, so that each endpoint's payload is complete.
+  const siblings = p.parent ? [] : siblingColumns(p, app);
+  const columns = [...own.filter((f) => f.column !== undefined), ...siblings];
   const parentRow = p.parent ? [rowType(p.parent)] : [];
   const extraColumns: string[] = [];
   if (!p.parent) {
@@ -182,6 +185,22 @@ function publicationTypes(p: Publication, app: App): Statement[] {
     ),
     typeAlias(`${p.name}Update`, `Partial<Omit<${p.name}Create, ${literal(key?.column ?? p.primaryKey)}>>`),
   ];
+}
+
+/** Columns of the other model trees published from the same table, not already in `p`. */
+function siblingColumns(p: Publication, app: App): Field[] {
+  const mine = new Set(p.fields.map((f) => f.column));
+  const out = new Map<string, Field>();
+  for (const other of app.publications) {
+    if (other.table !== p.table || other.parent !== undefined || other.name === p.name) continue;
+    for (const f of other.fields) {
+      if (f.column === undefined || mine.has(f.column)) continue;
+      const seen = out.get(f.column);
+      // Required if any publication requires it.
+      if (!seen || (seen.nullable && !f.nullable)) out.set(f.column, { ...f, primary: false });
+    }
+  }
+  return [...out.values()];
 }
 
 function modelDescriptor(p: Publication): Record<string, unknown> {

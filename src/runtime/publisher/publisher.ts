@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import type { Transport } from '../../transport/transport.js';
 import type {
+  AttributeDescriptor,
   EphemeralDescriptor,
   FindOptions,
   Id,
@@ -50,6 +51,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly contexts = new AsyncLocalStorage<Context>();
   private readonly host: string;
   private readonly tables: Map<string, ModelDescriptor[]>;
+  private readonly columns = new Map<string, AttributeDescriptor[]>();
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     this.host = options.host ?? hostname();
@@ -58,6 +60,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       const list = this.tables.get(model.table) ?? [];
       list.push(model);
       this.tables.set(model.table, list);
+      this.columns.set(model.table, [...(this.columns.get(model.table) ?? []), ...model.attributes]);
     }
     this.relay =
       options.relay === false
@@ -146,6 +149,11 @@ export class Publisher<Hooks, Virtuals = unknown> {
     });
   }
 
+  /** Every attribute any publication reads from a table: a write converts its columns by them. */
+  tableAttributes(table: string): readonly AttributeDescriptor[] {
+    return this.columns.get(table) ?? [];
+  }
+
   notify(error: Error, payload?: unknown): void {
     this.options.errorNotifier?.(error, payload);
   }
@@ -180,7 +188,10 @@ class Recorder implements PublisherTransaction {
   }
 
   async create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    const row: Record<string, unknown> = { ...columnValues(model.attributes, values), _v: 1 };
+    const row: Record<string, unknown> = {
+      ...columnValues(this.publisher.tableAttributes(model.table), values),
+      _v: 1,
+    };
     if (model.discriminator && row[model.discriminator.column] === undefined)
       row[model.discriminator.column] = model.discriminator.value;
     const key = model.primaryKey.column;
@@ -205,7 +216,7 @@ class Recorder implements PublisherTransaction {
   ): Promise<Record<string, unknown> | undefined> {
     const before = await this.read(model, id, true);
     if (!before) return undefined;
-    const writes = columnValues(model.attributes, patch);
+    const writes = columnValues(this.publisher.tableAttributes(model.table), patch);
     const after = { ...before, ...writes };
     const publications = this.publisher.publicationsOf(model, after);
     // SyncMachine's rule: a write that changes no published attribute publishes nothing.

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { routingKey } from '../../shared/topic.js';
+import { routingKey, topicMatches } from '../../shared/topic.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import {
   type CompiledValidator,
@@ -98,7 +98,7 @@ export class Subscriber<Callbacks = unknown> {
       );
     }
     try {
-      const plans = envelope.operations.flatMap((op) => this.plan(op));
+      const plans = envelope.operations.flatMap((op) => this.plan(op, envelope.app));
       if (plans.length > 0 && this.options.mode !== 'bareback' && !(await this.whenReady(envelope, plans))) {
         const since = delivery.waitingSince ?? Date.now();
         if (Date.now() - since < (this.options.dependencyTimeoutMs ?? 30_000)) return await delivery.defer(200, since);
@@ -190,7 +190,7 @@ export class Subscriber<Callbacks = unknown> {
   async apply(envelope: Envelope): Promise<void> {
     await this.applyPlans(
       envelope,
-      envelope.operations.flatMap((op) => this.plan(op)),
+      envelope.operations.flatMap((op) => this.plan(op, envelope.app)),
     );
   }
 
@@ -210,12 +210,21 @@ export class Subscriber<Callbacks = unknown> {
     });
   }
 
-  private plan(op: OperationMessage): Plan[] {
+  private plan(op: OperationMessage, publisher: string): Plan[] {
     const key = routingKey(op.endpoint, op.operation);
+    const bound = this.options.schema.bindings.some((b) => topicMatches(b, key));
+    if (bound && op.endpoint.split('/')[0] !== publisher) {
+      throw new Unprocessable(`app ${publisher} sent an operation on ${op.endpoint}, an endpoint it does not own`);
+    }
     const subscription = resolveSubscription(this.options.schema, key, op.types);
     const observers = resolveObservers(this.options.schema, key, op.types);
-    // Types nobody here subscribes to are ignored silently.
-    if (!subscription && observers.length === 0) return [];
+    if (!subscription && observers.length === 0) {
+      // An operation on an endpoint this app does not bind came along in a multi-type message: not ours.
+      if (!bound) return [];
+      throw new Unprocessable(
+        `unknown type ${op.types.join(' < ')} on ${op.endpoint}: no subscription of ${this.options.schema.app} matches it or an ancestor`,
+      );
+    }
     const targets = [...(subscription ? [subscription.name] : []), ...observers.map((o) => o.name)];
     if (op.operation !== 'destroy') {
       for (const target of targets) {

@@ -62,6 +62,8 @@ export interface OrderRow {
   placed_at: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
+  currency: string;
+  customer_notes: string | null;
   _v?: number;
 }
 
@@ -74,6 +76,8 @@ export interface OrderCreate {
   placed_at?: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
+  currency: string;
+  customer_notes?: string | null;
 }
 
 export type OrderUpdate = Partial<Omit<OrderCreate, 'id'>>;
@@ -131,6 +135,7 @@ export interface OrderV2Row {
   customer_notes: string | null;
   placed_at: Date | string | null;
   updated_at: Date | string;
+  created_at: Date | string;
   _v?: number;
 }
 
@@ -144,6 +149,7 @@ export interface OrderV2Create {
   customer_notes?: string | null;
   placed_at?: Date | string | null;
   updated_at: Date | string;
+  created_at: Date | string;
 }
 
 export type OrderV2Update = Partial<Omit<OrderV2Create, 'id'>>;

@@ -1,0 +1,166 @@
+/**
+ * The shop example: one table published on two endpoints (API versions), and one subscriber
+ * table fed by two publishers, each owning its columns.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { up as billingMigration } from '../../examples/shop/generated/billing/migrations/promiscuous.js';
+import { schema as billing } from '../../examples/shop/generated/billing/publisher.js';
+import { up as crmMigration } from '../../examples/shop/generated/crm/migrations/promiscuous.js';
+import { schema as crm } from '../../examples/shop/generated/crm/subscriber.js';
+import { up as shopMigration } from '../../examples/shop/generated/shop/migrations/promiscuous.js';
+import { schema as shop, type Virtuals } from '../../examples/shop/generated/shop/publisher.js';
+import {
+  AmqpTransport,
+  type Envelope,
+  outboxTable,
+  Publisher,
+  Subscriber,
+  versionsTable,
+} from '../../src/runtime/index.js';
+import { amqpUrl, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+
+const virtuals: Virtuals = {
+  OrderLine: { line_total: (row) => (Number(row.quantity) * Number(row.unit_price)).toFixed(2) },
+};
+
+async function shopDatabase(): Promise<TestDatabase> {
+  const db = await database('sqlite');
+  await db.knex.schema.createTable('customers', (t) => {
+    t.uuid('id').primary();
+    t.string('email').notNullable();
+    t.string('name').notNullable();
+    t.string('phone');
+    t.timestamp('created_at').notNullable();
+    t.timestamp('updated_at').notNullable();
+  });
+  await db.knex.schema.createTable('orders', (t) => {
+    t.uuid('id').primary();
+    t.uuid('customer_id').notNullable().references('id').inTable('customers');
+    t.string('status').notNullable();
+    t.decimal('total', 12, 2).notNullable();
+    t.string('currency').notNullable();
+    t.string('customer_notes');
+    t.timestamp('placed_at');
+    t.timestamp('created_at').notNullable();
+    t.timestamp('updated_at').notNullable();
+  });
+  await db.knex.schema.createTable('order_lines', (t) => {
+    t.uuid('id').primary();
+    t.uuid('order_id').notNullable();
+    t.string('sku');
+    t.integer('quantity');
+    t.decimal('unit_price', 10, 2);
+  });
+  await shopMigration(db.knex);
+  return db;
+}
+
+const now = new Date('2026-11-22T10:00:00.000Z');
+
+test('a write to a table published on two endpoints publishes both payloads in one message', async () => {
+  const db = await shopDatabase();
+  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const publisher = new Publisher({ schema: shop, knex: db.knex, transport, virtuals, relay: false });
+  const customer = crypto.randomUUID();
+  const order = crypto.randomUUID();
+  await publisher.transaction(async (tx) => {
+    await tx.Customer.create({
+      id: customer,
+      email: 'leia@alderaan.example',
+      name: 'Leia',
+      created_at: now,
+      updated_at: now,
+    });
+    await tx.Order.create({
+      id: order,
+      customer_id: customer,
+      status: 'pending',
+      total: '99.50',
+      currency: 'EUR',
+      customer_notes: 'gift wrap',
+      created_at: now,
+      updated_at: now,
+    });
+  });
+  const rows = await db.knex(outboxTable).select('message');
+  assert.is(rows.length, 1, 'one transaction, one message');
+  const envelope = JSON.parse(rows[0].message) as Envelope;
+  assert.equal(
+    envelope.operations.map((op) => `${op.endpoint} ${op.types[0]} ${op.operation} v${op.version}`),
+    ['shop/customer Customer create v1', 'shop/order Order create v1', 'shop/order_v2 OrderV2 create v1'],
+  );
+  const [, v1, v2] = envelope.operations;
+  assert.is(v1?.attributes?.status, 'pending');
+  assert.is(v1?.attributes?.total, '99.5');
+  assert.is(v2?.attributes?.state, 'pending', 'v2 renames status to state');
+  assert.is(v2?.attributes?.notes, 'gift wrap');
+  assert.is(v2?.attributes?.currency, 'EUR');
+  for (const op of envelope.operations) {
+    const validate = shop.validate.attributes[op.types[0] as string];
+    assert.ok(validate?.(op.attributes), `${op.endpoint}: ${JSON.stringify(validate?.errors)}`);
+  }
+  await transport.close();
+  await db.drop();
+});
+
+test('one subscriber table fed by two publishers keeps each publisher to its own columns and versions', async () => {
+  const shopDb = await shopDatabase();
+  const billingDb = await database('sqlite');
+  await billingDb.knex.schema.createTable('credit_accounts', (t) => {
+    t.uuid('id').primary();
+    t.decimal('credit_limit', 12, 2).notNullable();
+    t.decimal('balance', 12, 2).notNullable();
+    t.string('payment_terms').notNullable();
+    t.timestamp('updated_at').notNullable();
+  });
+  await billingMigration(billingDb.knex);
+  const crmDb = await database('postgres');
+  await crmDb.knex.schema.createTable('customers', (t) => {
+    t.increments('id').primary();
+    t.uuid('customer_uuid').notNullable().unique();
+    t.string('email');
+    t.string('name');
+    t.timestamp('customer_since', { useTz: true });
+    t.decimal('credit_limit', 12, 2);
+    t.decimal('balance', 12, 2);
+    t.string('payment_terms');
+    t.timestamp('credit_updated_at', { useTz: true });
+  });
+  await crmMigration(crmDb.knex);
+
+  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const subscriber = new Subscriber({ schema: crm, knex: crmDb.knex, transport });
+  await subscriber.start();
+  const shopPublisher = new Publisher({ schema: shop, knex: shopDb.knex, transport, virtuals });
+  const billingPublisher = new Publisher({ schema: billing, knex: billingDb.knex, transport });
+  const id = crypto.randomUUID();
+  const row = () => crmDb.knex('customers').where('customer_uuid', id).first();
+
+  await shopPublisher.transaction(async (tx) => {
+    await tx.Customer.create({ id, email: 'han@falcon.example', name: 'Han', created_at: now, updated_at: now });
+  });
+  await billingPublisher.transaction(async (tx) => {
+    await tx.Customer.create({ id, credit_limit: '1000.00', balance: '0.00', payment_terms: 'net30', updated_at: now });
+  });
+  await eventually(async () => ((await row())?.credit_limit && (await row())?.name ? true : undefined));
+  await billingPublisher.transaction(async (tx) => void (await tx.Customer.update(id, { balance: '250.00' })));
+  await eventually(async () => (Number((await row())?.balance) === 250 ? true : undefined));
+  assert.is((await row())?.name, 'Han', "billing's update leaves shop's columns alone");
+  const versions = await crmDb.knex(versionsTable).where('object_id', id).orderBy('publisher');
+  assert.equal(
+    versions.map((v) => `${v.publisher} ${v.endpoint} v${v.version}`),
+    ['billing billing/customer v2', 'shop shop/customer v1'],
+  );
+  await billingPublisher.transaction(async (tx) => void (await tx.Customer.destroy(id)));
+  await eventually(async () => ((await row())?.credit_limit === null ? true : undefined));
+  assert.is((await row())?.email, 'han@falcon.example', "billing's destroy clears only its own columns");
+
+  await shopPublisher.close();
+  await billingPublisher.close();
+  await subscriber.stop();
+  await transport.close();
+  for (const db of [shopDb, billingDb, crmDb]) await db.drop();
+});
+
+test.run();
