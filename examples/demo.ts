@@ -1,8 +1,10 @@
 /**
  * `npm run demo`: two example apps as separate processes, each with its own SQLite file,
- * replicating through the local RabbitMQ. sniper runs `promiscuous subscribe`; crowdtap
- * creates, updates and destroys a few users; sniper says "Hi Yoda!". Exits 0 once every
- * change has arrived, and within a few seconds, saying how to start it, if RabbitMQ is down.
+ * replicating through the local RabbitMQ, with Redis coordinating sniper's workers. sniper
+ * runs `promiscuous subscribe`; crowdtap creates, updates and destroys a few users; sniper
+ * says "Hi Yoda!". Exits 0 once every
+ * change has arrived, and within a few seconds, saying how to start it, if RabbitMQ or Redis
+ * is down.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import knex from 'knex';
 import { connectTransport, runtimeSettings } from '../src/runtime/config.js';
+import { RedisCoordinator } from '../src/runtime/index.js';
 import { crowdtapTables, sniperTables } from './users/schema.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
@@ -56,8 +59,9 @@ async function cleanBroker(): Promise<void> {
 }
 
 try {
-  // Fails within a few seconds, naming the URL and how to start RabbitMQ.
+  // Fails within a few seconds, naming the URL that failed and how to start the service.
   await (await connectTransport(settings)).close();
+  await (await RedisCoordinator.connect(settings.redisUrl, namespace)).close();
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

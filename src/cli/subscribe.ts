@@ -1,5 +1,6 @@
 import type { SubscriberSchema } from '../runtime/contract.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
+import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import type { Output } from './output.js';
 import { appRuntime, untilSignal } from './runtime.js';
 
@@ -19,6 +20,10 @@ export interface SubscribeOptions {
 export async function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   const runtime = await appRuntime(options);
   const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
+  const coordinator =
+    runtime.settings.backend === 'amqp'
+      ? await RedisCoordinator.connect(runtime.settings.redisUrl, `${runtime.settings.namespace}:${runtime.app}`)
+      : undefined;
   if (options.bareback) output.error('WARNING: --bareback applies messages in any order. Never use it in production.');
   const workers = Array.from(
     { length: Math.max(1, Number(options.concurrency ?? 1)) },
@@ -28,6 +33,7 @@ export async function subscribe(options: SubscribeOptions, output: Output): Prom
         knex: runtime.knex,
         transport: runtime.transport,
         prefetch: Number(options.prefetch ?? 5),
+        ...(coordinator ? { coordinator } : {}),
         mode: options.bareback ? 'bareback' : 'ordered',
         dependencyTimeoutMs: options.recovery ? 2_000 : 30_000,
         callbacks: runtime.config.callbacks?.[runtime.app],
@@ -43,6 +49,7 @@ export async function subscribe(options: SubscribeOptions, output: Output): Prom
   const signal = await untilSignal();
   output.info(`[${runtime.app}] ${signal}: finishing the messages in flight`);
   for (const worker of workers) await worker.stop();
+  await coordinator?.close();
   await runtime.close();
   return 0;
 }

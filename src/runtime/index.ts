@@ -4,6 +4,7 @@
 export { routingKey, topicMatches } from '../shared/topic.js';
 export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
+export { RedisCoordinator } from '../transport/redis/coordinator.js';
 export type { Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport/transport.js';
 export * from './contract.js';
 export * from './envelope.js';

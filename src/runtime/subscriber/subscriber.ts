@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { routingKey, topicMatches } from '../../shared/topic.js';
+import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import {
   type CompiledValidator,
@@ -37,6 +38,12 @@ export interface SubscriberOptions<Callbacks = unknown> {
   readonly waitMs?: number;
   /** How long a message may wait for a missing predecessor before it is applied anyway (default 30 s). */
   readonly dependencyTimeoutMs?: number;
+  /**
+   * Coordinates several workers on one queue: a Redis lock per object while it is applied,
+   * and wake-ups for messages waiting on a version. Without it, the database's row locks still
+   * keep the result correct; waiting workers then only poll.
+   */
+  readonly coordinator?: RedisCoordinator;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
   readonly logger?: { warn(message: string): void };
 }
@@ -59,6 +66,7 @@ export class Subscriber<Callbacks = unknown> {
   private readonly sharedTables: ReadonlySet<string>;
   /** Messages waiting in this process for an object's next version, by object. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly unlisten: (() => void) | undefined;
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
@@ -68,6 +76,7 @@ export class Subscriber<Callbacks = unknown> {
       roots.set(s.table, set);
     }
     this.sharedTables = new Set([...roots].filter(([, r]) => r.size > 1).map(([t]) => t));
+    this.unlisten = options.coordinator?.onApplied((object) => this.wakeObject(object));
   }
 
   async start(): Promise<void> {
@@ -81,6 +90,7 @@ export class Subscriber<Callbacks = unknown> {
   /** Stops taking messages and waits for those in flight to be applied and acknowledged. */
   async stop(): Promise<void> {
     await this.consumer?.stop();
+    this.unlisten?.();
   }
 
   async handle(delivery: Delivery): Promise<void> {
@@ -109,9 +119,16 @@ export class Subscriber<Callbacks = unknown> {
           envelope,
         );
       }
-      await this.applyPlans(envelope, plans);
-      await delivery.ack();
-      this.wake(envelope, plans);
+      const objects = plans.map((p) => objectKey(envelope.app, p.op));
+      if (!(await this.lock(objects))) return await delivery.defer(200, delivery.waitingSince ?? Date.now());
+      try {
+        await this.applyPlans(envelope, plans);
+        await delivery.ack();
+        await this.options.coordinator?.applied(objects);
+      } finally {
+        await this.options.coordinator?.unlockAll(objects);
+      }
+      for (const object of objects) this.wakeObject(object);
     } catch (error) {
       if (error instanceof Unprocessable) return this.park(delivery, error.message, envelope);
       const attempts = delivery.attempt + 1;
@@ -170,12 +187,20 @@ export class Subscriber<Callbacks = unknown> {
     return out;
   }
 
-  private wake(envelope: Envelope, plans: readonly Plan[]): void {
-    for (const { op } of plans) {
-      const key = objectKey(envelope.app, op);
-      for (const wake of this.waiters.get(key) ?? []) wake();
-      this.waiters.delete(key);
+  private wakeObject(object: string): void {
+    for (const wake of this.waiters.get(object) ?? []) wake();
+    this.waiters.delete(object);
+  }
+
+  /** Takes the Redis locks of the message's objects, waiting a little while another worker holds one. */
+  private async lock(objects: readonly string[]): Promise<boolean> {
+    const coordinator = this.options.coordinator;
+    if (!coordinator) return true;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (await coordinator.lockAll(objects, 30_000)) return true;
+      await new Promise((r) => setTimeout(r, 25));
     }
+    return false;
   }
 
   private async park(delivery: Delivery, reason: string, envelope?: Envelope): Promise<void> {

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { ConnectionError } from '../../runtime/errors.js';
+import { redact } from '../amqp/amqp-transport.js';
+import { redisKeys } from './keys.js';
+
+/** What a negative script reply means; one enum for every script. */
+export enum ScriptCode {
+  HeldByAnother = -1,
+}
+
+interface Scripts {
+  lock(key: string, token: string, ttlMs: number): Promise<number>;
+  unlock(key: string, token: string): Promise<number>;
+}
+
+function script(name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+}
+
+/**
+ * Coordinates the workers of one subscribing app through Redis: a lock per object while it is
+ * applied, and a channel that wakes the messages waiting for an object's next version. Redis
+ * holds nothing the databases cannot rebuild: a lock expires on its own, and a lost wake-up
+ * only means a waiting message looks again a little later.
+ */
+export class RedisCoordinator {
+  private readonly token = randomUUID();
+  private readonly keys: ReturnType<typeof redisKeys>;
+  private readonly listeners = new Set<(object: string) => void>();
+
+  private constructor(
+    private readonly client: Redis & Scripts,
+    private readonly subscriber: Redis,
+    namespace: string,
+  ) {
+    this.keys = redisKeys(namespace);
+  }
+
+  static async connect(url: string, namespace: string): Promise<RedisCoordinator> {
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+      retryStrategy: (n: number) => Math.min(2_000, 50 * 2 ** n),
+    };
+    const client = new Redis(url, options);
+    const subscriber = new Redis(url, options);
+    for (const connection of [client, subscriber]) connection.on('error', () => {});
+    try {
+      await Promise.all([client.connect(), subscriber.connect()]);
+    } catch (error) {
+      client.disconnect();
+      subscriber.disconnect();
+      throw new ConnectionError(
+        `cannot reach Redis at ${redact(url)}: is it running? Start it with \`redis-server --daemonize yes\`, or set PROMISCUOUS_REDIS_URL`,
+        {
+          cause: error,
+        },
+      );
+    }
+    // Registered once per connection; ioredis loads them with EVALSHA and falls back to EVAL.
+    client.defineCommand('lock', { numberOfKeys: 1, lua: script('lock-1') });
+    client.defineCommand('unlock', { numberOfKeys: 1, lua: script('unlock-1') });
+    const coordinator = new RedisCoordinator(client as Redis & Scripts, subscriber, namespace);
+    await subscriber.subscribe(coordinator.keys.applied);
+    subscriber.on('message', (_channel: string, object: string) => {
+      for (const listener of coordinator.listeners) listener(object);
+    });
+    return coordinator;
+  }
+
+  /** Takes the locks on every object, in a fixed order (no deadlock); all or none. */
+  async lockAll(objects: readonly string[], ttlMs: number): Promise<boolean> {
+    const sorted = [...new Set(objects)].sort();
+    const taken: string[] = [];
+    for (const object of sorted) {
+      if ((await this.client.lock(this.keys.lock(object), this.token, ttlMs)) === ScriptCode.HeldByAnother) {
+        await this.unlockAll(taken);
+        return false;
+      }
+      taken.push(object);
+    }
+    return true;
+  }
+
+  async unlockAll(objects: readonly string[]): Promise<void> {
+    for (const object of new Set(objects)) await this.client.unlock(this.keys.lock(object), this.token);
+  }
+
+  /** Tells every worker that these objects moved on. */
+  async applied(objects: readonly string[]): Promise<void> {
+    for (const object of new Set(objects)) await this.client.publish(this.keys.applied, object);
+  }
+
+  onApplied(listener: (object: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+  }
+}
