@@ -43,6 +43,7 @@ export interface CustomerV2Attributes {
 export interface CustomerV2Row {
   id: string;
   email: string;
+  name: string;
   _v?: number;
 }
 
@@ -50,6 +51,7 @@ export interface CustomerV2Row {
 export interface CustomerV2Create {
   id?: string;
   email: string;
+  name: string;
 }
 
 export type CustomerV2Update = Partial<Omit<CustomerV2Create, 'id'>>;
