@@ -20,17 +20,7 @@
 
 /** The built-in scalar types. */
 export type ScalarType =
-  | 'string'
-  | 'text'
-  | 'integer'
-  | 'bigint'
-  | 'decimal'
-  | 'float'
-  | 'boolean'
-  | 'date'
-  | 'timestamp'
-  | 'uuid'
-  | 'json';
+  'string' | 'text' | 'integer' | 'bigint' | 'decimal' | 'float' | 'boolean' | 'date' | 'timestamp' | 'uuid' | 'json';
 
 type BaseType = ScalarType | `enum(${string})` | `decimal(${number}, ${number})`;
 

@@ -70,7 +70,9 @@ export class Relay {
 
   private async drain(): Promise<void> {
     try {
-      while (!this.stopped && (await this.round()) > 0) {}
+      while (!this.stopped && (await this.round()) > 0) {
+        // Rounds until the outbox has nothing claimable left.
+      }
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
