@@ -61,6 +61,7 @@ for (const [from, to] of pairs) {
       transport: world.transport,
       virtuals,
       relay: { sweepIntervalMs: 100 },
+      errorNotifier: (e) => world.errors.push(e),
     });
   });
 
@@ -139,6 +140,19 @@ for (const [from, to] of pairs) {
     await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { first_name: 'Solo' })));
     const bumped = await world.pub.knex('users').where('id', user.id).first();
     assert.is(Number(bumped._v), 2, 'a column a virtual attribute uses re-publishes it');
+  });
+
+  test('a raw write to a published table that bypasses the hooks is reported', async (world) => {
+    const user = newUser('Raw');
+    await world.publisher.transaction(async (tx) => void (await tx.User.create(user)));
+    assert.not.ok(
+      world.errors.some((e) => e.message.includes('bypassed the hooks')),
+      'hook writes are not reported',
+    );
+    await world.pub.knex('users').where('id', user.id).update({ name: 'behind your back' });
+    const reported = world.errors.find((e) => e.message.includes('bypassed the hooks'));
+    assert.is(reported?.name, 'PublisherError');
+    assert.match(reported?.message ?? '', 'published table users');
   });
 
   test('an unsubscribed subtype lands in its nearest subscribed ancestor; a subscribed one in its own', async (world) => {

@@ -33,6 +33,11 @@ export interface PublisherOptions<Hooks, Virtuals> {
   /** The relay that moves committed outbox rows to the broker; `false` leaves it to `promiscuous relay`. */
   readonly relay?: RelayOptions | false;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
+  /**
+   * Report writes to published tables that bypass the hooks (a raw Knex query, say): they
+   * would never be published. Default: on unless NODE_ENV is `production`.
+   */
+  readonly detectRawWrites?: boolean;
 }
 
 export interface Context {
@@ -49,6 +54,8 @@ export interface Context {
 export class Publisher<Hooks, Virtuals = unknown> {
   readonly relay: Relay | undefined;
   private readonly contexts = new AsyncLocalStorage<Context>();
+  /** Set while a hook runs its queries: a write to a published table outside it bypassed the hooks. */
+  readonly hooks = new AsyncLocalStorage<true>();
   private readonly host: string;
   private readonly tables: Map<string, ModelDescriptor[]>;
   private readonly columns = new Map<string, AttributeDescriptor[]>();
@@ -61,6 +68,9 @@ export class Publisher<Hooks, Virtuals = unknown> {
       list.push(model);
       this.tables.set(model.table, list);
       this.columns.set(model.table, [...(this.columns.get(model.table) ?? []), ...model.attributes]);
+    }
+    if (options.detectRawWrites ?? process.env.NODE_ENV !== 'production') {
+      options.knex.on('query', (query: { method?: string; sql?: string }) => this.inspect(query));
     }
     this.relay =
       options.relay === false
@@ -149,6 +159,17 @@ export class Publisher<Hooks, Virtuals = unknown> {
     });
   }
 
+  private inspect(query: { method?: string; sql?: string }): void {
+    if (this.hooks.getStore() || !query.sql || !['insert', 'update', 'del', 'raw'].includes(query.method ?? '')) return;
+    const table = writtenTable(query.sql);
+    if (table === undefined || !this.tables.has(table)) return;
+    this.notify(
+      new PublisherError(
+        `a write to the published table ${table} bypassed the hooks and will not be published: ${query.sql.slice(0, 120)}`,
+      ),
+    );
+  }
+
   /** Every attribute any publication reads from a table: a write converts its columns by them. */
   tableAttributes(table: string): readonly AttributeDescriptor[] {
     return this.columns.get(table) ?? [];
@@ -187,7 +208,10 @@ class Recorder implements PublisherTransaction {
     return this.trx;
   }
 
-  async create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  private async insertRow(
+    model: ModelDescriptor,
+    values: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>> {
     const row: Record<string, unknown> = {
       ...columnValues(this.publisher.tableAttributes(model.table), values),
       _v: 1,
@@ -209,7 +233,7 @@ class Recorder implements PublisherTransaction {
     return created;
   }
 
-  async update(
+  private async updateRow(
     model: ModelDescriptor,
     id: Id,
     patch: Readonly<Record<string, unknown>>,
@@ -232,12 +256,29 @@ class Recorder implements PublisherTransaction {
     return row;
   }
 
-  async destroy(model: ModelDescriptor, id: Id): Promise<boolean> {
+  private async deleteRow(model: ModelDescriptor, id: Id): Promise<boolean> {
     const before = await this.read(model, id, true);
     if (!before) return false;
     await this.db(model.table).where(model.primaryKey.column, id).delete();
     this.record(model, before, 'destroy', Number(before._v ?? 0) + 1);
     return true;
+  }
+
+  // The hooks' writes run marked, so that raw-write detection tells them from bypasses.
+  create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    return this.publisher.hooks.run(true, () => this.insertRow(model, values));
+  }
+
+  update(
+    model: ModelDescriptor,
+    id: Id,
+    patch: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | undefined> {
+    return this.publisher.hooks.run(true, () => this.updateRow(model, id, patch));
+  }
+
+  destroy(model: ModelDescriptor, id: Id): Promise<boolean> {
+    return this.publisher.hooks.run(true, () => this.deleteRow(model, id));
   }
 
   async find(model: ModelDescriptor, id: Id, options?: FindOptions): Promise<Record<string, unknown> | undefined> {
@@ -299,6 +340,12 @@ class Recorder implements PublisherTransaction {
       });
     }
   }
+}
+
+/** The table an INSERT, UPDATE or DELETE writes, whatever the dialect's quotes. */
+function writtenTable(sql: string): string | undefined {
+  const match = /^\s*(?:insert\s+into|update|delete\s+from)\s+[`"[]?(?:\w+[`"\]]?\.[`"[]?)?(\w+)/i.exec(sql);
+  return match?.[1];
 }
 
 function ephemeralOperation(
