@@ -15,6 +15,8 @@ export interface AmqpOptions {
   readonly retryDelaysMs?: readonly number[];
   /** Connection attempts before the first connection fails (default 3). */
   readonly initialRetries?: number;
+  /** The name RabbitMQ shows for the connection (default `promiscuous`). */
+  readonly connectionName?: string;
 }
 
 interface ChannelFactory {
@@ -339,6 +341,7 @@ export class AmqpTransport implements Transport {
 
 function connectRecovering(options: AmqpOptions, setup: (model: ChannelModel) => Promise<void>) {
   return amqp.connect(options.url, {
+    clientProperties: { connection_name: options.connectionName ?? 'promiscuous' },
     recovery: {
       initialDelay: 200,
       maxDelay: 5_000,
