@@ -219,15 +219,15 @@ class Recorder implements PublisherTransaction {
     if (model.discriminator && row[model.discriminator.column] === undefined)
       row[model.discriminator.column] = model.discriminator.value;
     const key = model.primaryKey.column;
-    let id = row[key];
-    if (this.db.client.config.client === 'mysql2' || this.db.client.config.client === 'mysql') {
-      const [inserted] = await this.db(model.table).insert(row);
-      id ??= inserted;
+    let created: Record<string, unknown> | undefined;
+    if (this.returning()) {
+      // One round trip: the row comes back as the database stored it.
+      [created] = (await this.db(model.table).insert(row).returning('*')) as Record<string, unknown>[];
     } else {
-      const [inserted] = await this.db(model.table).insert(row).returning(key);
-      id ??= (inserted as Record<string, unknown> | undefined)?.[key];
+      const [inserted] = await this.db(model.table).insert(row);
+      created = await this.read(model, (row[key] ?? inserted) as Id);
     }
-    const created = await this.read(model, id as Id);
+    const id = row[key] ?? created?.[key];
     if (!created) throw new PublisherError(`${model.name} ${String(id)} was inserted but cannot be read back`);
     this.record(model, created, 'create', 1);
     return created;
@@ -246,12 +246,15 @@ class Recorder implements PublisherTransaction {
     // SyncMachine's rule: a write that changes no published attribute publishes nothing.
     const changed = publications.some((p) => !sameWire(this.attributes(p, before), this.attributes(p, after)));
     const version = Number(before._v ?? 0) + (changed ? 1 : 0);
+    let row: Record<string, unknown> | undefined;
     if (Object.keys(writes).length > 0 || changed) {
-      await this.db(model.table)
+      const update = this.db(model.table)
         .where(model.primaryKey.column, id)
         .update({ ...writes, ...(changed ? { _v: version } : {}) });
+      if (this.returning()) [row] = (await update.returning('*')) as Record<string, unknown>[];
+      else await update;
     }
-    const row = (await this.read(model, id)) ?? after;
+    row ??= (await this.read(model, id)) ?? after;
     if (changed) this.record(model, row, 'update', version);
     return row;
   }
@@ -290,6 +293,12 @@ class Recorder implements PublisherTransaction {
   async emit(ephemeral: EphemeralDescriptor, attributes: Readonly<Record<string, unknown>>): Promise<void> {
     if (!this.trx) throw new PublisherError('hooks were used after their transaction ended');
     this.operations.push(ephemeralOperation(ephemeral, attributes));
+  }
+
+  /** PostgreSQL and SQLite return written rows; MySQL and MariaDB need a read. */
+  private returning(): boolean {
+    const client = this.db.client.config.client;
+    return client !== 'mysql2' && client !== 'mysql';
   }
 
   private async read(model: ModelDescriptor, id: Id, lock = false): Promise<Record<string, unknown> | undefined> {
