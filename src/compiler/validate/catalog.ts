@@ -57,3 +57,40 @@ export function endpointsMatching(binding: string, endpoints: Iterable<CatalogEn
   }
   return found;
 }
+
+/**
+ * Every endpoint a subscription can be checked against, indexed so that a source names its
+ * endpoints without scanning them all: a workspace of thousands of models stays linear.
+ */
+export class Catalog {
+  private readonly byModel = new Map<string, CatalogEndpoint[]>();
+  private readonly memo = new Map<string, CatalogEndpoint[]>();
+
+  constructor(private readonly endpoints: ReadonlyMap<string, CatalogEndpoint>) {
+    for (const endpoint of endpoints.values()) {
+      const list = this.byModel.get(endpoint.model) ?? [];
+      list.push(endpoint);
+      this.byModel.set(endpoint.model, list);
+    }
+  }
+
+  values(): IterableIterator<CatalogEndpoint> {
+    return this.endpoints.values();
+  }
+
+  /** The endpoints whose routing keys the binding can match, for any operation. */
+  matching(binding: string): CatalogEndpoint[] {
+    const cached = this.memo.get(binding);
+    if (cached) return cached;
+    const [app, model, ...rest] = binding.split('.');
+    const literal = (word: string | undefined): word is string => word !== undefined && word !== '*' && word !== '#';
+    let candidates: Iterable<CatalogEndpoint> = this.endpoints.values();
+    if (rest.length <= 1 && literal(model)) {
+      const named = literal(app) ? this.endpoints.get(`${app}/${model}`) : undefined;
+      candidates = literal(app) ? (named ? [named] : []) : (this.byModel.get(model) ?? []);
+    }
+    const found = endpointsMatching(binding, candidates);
+    this.memo.set(binding, found);
+    return found;
+  }
+}

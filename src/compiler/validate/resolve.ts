@@ -32,7 +32,7 @@ import {
 } from '../ir/ir.js';
 import { pascalCase, pluralize, singularize, snakeCase } from '../ir/names.js';
 import type { Span } from '../source/source-file.js';
-import { type CatalogEndpoint, type CatalogType, endpointsMatching, parseSource } from './catalog.js';
+import { Catalog, type CatalogEndpoint, type CatalogType, endpointsMatching, parseSource } from './catalog.js';
 import { formatType, sameType } from './types.js';
 
 /**
@@ -52,7 +52,8 @@ export function resolve(ast: WorkspaceAst, external: readonly CatalogEndpoint[] 
 
   const known = new Set([...built.keys(), ...external.map((e) => e.app)]);
   const broken = [...built.values()].flatMap((app) => app.brokenTypes());
-  for (const app of built.values()) app.resolveSubscribers(catalog, known, broken);
+  const index = new Catalog(catalog);
+  for (const app of built.values()) app.resolveSubscribers(index, known, broken);
   const value: Workspace = {
     apps: [...built.values()].map((app) => app.result()).sort((a, b) => compare(a.name, b.name)),
   };
@@ -774,11 +775,7 @@ class AppBuilder {
 
   // ---- subscribers --------------------------------------------------------------------------
 
-  resolveSubscribers(
-    catalog: ReadonlyMap<string, CatalogEndpoint>,
-    knownApps: ReadonlySet<string>,
-    broken: readonly BrokenType[],
-  ): void {
+  resolveSubscribers(catalog: Catalog, knownApps: ReadonlySet<string>, broken: readonly BrokenType[]): void {
     this.knownApps = knownApps;
     this.broken = broken;
     const subscribes = this.decls.filter((d): d is SubscribeAst => d.kind === 'subscribe');
@@ -817,14 +814,21 @@ class AppBuilder {
   }
 
   /** The nearest-ancestor table: where each known published type lands in this app. */
-  private resolveTypes(catalog: ReadonlyMap<string, CatalogEndpoint>): void {
+  private resolveTypes(catalog: Catalog): void {
     const subscriptions = [...this.subscriptions.values()].map((s) => s.value).sort((a, b) => compare(a.name, b.name));
-    for (const endpoint of [...catalog.values()].sort((a, b) => compare(a.name, b.name))) {
+    const byType = new Map<string, Subscription[]>();
+    const endpoints = new Map<string, CatalogEndpoint>();
+    const reaches = new Map<string, Set<string>>();
+    for (const s of subscriptions) {
+      byType.set(s.type, [...(byType.get(s.type) ?? []), s]);
+      const matched = catalog.matching(s.source.binding);
+      reaches.set(s.name, new Set(matched.map((e) => e.name)));
+      for (const e of matched) endpoints.set(e.name, e);
+    }
+    for (const endpoint of [...endpoints.values()].sort((a, b) => compare(a.name, b.name))) {
       for (const type of [...endpoint.types].sort((a, b) => compare(a.name, b.name))) {
         for (const ancestor of type.ancestors) {
-          const found = subscriptions.find(
-            (s) => s.type === ancestor && endpointsMatching(s.source.binding, [endpoint]).length > 0,
-          );
+          const found = byType.get(ancestor)?.find((s) => reaches.get(s.name)?.has(endpoint.name));
           if (found) {
             this.resolutions.push({ endpoint: endpoint.name, type: type.name, subscription: found.name });
             break;
@@ -853,7 +857,7 @@ class AppBuilder {
   /** Finds what is published under `from` and checks the requested type against it. */
   private source(
     decl: SubscribeAst | ObserveAst,
-    catalog: ReadonlyMap<string, CatalogEndpoint>,
+    catalog: Catalog,
     inheritedFrom?: string,
   ): { from: string; binding: string; type?: CatalogType; publisher?: string } | undefined {
     const from = decl.from?.text ?? inheritedFrom ?? `*/${snakeCase(decl.type.text)}`;
@@ -867,9 +871,12 @@ class AppBuilder {
       );
       return undefined;
     }
-    const matches = endpointsMatching(parsed.binding, catalog.values());
+    const matches = catalog.matching(parsed.binding);
     // What a publisher meant to publish but could not, for an error of its own (reported there).
-    const broken = this.broken.filter((b) => endpointsMatching(parsed.binding, [b.endpoint]).length > 0);
+    const broken =
+      this.broken.length === 0
+        ? []
+        : this.broken.filter((b) => endpointsMatching(parsed.binding, [b.endpoint]).length > 0);
     if (matches.length === 0) {
       if (broken.length > 0) return undefined;
       const appPart = parsed.binding.split('.')[0] ?? '*';
@@ -931,11 +938,7 @@ class AppBuilder {
    * A source that matches nothing known is assumed to be published outside the workspace; when
    * it is one edit away from a known app or endpoint, it is more likely a typo, worth a warning.
    */
-  private warnIfMisspelt(
-    decl: SubscribeAst | ObserveAst,
-    binding: string,
-    catalog: ReadonlyMap<string, CatalogEndpoint>,
-  ): void {
+  private warnIfMisspelt(decl: SubscribeAst | ObserveAst, binding: string, catalog: Catalog): void {
     const [app = '*', model = '*'] = binding.split('.');
     const span = decl.from?.span ?? decl.type.span;
     const nearApp = app === '*' ? undefined : closest(app, this.knownApps);
@@ -1021,7 +1024,7 @@ class AppBuilder {
     return ok ? out : undefined;
   }
 
-  private addObserver(decl: ObserveAst, catalog: ReadonlyMap<string, CatalogEndpoint>): void {
+  private addObserver(decl: ObserveAst, catalog: Catalog): void {
     const source = this.source(decl, catalog);
     if (!source) return;
     const attributes = this.attributes(decl.attributes, source.type, decl.type.text);
@@ -1041,7 +1044,7 @@ class AppBuilder {
     });
   }
 
-  private addSubscription(name: string, decl: SubscribeAst, catalog: ReadonlyMap<string, CatalogEndpoint>): void {
+  private addSubscription(name: string, decl: SubscribeAst, catalog: Catalog): void {
     let parent: Subscription | undefined;
     if (decl.extends) {
       parent = this.subscriptions.get(decl.extends.text)?.value;

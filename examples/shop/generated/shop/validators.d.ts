@@ -8,5 +8,5 @@ export declare const validateEnvelope: CompiledValidator;
 export declare const validatePublishedCustomer: CompiledValidator;
 export declare const validatePublishedOrder: CompiledValidator;
 export declare const validatePublishedOrderLine: CompiledValidator;
-export declare const validatePublishedOrderV2: CompiledValidator;
 export declare const validatePublishedOrderPlaced: CompiledValidator;
+export declare const validatePublishedOrderV2: CompiledValidator;

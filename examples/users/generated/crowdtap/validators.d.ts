@@ -5,8 +5,8 @@
 import type { CompiledValidator } from 'promiscuous/runtime';
 
 export declare const validateEnvelope: CompiledValidator;
+export declare const validatePublishedOrganization: CompiledValidator;
 export declare const validatePublishedAdmin: CompiledValidator;
 export declare const validatePublishedMember: CompiledValidator;
-export declare const validatePublishedOrganization: CompiledValidator;
 export declare const validatePublishedUser: CompiledValidator;
 export declare const validatePublishedUserEvent: CompiledValidator;
