@@ -56,6 +56,12 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly contexts = new AsyncLocalStorage<Context>();
   /** Set while a hook runs its queries: a write to a published table outside it bypassed the hooks. */
   readonly hooks = new AsyncLocalStorage<true>();
+  private readonly detecting: boolean;
+
+  /** Runs a hook's queries marked as the hooks', when raw writes are being watched for. */
+  marked<T>(fn: () => Promise<T>): Promise<T> {
+    return this.detecting ? this.hooks.run(true, fn) : fn();
+  }
   private readonly host: string;
   private readonly tables: Map<string, ModelDescriptor[]>;
   private readonly columns = new Map<string, AttributeDescriptor[]>();
@@ -69,7 +75,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
       this.tables.set(model.table, list);
       this.columns.set(model.table, [...(this.columns.get(model.table) ?? []), ...model.attributes]);
     }
-    if (options.detectRawWrites ?? process.env.NODE_ENV !== 'production') {
+    this.detecting = options.detectRawWrites ?? process.env.NODE_ENV !== 'production';
+    if (this.detecting) {
       options.knex.on('query', (query: { method?: string; sql?: string }) => this.inspect(query));
     }
     this.relay =
@@ -269,7 +276,7 @@ class Recorder implements PublisherTransaction {
 
   // The hooks' writes run marked, so that raw-write detection tells them from bypasses.
   create(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    return this.publisher.hooks.run(true, () => this.insertRow(model, values));
+    return this.publisher.marked(() => this.insertRow(model, values));
   }
 
   update(
@@ -277,11 +284,11 @@ class Recorder implements PublisherTransaction {
     id: Id,
     patch: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown> | undefined> {
-    return this.publisher.hooks.run(true, () => this.updateRow(model, id, patch));
+    return this.publisher.marked(() => this.updateRow(model, id, patch));
   }
 
   destroy(model: ModelDescriptor, id: Id): Promise<boolean> {
-    return this.publisher.hooks.run(true, () => this.deleteRow(model, id));
+    return this.publisher.marked(() => this.deleteRow(model, id));
   }
 
   async find(model: ModelDescriptor, id: Id, options?: FindOptions): Promise<Record<string, unknown> | undefined> {
