@@ -1,11 +1,25 @@
 /** Concurrent writers on one publisher database; every increment reaches the subscriber, in order. */
 
 import { Redis } from 'ioredis';
+import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AmqpTransport, Publisher, RedisCoordinator, Subscriber } from '../../src/runtime/index.js';
 import { amqpUrl, database, eventually, randomName, redisUrl } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+
+/** Callbacks that record, per member, the points of every version applied. */
+function pointsSeen(seen: Map<string, number[]>): Callbacks {
+  return {
+    Member: {
+      afterSave: (e) => {
+        const list = seen.get(e.id) ?? [];
+        list.push(e.attributes?.points ?? -1);
+        seen.set(e.id, list);
+      },
+    },
+  };
+}
 
 test('ten concurrent writers incrementing the same three rows end with every increment applied in order', async () => {
   const pub = await database('postgres');
@@ -19,15 +33,7 @@ test('ten concurrent writers incrementing the same three rows end with every inc
     knex: sub.knex,
     transport,
     prefetch: 10,
-    callbacks: {
-      Member: {
-        afterSave: (e) => {
-          const list = seen.get(e.id) ?? [];
-          list.push(e.attributes?.points ?? -1);
-          seen.set(e.id, list);
-        },
-      },
-    },
+    callbacks: pointsSeen(seen),
   });
   await subscriber.start();
   const publisher = new Publisher({ schema: crowdtap, knex: pub.knex, transport, virtuals });
@@ -86,15 +92,7 @@ test('two workers on one queue, coordinated through Redis, apply every increment
         transport,
         coordinator,
         prefetch: 5,
-        callbacks: {
-          Member: {
-            afterSave: (e) => {
-              const list = seen.get(e.id) ?? [];
-              list.push(e.attributes?.points ?? -1);
-              seen.set(e.id, list);
-            },
-          },
-        },
+        callbacks: pointsSeen(seen),
       });
       await subscriber.start();
       return { transport, coordinator, subscriber };

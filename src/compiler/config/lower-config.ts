@@ -10,6 +10,7 @@ import type {
   SubscribeAst,
   TypeAst,
 } from '../ast/ast.js';
+import { optional } from '../ast/optional.js';
 import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseFragment } from '../parse/parse-prom.js';
@@ -261,10 +262,10 @@ class Lowering {
       kind: 'publish',
       span: loc.span(),
       table,
-      ...opt('as', this.string(object, 'as', loc, false)),
-      ...opt('extends', this.string(object, 'extends', loc, false)),
-      ...opt('when', this.when(object, loc)),
-      ...opt('to', this.string(object, 'to', loc, false)),
+      ...optional('as', this.string(object, 'as', loc, false)),
+      ...optional('extends', this.string(object, 'extends', loc, false)),
+      ...optional('when', this.when(object, loc)),
+      ...optional('to', this.string(object, 'to', loc, false)),
       fields: this.fields(object.fields, loc.key('fields')),
     };
   }
@@ -276,7 +277,7 @@ class Lowering {
       kind: 'ephemeral',
       span: loc.keySpan(),
       name,
-      ...opt('to', this.string(object, 'to', loc, false)),
+      ...optional('to', this.string(object, 'to', loc, false)),
       fields: this.fields(object.fields, loc.key('fields')),
     };
   }
@@ -405,12 +406,12 @@ class Lowering {
       kind: 'subscribe',
       span: loc.span(),
       type,
-      ...opt('as', this.string(object, 'as', loc, false)),
-      ...opt('extends', this.string(object, 'extends', loc, false)),
-      ...opt('when', this.when(object, loc)),
-      ...opt('from', this.string(object, 'from', loc, false)),
-      ...opt('into', this.string(object, 'into', loc, false)),
-      ...opt('foreignKey', foreignKey),
+      ...optional('as', this.string(object, 'as', loc, false)),
+      ...optional('extends', this.string(object, 'extends', loc, false)),
+      ...optional('when', this.when(object, loc)),
+      ...optional('from', this.string(object, 'from', loc, false)),
+      ...optional('into', this.string(object, 'into', loc, false)),
+      ...optional('foreignKey', foreignKey),
       attributes,
     };
   }
@@ -424,8 +425,8 @@ class Lowering {
       kind: 'observe',
       span: loc.span(),
       type,
-      ...opt('as', this.string(object, 'as', loc, false)),
-      ...opt('from', this.string(object, 'from', loc, false)),
+      ...optional('as', this.string(object, 'as', loc, false)),
+      ...optional('from', this.string(object, 'from', loc, false)),
       attributes: this.attributes(object.attributes, loc.key('attributes')),
     };
   }
@@ -474,8 +475,4 @@ class Lowering {
 /** `apps.shop.publish` -> `publish`: the key as the user wrote it, for messages. */
 function lastKey(path: string): string {
   return path.slice(path.lastIndexOf('.') + 1);
-}
-
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

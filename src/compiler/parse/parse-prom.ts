@@ -21,6 +21,7 @@ import type {
   SubscribeAst,
   TypeAst,
 } from '../ast/ast.js';
+import { optional } from '../ast/optional.js';
 import { type Diagnostic, DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
 import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
@@ -568,9 +569,4 @@ function isNode(x: CstNode | IToken): x is CstNode {
 
 function first(items: (CstNode | IToken)[] | undefined): CstNode | undefined {
   return items?.find(isNode);
-}
-
-/** Spreads `{ key: value }` only when the value exists, so optional AST fields stay absent. */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
