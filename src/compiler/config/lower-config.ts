@@ -123,6 +123,9 @@ function resolveIdentifier(node: Node): Node | undefined {
 
 type Obj = Record<string, unknown>;
 
+/** Config keys whose values are names (of models, tables, columns), not free text. */
+const nameKeys = new Set(['as', 'extends', 'type', 'table', 'into', 'column', 'foreignKey']);
+
 class Lowering {
   private readonly lines: LineIndex;
   private readonly root: Loc;
@@ -192,7 +195,8 @@ class Lowering {
     if (!object) return [];
     return Object.entries(object).flatMap(([key, item]) => {
       const itemLoc = loc.key(key);
-      const out = each(item, itemLoc, { text: key, span: itemLoc.keySpan() });
+      const name = { text: key, span: itemLoc.keySpan() };
+      const out = this.isName(name, 'model') ? each(item, itemLoc, name) : undefined;
       return out === undefined ? [] : [out];
     });
   }
@@ -240,7 +244,28 @@ class Lowering {
       this.bag.error('P005', at.span(), `\`${key}\` must be a non-empty string`, `write \`${key}: '...'\``);
       return undefined;
     }
-    return { text: value, span: at.isLiteral() ? at.span(0, value.length) : at.span() };
+    const name = { text: value, span: at.isLiteral() ? at.span(0, value.length) : at.span() };
+    return nameKeys.has(key) && !this.isName(name, `\`${key}\``) ? undefined : name;
+  }
+
+  /**
+   * A `.prom` file can only spell names with letters, digits and `_`; a config string can hold
+   * anything, so names are checked here before they reach generated code.
+   */
+  private isName(name: Name, what: string): boolean {
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text)) return true;
+    const fixed =
+      name.text
+        .replace(/[^A-Za-z0-9_]+/g, '_')
+        .replace(/^_+|_+$/g, '')
+        .replace(/^(?=[0-9])/, '_') || 'name';
+    this.bag.error(
+      'P106',
+      name.span,
+      `${what} ${JSON.stringify(name.text)} is not a name: use letters, digits and \`_\`, not starting with a digit`,
+      `write \`${fixed}\``,
+    );
+    return false;
   }
 
   private when(object: Obj, loc: Loc): Discriminator | undefined {
@@ -304,6 +329,7 @@ class Lowering {
 
   private field(name: string, spec: unknown, loc: Loc): FieldAst | undefined {
     const nameSpan = loc.keySpan();
+    if (!this.isName({ text: name, span: nameSpan }, 'field')) return undefined;
     if (typeof spec === 'string') {
       // `email: 'string? primary'` is the `.prom` field `email string? primary`.
       const text = `${name} ${spec}`;
@@ -444,8 +470,10 @@ class Lowering {
     }
     return value.flatMap((item: unknown, i): AttributeRefAst[] => {
       const at = loc.index(i);
-      if (typeof item === 'string')
-        return [{ name: { text: item, span: at.isLiteral() ? at.span(0, item.length) : at.span() } }];
+      if (typeof item === 'string') {
+        const name = { text: item, span: at.isLiteral() ? at.span(0, item.length) : at.span() };
+        return this.isName(name, 'attribute') ? [{ name }] : [];
+      }
       const entries = typeof item === 'object' && item !== null ? Object.entries(item) : [];
       const [entry] = entries;
       if (!entry || entries.length !== 1 || typeof entry[1] !== 'string') {
@@ -460,14 +488,11 @@ class Lowering {
         );
         return [];
       }
-      const [name, column] = entry;
-      const keyLoc = at.key(name);
-      return [
-        {
-          name: { text: name, span: keyLoc.keySpan() },
-          column: { text: column, span: keyLoc.isLiteral() ? keyLoc.span(0, column.length) : keyLoc.span() },
-        },
-      ];
+      const [attribute, column] = entry;
+      const keyLoc = at.key(attribute);
+      const name = { text: attribute, span: keyLoc.keySpan() };
+      const into = { text: column, span: keyLoc.isLiteral() ? keyLoc.span(0, column.length) : keyLoc.span() };
+      return this.isName(name, 'attribute') && this.isName(into, 'column') ? [{ name, column: into }] : [];
     });
   }
 }

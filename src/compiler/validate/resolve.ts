@@ -1009,7 +1009,8 @@ class AppBuilder {
             ref.name.text,
             type.attributes.map((a) => a.name),
             'an attribute it publishes:',
-          ),
+          ) ??
+            `\`${typeName}\` publishes no attributes yet: publish \`${ref.name.text}\` there first, or remove it here`,
         );
         ok = false;
         continue;
