@@ -1,4 +1,4 @@
-import { topicMatches } from '../shared/topic.js';
+import { topicMatches } from '../common/topic.js';
 import type { Envelope } from './envelope.js';
 
 /**

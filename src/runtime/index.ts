@@ -1,7 +1,7 @@
 /**
  * The runtime's public API. Generated code imports only from here (`promiscuous/runtime`).
  */
-export { routingKey, topicMatches } from '../shared/topic.js';
+export { routingKey, topicMatches } from '../common/topic.js';
 export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
 export { RedisCoordinator } from '../transport/redis/coordinator.js';

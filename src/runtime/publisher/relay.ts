@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
-import { routingKey } from '../../shared/topic.js';
+import { routingKey } from '../../common/topic.js';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../errors.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { routingKey, topicMatches } from '../../shared/topic.js';
+import { routingKey, topicMatches } from '../../common/topic.js';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import {

@@ -1,4 +1,4 @@
-import { topicMatches } from '../../shared/topic.js';
+import { topicMatches } from '../../common/topic.js';
 import type { ConsumeOptions, Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
 
 interface Stored {
