@@ -15,7 +15,7 @@ import type {
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { PublisherError } from '../errors.js';
 import { columnValues, sameWire, toWire } from '../values.js';
-import { outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
+import { type OutboxRow, outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
 export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;
@@ -100,20 +100,21 @@ export class Publisher<Hooks, Virtuals = unknown> {
       this as Publisher<unknown, unknown>,
       (this.options.virtuals ?? {}) as VirtualFunctions,
     );
+    let written: OutboxRow | undefined;
     const value = await this.options.knex.transaction(async (trx) => {
       recorder.begin(trx);
       const result = await fn(this.options.schema.bind(recorder));
       recorder.end();
       if (recorder.operations.length > 0) {
-        await trx(outboxTable).insert({
-          message: JSON.stringify(this.envelope(recorder.operations, recorder.dependencies)),
-          created_at: Date.now(),
-          attempts: 0,
-        });
+        const message = JSON.stringify(this.envelope(recorder.operations, recorder.dependencies));
+        // Claimed by this process's relay from the start, so that it publishes the row right
+        // after commit without claiming it in a transaction of its own.
+        const row = { message, created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
+        written = { id: await insertId(trx, row), message };
       }
       return result;
     });
-    if (recorder.operations.length > 0) this.relay?.notify();
+    if (written) this.relay?.enqueue(written);
     return value;
   }
 
@@ -356,6 +357,14 @@ class Recorder implements PublisherTransaction {
       });
     }
   }
+}
+
+/** Inserts an outbox row and returns its id, on every dialect. */
+async function insertId(trx: Knex.Transaction, row: Record<string, unknown>): Promise<number | string> {
+  const client = trx.client.config.client;
+  if (client === 'mysql2' || client === 'mysql') return ((await trx(outboxTable).insert(row)) as number[])[0] as number;
+  const [inserted] = (await trx(outboxTable).insert(row).returning('id')) as { id: number | string }[];
+  return inserted?.id as number | string;
 }
 
 /** The table an INSERT, UPDATE or DELETE writes, whatever the dialect's quotes. */

@@ -17,7 +17,7 @@ export interface RelayOptions {
   readonly onError?: (error: Error) => void;
 }
 
-interface OutboxRow {
+export interface OutboxRow {
   readonly id: number | string;
   readonly message: string;
 }
@@ -36,6 +36,8 @@ export class Relay {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
+  /** Rows this process committed already claimed: published without a claim round trip. */
+  private readonly pending: OutboxRow[] = [];
 
   constructor(
     private readonly knex: Knex,
@@ -44,6 +46,17 @@ export class Relay {
   ) {
     this.timer = setInterval(() => this.notify(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
+  }
+
+  /** The claim columns for a row this process is about to commit. */
+  claim(): { claimed_by: string; claimed_until: number } {
+    return { claimed_by: this.owner, claimed_until: Date.now() + (this.options.leaseMs ?? 30_000) };
+  }
+
+  /** A committed row claimed by `claim()`: publish it soon. */
+  enqueue(row: OutboxRow): void {
+    this.pending.push(row);
+    this.notify();
   }
 
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
@@ -86,7 +99,8 @@ export class Relay {
 
   /** Claims, publishes and deletes one batch; returns how many rows it published. */
   async round(): Promise<number> {
-    const rows = await this.claim();
+    const limit = this.options.batchSize ?? 200;
+    const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
     try {
       await this.transport.publish(rows.map((row) => toOutgoing(JSON.parse(row.message) as Envelope)));
@@ -103,7 +117,7 @@ export class Relay {
     return rows.length;
   }
 
-  private async claim(): Promise<OutboxRow[]> {
+  private async claimExpired(): Promise<OutboxRow[]> {
     const now = Date.now();
     const lease = this.options.leaseMs ?? 30_000;
     const limit = this.options.batchSize ?? 200;
@@ -141,6 +155,8 @@ export class Relay {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    // Rows still waiting are handed back at once, rather than when their lease expires.
+    await this.release(this.pending.splice(0));
   }
 }
 
