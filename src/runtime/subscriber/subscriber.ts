@@ -212,13 +212,6 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /** Applies every operation this app cares about, in one database transaction. */
-  async apply(envelope: Envelope): Promise<void> {
-    await this.applyPlans(
-      envelope,
-      envelope.operations.flatMap((op) => this.plan(op, envelope.app)),
-    );
-  }
-
   private async applyPlans(envelope: Envelope, plans: readonly Plan[]): Promise<void> {
     if (plans.length === 0) return;
     await this.options.knex.transaction(async (trx) => {
