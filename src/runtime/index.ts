@@ -13,3 +13,4 @@ export * from './factories.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
 export { outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
+export { lazyValidators, validateEnvelope } from './validators.js';

@@ -1,7 +1,6 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import standalone from 'ajv/dist/standalone/index.js';
 import type { App } from '../ir/ir.js';
 import { endpointSchemaId, type JsonSchema } from '../schemas/json-schema.js';
+import { quote } from './literal.js';
 
 export interface AppSchemas {
   readonly envelope: JsonSchema;
@@ -12,55 +11,48 @@ export interface AppSchemas {
 }
 
 /**
- * Compiles an app's schemas into one standalone ES module of plain functions, so that the
- * runtime validates without Ajv compiling anything. Ajv's code generation slows down with the
- * number of validators in one instance, so they are compiled in small groups, each with only
- * the schemas it needs, and each group's code is wrapped in a function of its own. The code
- * must stand alone: any `require` or `import` left in it is a bug.
+ * `validators.js`: the app's endpoint and requirement schemas as data, and one validator per
+ * published type and per subscription or observer, which the runtime's `lazyValidators`
+ * compiles with Ajv on its first call. Generating Ajv's standalone code here instead cost
+ * two thirds of `generate`, for validators that most processes never call. The schemas are
+ * inlined rather than imported from the `.schema.json` files: import attributes do not parse
+ * before Node 20.10 (`engines` allows 20.0), JSON modules warned as experimental in several
+ * later 20.x releases, and requirement schemas have no file.
+ * The envelope's validator is the runtime's own, the same for every app.
  */
 export function emitValidators(app: App, schemas: AppSchemas, header: string): { js: string; dts: string } {
-  const groups: { schemas: JsonSchema[]; exports: Record<string, string> }[] = [
-    { schemas: [schemas.envelope], exports: { validateEnvelope: String(schemas.envelope.$id) } },
-  ];
-  for (const [endpoint, schema] of schemas.endpoints) {
-    const exports: Record<string, string> = {};
+  const validators: [name: string, ref: string][] = [];
+  for (const endpoint of schemas.endpoints.keys()) {
     for (const t of [...app.publications, ...app.ephemerals].filter((t) => t.endpoint.name === endpoint)) {
-      exports[`validatePublished${t.name}`] = `${endpointSchemaId(endpoint)}#/$defs/${t.name}`;
+      validators.push([`validatePublished${t.name}`, `${endpointSchemaId(endpoint)}#/$defs/${t.name}`]);
     }
-    groups.push({ schemas: [schema], exports });
   }
-  const requirements = [...schemas.requirements];
-  for (let i = 0; i < requirements.length; i += groupSize) {
-    const slice = requirements.slice(i, i + groupSize);
-    groups.push({
-      schemas: slice.map(([, schema]) => schema),
-      exports: Object.fromEntries(slice.map(([name, schema]) => [`validateSubscribed${name}`, String(schema.$id)])),
-    });
-  }
+  for (const [name, schema] of schemas.requirements) validators.push([`validateSubscribed${name}`, String(schema.$id)]);
 
-  const chunks: string[] = [];
-  const lines: string[] = [];
-  for (const [index, group] of groups.entries()) {
-    // The schemas are ours and checked by the tests: skip Ajv's meta-schema validation.
-    const ajv = new Ajv2020({ strict: true, validateSchema: false, code: { source: true, lines: true } });
-    for (const schema of group.schemas) ajv.addSchema(schema as object);
-    const code = standalone.default(ajv, group.exports);
-    if (/\brequire\(|^import /m.test(code)) {
-      throw new Error('internal error: Ajv standalone code imports a helper; the validators would not stand alone');
-    }
-    const body = code.replace(/^"use strict";\n?/, '');
-    chunks.push(`const group${index} = (function () {\nconst exports = {};\n${body}\nreturn exports;\n})();`);
-    for (const name of Object.keys(group.exports)) lines.push(`export const ${name} = group${index}.${name};`);
-  }
-  const names = groups.flatMap((g) => Object.keys(g.exports));
+  // Without `$comment`: the module's header already says where the schemas come from.
+  const data = [...schemas.endpoints.values(), ...schemas.requirements.values()].map(
+    ({ $comment: _comment, ...schema }) => schema,
+  );
+  const js = [
+    header,
+    "import { lazyValidators } from 'promiscuous/runtime';",
+    '',
+    "export { validateEnvelope } from 'promiscuous/runtime';",
+    '',
+    "// The app's JSON Schemas (draft 2020-12); the runtime's Ajv compiles each validator on its first call.",
+    `const validator = lazyValidators(${JSON.stringify(data, null, 2)});`,
+    '',
+    ...validators.map(([name, ref]) => `export const ${name} = validator(${quote(ref)});`),
+    '',
+  ].join('\n');
   const dts = [
     header,
     "import type { CompiledValidator } from 'promiscuous/runtime';",
     '',
-    ...names.map((name) => `export declare const ${name}: CompiledValidator;`),
+    ...['validateEnvelope', ...validators.map(([name]) => name)].map(
+      (name) => `export declare const ${name}: CompiledValidator;`,
+    ),
     '',
   ].join('\n');
-  return { js: `${header}${chunks.join('\n')}\n\n${lines.join('\n')}\n`, dts };
+  return { js, dts };
 }
-
-const groupSize = 16;

@@ -1,3 +1,4 @@
+import { envelopeSchema as sharedEnvelopeSchema } from '../../common/envelope-schema.js';
 import type { App, EmbeddedModel, Field, FieldType, ScalarName, SubscribedAttribute } from '../ir/ir.js';
 
 /**
@@ -149,60 +150,8 @@ export function requirementSchema(
   };
 }
 
-const identifier = '^[A-Za-z_][A-Za-z0-9_]*$';
-
-/** The message envelope: one per publisher transaction. */
+/** The message envelope: one per publisher transaction, the same for every app. */
 export function envelopeSchema(comment: string): JsonSchema {
-  const operation = {
-    type: 'object',
-    required: ['endpoint', 'types', 'id', 'operation', 'version', 'attributes'],
-    additionalProperties: false,
-    properties: {
-      endpoint: { type: 'string', pattern: '^[a-z0-9_]+/[a-z0-9_]+$' },
-      types: { type: 'array', minItems: 1, items: { type: 'string', pattern: identifier } },
-      id: { type: 'string', pattern: '\\S' },
-      operation: { type: 'string', enum: ['create', 'update', 'destroy'] },
-      version: { type: 'integer', minimum: 0 },
-      attributes: { anyOf: [{ type: 'object' }, { type: 'null' }] },
-    },
-  };
-  const dependency = {
-    type: 'object',
-    required: ['endpoint', 'id', 'version'],
-    additionalProperties: false,
-    properties: {
-      endpoint: { type: 'string', pattern: '^[a-z0-9_]+/[a-z0-9_]+$' },
-      id: { type: 'string', pattern: '\\S' },
-      version: { type: 'integer', minimum: 0 },
-    },
-  };
-  return {
-    $schema: schemaDialect,
-    $id: 'urn:promiscuous:envelope:1',
-    $comment: comment,
-    title: 'promiscuous message',
-    description: 'One message per publisher transaction: its operations, in order, and their dependencies.',
-    type: 'object',
-    required: ['format', 'id', 'app', 'host', 'generation', 'timestamp', 'context', 'operations', 'dependencies'],
-    properties: {
-      format: { const: 1 },
-      id: { type: 'string', pattern: '\\S' },
-      app: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
-      host: { type: 'string' },
-      generation: { type: 'integer', minimum: 0 },
-      timestamp: { type: 'integer', minimum: 0 },
-      context: {
-        anyOf: [
-          {
-            type: 'object',
-            required: ['name'],
-            properties: { name: { type: 'string' }, userId: { type: 'string' } },
-          },
-          { type: 'null' },
-        ],
-      },
-      operations: { type: 'array', minItems: 1, items: operation },
-      dependencies: { type: 'array', items: dependency },
-    },
-  };
+  const { $schema, $id, ...rest } = sharedEnvelopeSchema;
+  return { $schema, $id, $comment: comment, ...rest };
 }
