@@ -3,6 +3,7 @@ import { generate } from './generate.js';
 import { consoleOutput, type Output } from './output.js';
 import { parked } from './parked.js';
 import { relay } from './relay.js';
+import { publish } from './publish.js';
 import { subscribe } from './subscribe.js';
 
 /** Builds the `promiscuous` command line. Commander wiring only: each command lives in its own file. */
@@ -51,7 +52,12 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .option('--concurrency <n>', 'consumers in this process', '1')
     .option(
       '--recovery',
-      'apply a message whose predecessor is missing after 2 s instead of 30 s, reporting a RecoveryError',
+      'apply a message whose dependency is still missing after the timeout, reporting a RecoveryError, instead of asking its publisher to re-sync it',
+    )
+    .option(
+      '--dependency-timeout <ms>',
+      'how long a message waits for a dependency before the re-sync or recovery',
+      '30000',
     )
     .option('--bareback', 'apply messages in any order (development only)')
     .action(async (options) => done(await subscribe(options, output)));
@@ -62,6 +68,19 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs')
     .action(async (options) => done(await relay(options, output)));
+
+  program
+    .command('publish')
+    .description('publish the current state of existing rows, for a new subscriber (initial sync)')
+    .argument('<selections...>', 'a model, optionally followed by an SQL condition: User "Member where points > 10"')
+    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'the publishing app')
+    .option('--to <app>', "only to this subscriber app's queue (default: every subscriber)")
+    .option('--page-size <n>', 'rows read and published per page', '1000')
+    .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i")
+    .option('--restart', 'start again from the first row instead of resuming')
+    .option('--no-progress', 'no progress bar')
+    .action(async (selections: string[], options) => done(await publish(selections, options, output)));
 
   program
     .command('parked')

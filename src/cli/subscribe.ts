@@ -10,6 +10,7 @@ export interface SubscribeOptions {
   readonly prefetch?: string;
   readonly concurrency?: string;
   readonly recovery?: boolean;
+  readonly dependencyTimeout?: string;
   readonly bareback?: boolean;
 }
 
@@ -34,8 +35,8 @@ export async function subscribe(options: SubscribeOptions, output: Output): Prom
         transport: runtime.transport,
         prefetch: Number(options.prefetch ?? 5),
         ...(coordinator ? { coordinator } : {}),
-        mode: options.bareback ? 'bareback' : 'ordered',
-        dependencyTimeoutMs: options.recovery ? 2_000 : 30_000,
+        mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
+        dependencyTimeoutMs: Number(options.dependencyTimeout ?? 30_000),
         callbacks: runtime.config.callbacks?.[runtime.app],
         logger: { warn: (m) => output.error(`[${runtime.app}] ${m}`) },
         errorNotifier: (error) => {

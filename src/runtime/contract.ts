@@ -164,7 +164,7 @@ export interface ObserverDescriptor {
   readonly attributes: readonly string[];
 }
 
-/** A validator compiled by Ajv at generate time; `errors` is set after a failed call. */
+/** A JSON Schema validator (see `lazyValidators`); `errors` is set after a failed call. */
 export interface CompiledValidator {
   (data: unknown): boolean;
   errors?: readonly { readonly instancePath: string; readonly message?: string }[] | null;
@@ -194,9 +194,9 @@ export interface SubscriberSchema<Callbacks = unknown> {
 export interface ObservedEvent<Attributes> {
   readonly id: string;
   readonly type: string;
-  readonly operation: 'create' | 'update' | 'destroy';
+  readonly operation: 'create' | 'update' | 'destroy' | 'sync';
   readonly version: number;
-  /** `null` for a destroy. */
+  /** `null` for a destroy, and for a sync of an object its publisher no longer has. */
   readonly attributes: Attributes | null;
   /** Stable across redeliveries of the same operation: use it to make side effects idempotent. */
   readonly idempotencyKey: string;
@@ -211,6 +211,11 @@ export interface ObserverCallbacks<Attributes> {
   readonly afterDestroy?: ObserverCallback<Attributes>;
   /** After a create or an update. */
   readonly afterSave?: ObserverCallback<Attributes>;
+  /**
+   * After a re-sync or an initial sync brought the object's current state (not after a create
+   * or update, so that a sync never repeats their side effects).
+   */
+  readonly afterSync?: ObserverCallback<Attributes>;
 }
 
 /**

@@ -1,9 +1,22 @@
 /**
- * The wire format: one JSON message per publisher transaction. Its JSON Schema is generated
- * (`schemas/envelope.schema.json`) and validated by compiled validators on the subscriber.
+ * The wire format: one JSON message per publisher transaction. Its JSON Schema is in
+ * src/common/envelope-schema.ts (written to each app's `schemas/envelope.schema.json`); the
+ * subscriber validates every message with `validateEnvelope`.
  */
 
-export type Operation = 'create' | 'update' | 'destroy';
+/**
+ * `sync` carries an object's current state, read outside any transaction of the publisher's:
+ * the answer to a re-sync request, or a row of an initial sync (`promiscuous publish`). It
+ * needs no previous version and never replaces a newer one. Its `attributes` are `null` when
+ * the publisher no longer has the row; its version is then {@link goneVersion}.
+ */
+export type Operation = 'create' | 'update' | 'destroy' | 'sync';
+
+/**
+ * The version of a `sync` for a row the publisher no longer has: a tombstone that every
+ * message still on its way for that object is older than. Fits a signed 64-bit column.
+ */
+export const goneVersion = Number.MAX_SAFE_INTEGER;
 
 export interface OperationMessage {
   /** The endpoint the type is published on: `crowdtap/user`. */
@@ -24,6 +37,11 @@ export interface Dependency {
   readonly id: string;
   /** The subscriber applies the message only once it holds at least this version. */
   readonly version: number;
+  /**
+   * The object's type and its ancestors, when known: a subscriber waits only for objects it
+   * stores or observes, and resolves them by type as it resolves operations.
+   */
+  readonly types?: readonly string[];
 }
 
 export interface Envelope {

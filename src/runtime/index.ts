@@ -11,6 +11,15 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './factories.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
+export {
+  checkShard,
+  type InitialSyncOptions,
+  type InitialSyncResult,
+  initialSync,
+  jobName,
+  syncProgressTable,
+} from './publisher/initial-sync.js';
 export { outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
-export { Subscriber, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
+export { Subscriber, type SubscriberMode, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
+export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

@@ -54,6 +54,8 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       prefetch: 5,
       maxAttempts: 3,
       retryDelayMs: () => 100,
+      // Recovery mode: no publisher here answers a re-sync (test/integration/causal.test.ts has one).
+      mode: 'recovery',
       dependencyTimeoutMs: 600,
       errorNotifier: (e) => world.errors.push(e),
       callbacks: {
@@ -119,7 +121,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const id = created.operations[0]?.id as string;
     await send(world, factories.User.update(id, { name: 'found' }));
     await eventually(async () => ((await row(world, id))?.name === 'found' ? true : undefined));
-    assert.ok(world.errors.some((e) => e.name === 'RecoveryError' && e.message.includes('previous version')));
+    assert.ok(world.errors.some((e) => e.name === 'RecoveryError' && e.message.includes(`${id} at version 1`)));
     await send(world, created);
     await new Promise((r) => setTimeout(r, 300));
     assert.is((await row(world, id))?.name, 'found', 'the late create changes nothing');

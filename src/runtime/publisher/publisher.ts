@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
-import type { Transport } from '../../transport/transport.js';
+import type { Consumer, Delivery, OutgoingMessage, Transport } from '../../transport/transport.js';
 import type {
   AttributeDescriptor,
   EphemeralDescriptor,
@@ -12,9 +12,11 @@ import type {
   PublisherSchema,
   PublisherTransaction,
 } from '../contract.js';
-import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
+import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
 import { PublisherError } from '../errors.js';
+import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { columnValues, sameWire, toWire } from '../values.js';
+import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
@@ -32,6 +34,11 @@ export interface PublisherOptions<Hooks, Virtuals> {
   readonly generation?: number;
   /** The relay that moves committed outbox rows to the broker; `false` leaves it to `promiscuous relay`. */
   readonly relay?: RelayOptions | false;
+  /**
+   * Answer subscribers' re-sync requests with the current state of the objects they miss
+   * (default: whenever the relay runs).
+   */
+  readonly answerResync?: boolean;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
   /**
    * Report writes to published tables that bypass the hooks (a raw Knex query, say): they
@@ -45,6 +52,12 @@ export interface Context {
   readonly userId?: string;
 }
 
+/** A running context: what it is, and the operations of its last message, which its next one depends on. */
+interface ContextState {
+  readonly context: Context;
+  previous: readonly Dependency[];
+}
+
 /**
  * Publishes an app's models. `transaction` owns the Knex transaction: the generated hooks
  * write rows, bump `_v` in the same statements, and at commit the transaction's operations are
@@ -53,7 +66,7 @@ export interface Context {
  */
 export class Publisher<Hooks, Virtuals = unknown> {
   readonly relay: Relay | undefined;
-  private readonly contexts = new AsyncLocalStorage<Context>();
+  private readonly contexts = new AsyncLocalStorage<ContextState>();
   /** Set while a hook runs its queries: a write to a published table outside it bypassed the hooks. */
   readonly hooks = new AsyncLocalStorage<true>();
   private readonly detecting: boolean;
@@ -63,11 +76,14 @@ export class Publisher<Hooks, Virtuals = unknown> {
     return this.detecting ? this.hooks.run(true, fn) : fn();
   }
   private readonly host: string;
+  private readonly responder: Promise<Consumer | undefined> | undefined;
+  private readonly virtuals: VirtualFunctions;
   private readonly tables: Map<string, ModelDescriptor[]>;
   private readonly columns = new Map<string, AttributeDescriptor[]>();
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     this.host = options.host ?? hostname();
+    this.virtuals = (options.virtuals ?? {}) as VirtualFunctions;
     this.tables = new Map();
     for (const model of Object.values(options.schema.models)) {
       const list = this.tables.get(model.table) ?? [];
@@ -83,11 +99,127 @@ export class Publisher<Hooks, Virtuals = unknown> {
       options.relay === false
         ? undefined
         : new Relay(options.knex, options.transport, { ...options.relay, onError: (e) => this.notify(e) });
+    if (options.answerResync ?? this.relay !== undefined) this.responder = this.answerResyncs();
+  }
+
+  /** A published model, by name. */
+  model(name: string): ModelDescriptor {
+    const { app, models } = this.options.schema;
+    const model = models[name];
+    if (!model)
+      throw new PublisherError(`${app} publishes no model ${name} (it has ${Object.keys(models).join(', ')})`);
+    return model;
+  }
+
+  /**
+   * Publishes the current state of rows as `sync` operations: for a new subscriber (initial
+   * sync), or to repair one. `which` is a list of ids (an id no row has is published as gone)
+   * or a function narrowing the query. A subscriber applies a sync only when it is newer than
+   * what it holds, so a sync racing live writes is harmless. Resolves to the number of rows
+   * found, once the broker confirmed every message.
+   */
+  async sync(
+    model: ModelDescriptor | string,
+    which: readonly Id[] | ((query: Knex.QueryBuilder) => void),
+    options: { readonly to?: string } = {},
+  ): Promise<number> {
+    const descriptor = typeof model === 'string' ? this.model(model) : model;
+    const key = descriptor.primaryKey.column;
+    const query = this.options.knex(descriptor.table);
+    if (typeof which === 'function') which(query);
+    else query.whereIn(key, which as Id[]);
+    const rows = (await query) as Record<string, unknown>[];
+    const found = new Set(rows.map((row) => String(row[key])));
+    const gone = typeof which === 'function' ? [] : which.map(String).filter((id) => !found.has(id));
+    await this.syncRows(descriptor, rows, gone, options.to);
+    return rows.length;
+  }
+
+  /**
+   * Publishes rows of one model as `sync` operations, in messages of {@link syncBatch}, with
+   * their relations as dependencies; `gone` ids as tombstones. `to` sends them to one
+   * subscriber app's queue instead of every subscriber's.
+   */
+  async syncRows(
+    model: ModelDescriptor,
+    rows: readonly Record<string, unknown>[],
+    gone: readonly string[] = [],
+    to?: string,
+  ): Promise<void> {
+    const messages: OutgoingMessage[] = [];
+    const send = (operations: OperationMessage[], dependencies: Dependency[]): void => {
+      const outgoing = toOutgoing({ ...this.envelope(operations, dependencies), context: null });
+      messages.push(to === undefined ? outgoing : { ...outgoing, routingKeys: [syncReplyKey(to)] });
+    };
+    for (let i = 0; i < rows.length; i += syncBatch) {
+      const chunk = rows.slice(i, i + syncBatch);
+      const operations = chunk.flatMap((row) =>
+        this.publicationsOf(model, row).map((publication): OperationMessage => ({
+          endpoint: publication.endpoint,
+          types: publication.types,
+          id: String(row[model.primaryKey.column]),
+          operation: 'sync',
+          version: Number(row._v ?? 0),
+          attributes: this.attributes(publication, row),
+        })),
+      );
+      const skip = new Set(operations.map((op) => objectKey(op.endpoint, op.id)));
+      const items = chunk.map((row) => ({ model, row }));
+      send(operations, await relationDependencies(this.options.knex, this.options.schema.models, items, skip));
+    }
+    for (let i = 0; i < gone.length; i += syncBatch) {
+      const { endpoint, types } = model;
+      send(
+        gone
+          .slice(i, i + syncBatch)
+          .map((id) => ({ endpoint, types, id, operation: 'sync', version: goneVersion, attributes: null })),
+        [],
+      );
+    }
+    await this.options.transport.publish(messages);
+  }
+
+  private async answerResyncs(): Promise<Consumer | undefined> {
+    const app = this.options.schema.app;
+    try {
+      return await this.options.transport.consume(
+        resyncQueueApp(app),
+        { prefetch: 10, bindings: [resyncRequestKey(app)] },
+        (delivery) => this.answer(delivery),
+      );
+    } catch (error) {
+      this.notify(new PublisherError(`cannot answer re-sync requests: ${(error as Error).message}`, { cause: error }));
+      return undefined;
+    }
+  }
+
+  /** Answers one re-sync request: the current state of each object asked for, to the asking app. */
+  private async answer(delivery: Delivery): Promise<void> {
+    const request = parseResyncRequest(delivery.body);
+    if (typeof request === 'string') return delivery.park(request);
+    try {
+      const byModel = new Map<ModelDescriptor, string[]>();
+      for (const object of request.objects) {
+        const model = this.endpointRoot(object.endpoint);
+        if (model) byModel.set(model, [...(byModel.get(model) ?? []), object.id]);
+      }
+      for (const [model, ids] of byModel) await this.sync(model, ids, { to: request.app });
+      await delivery.ack();
+    } catch (error) {
+      this.notify(new PublisherError(`could not answer a re-sync request of ${request.app}`, { cause: error }));
+      await delivery.retry(error as Error, Math.min(60_000, 1_000 * 2 ** delivery.attempt));
+    }
+  }
+
+  /** The model at the root of what an endpoint publishes: its rows are every object of the endpoint. */
+  private endpointRoot(endpoint: string): ModelDescriptor | undefined {
+    const models = Object.values(this.options.schema.models).filter((m) => m.endpoint === endpoint);
+    return models.sort((a, b) => a.types.length - b.types.length)[0];
   }
 
   /** Runs `fn` with a context (a request, a job) whose name and user id travel with its messages. */
   context<T>(context: Context, fn: () => Promise<T>): Promise<T> {
-    return this.contexts.run(context, fn);
+    return this.contexts.run({ context, previous: [] }, fn);
   }
 
   /**
@@ -96,17 +228,16 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * message as the transaction's writes, so it is never seen before them.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
-    const recorder = new Recorder(
-      this as Publisher<unknown, unknown>,
-      (this.options.virtuals ?? {}) as VirtualFunctions,
-    );
+    const recorder = new Recorder(this as Publisher<unknown, unknown>);
     let written: OutboxRow | undefined;
     const value = await this.options.knex.transaction(async (trx) => {
       recorder.begin(trx);
       const result = await fn(this.options.schema.bind(recorder));
       recorder.end();
       if (recorder.operations.length > 0) {
-        const message = JSON.stringify(this.envelope(recorder.operations, recorder.dependencies));
+        const relations = await relationDependencies(trx, this.options.schema.models, recorder.written, recorder.known);
+        const dependencies = [...recorder.dependencies, ...relations];
+        const message = JSON.stringify(this.envelope(recorder.operations, dependencies));
         // Claimed by this process's relay from the start, so that it publishes the row right
         // after commit without claiming it in a transaction of its own.
         const row = { message, created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
@@ -114,7 +245,10 @@ export class Publisher<Hooks, Virtuals = unknown> {
       }
       return result;
     });
-    if (written) this.relay?.enqueue(written);
+    if (written) {
+      this.relay?.enqueue(written);
+      this.followed(recorder.operations);
+    }
     return value;
   }
 
@@ -125,6 +259,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
 
   private async publishNow(operations: OperationMessage[]): Promise<void> {
     const envelope = this.envelope(operations, []);
+    this.followed(operations);
     try {
       await this.options.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
@@ -139,8 +274,16 @@ export class Publisher<Hooks, Virtuals = unknown> {
     }
   }
 
+  /** The context's next message depends on these operations, the context's last write. */
+  private followed(operations: readonly OperationMessage[]): void {
+    const state = this.contexts.getStore();
+    if (state) state.previous = dependenciesOn(operations);
+  }
+
+  /** An envelope for operations, with their dependencies and those on the context's previous write. */
   envelope(operations: readonly OperationMessage[], dependencies: readonly Dependency[]): Envelope {
-    const context = this.contexts.getStore();
+    const state = this.contexts.getStore();
+    const context = state?.context;
     return {
       format: 1,
       id: randomUUID(),
@@ -150,7 +293,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       timestamp: Date.now(),
       context: context ? { name: context.name, ...(context.userId ? { userId: context.userId } : {}) } : null,
       operations,
-      dependencies,
+      dependencies: mergeDependencies([...dependencies, ...(state?.previous ?? [])], operations),
     };
   }
 
@@ -178,6 +321,29 @@ export class Publisher<Hooks, Virtuals = unknown> {
     );
   }
 
+  /** The published attributes of a row as `model`, virtual ones computed. */
+  attributes(model: ModelDescriptor, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const attribute of model.attributes) {
+      if (attribute.private) continue;
+      if (attribute.uses !== undefined) {
+        const fn = this.virtualFunction(model, attribute.name);
+        out[attribute.name] = toWire(attribute.kind, fn(row as never));
+      } else {
+        out[attribute.name] = toWire(attribute.kind, row[attribute.column ?? attribute.name]);
+      }
+    }
+    return out;
+  }
+
+  private virtualFunction(model: ModelDescriptor, name: string): (row: never) => unknown {
+    for (const type of model.types) {
+      const fn = this.virtuals[type]?.[name];
+      if (fn) return fn;
+    }
+    throw new PublisherError(`no function for the virtual attribute ${model.name}.${name}: pass it in \`virtuals\``);
+  }
+
   /** Every attribute any publication reads from a table: a write converts its columns by them. */
   tableAttributes(table: string): readonly AttributeDescriptor[] {
     return this.columns.get(table) ?? [];
@@ -188,6 +354,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   async close(): Promise<void> {
+    await (await this.responder)?.stop();
     await this.relay?.stop();
   }
 }
@@ -196,12 +363,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
 class Recorder implements PublisherTransaction {
   readonly operations: OperationMessage[] = [];
   readonly dependencies: Dependency[] = [];
+  /** Rows created or updated, whose relations become dependencies at commit. */
+  readonly written: RowOf[] = [];
+  /** Objects written or read: their relations need no other version read. */
+  readonly known = new Set<string>();
   private trx: Knex.Transaction | undefined;
 
-  constructor(
-    private readonly publisher: Publisher<unknown, unknown>,
-    private readonly virtuals: VirtualFunctions,
-  ) {}
+  constructor(private readonly publisher: Publisher<unknown, unknown>) {}
 
   begin(trx: Knex.Transaction): void {
     this.trx = trx;
@@ -252,7 +420,9 @@ class Recorder implements PublisherTransaction {
     const after = { ...before, ...writes };
     const publications = this.publisher.publicationsOf(model, after);
     // SyncMachine's rule: a write that changes no published attribute publishes nothing.
-    const changed = publications.some((p) => !sameWire(this.attributes(p, before), this.attributes(p, after)));
+    const changed = publications.some(
+      (p) => !sameWire(this.publisher.attributes(p, before), this.publisher.attributes(p, after)),
+    );
     const version = Number(before._v ?? 0) + (changed ? 1 : 0);
     let row: Record<string, unknown> | undefined;
     if (Object.keys(writes).length > 0 || changed) {
@@ -294,7 +464,14 @@ class Recorder implements PublisherTransaction {
 
   async find(model: ModelDescriptor, id: Id, options?: FindOptions): Promise<Record<string, unknown> | undefined> {
     const row = await this.read(model, id, options?.lock === true);
-    if (row) this.dependencies.push({ endpoint: model.endpoint, id: String(id), version: Number(row._v ?? 0) });
+    if (row) {
+      const key = String(row[model.primaryKey.column]);
+      for (const publication of this.publisher.publicationsOf(model, row)) {
+        const { endpoint, types } = publication;
+        this.dependencies.push({ endpoint, id: key, version: Number(row._v ?? 0), types });
+        this.known.add(objectKey(endpoint, key));
+      }
+    }
     return row;
   }
 
@@ -316,29 +493,6 @@ class Recorder implements PublisherTransaction {
     return (await query) as Record<string, unknown> | undefined;
   }
 
-  /** The published attributes of a row as `model`, virtual ones computed. */
-  attributes(model: ModelDescriptor, row: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const attribute of model.attributes) {
-      if (attribute.private) continue;
-      if (attribute.uses !== undefined) {
-        const fn = this.virtualFunction(model, attribute.name);
-        out[attribute.name] = toWire(attribute.kind, fn(row as never));
-      } else {
-        out[attribute.name] = toWire(attribute.kind, row[attribute.column ?? attribute.name]);
-      }
-    }
-    return out;
-  }
-
-  private virtualFunction(model: ModelDescriptor, name: string): (row: never) => unknown {
-    for (const type of model.types) {
-      const fn = this.virtuals[type]?.[name];
-      if (fn) return fn;
-    }
-    throw new PublisherError(`no function for the virtual attribute ${model.name}.${name}: pass it in \`virtuals\``);
-  }
-
   private record(
     model: ModelDescriptor,
     row: Record<string, unknown>,
@@ -346,18 +500,23 @@ class Recorder implements PublisherTransaction {
     version: number,
   ): void {
     const key = String(row[model.primaryKey.column]);
+    if (operation !== 'destroy') this.written.push({ model, row });
     for (const publication of this.publisher.publicationsOf(model, row)) {
+      this.known.add(objectKey(publication.endpoint, key));
       this.operations.push({
         endpoint: publication.endpoint,
         types: publication.types,
         id: key,
         operation,
         version,
-        attributes: operation === 'destroy' ? null : this.attributes(publication, row),
+        attributes: operation === 'destroy' ? null : this.publisher.attributes(publication, row),
       });
     }
   }
 }
+
+/** Operations per message of a sync: large enough to apply fast, small enough to stay a modest message. */
+const syncBatch = 100;
 
 /** Inserts an outbox row and returns its id, on every dialect. */
 async function insertId(trx: Knex.Transaction, row: Record<string, unknown>): Promise<number | string> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { routingKey, topicMatches } from '../../common/topic.js';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
@@ -11,11 +12,14 @@ import {
   type SubscriberSchema,
   type SubscriptionDescriptor,
 } from '../contract.js';
-import type { Envelope, OperationMessage } from '../envelope.js';
+import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { RecoveryError, SubscriberError, Unprocessable } from '../errors.js';
+import { type ResyncRequest, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { toColumn } from '../values.js';
 
 export const versionsTable = 'promiscuous_versions';
+
+export type SubscriberMode = 'causal' | 'recovery' | 'bareback';
 
 export interface SubscriberOptions<Callbacks = unknown> {
   readonly schema: SubscriberSchema<Callbacks>;
@@ -30,13 +34,16 @@ export interface SubscriberOptions<Callbacks = unknown> {
   /** Delay before retry n (0-based); default 1 s doubling to 2 min. */
   readonly retryDelayMs?: (attempt: number) => number;
   /**
-   * `ordered` (default): an operation waits until the previous version of its object is
-   * applied. `bareback`: no waiting at all, for development only.
+   * `causal` (default): an operation waits until its object's previous version and every
+   * dependency this app tracks are applied; a dependency missing after `dependencyTimeoutMs`
+   * is asked of its publisher again (re-sync), never skipped. `recovery`: such a dependency is
+   * skipped instead, and a `RecoveryError` reported. `bareback`: no waiting at all, for
+   * development only.
    */
-  readonly mode?: 'ordered' | 'bareback';
-  /** How long a message waits in memory for its predecessor before it is deferred (default 500 ms). */
+  readonly mode?: SubscriberMode;
+  /** How long a message waits in memory for its dependencies before it is deferred (default 500 ms). */
   readonly waitMs?: number;
-  /** How long a message may wait for a missing predecessor before it is applied anyway (default 30 s). */
+  /** How long a message may wait for a missing dependency before it is re-synced or skipped (default 30 s). */
   readonly dependencyTimeoutMs?: number;
   /**
    * Coordinates several workers on one queue: a Redis lock per object while it is applied,
@@ -50,22 +57,40 @@ export interface SubscriberOptions<Callbacks = unknown> {
 
 interface Plan {
   readonly op: OperationMessage;
+  readonly key: string;
   readonly subscription?: SubscriptionDescriptor;
   readonly targets: readonly string[];
+}
+
+/** An object version a message needs applied before it. */
+interface Requirement {
+  readonly key: string;
+  readonly publisher: string;
+  readonly endpoint: string;
+  readonly id: string;
+  readonly version: number;
+}
+
+interface Stored {
+  readonly version: number;
 }
 
 /**
  * Applies an app's subscriptions. Each message (one publisher transaction) is applied in one
  * database transaction together with the version bookkeeping, and acknowledged only after
- * that commit, so a redelivered message changes nothing twice. A message that cannot be
- * applied is retried with backoff through the broker, then parked with its reason; a message
- * that can never be applied (malformed, failing its schema) is parked at once.
+ * that commit, so a redelivered message changes nothing twice. A message waits until what it
+ * depends on is applied; meanwhile other messages go ahead. A message that cannot be applied
+ * is retried with backoff through the broker, then parked with its reason; a message that can
+ * never be applied (malformed, failing its schema) is parked at once.
  */
 export class Subscriber<Callbacks = unknown> {
   private consumer: Consumer | undefined;
   private readonly sharedTables: ReadonlySet<string>;
+  private readonly mode: SubscriberMode;
   /** Messages waiting in this process for an object's next version, by object. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
+  private readonly requested = new Map<string, number>();
   private readonly unlisten: (() => void) | undefined;
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
@@ -76,13 +101,15 @@ export class Subscriber<Callbacks = unknown> {
       roots.set(s.table, set);
     }
     this.sharedTables = new Set([...roots].filter(([, r]) => r.size > 1).map(([t]) => t));
+    this.mode = options.mode ?? 'causal';
     this.unlisten = options.coordinator?.onApplied((object) => this.wakeObject(object));
   }
 
   async start(): Promise<void> {
+    const { schema } = this.options;
     this.consumer = await this.options.transport.consume(
-      this.options.schema.app,
-      { prefetch: this.options.prefetch ?? 5, bindings: this.options.schema.bindings },
+      schema.app,
+      { prefetch: this.options.prefetch ?? 5, bindings: [...schema.bindings, syncReplyKey(schema.app)] },
       (delivery) => this.handle(delivery),
     );
   }
@@ -109,26 +136,47 @@ export class Subscriber<Callbacks = unknown> {
     }
     try {
       const plans = envelope.operations.flatMap((op) => this.plan(op, envelope.app));
-      if (plans.length > 0 && this.options.mode !== 'bareback' && !(await this.whenReady(envelope, plans))) {
-        const since = delivery.waitingSince ?? Date.now();
-        if (Date.now() - since < (this.options.dependencyTimeoutMs ?? 30_000)) return await delivery.defer(200, since);
-        this.notify(
-          new RecoveryError(
-            `message ${envelope.id} waited ${Date.now() - since} ms for a previous version; applied without it`,
-          ),
-          envelope,
+      if (plans.length === 0) return await delivery.ack();
+      const objects = [...new Set(plans.map((p) => p.key))];
+      const since = delivery.waitingSince ?? Date.now();
+      const deadline = Date.now() + (this.options.waitMs ?? 500);
+      let requirements = this.mode === 'bareback' ? [] : this.requirements(envelope, plans);
+      for (;;) {
+        if (!(await this.lock(objects))) return await delivery.defer(200, since);
+        let missing: Requirement[];
+        try {
+          missing = await this.applyWhenReady(envelope, plans, requirements);
+          if (missing.length === 0) {
+            await delivery.ack();
+            await this.options.coordinator?.applied(objects);
+          }
+        } finally {
+          await this.options.coordinator?.unlockAll(objects);
+        }
+        if (missing.length === 0) {
+          for (const object of objects) this.wakeObject(object);
+          return;
+        }
+        const waited = Date.now() - since;
+        if (waited >= (this.options.dependencyTimeoutMs ?? 30_000)) {
+          if (this.mode === 'recovery') {
+            this.notify(
+              new RecoveryError(
+                `message ${envelope.id} waited ${waited} ms for ${missing.map(describeRequirement).join(', ')}; applied without it`,
+              ),
+              envelope,
+            );
+            requirements = [];
+            continue;
+          }
+          await this.requestResync(missing);
+        }
+        if (Date.now() >= deadline) return await delivery.defer(200, since);
+        await this.waitFor(
+          missing.map((m) => m.key),
+          deadline,
         );
       }
-      const objects = plans.map((p) => objectKey(envelope.app, p.op));
-      if (!(await this.lock(objects))) return await delivery.defer(200, delivery.waitingSince ?? Date.now());
-      try {
-        await this.applyPlans(envelope, plans);
-        await delivery.ack();
-        await this.options.coordinator?.applied(objects);
-      } finally {
-        await this.options.coordinator?.unlockAll(objects);
-      }
-      for (const object of objects) this.wakeObject(object);
     } catch (error) {
       if (error instanceof Unprocessable) return this.park(delivery, error.message, envelope);
       const attempts = delivery.attempt + 1;
@@ -144,52 +192,94 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /**
-   * Per-object order: an operation at version v needs version v - 1 of its object applied
-   * first. Waits in memory for a while (woken by this process's own commits), then gives up
-   * so that the message can be deferred through the broker and its slot freed.
+   * What must be applied before the message: each object's previous version (per-object
+   * order), and each dependency on an object this app stores or observes (causal order),
+   * except what the message itself brings.
    */
-  private async whenReady(envelope: Envelope, plans: readonly Plan[]): Promise<boolean> {
-    const deadline = Date.now() + (this.options.waitMs ?? 500);
-    for (;;) {
-      const missing = await this.missing(envelope, plans);
-      if (missing.length === 0) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          for (const key of missing) this.waiters.get(key)?.delete(wake);
-          resolve();
-        };
-        // Another process may apply the predecessor: look again now and then, not only when woken.
-        const timer = setTimeout(wake, Math.min(left, 50));
-        for (const key of missing) {
-          const set = this.waiters.get(key) ?? new Set();
-          set.add(wake);
-          this.waiters.set(key, set);
-        }
-      });
+  private requirements(envelope: Envelope, plans: readonly Plan[]): Requirement[] {
+    const brought = new Map<string, number>();
+    const out: Requirement[] = [];
+    for (const { op, key } of plans) {
+      const earlier = brought.get(key);
+      if (op.operation !== 'sync' && op.version > 1 && (earlier === undefined || earlier < op.version - 1)) {
+        out.push({ key, publisher: envelope.app, endpoint: op.endpoint, id: op.id, version: op.version - 1 });
+      }
+      brought.set(key, Math.max(earlier ?? 0, op.version));
     }
-  }
-
-  /** The objects whose previous version is not applied yet. */
-  private async missing(envelope: Envelope, plans: readonly Plan[]): Promise<string[]> {
-    const out: string[] = [];
-    for (const { op } of plans) {
-      if (op.version <= 1) continue;
-      const row = (await this.options
-        .knex(versionsTable)
-        .select('version')
-        .where({ publisher: envelope.app, endpoint: op.endpoint, object_id: op.id })
-        .first()) as { version: number | string } | undefined;
-      if (Number(row?.version ?? 0) < op.version - 1) out.push(objectKey(envelope.app, op));
+    for (const dependency of envelope.dependencies) {
+      const publisher = dependency.endpoint.split('/')[0] as string;
+      const key = objectKey(publisher, dependency.endpoint, dependency.id);
+      if ((brought.get(key) ?? -1) >= dependency.version || !this.tracks(dependency)) continue;
+      out.push({ key, publisher, endpoint: dependency.endpoint, id: dependency.id, version: dependency.version });
     }
     return out;
+  }
+
+  /** Whether this app stores or observes the object of a dependency: only then can it wait for it. */
+  private tracks(dependency: Dependency): boolean {
+    const { schema } = this.options;
+    const keys = (['create', 'update', 'destroy'] as const).map((o) => routingKey(dependency.endpoint, o));
+    if (!dependency.types) return keys.some((key) => schema.bindings.some((b) => topicMatches(b, key)));
+    return keys.some(
+      (key) =>
+        resolveSubscription(schema, key, dependency.types ?? []) !== undefined ||
+        resolveObservers(schema, key, dependency.types ?? []).length > 0,
+    );
+  }
+
+  /** Waits until one of the objects is applied (by this process or, through Redis, another), or a while. */
+  private async waitFor(keys: readonly string[], deadline: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        for (const key of keys) this.waiters.get(key)?.delete(wake);
+        resolve();
+      };
+      // Without Redis, another process's commits wake nobody: look again now and then.
+      const timer = setTimeout(wake, Math.max(0, Math.min(deadline - Date.now(), 50)));
+      for (const key of keys) {
+        const set = this.waiters.get(key) ?? new Set();
+        set.add(wake);
+        this.waiters.set(key, set);
+      }
+    });
   }
 
   private wakeObject(object: string): void {
     for (const wake of this.waiters.get(object) ?? []) wake();
     this.waiters.delete(object);
+  }
+
+  /** Asks each missing object's publisher for its current state, at most once per timeout per object. */
+  private async requestResync(missing: readonly Requirement[]): Promise<void> {
+    const now = Date.now();
+    const timeout = this.options.dependencyTimeoutMs ?? 30_000;
+    const due = missing.filter((m) => now - (this.requested.get(m.key) ?? 0) >= timeout);
+    if (due.length === 0) return;
+    for (const m of due) this.requested.set(m.key, now);
+    for (const [key, time] of this.requested) if (now - time >= timeout) this.requested.delete(key);
+    for (const publisher of new Set(due.map((m) => m.publisher))) {
+      const objects = due.filter((m) => m.publisher === publisher);
+      const request: ResyncRequest = {
+        format: 1,
+        app: this.options.schema.app,
+        objects: objects.map(({ endpoint, id, version }) => ({ endpoint, id, version })),
+      };
+      this.options.logger?.warn(
+        `asking ${publisher} to re-sync ${objects.map(describeRequirement).join(', ')}, missing for ${timeout} ms`,
+      );
+      try {
+        await this.options.transport.publish([
+          {
+            routingKeys: [resyncRequestKey(publisher)],
+            messageId: randomUUID(),
+            body: Buffer.from(JSON.stringify(request)),
+          },
+        ]);
+      } catch (error) {
+        this.notify(new SubscriberError(`could not ask ${publisher} to re-sync`, { cause: error }), request);
+      }
+    }
   }
 
   /** Takes the Redis locks of the message's objects, waiting a little while another worker holds one. */
@@ -211,25 +301,75 @@ export class Subscriber<Callbacks = unknown> {
     await delivery.park(reason);
   }
 
-  /** Applies every operation this app cares about, in one database transaction. */
-  private async applyPlans(envelope: Envelope, plans: readonly Plan[]): Promise<void> {
-    if (plans.length === 0) return;
-    await this.options.knex.transaction(async (trx) => {
+  /**
+   * In one database transaction: reads the versions the message needs, and if they are all
+   * there, applies every operation this app cares about and records the new versions. Returns
+   * what is missing (nothing once applied).
+   */
+  private async applyWhenReady(
+    envelope: Envelope,
+    plans: readonly Plan[],
+    requirements: readonly Requirement[],
+  ): Promise<Requirement[]> {
+    return this.options.knex.transaction(async (trx) => {
+      const stored = await this.versions(trx, uniqueObjects(envelope.app, plans), true);
+      const others = requirements.filter((r) => !stored.has(r.key) && !plans.some((p) => p.key === r.key));
+      if (others.length > 0) for (const [key, value] of await this.versions(trx, others, false)) stored.set(key, value);
+      const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
+      if (missing.length > 0) return missing;
+      const recorded = new Map<string, Record<string, unknown>>();
       for (const plan of plans) {
-        const { op } = plan;
-        const current = await this.version(trx, envelope.app, op);
+        const { op, key } = plan;
+        const current = stored.get(key)?.version;
         // Already applied, or older than what is stored: a duplicate or a late message.
         if (current !== undefined && current >= op.version) continue;
         if (plan.subscription) await this.write(trx, plan.subscription, op, current !== undefined);
-        await this.record(trx, envelope.app, op, current !== undefined);
+        stored.set(key, { version: op.version });
+        recorded.set(key, {
+          publisher: envelope.app,
+          endpoint: op.endpoint,
+          object_id: op.id,
+          version: op.version,
+          destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
+          updated_at: Date.now(),
+        });
         // Callbacks run before commit: if one throws, nothing is recorded and the message is retried.
         for (const target of plan.targets) await this.callback(target, op, envelope);
       }
+      if (recorded.size > 0) {
+        await trx(versionsTable)
+          .insert([...recorded.values()])
+          .onConflict(['publisher', 'endpoint', 'object_id'])
+          .merge(['version', 'destroyed', 'updated_at']);
+      }
+      return [];
     });
   }
 
+  /** The stored versions of some objects, by object key; locked until commit when asked. */
+  private async versions(
+    trx: Knex.Transaction,
+    objects: readonly Omit<Requirement, 'version' | 'key'>[],
+    lock: boolean,
+  ): Promise<Map<string, Stored>> {
+    const query = trx(versionsTable)
+      .select('publisher', 'endpoint', 'object_id', 'version')
+      .where((q) => {
+        for (const o of objects) q.orWhere({ publisher: o.publisher, endpoint: o.endpoint, object_id: o.id });
+      });
+    if (lock && trx.client.config.client !== 'better-sqlite3') query.forUpdate();
+    const rows = (await query) as {
+      publisher: string;
+      endpoint: string;
+      object_id: string;
+      version: number | string;
+    }[];
+    return new Map(rows.map((r) => [objectKey(r.publisher, r.endpoint, r.object_id), { version: Number(r.version) }]));
+  }
+
   private plan(op: OperationMessage, publisher: string): Plan[] {
-    const key = routingKey(op.endpoint, op.operation);
+    // A sync is bound, routed and resolved as the update it stands for.
+    const key = routingKey(op.endpoint, op.operation === 'sync' ? 'update' : op.operation);
     const bound = this.options.schema.bindings.some((b) => topicMatches(b, key));
     if (bound && op.endpoint.split('/')[0] !== publisher) {
       throw new Unprocessable(`app ${publisher} sent an operation on ${op.endpoint}, an endpoint it does not own`);
@@ -244,7 +384,7 @@ export class Subscriber<Callbacks = unknown> {
       );
     }
     const targets = [...(subscription ? [subscription.name] : []), ...observers.map((o) => o.name)];
-    if (op.operation !== 'destroy') {
+    if (op.attributes !== null) {
       for (const target of targets) {
         const validate = this.options.schema.validate.attributes[target];
         if (validate && !validate(op.attributes)) {
@@ -252,24 +392,7 @@ export class Subscriber<Callbacks = unknown> {
         }
       }
     }
-    return [{ op, ...(subscription ? { subscription } : {}), targets }];
-  }
-
-  private async version(trx: Knex.Transaction, publisher: string, op: OperationMessage): Promise<number | undefined> {
-    const query = trx(versionsTable)
-      .select('version')
-      .where({ publisher, endpoint: op.endpoint, object_id: op.id })
-      .first();
-    if (trx.client.config.client !== 'better-sqlite3') query.forUpdate();
-    const row = (await query) as { version: number | string } | undefined;
-    return row === undefined ? undefined : Number(row.version);
-  }
-
-  private async record(trx: Knex.Transaction, publisher: string, op: OperationMessage, exists: boolean): Promise<void> {
-    const values = { version: op.version, destroyed: op.operation === 'destroy', updated_at: Date.now() };
-    const where = { publisher, endpoint: op.endpoint, object_id: op.id };
-    if (exists) await trx(versionsTable).where(where).update(values);
-    else await trx(versionsTable).insert({ ...where, ...values });
+    return [{ op, key: objectKey(publisher, op.endpoint, op.id), ...(subscription ? { subscription } : {}), targets }];
   }
 
   private async write(
@@ -279,7 +402,7 @@ export class Subscriber<Callbacks = unknown> {
     known: boolean,
   ): Promise<void> {
     const where = { [subscription.key]: op.id };
-    if (op.operation === 'destroy') {
+    if (op.attributes === null) {
       if (this.sharedTables.has(subscription.table)) {
         // A shared row belongs to several publishers: one's destroy clears only its own columns.
         const cleared = Object.fromEntries(subscription.attributes.map((a) => [a.column, null]));
@@ -295,14 +418,16 @@ export class Subscriber<Callbacks = unknown> {
       values[a.column] = a.kind ? toColumn(a.kind, attributes[a.name]) : plain(attributes[a.name]);
     }
     if (subscription.discriminator) values[subscription.discriminator.column] = subscription.discriminator.value;
-    const existing = await trx(subscription.table).select(subscription.key).where(where).first();
-    if (existing) await trx(subscription.table).where(where).update(values);
-    else {
-      if (op.operation === 'update' && !known) {
-        this.options.logger?.warn(`${subscription.name} ${op.id}: update for a row that is not here; creating it`);
-      }
-      await trx(subscription.table).insert({ ...where, ...values });
+    // A create of an object never seen is an insert: one statement. Anything else updates the
+    // row, and inserts it when it is not there (a sync, or an update applied without its create).
+    const table = this.sharedTables.has(subscription.table) ? undefined : subscription.table;
+    if (op.operation === 'create' && !known && table) return void (await trx(table).insert({ ...where, ...values }));
+    const updated = Number(await trx(subscription.table).where(where).update(values));
+    if (updated > 0) return;
+    if (op.operation === 'update' && !known) {
+      this.options.logger?.warn(`${subscription.name} ${op.id}: update for a row that is not here; creating it`);
     }
+    await trx(subscription.table).insert({ ...where, ...values });
   }
 
   private async callback(target: string, op: OperationMessage, envelope: Envelope): Promise<void> {
@@ -314,14 +439,17 @@ export class Subscriber<Callbacks = unknown> {
       operation: op.operation,
       version: op.version,
       attributes: op.attributes,
-      idempotencyKey: `${op.endpoint}:${op.id}:${op.version}`,
+      idempotencyKey: `${op.endpoint}:${op.id}:${op.version}${op.operation === 'sync' ? ':sync' : ''}`,
       envelope,
     };
-    const specific = { create: callbacks.afterCreate, update: callbacks.afterUpdate, destroy: callbacks.afterDestroy }[
-      op.operation
-    ];
+    const specific = {
+      create: callbacks.afterCreate,
+      update: callbacks.afterUpdate,
+      destroy: callbacks.afterDestroy,
+      sync: callbacks.afterSync,
+    }[op.operation];
     await specific?.(event);
-    if (op.operation !== 'destroy') await callbacks.afterSave?.(event);
+    if (op.operation === 'create' || op.operation === 'update') await callbacks.afterSave?.(event);
   }
 
   private root(subscription: SubscriptionDescriptor): SubscriptionDescriptor {
@@ -339,8 +467,21 @@ export class Subscriber<Callbacks = unknown> {
   }
 }
 
-function objectKey(publisher: string, op: OperationMessage): string {
-  return `${publisher}:${op.endpoint}:${op.id}`;
+function objectKey(publisher: string, endpoint: string, id: string): string {
+  return `${publisher}:${endpoint}:${id}`;
+}
+
+/** The objects a message writes, each once, for a version lookup. */
+function uniqueObjects(
+  publisher: string,
+  plans: readonly Plan[],
+): { publisher: string; endpoint: string; id: string }[] {
+  const seen = new Map(plans.map(({ op, key }) => [key, { publisher, endpoint: op.endpoint, id: op.id }]));
+  return [...seen.values()];
+}
+
+function describeRequirement(r: Requirement): string {
+  return `${r.endpoint} ${r.id} at version ${r.version}`;
 }
 
 function describe(validate: CompiledValidator): string {

@@ -1,0 +1,92 @@
+import cliProgress from 'cli-progress';
+import type { PublisherSchema } from '../runtime/contract.js';
+import { initialSync } from '../runtime/publisher/initial-sync.js';
+import { Publisher } from '../runtime/publisher/publisher.js';
+import type { Output } from './output.js';
+import { appRuntime } from './runtime.js';
+
+export interface PublishOptions {
+  readonly config?: string;
+  readonly app?: string;
+  readonly to?: string;
+  readonly pageSize?: string;
+  readonly shard?: string;
+  readonly restart?: boolean;
+  readonly progress?: boolean;
+}
+
+/**
+ * `promiscuous publish <Type>[ <where>] ...`: publishes the current state of existing rows for
+ * a new subscriber, with a progress bar; resumable (run it again), splittable (`--shard i/n`
+ * in several processes), safe while live writes go on. SIGINT stops after the current page.
+ */
+export async function publish(selections: readonly string[], options: PublishOptions, output: Output): Promise<number> {
+  const shard = parseShard(options.shard);
+  if (typeof shard === 'string') {
+    output.error(shard);
+    return 1;
+  }
+  const runtime = await appRuntime(options);
+  const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
+  const publisher = new Publisher({
+    schema,
+    knex: runtime.knex,
+    transport: runtime.transport,
+    virtuals: runtime.config.virtuals?.[runtime.app],
+    relay: false,
+    answerResync: false,
+  });
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let code = 0;
+  try {
+    for (const selection of selections) {
+      const [type = '', ...rest] = selection.trim().split(/\s+/);
+      const where = rest.join(' ').replace(/^where\s+/i, '') || undefined;
+      const bar = new cliProgress.SingleBar(
+        { format: `${type} [{bar}] {percentage}% | {value}/{total} rows | {eta_formatted} left`, noTTYOutput: false },
+        cliProgress.Presets.shades_classic,
+      );
+      const show = options.progress !== false && process.stderr.isTTY;
+      const result = await initialSync(publisher as Publisher<unknown, unknown>, runtime.knex, {
+        type,
+        ...(where ? { where } : {}),
+        ...(options.to ? { to: options.to } : {}),
+        ...(options.pageSize ? { pageSize: Number(options.pageSize) } : {}),
+        ...(shard ? { shard } : {}),
+        ...(options.restart ? { restart: true } : {}),
+        signal: stop.signal,
+        onProgress: (done, total) => {
+          if (!show) return;
+          if (bar.getTotal() !== total) bar.start(total, done);
+          bar.update(done);
+        },
+      }).finally(() => show && bar.stop());
+      const state = result.finished ? 'done' : 'stopped; run the same command again to resume';
+      output.info(
+        `[${runtime.app}] ${result.job}: published ${result.published} rows (${result.total} in all), ${state}`,
+      );
+      if (!result.finished) break;
+    }
+  } catch (error) {
+    output.error(`[${runtime.app}] ${(error as Error).message}`);
+    code = 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await publisher.close();
+    await runtime.close();
+  }
+  return code;
+}
+
+function parseShard(value: string | undefined): { index: number; count: number } | undefined | string {
+  if (value === undefined) return undefined;
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) return `--shard takes i/n with 0 <= i < n (got ${value})`;
+  return { index, count };
+}

@@ -1,0 +1,74 @@
+import type { Knex } from 'knex';
+import type { ModelDescriptor } from '../contract.js';
+import type { Dependency, OperationMessage } from '../envelope.js';
+
+/** A row written or read as some model: where its relations are found. */
+export interface RowOf {
+  readonly model: ModelDescriptor;
+  readonly row: Readonly<Record<string, unknown>>;
+}
+
+export function objectKey(endpoint: string, id: string): string {
+  return `${endpoint}:${id}`;
+}
+
+/**
+ * The rows that `rows` reference through `belongs_to` relations, at their current version: a
+ * subscriber applies the referencing operation only after them. One query per referenced
+ * model, whatever the number of rows. Rows in `skip` (written by the same message, or already
+ * recorded as dependencies) are not read.
+ */
+export async function relationDependencies(
+  db: Knex | Knex.Transaction,
+  models: Readonly<Record<string, ModelDescriptor>>,
+  rows: readonly RowOf[],
+  skip: ReadonlySet<string>,
+): Promise<Dependency[]> {
+  const wanted = new Map<ModelDescriptor, Map<string, unknown>>();
+  for (const { model, row } of rows) {
+    for (const attribute of model.attributes) {
+      const target = attribute.belongsTo === undefined ? undefined : models[attribute.belongsTo];
+      const value = attribute.column === undefined ? undefined : row[attribute.column];
+      if (!target || value === null || value === undefined) continue;
+      if (skip.has(objectKey(target.endpoint, String(value)))) continue;
+      const ids = wanted.get(target) ?? new Map<string, unknown>();
+      ids.set(String(value), value);
+      wanted.set(target, ids);
+    }
+  }
+  const out: Dependency[] = [];
+  for (const [target, ids] of wanted) {
+    const key = target.primaryKey.column;
+    const found = (await db(target.table)
+      .select(key, '_v')
+      .whereIn(key, [...ids.values()] as readonly string[])) as Record<string, unknown>[];
+    for (const row of found) {
+      out.push({ endpoint: target.endpoint, id: String(row[key]), version: Number(row._v ?? 0), types: target.types });
+    }
+  }
+  return out;
+}
+
+/**
+ * One dependency per object, at the highest version asked, leaving out the objects the
+ * message writes itself (it applies them in order).
+ */
+export function mergeDependencies(
+  dependencies: readonly Dependency[],
+  operations: readonly OperationMessage[],
+): Dependency[] {
+  const written = new Set(operations.map((op) => objectKey(op.endpoint, op.id)));
+  const merged = new Map<string, Dependency>();
+  for (const dependency of dependencies) {
+    const key = objectKey(dependency.endpoint, dependency.id);
+    if (written.has(key)) continue;
+    const seen = merged.get(key);
+    if (!seen || seen.version < dependency.version) merged.set(key, dependency);
+  }
+  return [...merged.values()];
+}
+
+/** The dependencies a context's next message has on the operations of its previous one. */
+export function dependenciesOn(operations: readonly OperationMessage[]): Dependency[] {
+  return operations.map(({ endpoint, id, version, types }) => ({ endpoint, id, version, types }));
+}
