@@ -3,6 +3,7 @@ import { generate } from './generate.js';
 import { consoleOutput, type Output } from './output.js';
 import { parked } from './parked.js';
 import { relay } from './relay.js';
+import { status } from './status.js';
 import { publish } from './publish.js';
 import { subscribe } from './subscribe.js';
 
@@ -60,6 +61,7 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
       '30000',
     )
     .option('--bareback', 'apply messages in any order (development only)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics')
     .action(async (options) => done(await subscribe(options, output)));
 
   program
@@ -67,7 +69,16 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .description("publish the app's outbox until SIGTERM (rows left behind by dead publishers)")
     .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics')
     .action(async (options) => done(await relay(options, output)));
+
+  program
+    .command('status')
+    .description("each subscriber's queues, waiting messages and lag; each publisher's outbox backlog")
+    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'only this app (default: every app of the config)')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options) => done(await status(options, output)));
 
   program
     .command('publish')

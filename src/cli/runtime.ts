@@ -18,22 +18,33 @@ export interface AppRuntime {
   close(): Promise<void>;
 }
 
-export async function appRuntime(options: { config?: string; app?: string }): Promise<AppRuntime> {
+/** The runtime config (`promiscuous.config.ts`) and the path it was read from. */
+export async function runtimeConfig(options: { config?: string }): Promise<{ path: string; config: RoutesConfig }> {
   const path = findRoutes(options.config).find((p) => p.endsWith('.ts'));
   if (!path) throw new Error('the runtime commands read promiscuous.config.ts: pass --config <file>');
   const loaded = await loadConfig(path);
   if ('error' in loaded) throw new Error(`${path} could not be loaded: ${loaded.error}`);
-  const config = loaded.value as RoutesConfig;
+  return { path, config: loaded.value as RoutesConfig };
+}
+
+/** The Knex config of an app's database. */
+export function databaseConfig(config: RoutesConfig, app: string): Knex.Config {
+  const database = typeof config.database === 'function' ? config.database(app) : config.database;
+  if (!database) throw new Error('the config has no `database` (a Knex config, or a function of the app name)');
+  return database as Knex.Config;
+}
+
+export async function appRuntime(options: { config?: string; app?: string }): Promise<AppRuntime> {
+  const { path, config } = await runtimeConfig(options);
   const settings = runtimeSettings({ ...config, ...(options.app ? { app: options.app } : {}) });
   const apps = Object.keys(config.apps ?? {});
   const app = settings.app ?? (apps.length === 1 ? apps[0] : undefined);
   if (!app || !apps.includes(app)) {
     throw new Error(`choose the app this process runs with --app or PROMISCUOUS_APP (one of ${apps.join(', ')})`);
   }
-  const database = typeof config.database === 'function' ? config.database(app) : config.database;
-  if (!database) throw new Error('the config has no `database` (a Knex config, or a function of the app name)');
+  const database = databaseConfig(config, app);
   const transport = await connectTransport(settings);
-  const db = knex(database as Knex.Config);
+  const db = knex(database);
   const folder = join(dirname(resolve(path)), config.generated ?? 'generated', app);
   return {
     config,

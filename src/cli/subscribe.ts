@@ -1,6 +1,7 @@
 import type { SubscriberSchema } from '../runtime/contract.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
+import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { appRuntime, untilSignal } from './runtime.js';
 
@@ -12,6 +13,7 @@ export interface SubscribeOptions {
   readonly recovery?: boolean;
   readonly dependencyTimeout?: string;
   readonly bareback?: boolean;
+  readonly metricsPort?: string;
 }
 
 /**
@@ -45,12 +47,14 @@ export async function subscribe(options: SubscribeOptions, output: Output): Prom
         },
       }),
   );
+  const stopMetrics = await metricsServer(options.metricsPort, runtime.app, output);
   for (const worker of workers) await worker.start();
   output.info(`[${runtime.app}] subscribed to ${schema.bindings.join(', ')} (prefetch ${options.prefetch ?? 5})`);
   const signal = await untilSignal();
   output.info(`[${runtime.app}] ${signal}: finishing the messages in flight`);
   for (const worker of workers) await worker.stop();
   await coordinator?.close();
+  await stopMetrics();
   await runtime.close();
   return 0;
 }

@@ -62,5 +62,8 @@ export const envelopeSchema = {
     },
     operations: { type: 'array', minItems: 1, items: operation },
     dependencies: { type: 'array', items: dependency },
+    // What the publisher's OpenTelemetry propagator wrote (W3C: traceparent, tracestate). Any
+    // string fields: another propagator (B3, baggage) must not make messages fail their schema.
+    trace: { type: 'object', additionalProperties: { type: 'string' } },
   },
 } as const;

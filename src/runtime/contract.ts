@@ -141,6 +141,8 @@ export interface SubscribedAttributeDescriptor {
   readonly column: string;
   /** Known when the publisher was known at generate time; used to convert values for the column. */
   readonly kind?: AttributeKind;
+  /** The published type whose id the attribute holds, when the publisher was known at generate time. */
+  readonly references?: string;
 }
 
 export interface SubscriptionDescriptor {

@@ -58,4 +58,10 @@ export interface Envelope {
   readonly context: { readonly name: string; readonly userId?: string } | null;
   readonly operations: readonly OperationMessage[];
   readonly dependencies: readonly Dependency[];
+  /**
+   * The trace context of the publisher's transaction, when a span was active and an
+   * OpenTelemetry propagator is registered: what the propagator writes, for W3C
+   * `{ traceparent, tracestate? }`. The subscriber's apply span is its child.
+   */
+  readonly trace?: Readonly<Record<string, string>>;
 }

@@ -4,12 +4,28 @@
 export { routingKey, topicMatches } from '../common/topic.js';
 export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
-export { RedisCoordinator } from '../transport/redis/coordinator.js';
-export type { Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport/transport.js';
+export { RedisCoordinator, type WaitingMessage } from '../transport/redis/coordinator.js';
+export type {
+  Consumer,
+  Delivery,
+  OutgoingMessage,
+  ParkedMessage,
+  QueueStats,
+  Transport,
+} from '../transport/transport.js';
 export * from './contract.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './factories.js';
+export { listeningPort, serveMetrics } from './observability/http.js';
+export { defaultMetrics, Metrics } from './observability/metrics.js';
+export {
+  type PublisherStatus,
+  publisherStatus,
+  type SubscriberStatus,
+  subscriberStatus,
+} from './observability/status.js';
+export { traceCarrier, tracerName, withApplySpan } from './observability/tracing.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
 export {
   checkShard,
@@ -19,7 +35,7 @@ export {
   jobName,
   syncProgressTable,
 } from './publisher/initial-sync.js';
-export { outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
+export { outboxBacklog, outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

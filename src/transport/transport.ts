@@ -48,6 +48,17 @@ export interface ParkedMessage {
   readonly body: Buffer;
 }
 
+/** How many messages an app's queues hold, as the broker counts them. */
+export interface QueueStats {
+  /** Waiting in the app's queue to be delivered (not those delivered and not yet acknowledged). */
+  readonly ready: number;
+  /** In the app's retry queues: failed messages waiting out their backoff, and deferred ones waiting for a dependency. */
+  readonly retrying: number;
+  readonly parked: number;
+  /** Workers consuming the app's queue. */
+  readonly consumers: number;
+}
+
 export interface Transport {
   /** Resolves once the broker confirmed every message; rejects when any was not. */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
@@ -57,6 +68,12 @@ export interface Transport {
   /** Moves parked messages back to the app's queue (all, or those with these ids). */
   retryParked(app: string, messageIds?: readonly string[]): Promise<number>;
   dropParked(app: string, messageIds?: readonly string[]): Promise<number>;
+  /**
+   * The app's queue depths, read without declaring anything; `undefined` when its queue does
+   * not exist. Optional, so that a wrapping transport need not forward it; without it, a
+   * status knows nothing of the queues.
+   */
+  stats?(app: string): Promise<QueueStats | undefined>;
   /** Whether the broker can be reached right now. */
   healthy(): boolean;
   close(): Promise<void>;

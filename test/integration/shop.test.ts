@@ -9,13 +9,17 @@ import { schema as billing } from '../../examples/shop/generated/billing/publish
 import { up as crmMigration } from '../../examples/shop/generated/crm/migrations/promiscuous.js';
 import { schema as crm } from '../../examples/shop/generated/crm/subscriber.js';
 import { up as shopMigration } from '../../examples/shop/generated/shop/migrations/promiscuous.js';
+import { factories as shopFactories } from '../../examples/shop/generated/shop/factories.js';
 import { schema as shop, type Virtuals } from '../../examples/shop/generated/shop/publisher.js';
+import { up as warehouseMigration } from '../../examples/shop/generated/warehouse/migrations/promiscuous.js';
+import { schema as warehouse } from '../../examples/shop/generated/warehouse/subscriber.js';
 import {
   AmqpTransport,
   type Envelope,
   outboxTable,
   Publisher,
   Subscriber,
+  toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
 import { amqpUrl, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
@@ -161,6 +165,60 @@ test('one subscriber table fed by two publishers keeps each publisher to its own
   await subscriber.stop();
   await transport.close();
   for (const db of [shopDb, billingDb, crmDb]) await db.drop();
+});
+
+test("an order's destroy waits until the warehouse holds no line of it, and heals through a re-sync", async () => {
+  const db = await database('sqlite');
+  await db.knex.schema.createTable('fulfilment_orders', (t) => {
+    t.uuid('shop_order_id').primary();
+    t.uuid('shop_customer_id');
+    t.string('order_status');
+    t.timestamp('placed_at');
+  });
+  await db.knex.schema.createTable('fulfilment_lines', (t) => {
+    t.uuid('shop_line_id').primary();
+    t.uuid('shop_order_id').references('shop_order_id').inTable('fulfilment_orders');
+    t.string('sku');
+    t.integer('quantity_ordered');
+  });
+  // The warehouse also publishes: its migration expects these tables.
+  await db.knex.schema.createTable('warehouses', (t) => t.integer('id').primary());
+  await db.knex.schema.createTable('stock_levels', (t) => t.bigInteger('id').primary());
+  await warehouseMigration(db.knex);
+  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const errors: Error[] = [];
+  const warnings: string[] = [];
+  const subscriber = new Subscriber({
+    schema: warehouse,
+    knex: db.knex,
+    transport,
+    dependencyTimeoutMs: 500,
+    errorNotifier: (e) => errors.push(e),
+    logger: { warn: (m) => void warnings.push(m) },
+  });
+  await subscriber.start();
+  const order = shopFactories.Order.create({ customer_id: crypto.randomUUID(), status: 'pending' });
+  const orderId = order.operations[0]?.id as string;
+  const lines = [1, 2].map(() => shopFactories.OrderLine.create({ order_id: orderId, sku: 'R2-D2', quantity: 1 }));
+  await transport.publish([order, ...lines].map(toOutgoing));
+  const count = async (table: string) => Number((await db.knex(table).count({ n: '*' }))[0]?.n);
+  await eventually(async () => ((await count('fulfilment_lines')) === 2 ? true : undefined));
+
+  // The order's destroy arrives first: it waits for the first line's destroy, and for the
+  // second line, whose destroy is lost, it asks the shop to re-sync it; nobody answers here,
+  // so the order stays, and no foreign-key error ever happens.
+  const [first] = lines.map((l) => l.operations[0]?.id as string);
+  await transport.publish([shopFactories.Order.destroy(orderId)].map(toOutgoing));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(await count('fulfilment_orders'), 1, 'the order waits for its lines');
+  await transport.publish([shopFactories.OrderLine.destroy(first as string)].map(toOutgoing));
+  await eventually(async () => ((await count('fulfilment_lines')) === 1 ? true : undefined));
+  await eventually(async () => (warnings.some((w) => w.includes('asking shop to re-sync')) ? true : undefined));
+  assert.is(await count('fulfilment_orders'), 1);
+  assert.equal(errors, [], 'no foreign-key error, nothing skipped');
+  await subscriber.stop();
+  await transport.close();
+  await db.drop();
 });
 
 test.run();

@@ -53,7 +53,12 @@ export function emitSubscriber(app: App, header: string): string {
               key: s.key.column,
               parent: s.parent,
               discriminator: s.discriminator,
-              attributes: s.attributes.map((a) => ({ name: a.name, column: a.column, kind: a.type && kindOf(a.type) })),
+              attributes: s.attributes.map((a) => ({
+                name: a.name,
+                column: a.column,
+                kind: a.type && kindOf(a.type),
+                references: a.references,
+              })),
             },
           ]),
         ),

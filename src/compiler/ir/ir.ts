@@ -92,6 +92,12 @@ export interface SubscribedAttribute {
   /** Known when the publisher is in the workspace or its schemas were given. */
   readonly type?: FieldType;
   readonly nullable?: boolean;
+  /**
+   * The published type whose id the attribute holds (a `belongs_to` of its publisher), when
+   * the publisher is in the workspace: the subscriber deletes a row only once nothing of its
+   * own still references it.
+   */
+  readonly references?: string;
   readonly own: boolean;
 }
 

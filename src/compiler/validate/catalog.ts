@@ -19,7 +19,13 @@ export interface CatalogType {
   readonly ancestors: readonly string[];
   readonly ephemeral: boolean;
   readonly idType?: FieldType;
-  readonly attributes: readonly { readonly name: string; readonly type: FieldType; readonly nullable: boolean }[];
+  readonly attributes: readonly {
+    readonly name: string;
+    readonly type: FieldType;
+    readonly nullable: boolean;
+    /** The published type a `belongs_to` attribute holds the id of. */
+    readonly relation?: string;
+  }[];
   /** Fields the publisher reads but does not publish, when it is in the workspace (for messages). */
   readonly privateFields?: readonly string[];
 }

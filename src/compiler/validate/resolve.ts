@@ -1019,6 +1019,7 @@ class AppBuilder {
         name: ref.name.text,
         column: ref.column?.text ?? ref.name.text,
         ...(published ? { type: published.type, nullable: published.nullable } : {}),
+        ...(published?.relation ? { references: published.relation } : {}),
         own: true,
       });
     }
@@ -1317,7 +1318,14 @@ function modifierWord(kind: string): string {
 }
 
 function publishedFields(fields: readonly Field[]): CatalogType['attributes'] {
-  return fields.filter((f) => !f.private).map((f) => ({ name: f.name, type: f.type, nullable: f.nullable }));
+  return fields
+    .filter((f) => !f.private)
+    .map((f) => ({
+      name: f.name,
+      type: f.type,
+      nullable: f.nullable,
+      ...(f.relation ? { relation: f.relation.model } : {}),
+    }));
 }
 
 /** Checks that each endpoint carries one model tree, then adds the workspace's endpoints to the catalog. */

@@ -14,6 +14,8 @@ import type {
 } from '../contract.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
 import { PublisherError } from '../errors.js';
+import { defaultMetrics, type Metrics } from '../observability/metrics.js';
+import { traceCarrier } from '../observability/tracing.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { columnValues, sameWire, toWire } from '../values.js';
 import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
@@ -45,6 +47,8 @@ export interface PublisherOptions<Hooks, Virtuals> {
    * would never be published. Default: on unless NODE_ENV is `production`.
    */
   readonly detectRawWrites?: boolean;
+  /** Where the publisher and its relay record what they do (default: {@link defaultMetrics}). */
+  readonly metrics?: Metrics;
 }
 
 export interface Context {
@@ -98,7 +102,12 @@ export class Publisher<Hooks, Virtuals = unknown> {
     this.relay =
       options.relay === false
         ? undefined
-        : new Relay(options.knex, options.transport, { ...options.relay, onError: (e) => this.notify(e) });
+        : new Relay(options.knex, options.transport, {
+            ...options.relay,
+            onError: (e) => this.notify(e),
+            app: options.schema.app,
+            ...(options.metrics ? { metrics: options.metrics } : {}),
+          });
     if (options.answerResync ?? this.relay !== undefined) this.responder = this.answerResyncs();
   }
 
@@ -205,6 +214,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       }
       for (const [model, ids] of byModel) await this.sync(model, ids, { to: request.app });
       await delivery.ack();
+      (this.options.metrics ?? defaultMetrics()).resyncAnswered.inc({ app: this.options.schema.app });
     } catch (error) {
       this.notify(new PublisherError(`could not answer a re-sync request of ${request.app}`, { cause: error }));
       await delivery.retry(error as Error, Math.min(60_000, 1_000 * 2 ** delivery.attempt));
@@ -294,6 +304,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       context: context ? { name: context.name, ...(context.userId ? { userId: context.userId } : {}) } : null,
       operations,
       dependencies: mergeDependencies([...dependencies, ...(state?.previous ?? [])], operations),
+      ...traceCarrier(),
     };
   }
 

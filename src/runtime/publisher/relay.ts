@@ -4,6 +4,7 @@ import { routingKey } from '../../common/topic.js';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../errors.js';
+import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 
 export const outboxTable = 'promiscuous_outbox';
 
@@ -15,6 +16,10 @@ export interface RelayOptions {
   /** How often the sweeper looks for rows nobody published (default 1 s). */
   readonly sweepIntervalMs?: number;
   readonly onError?: (error: Error) => void;
+  /** The publishing app, to label its metrics and report its outbox backlog in them (the publisher passes its own). */
+  readonly app?: string;
+  /** Where the relay records what it published (default: {@link defaultMetrics}). */
+  readonly metrics?: Metrics;
 }
 
 export interface OutboxRow {
@@ -38,6 +43,8 @@ export class Relay {
   private failures = 0;
   /** Rows this process committed already claimed: published without a claim round trip. */
   private readonly pending: OutboxRow[] = [];
+  private readonly metrics: Metrics;
+  private readonly unwatch: (() => void) | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -46,6 +53,15 @@ export class Relay {
   ) {
     this.timer = setInterval(() => this.notify(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
+    this.metrics = options.metrics ?? defaultMetrics();
+    this.unwatch =
+      options.app === undefined ? undefined : this.metrics.watchPublisher(options.app, () => this.backlog());
+  }
+
+  /** The outbox's backlog, for the status gauges. */
+  private async backlog(): Promise<{ outbox: number; oldestRowSeconds: number | null }> {
+    const { rows, oldest } = await outboxBacklog(this.knex);
+    return { outbox: rows, oldestRowSeconds: oldest === null ? null : Math.max(0, Date.now() - oldest) / 1_000 };
   }
 
   /** The claim columns for a row this process is about to commit. */
@@ -89,6 +105,7 @@ export class Relay {
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
+      this.metrics.relayFailures.inc({ app: this.options.app ?? 'unknown' });
       this.options.onError?.(
         new PublisherError(`the relay could not publish: ${(error as Error).message}`, { cause: error }),
       );
@@ -102,8 +119,12 @@ export class Relay {
     const limit = this.options.batchSize ?? 200;
     const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
+    const envelopes = rows.map((row) => JSON.parse(row.message) as Envelope);
+    const app = this.options.app ?? envelopes[0]?.app ?? 'unknown';
     try {
-      await this.transport.publish(rows.map((row) => toOutgoing(JSON.parse(row.message) as Envelope)));
+      const stop = this.metrics.relayConfirmDuration.startTimer({ app });
+      await this.transport.publish(envelopes.map(toOutgoing));
+      stop();
     } catch (error) {
       await this.release(rows);
       throw error;
@@ -114,6 +135,7 @@ export class Relay {
         rows.map((r) => r.id),
       )
       .delete();
+    this.metrics.relayPublished.inc({ app }, rows.length);
     return rows.length;
   }
 
@@ -153,11 +175,22 @@ export class Relay {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
     // Rows still waiting are handed back at once, rather than when their lease expires.
     await this.release(this.pending.splice(0));
   }
+}
+
+/** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
+export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {
+  const row = (await knex(outboxTable).count({ rows: '*' }).min({ oldest: 'created_at' }).first()) as
+    { rows: number | string; oldest: number | string | null } | undefined;
+  return {
+    rows: Number(row?.rows ?? 0),
+    oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
+  };
 }
 
 /** One broker message for an envelope, routed under every operation's key. */

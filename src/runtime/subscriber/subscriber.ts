@@ -14,6 +14,8 @@ import {
 } from '../contract.js';
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { RecoveryError, SubscriberError, Unprocessable } from '../errors.js';
+import { defaultMetrics, type Metrics } from '../observability/metrics.js';
+import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { toColumn } from '../values.js';
 
@@ -53,6 +55,8 @@ export interface SubscriberOptions<Callbacks = unknown> {
   readonly coordinator?: RedisCoordinator;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
   readonly logger?: { warn(message: string): void };
+  /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
+  readonly metrics?: Metrics;
 }
 
 interface Plan {
@@ -92,6 +96,7 @@ export class Subscriber<Callbacks = unknown> {
   /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
   private readonly requested = new Map<string, number>();
   private readonly unlisten: (() => void) | undefined;
+  private readonly observer: SubscriberObserver;
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
@@ -103,6 +108,11 @@ export class Subscriber<Callbacks = unknown> {
     this.sharedTables = new Set([...roots].filter(([, r]) => r.size > 1).map(([t]) => t));
     this.mode = options.mode ?? 'causal';
     this.unlisten = options.coordinator?.onApplied((object) => this.wakeObject(object));
+    this.observer = new SubscriberObserver(
+      options.schema.app,
+      options.metrics ?? defaultMetrics(),
+      options.coordinator,
+    );
   }
 
   async start(): Promise<void> {
@@ -112,12 +122,14 @@ export class Subscriber<Callbacks = unknown> {
       { prefetch: this.options.prefetch ?? 5, bindings: [...schema.bindings, syncReplyKey(schema.app)] },
       (delivery) => this.handle(delivery),
     );
+    this.observer.start(this.options.transport);
   }
 
   /** Stops taking messages and waits for those in flight to be applied and acknowledged. */
   async stop(): Promise<void> {
     await this.consumer?.stop();
     this.unlisten?.();
+    await this.observer.stop();
   }
 
   async handle(delivery: Delivery): Promise<void> {
@@ -134,20 +146,27 @@ export class Subscriber<Callbacks = unknown> {
         envelope,
       );
     }
+    return this.observer.traced(delivery, envelope, () => this.applyMessage(delivery, envelope));
+  }
+
+  /** Applies a valid message once what it needs is there, meanwhile waiting or deferring it; retries or parks it when it fails. */
+  private async applyMessage(delivery: Delivery, envelope: Envelope): Promise<void> {
     try {
       const plans = envelope.operations.flatMap((op) => this.plan(op, envelope.app));
       if (plans.length === 0) return await delivery.ack();
       const objects = [...new Set(plans.map((p) => p.key))];
       const since = delivery.waitingSince ?? Date.now();
       const deadline = Date.now() + (this.options.waitMs ?? 500);
-      let requirements = this.mode === 'bareback' ? [] : this.requirements(envelope, plans);
+      let requirements = this.mode === 'bareback' ? lax : this.requirements(envelope, plans);
       for (;;) {
-        if (!(await this.lock(objects))) return await delivery.defer(200, since);
+        if (!(await this.lock(objects))) return await this.defer(delivery, envelope, since);
         let missing: Requirement[];
         try {
+          const started = performance.now();
           missing = await this.applyWhenReady(envelope, plans, requirements);
           if (missing.length === 0) {
             await delivery.ack();
+            this.observer.applied(delivery, envelope, started);
             await this.options.coordinator?.applied(objects);
           }
         } finally {
@@ -157,6 +176,7 @@ export class Subscriber<Callbacks = unknown> {
           for (const object of objects) this.wakeObject(object);
           return;
         }
+        this.observer.waiting(delivery, envelope, since);
         const waited = Date.now() - since;
         if (waited >= (this.options.dependencyTimeoutMs ?? 30_000)) {
           if (this.mode === 'recovery') {
@@ -166,12 +186,12 @@ export class Subscriber<Callbacks = unknown> {
               ),
               envelope,
             );
-            requirements = [];
+            requirements = lax;
             continue;
           }
           await this.requestResync(missing);
         }
-        if (Date.now() >= deadline) return await delivery.defer(200, since);
+        if (Date.now() >= deadline) return await this.defer(delivery, envelope, since);
         await this.waitFor(
           missing.map((m) => m.key),
           deadline,
@@ -187,6 +207,7 @@ export class Subscriber<Callbacks = unknown> {
       );
       if (attempts >= (this.options.maxAttempts ?? 5))
         return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope);
+      this.observer.retried(delivery, error as Error);
       await delivery.retry(error as Error, (this.options.retryDelayMs ?? defaultDelay)(delivery.attempt));
     }
   }
@@ -276,6 +297,7 @@ export class Subscriber<Callbacks = unknown> {
             body: Buffer.from(JSON.stringify(request)),
           },
         ]);
+        this.observer.resyncRequested(publisher);
       } catch (error) {
         this.notify(new SubscriberError(`could not ask ${publisher} to re-sync`, { cause: error }), request);
       }
@@ -298,7 +320,14 @@ export class Subscriber<Callbacks = unknown> {
       new SubscriberError(`message ${delivery.messageId ?? '?'} parked: ${reason}`),
       envelope ?? delivery.body.toString('utf8'),
     );
+    this.observer.parked(delivery, reason);
     await delivery.park(reason);
+  }
+
+  /** Sends the message to wait in a retry queue, so that it holds no prefetch slot meanwhile. */
+  private async defer(delivery: Delivery, envelope: Envelope, since: number): Promise<void> {
+    this.observer.deferred(delivery, envelope, since);
+    await delivery.defer(200, since);
   }
 
   /**
@@ -311,39 +340,95 @@ export class Subscriber<Callbacks = unknown> {
     plans: readonly Plan[],
     requirements: readonly Requirement[],
   ): Promise<Requirement[]> {
-    return this.options.knex.transaction(async (trx) => {
-      const stored = await this.versions(trx, uniqueObjects(envelope.app, plans), true);
-      const others = requirements.filter((r) => !stored.has(r.key) && !plans.some((p) => p.key === r.key));
-      if (others.length > 0) for (const [key, value] of await this.versions(trx, others, false)) stored.set(key, value);
-      const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
-      if (missing.length > 0) return missing;
-      const recorded = new Map<string, Record<string, unknown>>();
-      for (const plan of plans) {
-        const { op, key } = plan;
-        const current = stored.get(key)?.version;
-        // Already applied, or older than what is stored: a duplicate or a late message.
-        if (current !== undefined && current >= op.version) continue;
-        if (plan.subscription) await this.write(trx, plan.subscription, op, current !== undefined);
-        stored.set(key, { version: op.version });
-        recorded.set(key, {
-          publisher: envelope.app,
-          endpoint: op.endpoint,
-          object_id: op.id,
-          version: op.version,
-          destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
-          updated_at: Date.now(),
-        });
-        // Callbacks run before commit: if one throws, nothing is recorded and the message is retried.
-        for (const target of plan.targets) await this.callback(target, op, envelope);
+    return this.options.knex
+      .transaction(async (trx) => {
+        const stored = await this.versions(trx, uniqueObjects(envelope.app, plans), true);
+        const others = requirements.filter((r) => !stored.has(r.key) && !plans.some((p) => p.key === r.key));
+        if (others.length > 0)
+          for (const [key, value] of await this.versions(trx, others, false)) stored.set(key, value);
+        const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
+        if (missing.length > 0) return missing;
+        const recorded = new Map<string, Record<string, unknown>>();
+        let written = 0;
+        for (const plan of plans) {
+          const { op, key } = plan;
+          const current = stored.get(key)?.version;
+          // Already applied, or older than what is stored: a duplicate or a late message.
+          if (current !== undefined && current >= op.version) continue;
+          if (plan.subscription && op.attributes === null && requirements !== lax) {
+            const dependents = await this.dependents(trx, plan.subscription, op);
+            if (dependents.length > 0) throw new NotReady(dependents);
+          }
+          if (plan.subscription) await this.write(trx, plan.subscription, op, current !== undefined);
+          stored.set(key, { version: op.version });
+          written += 1;
+          recorded.set(key, {
+            publisher: envelope.app,
+            endpoint: op.endpoint,
+            object_id: op.id,
+            version: op.version,
+            destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
+            updated_at: Date.now(),
+          });
+          // Callbacks run before commit: if one throws, nothing is recorded and the message is retried.
+          for (const target of plan.targets) await this.callback(target, op, envelope);
+        }
+        if (recorded.size > 0) {
+          await trx(versionsTable)
+            .insert([...recorded.values()])
+            .onConflict(['publisher', 'endpoint', 'object_id'])
+            .merge(['version', 'destroyed', 'updated_at']);
+        }
+        this.observer.committing(trx, envelope.app, written, plans.length - written);
+        return [];
+      })
+      .catch((error: unknown) => {
+        if (error instanceof NotReady) return error.missing;
+        throw error;
+      });
+  }
+
+  /**
+   * The rows of this app that still reference an object about to be deleted (through an
+   * attribute its publisher declares `belongs_to`): their own change, which removes the
+   * reference, comes first. Each is required at a version newer than the one stored.
+   */
+  private async dependents(
+    trx: Knex.Transaction,
+    subscription: SubscriptionDescriptor,
+    op: OperationMessage,
+  ): Promise<Requirement[]> {
+    if (this.sharedTables.has(subscription.table)) return [];
+    const out: Requirement[] = [];
+    const seen = new Set<string>();
+    for (const child of Object.values(this.options.schema.subscriptions)) {
+      for (const attribute of child.attributes) {
+        const where = `${child.table}.${attribute.column}`;
+        if (!attribute.references || !op.types.includes(attribute.references) || seen.has(where)) continue;
+        seen.add(where);
+        const rows = (await trx(child.table).select(child.key).where(attribute.column, op.id).limit(10)) as Record<
+          string,
+          unknown
+        >[];
+        for (const row of rows) {
+          const id = String(row[child.key]);
+          const versions = (await trx(versionsTable)
+            .select('publisher', 'endpoint', 'version')
+            .where('object_id', id)) as { publisher: string; endpoint: string; version: number | string }[];
+          const version = versions.find((v) => topicMatches(child.binding, routingKey(v.endpoint, 'update')));
+          if (!version) continue;
+          const { publisher, endpoint } = version;
+          out.push({
+            key: objectKey(publisher, endpoint, id),
+            publisher,
+            endpoint,
+            id,
+            version: Number(version.version) + 1,
+          });
+        }
       }
-      if (recorded.size > 0) {
-        await trx(versionsTable)
-          .insert([...recorded.values()])
-          .onConflict(['publisher', 'endpoint', 'object_id'])
-          .merge(['version', 'destroyed', 'updated_at']);
-      }
-      return [];
-    });
+    }
+    return out;
   }
 
   /** The stored versions of some objects, by object key; locked until commit when asked. */
@@ -464,6 +549,16 @@ export class Subscriber<Callbacks = unknown> {
 
   private notify(error: Error, payload?: unknown): void {
     this.options.errorNotifier?.(error, payload);
+  }
+}
+
+/** No requirements, and no waiting for dependents either: bareback, or recovery after the timeout. */
+const lax: readonly Requirement[] = [];
+
+/** Thrown inside the apply transaction to roll it back when something must be applied first. */
+class NotReady extends Error {
+  constructor(readonly missing: Requirement[]) {
+    super('waiting for dependencies');
   }
 }
 

@@ -1,6 +1,14 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { ConnectionError, PublisherError } from '../../runtime/errors.js';
-import type { ConsumeOptions, Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+import type {
+  ConsumeOptions,
+  Consumer,
+  Delivery,
+  OutgoingMessage,
+  ParkedMessage,
+  QueueStats,
+  Transport,
+} from '../transport.js';
 import { type Names, names } from './topology.js';
 
 export interface AmqpOptions {
@@ -326,6 +334,49 @@ export class AmqpTransport implements Transport {
     } finally {
       await channel.close().catch(() => {});
     }
+  }
+
+  async stats(app: string): Promise<QueueStats | undefined> {
+    const retries = this.retryDelays.map((_, level) => this.names.retry(app, level));
+    const [main, parked, ...retrying] = await this.checkQueues([
+      this.names.queue(app),
+      this.names.parked(app),
+      ...retries,
+    ]);
+    if (!main) return undefined;
+    return {
+      ready: main.messageCount,
+      retrying: retrying.reduce((sum, q) => sum + (q?.messageCount ?? 0), 0),
+      parked: parked?.messageCount ?? 0,
+      consumers: main.consumerCount,
+    };
+  }
+
+  /**
+   * Reads queues passively (never declaring them): `undefined` for a queue that does not
+   * exist. The broker closes the channel on a missing queue, so the next check opens another.
+   */
+  private async checkQueues(queues: readonly string[]): Promise<(amqp.Replies.AssertQueue | undefined)[]> {
+    await this.channel();
+    const found: (amqp.Replies.AssertQueue | undefined)[] = [];
+    let channel: Channel | undefined;
+    try {
+      for (const queue of queues) {
+        if (!channel) {
+          channel = await (this.connection as ChannelFactory).createChannel();
+          channel.on('error', () => {});
+        }
+        try {
+          found.push(await channel.checkQueue(queue));
+        } catch {
+          found.push(undefined);
+          channel = undefined;
+        }
+      }
+    } finally {
+      await channel?.close().catch(() => {});
+    }
+    return found;
   }
 
   healthy(): boolean {

@@ -1,5 +1,13 @@
 import { topicMatches } from '../../common/topic.js';
-import type { ConsumeOptions, Consumer, Delivery, OutgoingMessage, ParkedMessage, Transport } from '../transport.js';
+import type {
+  ConsumeOptions,
+  Consumer,
+  Delivery,
+  OutgoingMessage,
+  ParkedMessage,
+  QueueStats,
+  Transport,
+} from '../transport.js';
 
 interface Stored {
   readonly messageId: string;
@@ -12,6 +20,8 @@ interface Queue {
   bindings: readonly string[];
   readonly ready: Stored[];
   readonly parked: ParkedMessage[];
+  /** Messages waiting out a retry or defer delay. */
+  delayed: number;
   consumer?: {
     prefetch: number;
     inFlight: number;
@@ -45,7 +55,7 @@ export class MemoryTransport implements Transport {
   declare(app: string, bindings: readonly string[]): void {
     const queue = this.queues.get(app);
     if (queue) queue.bindings = bindings;
-    else this.queues.set(app, { bindings, ready: [], parked: [] });
+    else this.queues.set(app, { bindings, ready: [], parked: [], delayed: 0 });
   }
 
   async consume(app: string, options: ConsumeOptions, handle: (d: Delivery) => Promise<void>): Promise<Consumer> {
@@ -117,9 +127,12 @@ export class MemoryTransport implements Transport {
   }
 
   private later(app: string, stored: Stored, delayMs: number): void {
+    const queue = this.queues.get(app);
+    if (queue) queue.delayed += 1;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.queues.get(app)?.ready.push(stored);
+      if (queue) queue.delayed -= 1;
+      queue?.ready.push(stored);
       this.pump(app);
     }, delayMs);
     this.timers.add(timer);
@@ -127,6 +140,13 @@ export class MemoryTransport implements Transport {
 
   async parked(app: string): Promise<ParkedMessage[]> {
     return [...(this.queues.get(app)?.parked ?? [])];
+  }
+
+  async stats(app: string): Promise<QueueStats | undefined> {
+    const queue = this.queues.get(app);
+    if (!queue) return undefined;
+    const consumers = queue.consumer && !queue.consumer.stopped ? 1 : 0;
+    return { ready: queue.ready.length, retrying: queue.delayed, parked: queue.parked.length, consumers };
   }
 
   async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
@@ -183,6 +203,9 @@ export class NullTransport implements Transport {
   }
   async dropParked(): Promise<number> {
     return 0;
+  }
+  async stats(): Promise<QueueStats | undefined> {
+    return undefined;
   }
   healthy(): boolean {
     return true;

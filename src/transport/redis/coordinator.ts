@@ -10,6 +10,29 @@ export enum ScriptCode {
   HeldByAnother = -1,
 }
 
+/** A message waiting for a dependency, as `promiscuous status` sees it. */
+export interface WaitingMessage {
+  readonly messageId: string;
+  /** When it first found a dependency missing (ms since the epoch). */
+  readonly since: number;
+  /** Its publisher's commit time. */
+  readonly committed: number;
+  /** When a worker last reported it. */
+  readonly seen: number;
+  /** Held in a worker's memory (unacknowledged), or deferred to a retry queue. */
+  readonly state: 'held' | 'deferred';
+}
+
+/**
+ * How long a waiting message's entry lives without a worker reporting it again. A worker
+ * that dies leaves its entries behind; readers ignore and remove them after this. A deferred
+ * message comes back within a second on an idle queue, but behind the backlog on a busy one.
+ */
+export const waitingTtlMs = 10 * 60_000;
+
+/** How long the last applied commit time is kept once no message is applied any more. */
+const appliedCommitTtlMs = 7 * 24 * 3_600_000;
+
 interface Scripts {
   lock(key: string, token: string, ttlMs: number): Promise<number>;
   unlock(key: string, token: string): Promise<number>;
@@ -91,6 +114,51 @@ export class RedisCoordinator {
   /** Tells every worker that these objects moved on. */
   async applied(objects: readonly string[]): Promise<void> {
     for (const object of new Set(objects)) await this.client.publish(this.keys.applied, object);
+  }
+
+  /** Records that a message waits for a dependency (for `promiscuous status`). */
+  async markWaiting(message: Omit<WaitingMessage, 'seen'>, now = Date.now()): Promise<void> {
+    const value = `${message.since} ${message.committed} ${now} ${message.state}`;
+    await this.client
+      .multi()
+      .hset(this.keys.waiting, message.messageId, value)
+      .pexpire(this.keys.waiting, waitingTtlMs)
+      .exec();
+  }
+
+  /** The message no longer waits: applied, parked or retried. */
+  async unmarkWaiting(messageId: string): Promise<void> {
+    await this.client.hdel(this.keys.waiting, messageId);
+  }
+
+  /** The messages waiting for a dependency in any worker, oldest first; entries nobody reported for a while are removed. */
+  async waitingMessages(now = Date.now()): Promise<WaitingMessage[]> {
+    const entries = await this.client.hgetall(this.keys.waiting);
+    const fresh: WaitingMessage[] = [];
+    const stale: string[] = [];
+    for (const [messageId, value] of Object.entries(entries)) {
+      const [since, committed, seen, state] = value.split(' ');
+      const entry = { messageId, since: Number(since), committed: Number(committed), seen: Number(seen) };
+      if (!(now - entry.seen < waitingTtlMs) || (state !== 'held' && state !== 'deferred')) stale.push(messageId);
+      else fresh.push({ ...entry, state });
+    }
+    if (stale.length > 0) await this.client.hdel(this.keys.waiting, ...stale);
+    return fresh.sort((a, b) => a.since - b.since);
+  }
+
+  /** Records the commit time of a message applied; the newest one recorded is kept. */
+  async recordAppliedCommit(timestamp: number): Promise<void> {
+    await this.client
+      .multi()
+      .zadd(this.keys.appliedCommit, 'GT', timestamp, 'last')
+      .pexpire(this.keys.appliedCommit, appliedCommitTtlMs)
+      .exec();
+  }
+
+  /** The commit time of the newest message applied, if one was recorded. */
+  async lastAppliedCommit(): Promise<number | undefined> {
+    const score = await this.client.zscore(this.keys.appliedCommit, 'last');
+    return score === null ? undefined : Number(score);
   }
 
   onApplied(listener: (object: string) => void): () => void {

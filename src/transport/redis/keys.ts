@@ -5,5 +5,12 @@ export function redisKeys(namespace: string) {
     lock: (object: string) => `${namespace}:lock:${object}`,
     /** Where workers announce `<object> <version>` once applied, to wake those waiting for it. */
     applied: `${namespace}:applied`,
+    /**
+     * The messages waiting for a dependency, for `promiscuous status`: a hash of message id to
+     * `<waiting since> <commit time> <last seen> <held|deferred>` (ms since the epoch).
+     */
+    waiting: `${namespace}:waiting`,
+    /** The commit time of the newest message applied: the score of one member, kept by `ZADD GT`. */
+    appliedCommit: `${namespace}:applied-commit`,
   };
 }

@@ -1,0 +1,31 @@
+import type { Server } from 'node:http';
+import { collectDefaultMetrics } from 'prom-client';
+import { listeningPort, serveMetrics } from '../runtime/observability/http.js';
+import { defaultMetrics } from '../runtime/observability/metrics.js';
+import type { Output } from './output.js';
+
+let processMetricsCollected = false;
+
+/**
+ * `--metrics-port <port>`: serves this process's metrics, with Node's own (CPU, memory, event
+ * loop lag), at `http://<host>:<port>/metrics`. Resolves to a function that stops serving.
+ */
+export async function metricsServer(
+  port: string | undefined,
+  app: string,
+  output: Output,
+): Promise<() => Promise<void>> {
+  if (port === undefined) return async () => {};
+  const number = Number(port);
+  if (!Number.isInteger(number) || number < 0 || number > 65_535) {
+    throw new Error(`--metrics-port ${port} is not a port number`);
+  }
+  const metrics = defaultMetrics();
+  if (!processMetricsCollected) {
+    collectDefaultMetrics({ register: metrics.registry });
+    processMetricsCollected = true;
+  }
+  const server: Server = await serveMetrics(metrics, number);
+  output.info(`[${app}] metrics at http://localhost:${listeningPort(server)}/metrics`);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,174 @@
+import knex, { type Knex } from 'knex';
+import type { AppConfig } from '../compiler/config/define-config.js';
+import { connectTransport, runtimeSettings } from '../runtime/config.js';
+import {
+  type PublisherStatus,
+  publisherStatus,
+  type SubscriberStatus,
+  subscriberStatus,
+} from '../runtime/observability/status.js';
+import { redact } from '../transport/amqp/amqp-transport.js';
+import { RedisCoordinator } from '../transport/redis/coordinator.js';
+import type { Output } from './output.js';
+import { databaseConfig, runtimeConfig } from './runtime.js';
+
+export interface StatusOptions {
+  readonly config?: string;
+  readonly app?: string;
+  readonly json?: boolean;
+}
+
+type Failed = { readonly app: string; readonly error: string };
+
+/**
+ * `promiscuous status`: for each subscribing app, its queues, the messages waiting for a
+ * dependency and how far behind it is; for each publishing app, its outbox backlog. Reads the
+ * broker, Redis and the publishers' databases; writes nothing.
+ */
+export async function status(options: StatusOptions, output: Output): Promise<number> {
+  const { config } = await runtimeConfig(options);
+  const settings = runtimeSettings(config);
+  const apps = Object.entries(config.apps ?? {}).filter(([name]) => options.app === undefined || name === options.app);
+  if (apps.length === 0) {
+    output.error(`no app ${options.app} in the config (it has ${Object.keys(config.apps ?? {}).join(', ')})`);
+    return 1;
+  }
+  const transport = await connectTransport(settings);
+  const subscribers: (SubscriberStatus | Failed)[] = [];
+  const publishers: (PublisherStatus | Failed)[] = [];
+  try {
+    for (const [app] of apps.filter(([, a]) => subscribes(a))) {
+      const coordinator =
+        settings.backend === 'amqp'
+          ? await connectRedis(settings.redisUrl, `${settings.namespace}:${app}`, output)
+          : undefined;
+      try {
+        subscribers.push(await subscriberStatus(transport, app, coordinator));
+      } catch (error) {
+        subscribers.push({ app, error: (error as Error).message });
+      } finally {
+        await coordinator?.close();
+      }
+    }
+    for (const [app] of apps.filter(([, a]) => publishes(a))) {
+      let db: Knex | undefined;
+      try {
+        db = knex(readOnly(databaseConfig(config, app)));
+        publishers.push(await publisherStatus(db, transport, app));
+      } catch (error) {
+        publishers.push({ app, error: `cannot read its outbox: ${(error as Error).message}` });
+      } finally {
+        await db?.destroy();
+      }
+    }
+  } finally {
+    await transport.close();
+  }
+  if (options.json) output.info(JSON.stringify({ at: Date.now(), subscribers, publishers }, null, 2));
+  else print(subscribers, publishers, output);
+  return [...subscribers, ...publishers].some((s) => 'error' in s) ? 1 : 0;
+}
+
+function subscribes(app: AppConfig): boolean {
+  return (app.subscribe?.length ?? 0) > 0 || (app.observe?.length ?? 0) > 0;
+}
+
+function publishes(app: AppConfig): boolean {
+  return (app.publish?.length ?? 0) > 0 || Object.keys(app.ephemerals ?? {}).length > 0;
+}
+
+/** Without Redis the status still reports what the broker knows. */
+async function connectRedis(url: string, namespace: string, output: Output): Promise<RedisCoordinator | undefined> {
+  try {
+    return await RedisCoordinator.connect(url, namespace);
+  } catch {
+    output.error(`cannot reach Redis at ${redact(url)}: waiting messages and lag in seconds are unknown`);
+    return undefined;
+  }
+}
+
+/** SQLite opened read-only: a status never writes, nor creates a database file that is not there. */
+function readOnly(config: Knex.Config): Knex.Config {
+  if (config.client !== 'better-sqlite3' || typeof config.connection !== 'object' || config.connection === null) {
+    return config;
+  }
+  const connection = config.connection as { options?: object };
+  return {
+    ...config,
+    connection: { ...connection, options: { ...connection.options, readonly: true } },
+    // The failure is reported in the status; Knex need not log it as well.
+    log: { ...config.log, warn: () => {}, error: () => {} },
+  } as Knex.Config;
+}
+
+function print(
+  subscribers: readonly (SubscriberStatus | Failed)[],
+  publishers: readonly (PublisherStatus | Failed)[],
+  output: Output,
+): void {
+  const notes: string[] = [];
+  if (subscribers.length > 0) {
+    const rows = [
+      ['subscriber', 'workers', 'queued', 'retrying', 'parked', 'waiting', 'oldest waiting', 'lag (msgs)', 'lag (s)'],
+    ];
+    for (const s of subscribers) {
+      if ('error' in s) {
+        notes.push(`${s.app}: ${s.error}`);
+        continue;
+      }
+      if (!s.declared) notes.push(`${s.app}: no queue yet (no subscriber of it has started)`);
+      const queue = (n: number) => (s.declared ? String(n) : '-');
+      rows.push([
+        s.app,
+        queue(s.consumers),
+        queue(s.ready),
+        queue(s.retrying),
+        queue(s.parked),
+        s.waiting === null ? '?' : String(s.waiting),
+        s.oldestWaitingSeconds === null ? '-' : duration(s.oldestWaitingSeconds),
+        String(s.lagMessages),
+        s.lagSeconds === null ? '?' : duration(s.lagSeconds),
+      ]);
+    }
+    table(rows, output);
+  }
+  if (publishers.length > 0) {
+    if (subscribers.length > 0) output.info('');
+    const rows = [['publisher', 'outbox', 'oldest row', 're-sync requests']];
+    for (const p of publishers) {
+      if ('error' in p) {
+        notes.push(`${p.app}: ${p.error}`);
+        continue;
+      }
+      rows.push([
+        p.app,
+        String(p.outbox),
+        p.oldestRowSeconds === null ? '-' : duration(p.oldestRowSeconds),
+        p.resyncRequests === null ? '-' : String(p.resyncRequests),
+      ]);
+    }
+    table(rows, output);
+  }
+  if (subscribers.some((s) => !('error' in s) && s.waiting === null)) {
+    notes.push('? : unknown without Redis (the workers record waiting messages and applied commits there)');
+  }
+  if (notes.length > 0) output.info('');
+  for (const note of notes) output.info(note);
+}
+
+/** Columns aligned: the first to the left, figures to the right. */
+function table(rows: readonly (readonly string[])[], output: Output): void {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of rows) {
+    output.info(
+      row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  '),
+    );
+  }
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3_600) return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 86_400) return `${(seconds / 3_600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} d`;
+}

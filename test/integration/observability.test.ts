@@ -1,0 +1,296 @@
+/**
+ * What an operator sees, from PostgreSQL to SQLite through the real RabbitMQ and Redis: the
+ * metrics move as messages are applied, skipped and parked; `promiscuous status` reports the
+ * queue, the parked messages, a message waiting for a dependency and the lag; /metrics serves
+ * the registry.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
+import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
+import { runCli } from '../../src/cli/index.js';
+import {
+  AmqpTransport,
+  type Envelope,
+  listeningPort,
+  Metrics,
+  outboxTable,
+  Publisher,
+  RedisCoordinator,
+  Subscriber,
+  type SubscriberStatus,
+  serveMetrics,
+  subscriberStatus,
+  toOutgoing,
+} from '../../src/runtime/index.js';
+import { amqpUrl, database, eventually, randomName, redisUrl, type TestDatabase } from '../helpers/services.js';
+import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+
+interface World {
+  pub: TestDatabase;
+  sub: TestDatabase;
+  namespace: string;
+  transport: AmqpTransport;
+  coordinator: RedisCoordinator;
+  metrics: Metrics;
+  manual: Publisher<Hooks, Virtuals>;
+  subscriber: Subscriber<Callbacks> | undefined;
+}
+
+const test = suite<World>('metrics and status, postgres -> sqlite', {} as World);
+
+function startSubscriber(world: World): Promise<void> {
+  world.subscriber = new Subscriber({
+    schema: sniper,
+    knex: world.sub.knex,
+    transport: world.transport,
+    coordinator: world.coordinator,
+    metrics: world.metrics,
+    // Long enough that no re-sync is asked while a test keeps a message waiting on purpose.
+    dependencyTimeoutMs: 120_000,
+    waitMs: 200,
+    maxAttempts: 1,
+  });
+  return world.subscriber.start();
+}
+
+test.before(async (world) => {
+  world.pub = await database('postgres');
+  world.sub = await database('sqlite');
+  await crowdtapTables(world.pub.knex);
+  await sniperTables(world.sub.knex);
+  world.namespace = randomName('prom');
+  world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: world.namespace });
+  world.coordinator = await RedisCoordinator.connect(redisUrl, `${world.namespace}:sniper`);
+  world.metrics = new Metrics();
+  world.manual = new Publisher({
+    schema: crowdtap,
+    knex: world.pub.knex,
+    transport: world.transport,
+    virtuals,
+    relay: false,
+  });
+  await startSubscriber(world);
+});
+
+test.after(async (world) => {
+  await world.subscriber?.stop();
+  await world.manual?.close();
+  await world.coordinator?.close();
+  await world.transport?.close();
+  await world.pub?.drop();
+  await world.sub?.drop();
+  const redis = new Redis(redisUrl);
+  const keys = await redis.keys(`${world.namespace}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  const connection = await amqp.connect(amqpUrl);
+  const channel = await connection.createChannel();
+  for (const suffix of ['', '.parked', ...[0, 1, 2, 3, 4, 5].map((level) => `.retry.${level}`)]) {
+    await channel.deleteQueue(`${world.namespace}.sniper${suffix}`);
+  }
+  await channel.deleteExchange(world.namespace);
+  await connection.close();
+});
+
+/** The committed messages waiting in the outbox, oldest first, taken out of it. */
+async function takeOutbox(world: World): Promise<Envelope[]> {
+  const rows = (await world.pub.knex(outboxTable).select('id', 'message').orderBy('id')) as { message: string }[];
+  await world.pub.knex(outboxTable).delete();
+  return rows.map((row) => JSON.parse(row.message) as Envelope);
+}
+
+const deliver = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
+const member = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
+
+interface Readable {
+  get(): Promise<{ values: { labels: Record<string, string | number>; value: number; metricName?: string }[] }>;
+}
+
+/** A metric's value for some labels (for a histogram, its `_count`); 0 when it has none. */
+async function value(metric: Readable, labels: Record<string, string>, sample?: string): Promise<number> {
+  const { values } = await metric.get();
+  const found = values.find(
+    (v) =>
+      (sample === undefined || v.metricName === sample) &&
+      Object.entries(labels).every(([key, expected]) => v.labels[key] === expected),
+  );
+  return found?.value ?? 0;
+}
+
+async function status(world: World): Promise<SubscriberStatus> {
+  return subscriberStatus(world.transport, 'sniper', world.coordinator);
+}
+
+test('applying, skipping a duplicate and parking move their counters, and /metrics serves them', async (world) => {
+  const { metrics } = world;
+  const sniperLabels = { app: 'sniper' };
+  const fromCrowdtap = { app: 'sniper', publisher: 'crowdtap' };
+  const yoda = newUser('Yoda');
+  await world.manual.transaction(async (tx) => void (await tx.User.create(yoda)));
+  const [created] = await takeOutbox(world);
+  if (!created) throw new Error('one message expected');
+
+  await deliver(world, created);
+  await eventually(() => member(world, yoda.id), 5_000, 'the create');
+  await eventually(async () => ((await value(metrics.messagesApplied, sniperLabels)) === 1 ? true : undefined));
+  assert.is(await value(metrics.operationsApplied, fromCrowdtap), 1);
+  assert.is(
+    await value(metrics.commitToApplied, fromCrowdtap, 'promiscuous_commit_to_applied_seconds_count'),
+    1,
+    'the latency of the applied message is observed',
+  );
+  assert.is(await value(metrics.applyDuration, sniperLabels, 'promiscuous_apply_duration_seconds_count'), 1);
+
+  await deliver(world, created);
+  await eventually(async () => ((await value(metrics.messagesApplied, sniperLabels)) === 2 ? true : undefined));
+  assert.is(await value(metrics.operationsSkipped, fromCrowdtap), 1, 'the duplicate changed nothing');
+  assert.is(await value(metrics.operationsApplied, fromCrowdtap), 1);
+
+  assert.is(await value(metrics.messagesParked, sniperLabels), 0);
+  await world.transport.publish([
+    { routingKeys: ['crowdtap.user.create'], messageId: 'not-json', body: Buffer.from('{ not json') },
+  ]);
+  await eventually(async () => ((await value(metrics.messagesParked, sniperLabels)) === 1 ? true : undefined));
+
+  const server = await serveMetrics(metrics, 0, '127.0.0.1');
+  try {
+    const response = await fetch(`http://127.0.0.1:${listeningPort(server)}/metrics`);
+    assert.is(response.status, 200);
+    assert.is(response.headers.get('content-type'), metrics.registry.contentType);
+    const text = await response.text();
+    assert.match(text, 'promiscuous_messages_applied_total{app="sniper"} 2');
+    assert.match(text, 'promiscuous_messages_parked_total{app="sniper"} 1');
+    assert.match(text, /promiscuous_status_queue_messages\{app="sniper",queue="parked"\} 1/);
+    assert.is((await fetch(`http://127.0.0.1:${listeningPort(server)}/other`)).status, 404);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('status reports a message waiting for a dependency, its age, the parked messages and the lag', async (world) => {
+  const leia = newUser('Leia', { org_id: 7 });
+  await world.manual.transaction(async (tx) => void (await tx.Organization.create({ id: 7, name: 'Rebels' })));
+  await world.manual.transaction(async (tx) => void (await tx.User.create(leia)));
+  const [organization, leiaCreated] = await takeOutbox(world);
+  if (!organization || !leiaCreated) throw new Error('two messages expected');
+
+  const delivered = Date.now();
+  await deliver(world, leiaCreated);
+  const waiting = await eventually(async () => {
+    const s = await status(world);
+    return s.waiting === 1 ? s : undefined;
+  }, 5_000);
+  const elapsed = (Date.now() - delivered) / 1_000;
+  assert.ok(waiting.oldestWaitingSeconds !== null, 'the age of the oldest waiting message is known');
+  assert.ok(
+    (waiting.oldestWaitingSeconds ?? -1) >= 0 && (waiting.oldestWaitingSeconds ?? Infinity) <= elapsed,
+    `it waits since it was first delivered: ${waiting.oldestWaitingSeconds} s, ${elapsed} s since delivered`,
+  );
+  assert.is(waiting.parked, 1, 'the malformed message of the previous test');
+  assert.is(waiting.consumers, 1);
+  assert.is(waiting.lagMessages, 1, 'the waiting message is the lag');
+  assert.ok(
+    (waiting.lagSeconds ?? -1) * 1_000 >= delivered - leiaCreated.timestamp - 1,
+    'the lag is at least the age of the waiting message',
+  );
+  assert.is(await member(world, leia.id), undefined, 'Leia still waits for her organization');
+
+  await deliver(world, organization);
+  await eventually(() => member(world, leia.id), 5_000, 'the waiting row');
+  const caughtUp = await eventually(async () => {
+    const s = await status(world);
+    return s.waiting === 0 && s.lastAppliedCommit === leiaCreated.timestamp ? s : undefined;
+  }, 5_000);
+  assert.is(caughtUp.lagMessages, 0);
+  assert.is(caughtUp.lagSeconds, 0);
+  assert.is(caughtUp.oldestWaitingSeconds, null);
+
+  // Stopped, the app falls behind: queued messages, and the lag from the last applied commit.
+  await world.subscriber?.stop();
+  const later = [newUser('Luke'), newUser('Han'), newUser('Chewie')];
+  for (const user of later) await world.manual.transaction(async (tx) => void (await tx.User.create(user)));
+  await deliver(world, ...(await takeOutbox(world)));
+  const before = Date.now();
+  const behind = await eventually(async () => {
+    const s = await status(world);
+    return s.ready === 3 ? s : undefined;
+  }, 5_000);
+  assert.is(behind.consumers, 0);
+  assert.is(behind.lagMessages, 3);
+  assert.ok(
+    (behind.lagSeconds ?? -1) * 1_000 >= before - leiaCreated.timestamp - 1,
+    `the lag counts from the last applied commit: ${behind.lagSeconds} s`,
+  );
+
+  await startSubscriber(world);
+  await eventually(async () => ((await status(world)).lagMessages === 0 ? true : undefined), 10_000, 'catching up');
+  for (const user of later) assert.ok(await member(world, user.id));
+});
+
+test('`promiscuous status --json` reports subscribers from the broker and Redis, publishers from their outbox', async (world) => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-status-'));
+  const { rows } = (await world.pub.knex.raw('select current_schema() as schema')) as { rows: { schema: string }[] };
+  const schema = rows[0]?.schema;
+  const config = join(dir, 'promiscuous.config.ts');
+  writeFileSync(
+    config,
+    `export default {
+  apps: {
+    crowdtap: { publish: [{ table: 'users', as: 'User', fields: { id: 'uuid primary', name: 'string' } }] },
+    sniper: { subscribe: [{ type: 'User', from: 'crowdtap/user', attributes: ['name'] }] },
+  },
+  database: () => ({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' }, searchPath: [${JSON.stringify(schema)}] }),
+};
+`,
+  );
+  // Left in the outbox: the manual publisher has no relay.
+  const committed = Date.now();
+  await world.manual.transaction(async (tx) => void (await tx.User.create(newUser('Rey'))));
+  const previous = process.env.PROMISCUOUS_NAMESPACE;
+  process.env.PROMISCUOUS_NAMESPACE = world.namespace;
+  const out: string[] = [];
+  const err: string[] = [];
+  const cli = (...args: string[]) =>
+    runCli(['node', 'promiscuous', 'status', '--config', config, ...args], {
+      info: (line) => void out.push(line),
+      error: (line) => void err.push(line),
+    });
+  try {
+    assert.is(await cli('--json'), 0, err.join('\n'));
+    const report = JSON.parse(out.join('\n')) as {
+      subscribers: SubscriberStatus[];
+      publishers: { app: string; outbox: number; oldestRowSeconds: number | null }[];
+    };
+    const [sniperStatus] = report.subscribers;
+    assert.is(sniperStatus?.app, 'sniper');
+    assert.is(sniperStatus?.parked, 1);
+    assert.is(sniperStatus?.waiting, 0);
+    assert.is(sniperStatus?.consumers, 1);
+    const [crowdtapStatus] = report.publishers;
+    assert.is(crowdtapStatus?.app, 'crowdtap');
+    assert.is(crowdtapStatus?.outbox, 1);
+    assert.ok(
+      (crowdtapStatus?.oldestRowSeconds ?? -1) >= 0 &&
+        (crowdtapStatus?.oldestRowSeconds ?? Infinity) <= (Date.now() - committed) / 1_000 + 0.001,
+    );
+
+    out.length = 0;
+    assert.is(await cli('--app', 'sniper'), 0, err.join('\n'));
+    assert.match(out[0] ?? '', /^subscriber\s+workers\s+queued\s+retrying\s+parked\s+waiting/);
+    assert.match(out[1] ?? '', /^sniper\s+1\s+0\s+0\s+1\s+0\s+-\s+0\s+0\.0 s$/);
+    assert.is(out.length, 2, 'only the app asked for');
+  } finally {
+    if (previous === undefined) delete process.env.PROMISCUOUS_NAMESPACE;
+    else process.env.PROMISCUOUS_NAMESPACE = previous;
+    await takeOutbox(world);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
