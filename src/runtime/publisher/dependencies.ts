@@ -19,7 +19,7 @@ export function objectKey(endpoint: string, id: string): string {
  * recorded as dependencies) are not read.
  */
 export async function relationDependencies(
-  db: Knex | Knex.Transaction,
+  table: (name: string) => Knex.QueryBuilder,
   models: Readonly<Record<string, ModelDescriptor>>,
   rows: readonly RowOf[],
   skip: ReadonlySet<string>,
@@ -39,7 +39,7 @@ export async function relationDependencies(
   const out: Dependency[] = [];
   for (const [target, ids] of wanted) {
     const key = target.primaryKey.column;
-    const found = (await db(target.table)
+    const found = (await table(target.table)
       .select(key, '_v')
       .whereIn(key, [...ids.values()] as readonly string[])) as Record<string, unknown>[];
     for (const row of found) {
