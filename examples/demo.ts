@@ -51,8 +51,11 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 async function cleanBroker(): Promise<void> {
   const connection = await amqp.connect(settings.amqpUrl);
   const channel = await connection.createChannel();
-  for (const queue of ['sniper', 'sniper.parked', ...Array.from({ length: 6 }, (_, i) => `sniper.retry.${i}`)]) {
-    await channel.deleteQueue(`${namespace}.${queue}`);
+  // sniper's queues, and those where crowdtap takes re-sync requests.
+  for (const app of ['sniper', 'crowdtap.resync']) {
+    for (const queue of [app, `${app}.parked`, ...Array.from({ length: 6 }, (_, i) => `${app}.retry.${i}`)]) {
+      await channel.deleteQueue(`${namespace}.${queue}`);
+    }
   }
   await channel.deleteExchange(namespace);
   await connection.close();

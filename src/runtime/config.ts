@@ -11,6 +11,8 @@ export interface RuntimeSettings {
   readonly backend: 'amqp' | 'memory' | 'null';
   /** Prefix of exchange and queue names (`PROMISCUOUS_NAMESPACE`, default `promiscuous`). */
   readonly namespace: string;
+  /** `PROMISCUOUS_QUEUE_EXPIRES_MS`: RabbitMQ deletes the namespace's unused queues after it (tests only). */
+  readonly queueExpiresMs: number | undefined;
 }
 
 export interface RuntimeInput {
@@ -32,6 +34,7 @@ export function runtimeSettings(config: RuntimeInput, env: NodeJS.ProcessEnv = p
     redisUrl: env.PROMISCUOUS_REDIS_URL ?? config.redisUrl ?? 'redis://127.0.0.1:6379',
     backend,
     namespace: env.PROMISCUOUS_NAMESPACE ?? 'promiscuous',
+    queueExpiresMs: env.PROMISCUOUS_QUEUE_EXPIRES_MS ? Number(env.PROMISCUOUS_QUEUE_EXPIRES_MS) : undefined,
   };
 }
 
@@ -40,7 +43,12 @@ export async function connectTransport(settings: RuntimeSettings): Promise<Trans
   if (settings.backend === 'memory') return new MemoryTransport();
   if (settings.backend === 'null') return new NullTransport();
   try {
-    return await AmqpTransport.connect({ url: settings.amqpUrl, initialRetries: 2, namespace: settings.namespace });
+    return await AmqpTransport.connect({
+      url: settings.amqpUrl,
+      initialRetries: 2,
+      namespace: settings.namespace,
+      ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
+    });
   } catch (error) {
     throw new ConnectionError(
       `cannot reach RabbitMQ at ${redact(settings.amqpUrl)}: is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,

@@ -9,6 +9,10 @@ import knex, { type Knex } from 'knex';
  * (databases, schemas, exchange and queues) so that runs never see each other.
  */
 export const amqpUrl = process.env.PROMISCUOUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Test namespaces are random: RabbitMQ deletes their queues ten minutes after the last use. */
+export const queueExpiresMs = 10 * 60_000;
+process.env.PROMISCUOUS_QUEUE_EXPIRES_MS ??= String(queueExpiresMs);
+
 export const redisUrl = process.env.PROMISCUOUS_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mariadb';

@@ -19,7 +19,7 @@ import {
   toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
-import { amqpUrl, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -56,7 +56,11 @@ test.before(async (world) => {
   await crowdtapTables(world.pub.knex);
   await sniperTables(world.sub.knex);
   world.namespace = randomName('prom');
-  world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: world.namespace });
+  world.transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: world.namespace,
+  });
   world.errors = [];
   world.warnings = [];
   world.manual = new Publisher({

@@ -5,7 +5,7 @@ import type { Callbacks } from '../../examples/users/generated/sniper/subscriber
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AmqpTransport, Publisher, RedisCoordinator, Subscriber } from '../../src/runtime/index.js';
-import { amqpUrl, database, eventually, randomName, redisUrl } from '../helpers/services.js';
+import { amqpUrl, queueExpiresMs, database, eventually, randomName, redisUrl } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 /** Callbacks that record, per member, the points of every version applied. */
@@ -26,7 +26,11 @@ test('ten concurrent writers incrementing the same three rows end with every inc
   const sub = await database('sqlite');
   await crowdtapTables(pub.knex);
   await sniperTables(sub.knex);
-  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+  });
   const seen = new Map<string, number[]>();
   const subscriber = new Subscriber({
     schema: sniper,
@@ -84,7 +88,7 @@ test('two workers on one queue, coordinated through Redis, apply every increment
   const seen = new Map<string, number[]>();
   const workers = await Promise.all(
     [1, 2].map(async () => {
-      const transport = await AmqpTransport.connect({ url: amqpUrl, namespace });
+      const transport = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
       const coordinator = await RedisCoordinator.connect(redisUrl, namespace);
       const subscriber = new Subscriber({
         schema: sniper,
@@ -98,7 +102,7 @@ test('two workers on one queue, coordinated through Redis, apply every increment
       return { transport, coordinator, subscriber };
     }),
   );
-  const publishing = await AmqpTransport.connect({ url: amqpUrl, namespace });
+  const publishing = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
   const publisher = new Publisher({ schema: crowdtap, knex: pub.knex, transport: publishing, virtuals });
   const members = [newUser('D', { points: 0 }), newUser('E', { points: 0 })];
   await publisher.transaction(async (tx) => {

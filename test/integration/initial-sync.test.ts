@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { AmqpTransport, initialSync, Publisher, Subscriber, syncProgressTable } from '../../src/runtime/index.js';
-import { amqpUrl, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -28,7 +28,11 @@ test.before(async (world) => {
   world.sub = await database('sqlite');
   await crowdtapTables(world.pub.knex);
   await sniperTables(world.sub.knex);
-  world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  world.transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+  });
   world.errors = [];
   world.publisher = new Publisher({
     schema: crowdtap,

@@ -28,7 +28,15 @@ import {
   subscriberStatus,
   toOutgoing,
 } from '../../src/runtime/index.js';
-import { amqpUrl, database, eventually, randomName, redisUrl, type TestDatabase } from '../helpers/services.js';
+import {
+  amqpUrl,
+  queueExpiresMs,
+  database,
+  eventually,
+  randomName,
+  redisUrl,
+  type TestDatabase,
+} from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -65,7 +73,11 @@ test.before(async (world) => {
   await crowdtapTables(world.pub.knex);
   await sniperTables(world.sub.knex);
   world.namespace = randomName('prom');
-  world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: world.namespace });
+  world.transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: world.namespace,
+  });
   world.coordinator = await RedisCoordinator.connect(redisUrl, `${world.namespace}:sniper`);
   world.metrics = new Metrics();
   world.manual = new Publisher({

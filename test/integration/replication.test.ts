@@ -7,7 +7,15 @@ import * as assert from 'uvu/assert';
 import { ephemerals, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { AmqpTransport, outboxTable, Publisher, Relay, Subscriber, versionsTable } from '../../src/runtime/index.js';
-import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import {
+  amqpUrl,
+  queueExpiresMs,
+  type Dialect,
+  database,
+  eventually,
+  randomName,
+  type TestDatabase,
+} from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -38,6 +46,7 @@ for (const [from, to] of pairs) {
     await sniperTables(world.sub.knex);
     world.transport = await AmqpTransport.connect({
       url: amqpUrl,
+      expiresMs: queueExpiresMs,
       namespace: randomName('prom'),
       retryDelaysMs: [50, 100],
     });
@@ -178,7 +187,12 @@ for (const [from, to] of pairs) {
   test('an ephemeral emitted outside a transaction resolves once confirmed, and rejects when the broker is down', async (world) => {
     await world.publisher.emit(ephemerals.UserEvent, { user_id: crypto.randomUUID(), event: 'deleted' });
     await eventually(async () => (world.events.includes('event deleted') ? true : undefined));
-    const gone = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), connectTimeoutMs: 300 });
+    const gone = await AmqpTransport.connect({
+      url: amqpUrl,
+      expiresMs: queueExpiresMs,
+      namespace: randomName('prom'),
+      connectTimeoutMs: 300,
+    });
     await gone.close();
     const orphan = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport: gone, virtuals, relay: false });
     let failure: Error | undefined;

@@ -14,7 +14,15 @@ import {
   type Transport,
   toOutgoing,
 } from '../../src/runtime/index.js';
-import { amqpUrl, type Dialect, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import {
+  amqpUrl,
+  queueExpiresMs,
+  type Dialect,
+  database,
+  eventually,
+  randomName,
+  type TestDatabase,
+} from '../helpers/services.js';
 import { sniper, sniperTables } from '../helpers/users-app.js';
 
 interface World {
@@ -41,6 +49,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await sniperTables(world.db.knex);
     world.transport = await AmqpTransport.connect({
       url: amqpUrl,
+      expiresMs: queueExpiresMs,
       namespace: randomName('prom'),
       retryDelaysMs: [100, 200, 400],
     });

@@ -38,7 +38,7 @@ import {
   Subscriber,
   toOutgoing,
 } from '../../src/runtime/index.js';
-import { amqpUrl, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 class RecordedSpan implements Span {
@@ -171,7 +171,11 @@ test.before(async (world) => {
   world.sub = await database('sqlite');
   await crowdtapTables(world.pub.knex);
   await sniperTables(world.sub.knex);
-  world.transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  world.transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+  });
   world.manual = new Publisher({
     schema: crowdtap,
     knex: world.pub.knex,

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AmqpTransport, type Delivery } from '../../src/runtime/index.js';
-import { amqpUrl, eventually, randomName } from '../helpers/services.js';
+import { amqpUrl, queueExpiresMs, eventually, randomName } from '../helpers/services.js';
 
 function collector() {
   const bodies: string[] = [];
@@ -17,7 +17,12 @@ function collector() {
 }
 
 test('a quorum queue carries messages like a classic one', async () => {
-  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom'), quorum: true });
+  const transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+    quorum: true,
+  });
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
   await transport.publish([{ routingKeys: ['a.thing.create'], messageId: 'q1', body: Buffer.from('hello') }]);
@@ -27,7 +32,11 @@ test('a quorum queue carries messages like a classic one', async () => {
 });
 
 test('one message published under several keys reaches a queue once', async () => {
-  const transport = await AmqpTransport.connect({ url: amqpUrl, namespace: randomName('prom') });
+  const transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+  });
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*', 'a.other.*'] }, seen.handle);
   await transport.publish([
@@ -44,6 +53,7 @@ test('when the broker drops every connection, publishing waits for the reconnect
   const name = randomName('dropped');
   const transport = await AmqpTransport.connect({
     url: amqpUrl,
+    expiresMs: queueExpiresMs,
     namespace: randomName('prom'),
     connectTimeoutMs: 20_000,
     connectionName: name,

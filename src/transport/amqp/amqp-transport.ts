@@ -25,6 +25,12 @@ export interface AmqpOptions {
   readonly initialRetries?: number;
   /** The name RabbitMQ shows for the connection (default `promiscuous`). */
   readonly connectionName?: string;
+  /**
+   * Let RabbitMQ delete the namespace's queues once unused for this long (`x-expires`), and its
+   * exchange with its last queue: for tests and short-lived environments, never production.
+   * Every process of a namespace must pass the same value.
+   */
+  readonly expiresMs?: number;
 }
 
 interface ChannelFactory {
@@ -93,7 +99,7 @@ export class AmqpTransport implements Transport {
     channel.on('close', () => {
       if (this.publishChannel === channel) this.publishChannel = undefined;
     });
-    await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
+    await channel.assertExchange(this.names.exchange, 'topic', this.exchangeOptions());
     this.publishChannel = channel;
     for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(model, consumer);
     this.connected = true;
@@ -177,20 +183,32 @@ export class AmqpTransport implements Transport {
 
   private async assertQueues(channel: Channel, app: string, bindings: readonly string[]): Promise<void> {
     const queue = this.names.queue(app);
-    await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
+    await channel.assertExchange(this.names.exchange, 'topic', this.exchangeOptions());
     await channel.assertQueue(queue, {
       durable: true,
-      ...(this.options.quorum ? { arguments: { 'x-queue-type': 'quorum' } } : {}),
+      arguments: this.queueArguments(this.options.quorum ? { 'x-queue-type': 'quorum' } : {}),
     });
     for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
     for (const [level, delay] of this.retryDelays.entries()) {
       // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
       await channel.assertQueue(this.names.retry(app, level), {
         durable: true,
-        arguments: { 'x-message-ttl': delay, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+        arguments: this.queueArguments({
+          'x-message-ttl': delay,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': queue,
+        }),
       });
     }
-    await channel.assertQueue(this.names.parked(app), { durable: true });
+    await channel.assertQueue(this.names.parked(app), { durable: true, arguments: this.queueArguments({}) });
+  }
+
+  private queueArguments(args: Record<string, unknown>): Record<string, unknown> {
+    return this.options.expiresMs === undefined ? args : { ...args, 'x-expires': this.options.expiresMs };
+  }
+
+  private exchangeOptions(): amqp.Options.AssertExchange {
+    return { durable: true, ...(this.options.expiresMs === undefined ? {} : { autoDelete: true }) };
   }
 
   private async startConsumer(model: ChannelFactory, state: ConsumerState): Promise<void> {
@@ -309,7 +327,7 @@ export class AmqpTransport implements Transport {
     const channel = await (this.connection as ChannelFactory).createChannel();
     try {
       const queue = this.names.parked(app);
-      await channel.assertQueue(queue, { durable: true });
+      await channel.assertQueue(queue, { durable: true, arguments: this.queueArguments({}) });
       const { messageCount } = await channel.checkQueue(queue);
       const seen: ParkedMessage[] = [];
       const held: amqp.GetMessage[] = [];
