@@ -342,24 +342,35 @@ export class Subscriber<Callbacks = unknown> {
   ): Promise<Requirement[]> {
     return this.options.knex
       .transaction(async (trx) => {
-        const stored = await this.versions(trx, uniqueObjects(envelope.app, plans), true);
-        const others = requirements.filter((r) => !stored.has(r.key) && !plans.some((p) => p.key === r.key));
-        if (others.length > 0)
-          for (const [key, value] of await this.versions(trx, others, false)) stored.set(key, value);
+        // One read, with the message's objects and what it depends on, locked in key order so
+        // that two workers never wait on each other's locks in a cycle.
+        const objects = new Map<string, ObjectRef>();
+        for (const object of [...uniqueObjects(envelope.app, plans), ...requirements])
+          objects.set(objectKey(object.publisher, object.endpoint, object.id), object);
+        const stored = await this.versions(trx, [...objects.values()]);
         const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
         if (missing.length > 0) return missing;
         const recorded = new Map<string, Record<string, unknown>>();
         let written = 0;
+        const inserts = new InsertBatch(trx, (table, row) => this.insertOrUpdate(trx, this.keyOf(table), row));
         for (const plan of plans) {
-          const { op, key } = plan;
+          const { op, key, subscription } = plan;
           const current = stored.get(key)?.version;
           // Already applied, or older than what is stored: a duplicate or a late message.
           if (current !== undefined && current >= op.version) continue;
-          if (plan.subscription && op.attributes === null && requirements !== lax) {
-            const dependents = await this.dependents(trx, plan.subscription, op);
-            if (dependents.length > 0) throw new NotReady(dependents);
+          // A new object of a table this app alone fills is inserted together with the
+          // message's other new objects; anything else is written in order, after them.
+          const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
+          if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
+            inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
+          } else if (subscription) {
+            await inserts.flush();
+            if (op.attributes === null && requirements !== lax) {
+              const dependents = await this.dependents(trx, subscription, op);
+              if (dependents.length > 0) throw new NotReady(dependents);
+            }
+            await this.write(trx, subscription, op, current !== undefined);
           }
-          if (plan.subscription) await this.write(trx, plan.subscription, op, current !== undefined);
           stored.set(key, { version: op.version });
           written += 1;
           recorded.set(key, {
@@ -370,9 +381,12 @@ export class Subscriber<Callbacks = unknown> {
             destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
             updated_at: Date.now(),
           });
-          // Callbacks run before commit: if one throws, nothing is recorded and the message is retried.
+          // Callbacks run before commit, after their row is written: if one throws, nothing is
+          // recorded and the message is retried.
+          if (plan.targets.some((target) => this.callbacksOf(target))) await inserts.flush();
           for (const target of plan.targets) await this.callback(target, op, envelope);
         }
+        await inserts.flush();
         if (recorded.size > 0) {
           await trx(versionsTable)
             .insert([...recorded.values()])
@@ -432,17 +446,28 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /** The stored versions of some objects, by object key; locked until commit when asked. */
-  private async versions(
-    trx: Knex.Transaction,
-    objects: readonly Omit<Requirement, 'version' | 'key'>[],
-    lock: boolean,
-  ): Promise<Map<string, Stored>> {
+  /** The stored versions of some objects, by object key, locked until commit. */
+  private async versions(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<Map<string, Stored>> {
+    // One condition per endpoint, `object_id IN (...)`, which the primary key serves.
+    const byEndpoint = new Map<string, { publisher: string; endpoint: string; ids: string[] }>();
+    for (const o of objects) {
+      const group = byEndpoint.get(`${o.publisher} ${o.endpoint}`) ?? {
+        publisher: o.publisher,
+        endpoint: o.endpoint,
+        ids: [],
+      };
+      group.ids.push(o.id);
+      byEndpoint.set(`${o.publisher} ${o.endpoint}`, group);
+    }
     const query = trx(versionsTable)
       .select('publisher', 'endpoint', 'object_id', 'version')
       .where((q) => {
-        for (const o of objects) q.orWhere({ publisher: o.publisher, endpoint: o.endpoint, object_id: o.id });
-      });
-    if (lock && trx.client.config.client !== 'better-sqlite3') query.forUpdate();
+        for (const g of byEndpoint.values()) {
+          q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', g.ids));
+        }
+      })
+      .orderBy(['publisher', 'endpoint', 'object_id']);
+    if (trx.client.config.client !== 'better-sqlite3') query.forUpdate();
     const rows = (await query) as {
       publisher: string;
       endpoint: string;
@@ -495,28 +520,48 @@ export class Subscriber<Callbacks = unknown> {
       } else await trx(subscription.table).where(where).delete();
       return;
     }
+    if (op.operation === 'update' && !known) {
+      this.options.logger?.warn(`${subscription.name} ${op.id}: update for a row that is not here; creating it`);
+    }
+    await this.insertOrUpdate(trx, subscription, this.row(subscription, op));
+  }
+
+  /** The row an operation writes: each subscribed attribute in its column, the key, the discriminator. */
+  private row(subscription: SubscriptionDescriptor, op: OperationMessage): Record<string, unknown> {
     const attributes = op.attributes ?? {};
-    const values: Record<string, unknown> = {};
+    const values: Record<string, unknown> = { [subscription.key]: op.id };
     for (const a of subscription.attributes) {
       if (!(a.name in attributes))
         throw new Unprocessable(`${op.types[0]} ${op.id} lacks the subscribed attribute ${a.name}`);
       values[a.column] = a.kind ? toColumn(a.kind, attributes[a.name]) : plain(attributes[a.name]);
     }
     if (subscription.discriminator) values[subscription.discriminator.column] = subscription.discriminator.value;
-    // A create of an object never seen is an insert: one statement. Anything else updates the
-    // row, and inserts it when it is not there (a sync, or an update applied without its create).
-    const table = this.sharedTables.has(subscription.table) ? undefined : subscription.table;
-    if (op.operation === 'create' && !known && table) return void (await trx(table).insert({ ...where, ...values }));
+    return values;
+  }
+
+  /** Updates the row with the key of `values`, or inserts it when there is none. */
+  private async insertOrUpdate(
+    trx: Knex.Transaction,
+    subscription: Pick<SubscriptionDescriptor, 'table' | 'key'>,
+    values: Record<string, unknown>,
+  ): Promise<void> {
+    const where = { [subscription.key]: values[subscription.key] };
     const updated = Number(await trx(subscription.table).where(where).update(values));
-    if (updated > 0) return;
-    if (op.operation === 'update' && !known) {
-      this.options.logger?.warn(`${subscription.name} ${op.id}: update for a row that is not here; creating it`);
-    }
-    await trx(subscription.table).insert({ ...where, ...values });
+    if (updated === 0) await trx(subscription.table).insert(values);
+  }
+
+  /** A table and its key column, from any subscription into it. */
+  private keyOf(table: string): Pick<SubscriptionDescriptor, 'table' | 'key'> {
+    const found = Object.values(this.options.schema.subscriptions).find((s) => s.table === table);
+    return { table, key: found?.key ?? 'id' };
+  }
+
+  private callbacksOf(target: string): ObserverCallbacks<unknown> | undefined {
+    return (this.options.callbacks as Record<string, ObserverCallbacks<unknown>> | undefined)?.[target];
   }
 
   private async callback(target: string, op: OperationMessage, envelope: Envelope): Promise<void> {
-    const callbacks = (this.options.callbacks as Record<string, ObserverCallbacks<unknown>> | undefined)?.[target];
+    const callbacks = this.callbacksOf(target);
     if (!callbacks) return;
     const event: ObservedEvent<unknown> = {
       id: op.id,
@@ -549,6 +594,45 @@ export class Subscriber<Callbacks = unknown> {
 
   private notify(error: Error, payload?: unknown): void {
     this.options.errorNotifier?.(error, payload);
+  }
+}
+
+type ObjectRef = Omit<Requirement, 'version' | 'key'>;
+
+/**
+ * New rows of a message, by table, written as one multi-row INSERT per table when flushed.
+ * Creates are new for sure. Syncs may find a row that is there without a version (put in by
+ * hand before the initial sync): their INSERT runs in a savepoint, and if it fails each row is
+ * written on its own, updating what is there.
+ */
+class InsertBatch {
+  private readonly tables = new Map<string, { rows: Record<string, unknown>[]; certain: boolean }>();
+
+  constructor(
+    private readonly trx: Knex.Transaction,
+    private readonly upsert: (table: string, row: Record<string, unknown>) => Promise<void>,
+  ) {}
+
+  add(table: string, row: Record<string, unknown>, certain: boolean): void {
+    const batch = this.tables.get(table) ?? { rows: [], certain: true };
+    batch.rows.push(row);
+    batch.certain &&= certain;
+    this.tables.set(table, batch);
+  }
+
+  async flush(): Promise<void> {
+    for (const [table, { rows, certain }] of this.tables) {
+      this.tables.delete(table);
+      if (certain) {
+        await this.trx(table).insert(rows);
+        continue;
+      }
+      const inserted = await this.trx
+        .transaction((savepoint) => savepoint(table).insert(rows))
+        .then(() => true)
+        .catch(() => false);
+      if (!inserted) for (const row of rows) await this.upsert(table, row);
+    }
   }
 }
 
