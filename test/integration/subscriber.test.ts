@@ -136,6 +136,21 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.is((await row(world, id))?.name, 'found', 'the late create changes nothing');
   });
 
+  test('a sync inserts new rows together and updates a row that was there without a version', async (world) => {
+    const [first, second] = [factories.User.create({ name: 'Rey' }), factories.User.create({ name: 'Finn' })];
+    const ids = [first, second].map((m) => m.operations[0]?.id as string);
+    // Put in by hand before the initial sync: no version row.
+    await world.db.knex('members').insert({ crowdtap_id: ids[0], type: 'User', name: 'stale' });
+    const synced = envelopeWith(first, second);
+    await send(world, {
+      ...synced,
+      operations: synced.operations.map((op) => ({ ...op, operation: 'sync' as const })),
+    });
+    await eventually(async () => ((await row(world, ids[1] as string))?.name === 'Finn' ? true : undefined));
+    assert.is((await row(world, ids[0] as string))?.name, 'Rey');
+    assert.is(Number((await world.db.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' }))[0]?.n), 2);
+  });
+
   test('a destroy before its create leaves no row behind', async (world) => {
     const created = factories.User.create({ name: 'doomed' });
     const id = created.operations[0]?.id as string;
