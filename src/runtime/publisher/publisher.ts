@@ -246,10 +246,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
       recorder.end();
       return result;
     };
+    const client = this.options.knex.client.config.client;
     const { value, written } =
-      this.options.knex.client.config.client === 'pg'
+      client === 'pg'
         ? await this.postgresTransaction(recorder, run)
-        : await this.knexTransaction(recorder, run);
+        : client === 'better-sqlite3'
+          ? await this.sqliteTransaction(recorder, run)
+          : await this.knexTransaction(recorder, run);
     if (written) {
       this.relay?.enqueue(written);
       this.followed(recorder.operations);
@@ -311,6 +314,41 @@ export class Publisher<Hooks, Virtuals = unknown> {
       return { value, written: { id: inserted.rows[0]?.id as string, message: row.message } };
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      await knex.client.releaseConnection(connection);
+    }
+  }
+
+  /**
+   * On SQLite the transaction starts with `BEGIN IMMEDIATE`: the hooks read before they write,
+   * and a deferred transaction that another process's write overtakes between the two fails
+   * with "database is locked" at once, whereas an immediate one waits for the lock.
+   */
+  private async sqliteTransaction<T>(
+    recorder: Recorder,
+    run: (session: Session) => Promise<T>,
+  ): Promise<{ value: T; written?: OutboxRow }> {
+    const { knex } = this.options;
+    const connection = (await knex.client.acquireConnection()) as SqliteConnection;
+    try {
+      connection.exec('BEGIN IMMEDIATE');
+      const session: Session = {
+        dialect: 'better-sqlite3',
+        table: (name) => knex(name).connection(connection),
+        raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
+      };
+      const value = await run(session);
+      const row = await this.outboxRow(recorder, session);
+      let written: OutboxRow | undefined;
+      if (row) {
+        const [inserted] = (await session.table(outboxTable).insert(row).returning('id')) as { id: number }[];
+        written = { id: inserted?.id as number, message: row.message };
+      }
+      connection.exec('COMMIT');
+      return written ? { value, written } : { value };
+    } catch (error) {
+      if (connection.inTransaction) connection.exec('ROLLBACK');
       throw error;
     } finally {
       await knex.client.releaseConnection(connection);
@@ -667,6 +705,12 @@ const beforePrefix = '__before_';
 interface PgConnection {
   query(text: string): Promise<unknown>;
   escapeLiteral(value: string): string;
+}
+
+/** What better-sqlite3's database offers that the SQLite transaction uses. */
+interface SqliteConnection {
+  exec(sql: string): unknown;
+  readonly inTransaction: boolean;
 }
 
 interface OutboxInsert {

@@ -93,6 +93,8 @@ export class Subscriber<Callbacks = unknown> {
   private readonly mode: SubscriberMode;
   /** Messages waiting in this process for an object's next version, by object. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** When each object was last applied (by this process, or by another as Redis said), for waiters that come late. */
+  private readonly appliedAt = new Map<string, number>();
   /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
   private readonly requested = new Map<string, number>();
   private readonly unlisten: (() => void) | undefined;
@@ -161,6 +163,7 @@ export class Subscriber<Callbacks = unknown> {
       for (;;) {
         if (!(await this.lock(objects))) return await this.defer(delivery, envelope, since);
         let missing: Requirement[];
+        const readAt = performance.now();
         try {
           const started = performance.now();
           missing = await this.applyWhenReady(envelope, plans, requirements);
@@ -195,6 +198,7 @@ export class Subscriber<Callbacks = unknown> {
         await this.waitFor(
           missing.map((m) => m.key),
           deadline,
+          readAt,
         );
       }
     } catch (error) {
@@ -249,7 +253,9 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /** Waits until one of the objects is applied (by this process or, through Redis, another), or a while. */
-  private async waitFor(keys: readonly string[], deadline: number): Promise<void> {
+  private async waitFor(keys: readonly string[], deadline: number, readAt: number): Promise<void> {
+    // Applied since the read that found it missing: the wake-up came before this waiter.
+    if (keys.some((key) => (this.appliedAt.get(key) ?? -1) >= readAt)) return;
     await new Promise<void>((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
@@ -267,6 +273,11 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   private wakeObject(object: string): void {
+    this.appliedAt.delete(object);
+    this.appliedAt.set(object, performance.now());
+    // Only the last moments matter: a waiter comes within one read of the apply.
+    if (this.appliedAt.size > 10_000)
+      for (const key of [...this.appliedAt.keys()].slice(0, 5_000)) this.appliedAt.delete(key);
     for (const wake of this.waiters.get(object) ?? []) wake();
     this.waiters.delete(object);
   }
