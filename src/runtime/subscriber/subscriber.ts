@@ -162,7 +162,7 @@ export class Subscriber<Callbacks = unknown> {
       let requirements = this.mode === 'bareback' ? lax : this.requirements(envelope, plans);
       for (;;) {
         if (!(await this.lock(objects))) return await this.defer(delivery, envelope, since);
-        let missing: Requirement[];
+        let missing: Requirement[] | undefined;
         const readAt = performance.now();
         try {
           const started = performance.now();
@@ -170,10 +170,9 @@ export class Subscriber<Callbacks = unknown> {
           if (missing.length === 0) {
             await delivery.ack();
             this.observer.applied(delivery, envelope, started);
-            await this.options.coordinator?.applied(objects);
           }
         } finally {
-          await this.options.coordinator?.unlockAll(objects);
+          await this.options.coordinator?.release(objects, missing?.length === 0);
         }
         if (missing.length === 0) {
           for (const object of objects) this.wakeObject(object);

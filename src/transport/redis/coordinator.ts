@@ -38,6 +38,14 @@ interface Scripts {
   unlock(key: string, token: string): Promise<number>;
 }
 
+/** A pipeline with the scripts, which ioredis adds to pipelines too. */
+interface ScriptPipeline {
+  lock(key: string, token: string, ttlMs: number): ScriptPipeline;
+  unlock(key: string, token: string): ScriptPipeline;
+  publish(channel: string, message: string): ScriptPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
 function script(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 }
@@ -93,27 +101,29 @@ export class RedisCoordinator {
     return coordinator;
   }
 
-  /** Takes the locks on every object, in a fixed order (no deadlock); all or none. */
+  /**
+   * Takes the locks on every object, all or none, in one round trip: each lock is a try, so
+   * no worker ever waits on another, and one that finds a lock taken gives back what it took.
+   */
   async lockAll(objects: readonly string[], ttlMs: number): Promise<boolean> {
-    const sorted = [...new Set(objects)].sort();
-    const taken: string[] = [];
-    for (const object of sorted) {
-      if ((await this.client.lock(this.keys.lock(object), this.token, ttlMs)) === ScriptCode.HeldByAnother) {
-        await this.unlockAll(taken);
-        return false;
-      }
-      taken.push(object);
-    }
-    return true;
+    const unique = [...new Set(objects)];
+    const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
+    for (const object of unique) pipeline.lock(this.keys.lock(object), this.token, ttlMs);
+    const results = (await pipeline.exec()) ?? [];
+    const taken = unique.filter((_, i) => !results[i]?.[0] && results[i]?.[1] !== ScriptCode.HeldByAnother);
+    if (taken.length === unique.length) return true;
+    await this.release(taken);
+    return false;
   }
 
-  async unlockAll(objects: readonly string[]): Promise<void> {
-    for (const object of new Set(objects)) await this.client.unlock(this.keys.lock(object), this.token);
-  }
-
-  /** Tells every worker that these objects moved on. */
-  async applied(objects: readonly string[]): Promise<void> {
-    for (const object of new Set(objects)) await this.client.publish(this.keys.applied, object);
+  /** Gives the locks back, and when `applied`, tells every worker that these objects moved on: one round trip. */
+  async release(objects: readonly string[], applied = false): Promise<void> {
+    const unique = [...new Set(objects)];
+    if (unique.length === 0) return;
+    const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
+    for (const object of unique) pipeline.unlock(this.keys.lock(object), this.token);
+    if (applied) for (const object of unique) pipeline.publish(this.keys.applied, object);
+    await pipeline.exec();
   }
 
   /** Records that a message waits for a dependency (for `promiscuous status`). */
