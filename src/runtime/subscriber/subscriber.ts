@@ -93,6 +93,9 @@ export class Subscriber<Callbacks = unknown> {
   private readonly mode: SubscriberMode;
   /** Messages waiting in this process for an object's next version, by object. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Messages ready to be applied in the next transaction. */
+  private readonly batch: Batched[] = [];
+  private applying = false;
   /** When each object was last applied (by this process, or by another as Redis said), for waiters that come late. */
   private readonly appliedAt = new Map<string, number>();
   /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
@@ -341,60 +344,104 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /**
-   * In one database transaction: reads the versions the message needs, and if they are all
-   * there, applies every operation this app cares about and records the new versions. Returns
-   * what is missing (nothing once applied).
+   * Applies a message when what it needs is there; returns what is missing (nothing once
+   * applied and committed). Messages that arrive together (within the prefetch window) are
+   * applied in one database transaction: one version read, one version write, one commit. If
+   * anything in such a transaction fails, each of its messages is applied again on its own, so
+   * that only the faulty one fails.
    */
-  private async applyWhenReady(
+  private applyWhenReady(
     envelope: Envelope,
     plans: readonly Plan[],
     requirements: readonly Requirement[],
   ): Promise<Requirement[]> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ envelope, plans, requirements, resolve, reject });
+      if (this.applying) return;
+      this.applying = true;
+      setImmediate(() => void this.applyBatches());
+    });
+  }
+
+  /** One transaction at a time: what arrives while one runs goes together in the next (group commit). */
+  private async applyBatches(): Promise<void> {
+    while (this.batch.length > 0) await this.applyBatch(this.batch.splice(0));
+    this.applying = false;
+  }
+
+  private async applyBatch(batch: readonly Batched[]): Promise<void> {
+    try {
+      const results = await this.applyTogether(batch);
+      batch.forEach((message, i) => message.resolve(results[i] ?? []));
+    } catch (error) {
+      if (batch.length === 1) return batch[0]?.reject(error);
+      for (const message of batch) {
+        await this.applyTogether([message]).then(([missing]) => message.resolve(missing ?? []), message.reject);
+      }
+    }
+  }
+
+  /**
+   * In one database transaction: reads the versions the messages need, and applies each
+   * message whose requirements are all there, in order, with the new versions. Returns, for
+   * each message, what is missing (nothing once applied).
+   */
+  private async applyTogether(batch: readonly Batched[]): Promise<Requirement[][]> {
     return this.options.knex
       .transaction(async (trx) => {
-        // One read, with the message's objects and what it depends on, locked in key order so
+        // One read, with the messages' objects and what they depend on, locked in key order so
         // that two workers never wait on each other's locks in a cycle.
         const objects = new Map<string, ObjectRef>();
-        for (const object of [...uniqueObjects(envelope.app, plans), ...requirements])
-          objects.set(objectKey(object.publisher, object.endpoint, object.id), object);
+        for (const { envelope, plans, requirements } of batch) {
+          for (const object of [...uniqueObjects(envelope.app, plans), ...requirements])
+            objects.set(objectKey(object.publisher, object.endpoint, object.id), object);
+        }
         const stored = await this.versions(trx, [...objects.values()]);
-        const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
-        if (missing.length > 0) return missing;
         const recorded = new Map<string, Record<string, unknown>>();
-        let written = 0;
         const inserts = new InsertBatch(trx, (table, row) => this.insertOrUpdate(trx, this.keyOf(table), row));
-        for (const plan of plans) {
-          const { op, key, subscription } = plan;
-          const current = stored.get(key)?.version;
-          // Already applied, or older than what is stored: a duplicate or a late message.
-          if (current !== undefined && current >= op.version) continue;
-          // A new object of a table this app alone fills is inserted together with the
-          // message's other new objects; anything else is written in order, after them.
-          const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
-          if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
-            inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
-          } else if (subscription) {
-            await inserts.flush();
-            if (op.attributes === null && requirements !== lax) {
-              const dependents = await this.dependents(trx, subscription, op);
-              if (dependents.length > 0) throw new NotReady(dependents);
-            }
-            await this.write(trx, subscription, op, current !== undefined);
+        const results: Requirement[][] = [];
+        for (const { envelope, plans, requirements } of batch) {
+          const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
+          results.push(missing);
+          if (missing.length > 0) {
+            if (batch.length === 1) return results;
+            continue;
           }
-          stored.set(key, { version: op.version });
-          written += 1;
-          recorded.set(key, {
-            publisher: envelope.app,
-            endpoint: op.endpoint,
-            object_id: op.id,
-            version: op.version,
-            destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
-            updated_at: Date.now(),
-          });
-          // Callbacks run before commit, after their row is written: if one throws, nothing is
-          // recorded and the message is retried.
-          if (plan.targets.some((target) => this.callbacksOf(target))) await inserts.flush();
-          for (const target of plan.targets) await this.callback(target, op, envelope);
+          let written = 0;
+          for (const plan of plans) {
+            const { op, key, subscription } = plan;
+            const current = stored.get(key)?.version;
+            // Already applied, or older than what is stored: a duplicate or a late message.
+            if (current !== undefined && current >= op.version) continue;
+            // A new object of a table this app alone fills is inserted together with the
+            // other new objects; anything else is written in order, after them.
+            const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
+            if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
+              inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
+            } else if (subscription) {
+              await inserts.flush();
+              if (op.attributes === null && requirements !== lax) {
+                const dependents = await this.dependents(trx, subscription, op);
+                if (dependents.length > 0) throw new NotReady(dependents);
+              }
+              await this.write(trx, subscription, op, current !== undefined);
+            }
+            stored.set(key, { version: op.version });
+            written += 1;
+            recorded.set(key, {
+              publisher: envelope.app,
+              endpoint: op.endpoint,
+              object_id: op.id,
+              version: op.version,
+              destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
+              updated_at: Date.now(),
+            });
+            // Callbacks run before commit, after their row is written: if one throws, nothing
+            // is recorded and the message is retried.
+            if (plan.targets.some((target) => this.callbacksOf(target))) await inserts.flush();
+            for (const target of plan.targets) await this.callback(target, op, envelope);
+          }
+          this.observer.committing(trx, envelope.app, written, plans.length - written);
         }
         await inserts.flush();
         if (recorded.size > 0) {
@@ -403,11 +450,12 @@ export class Subscriber<Callbacks = unknown> {
             .onConflict(['publisher', 'endpoint', 'object_id'])
             .merge(['version', 'destroyed', 'updated_at']);
         }
-        this.observer.committing(trx, envelope.app, written, plans.length - written);
-        return [];
+        return results;
       })
       .catch((error: unknown) => {
-        if (error instanceof NotReady) return error.missing;
+        // A destroy that must wait for rows referencing its object: alone, the message waits;
+        // in a batch, the batch is retried message by message.
+        if (error instanceof NotReady && batch.length === 1) return [error.missing];
         throw error;
       });
   }
@@ -608,6 +656,15 @@ export class Subscriber<Callbacks = unknown> {
 }
 
 type ObjectRef = Omit<Requirement, 'version' | 'key'>;
+
+/** A message waiting, with others that arrived together, for its transaction. */
+interface Batched {
+  readonly envelope: Envelope;
+  readonly plans: readonly Plan[];
+  readonly requirements: readonly Requirement[];
+  resolve(missing: Requirement[]): void;
+  reject(error: unknown): void;
+}
 
 /**
  * New rows of a message, by table, written as one multi-row INSERT per table when flushed.
