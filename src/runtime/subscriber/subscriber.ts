@@ -389,6 +389,11 @@ export class Subscriber<Callbacks = unknown> {
   private async applyTogether(batch: readonly Batched[]): Promise<Requirement[][]> {
     return this.options.knex
       .transaction(async (trx) => {
+        // SQLite: take the write lock first, as BEGIN IMMEDIATE would (Knex cannot say it). A
+        // transaction that reads and then writes fails at once with "database is locked" when
+        // another process wrote in between; one that writes first waits for the lock.
+        if (trx.client.config.client === 'better-sqlite3')
+          await trx.raw('UPDATE ?? SET version = version WHERE 0', [versionsTable]);
         // One read, with the messages' objects and what they depend on, locked in key order so
         // that two workers never wait on each other's locks in a cycle.
         const objects = new Map<string, ObjectRef>();
