@@ -13,6 +13,7 @@ import {
   Subscriber,
   type Transport,
   toOutgoing,
+  versionsTable,
 } from '../../src/runtime/index.js';
 import {
   amqpUrl,
@@ -149,6 +150,17 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await eventually(async () => ((await row(world, ids[1] as string))?.name === 'Finn' ? true : undefined));
     assert.is((await row(world, ids[0] as string))?.name, 'Rey');
     assert.is(Number((await world.db.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' }))[0]?.n), 2);
+  });
+
+  test('a transaction of 600 creates applies as one message', async (world) => {
+    const creates = Array.from({ length: 600 }, (_, i) => factories.User.create({ name: `Clone ${i}` }));
+    const ids = creates.map((m) => m.operations[0]?.id as string);
+    await send(world, envelopeWith(...creates));
+    await eventually(async () => {
+      const [{ n } = { n: 0 }] = await world.db.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' });
+      return Number(n) === 600 ? true : undefined;
+    });
+    assert.is(Number((await world.db.knex(versionsTable).whereIn('object_id', ids).count({ n: '*' }))[0]?.n), 600);
   });
 
   test('a destroy before its create leaves no row behind', async (world) => {

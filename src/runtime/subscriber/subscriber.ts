@@ -43,8 +43,17 @@ export interface SubscriberOptions<Callbacks = unknown> {
    * development only.
    */
   readonly mode?: SubscriberMode;
-  /** How long a message waits in memory for its dependencies before it is deferred (default 500 ms). */
+  /**
+   * How long a message waits in memory for its dependencies before it is deferred through the
+   * broker (default 200 ms): meanwhile it holds one of the prefetch slots.
+   */
   readonly waitMs?: number;
+  /**
+   * How long the Redis lock on a message's objects lives (default 5 s): what a killed worker's
+   * objects stay blocked for. A longer apply may let another worker in; the database's row
+   * locks then keep it correct.
+   */
+  readonly lockLeaseMs?: number;
   /** How long a message may wait for a missing dependency before it is re-synced or skipped (default 30 s). */
   readonly dependencyTimeoutMs?: number;
   /**
@@ -77,6 +86,7 @@ interface Requirement {
 
 interface Stored {
   readonly version: number;
+  readonly destroyed: boolean;
 }
 
 /**
@@ -161,7 +171,7 @@ export class Subscriber<Callbacks = unknown> {
       if (plans.length === 0) return await delivery.ack();
       const objects = [...new Set(plans.map((p) => p.key))];
       const since = delivery.waitingSince ?? Date.now();
-      const deadline = Date.now() + (this.options.waitMs ?? 500);
+      const deadline = Date.now() + (this.options.waitMs ?? 200);
       let requirements = this.mode === 'bareback' ? lax : this.requirements(envelope, plans);
       for (;;) {
         if (!(await this.lock(objects))) return await this.defer(delivery, envelope, since);
@@ -322,7 +332,7 @@ export class Subscriber<Callbacks = unknown> {
     const coordinator = this.options.coordinator;
     if (!coordinator) return true;
     for (let attempt = 0; attempt < 20; attempt++) {
-      if (await coordinator.lockAll(objects, 30_000)) return true;
+      if (await coordinator.lockAll(objects, this.options.lockLeaseMs ?? 5_000)) return true;
       await new Promise((r) => setTimeout(r, 25));
     }
     return false;
@@ -421,7 +431,10 @@ export class Subscriber<Callbacks = unknown> {
             // A new object of a table this app alone fills is inserted together with the
             // other new objects; anything else is written in order, after them.
             const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
-            if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
+            if (subscription && op.attributes !== null && this.orphan(subscription, op, envelope, stored)) {
+              // Its parent is destroyed here: the publisher deleted this row first (its own
+              // foreign key), and that destroy is on its way. Inserting it would break ours.
+            } else if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
               inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
             } else if (subscription) {
               await inserts.flush();
@@ -431,14 +444,15 @@ export class Subscriber<Callbacks = unknown> {
               }
               await this.write(trx, subscription, op, current !== undefined);
             }
-            stored.set(key, { version: op.version });
+            const destroyed = op.attributes === null;
+            stored.set(key, { version: op.version, destroyed });
             written += 1;
             recorded.set(key, {
               publisher: envelope.app,
               endpoint: op.endpoint,
               object_id: op.id,
               version: op.version,
-              destroyed: op.operation === 'destroy' || (op.operation === 'sync' && op.attributes === null),
+              destroyed,
               updated_at: Date.now(),
             });
             // Callbacks run before commit, after their row is written: if one throws, nothing
@@ -449,9 +463,10 @@ export class Subscriber<Callbacks = unknown> {
           this.observer.committing(trx, envelope.app, written, plans.length - written);
         }
         await inserts.flush();
-        if (recorded.size > 0) {
+        const versions = [...recorded.values()];
+        for (let i = 0; i < versions.length; i += insertChunk) {
           await trx(versionsTable)
-            .insert([...recorded.values()])
+            .insert(versions.slice(i, i + insertChunk))
             .onConflict(['publisher', 'endpoint', 'object_id'])
             .merge(['version', 'destroyed', 'updated_at']);
         }
@@ -463,6 +478,27 @@ export class Subscriber<Callbacks = unknown> {
         if (error instanceof NotReady && batch.length === 1) return [error.missing];
         throw error;
       });
+  }
+
+  /** Whether a row references, through an attribute its publisher declares `belongs_to`, an object destroyed here. */
+  private orphan(
+    subscription: SubscriptionDescriptor,
+    op: OperationMessage,
+    envelope: Envelope,
+    stored: ReadonlyMap<string, Stored>,
+  ): boolean {
+    for (const attribute of subscription.attributes) {
+      const value = attribute.references === undefined ? undefined : op.attributes?.[attribute.name];
+      if (value === null || value === undefined) continue;
+      const id = String(value);
+      const type = attribute.references as string;
+      const written = envelope.operations.find((o) => o.id === id && o.types.includes(type));
+      const needed = envelope.dependencies.find((d) => d.id === id && d.types?.includes(type));
+      const endpoint = written?.endpoint ?? needed?.endpoint;
+      if (endpoint === undefined) continue;
+      if (stored.get(objectKey(endpoint.split('/')[0] as string, endpoint, id))?.destroyed) return true;
+    }
+    return false;
   }
 
   /**
@@ -523,10 +559,13 @@ export class Subscriber<Callbacks = unknown> {
       byEndpoint.set(`${o.publisher} ${o.endpoint}`, group);
     }
     const query = trx(versionsTable)
-      .select('publisher', 'endpoint', 'object_id', 'version')
+      .select('publisher', 'endpoint', 'object_id', 'version', 'destroyed')
       .where((q) => {
         for (const g of byEndpoint.values()) {
-          q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', g.ids));
+          for (let i = 0; i < g.ids.length; i += insertChunk) {
+            const ids = g.ids.slice(i, i + insertChunk);
+            q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', ids));
+          }
         }
       })
       .orderBy(['publisher', 'endpoint', 'object_id']);
@@ -536,8 +575,14 @@ export class Subscriber<Callbacks = unknown> {
       endpoint: string;
       object_id: string;
       version: number | string;
+      destroyed: boolean | number;
     }[];
-    return new Map(rows.map((r) => [objectKey(r.publisher, r.endpoint, r.object_id), { version: Number(r.version) }]));
+    return new Map(
+      rows.map((r) => [
+        objectKey(r.publisher, r.endpoint, r.object_id),
+        { version: Number(r.version), destroyed: Boolean(r.destroyed) },
+      ]),
+    );
   }
 
   private plan(op: OperationMessage, publisher: string): Plan[] {
@@ -662,6 +707,9 @@ export class Subscriber<Callbacks = unknown> {
 
 type ObjectRef = Omit<Requirement, 'version' | 'key'>;
 
+/** Rows per INSERT, and ids per IN list: within every database's limits. */
+const insertChunk = 200;
+
 /** A message waiting, with others that arrived together, for its transaction. */
 interface Batched {
   readonly envelope: Envelope;
@@ -695,15 +743,19 @@ class InsertBatch {
   async flush(): Promise<void> {
     for (const [table, { rows, certain }] of this.tables) {
       this.tables.delete(table);
-      if (certain) {
-        await this.trx(table).insert(rows);
-        continue;
+      // SQLite writes a multi-row INSERT as a compound SELECT, at most 500 terms.
+      for (let i = 0; i < rows.length; i += insertChunk) {
+        const chunk = rows.slice(i, i + insertChunk);
+        if (certain) {
+          await this.trx(table).insert(chunk);
+          continue;
+        }
+        const inserted = await this.trx
+          .transaction((savepoint) => savepoint(table).insert(chunk))
+          .then(() => true)
+          .catch(() => false);
+        if (!inserted) for (const row of chunk) await this.upsert(table, row);
       }
-      const inserted = await this.trx
-        .transaction((savepoint) => savepoint(table).insert(rows))
-        .then(() => true)
-        .catch(() => false);
-      if (!inserted) for (const row of rows) await this.upsert(table, row);
     }
   }
 }
