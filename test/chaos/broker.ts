@@ -1,0 +1,194 @@
+/**
+ * The suite's own hands on RabbitMQ: a tap that sees every message published to the run's
+ * exchange (to count them, to prove none carries a rolled-back row, and to keep copies), the
+ * duplication and reordering of those copies, queue depths for quiescence, and restarts.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { names } from '../../src/transport/amqp/topology.js';
+import type { Random } from './random.js';
+import { rollbackMarker } from './world.js';
+
+const copyHeader = 'x-chaos-copy';
+
+interface Copy {
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly properties: ConsumeMessage['properties'];
+}
+
+/**
+ * Copies of published messages, sent again later: a duplicate arrives after newer messages of
+ * the same objects, and a reordered burst arrives shuffled. The copies go to the exchange
+ * under the original's routing key and `CC` keys, as the relay sent them, so every queue the
+ * original reached gets one. The tap is an exclusive queue: it disappears with its
+ * connection and comes back on reconnection; what is published meanwhile it does not see.
+ */
+export class Tap {
+  private connection: ChannelModel | undefined;
+  private channel: ConfirmChannel | undefined;
+  private readonly recent: Copy[] = [];
+  private closed = false;
+  /** Messages seen on the exchange. */
+  seen = 0;
+  /** Of those, by kind: `change`, `resync` (requests), `sync` (answers). */
+  readonly kinds = new Map<string, number>();
+  /** Messages seen that carry a row of a rolled-back transaction. */
+  rolledBack = 0;
+  copies = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly namespace: string,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    while (!this.closed) {
+      try {
+        const connection = await amqp.connect(this.url, { clientProperties: { connection_name: 'chaos tap' } });
+        connection.on('error', () => {});
+        connection.on('close', () => {
+          this.channel = undefined;
+          if (!this.closed) setTimeout(() => void this.connect(), 500);
+        });
+        const channel = await connection.createConfirmChannel();
+        channel.on('error', () => {});
+        const exchange = names(this.namespace).exchange;
+        await channel.assertExchange(exchange, 'topic', { durable: true });
+        const { queue } = await channel.assertQueue('', { exclusive: true, arguments: { 'x-max-length': 10_000 } });
+        await channel.bindQueue(queue, exchange, '#');
+        await channel.consume(queue, (message) => message && this.observe(message), { noAck: true });
+        this.connection = connection;
+        this.channel = channel;
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private observe(message: ConsumeMessage): void {
+    if (message.properties.headers?.[copyHeader]) return;
+    this.seen += 1;
+    // `resync.<publisher>` requests, `sync.<subscriber>` answers, `<app>.<type>.<operation>` changes.
+    const words = message.fields.routingKey.split('.');
+    const kind = words.length === 2 ? (words[0] as string) : 'change';
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+    if (message.content.includes(rollbackMarker)) this.rolledBack += 1;
+    this.recent.push({
+      routingKey: message.fields.routingKey,
+      content: message.content,
+      properties: message.properties,
+    });
+    if (this.recent.length > 500) this.recent.shift();
+  }
+
+  /** Sends again one message published earlier, seconds ago or just now. */
+  async duplicate(rng: Random): Promise<boolean> {
+    if (this.recent.length === 0) return false;
+    return this.send([rng.pick(this.recent)]);
+  }
+
+  /** Sends again a few messages of the last hundred, in a shuffled order. */
+  async reorder(rng: Random): Promise<number> {
+    const window = this.recent.slice(-100);
+    if (window.length < 2) return 0;
+    const burst = rng.shuffle(window).slice(0, rng.int(2, Math.min(8, window.length)));
+    return (await this.send(burst)) ? burst.length : 0;
+  }
+
+  private async send(messages: readonly Copy[]): Promise<boolean> {
+    const channel = this.channel;
+    if (!channel) return false;
+    try {
+      for (const m of messages) {
+        channel.publish(names(this.namespace).exchange, m.routingKey, m.content, {
+          persistent: true,
+          contentType: m.properties.contentType as string | undefined,
+          messageId: m.properties.messageId as string | undefined,
+          headers: { ...m.properties.headers, [copyHeader]: 1 },
+        });
+      }
+      await channel.waitForConfirms();
+      this.copies += messages.length;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connection?.close().catch(() => {});
+  }
+}
+
+/** Messages waiting in the app's queue, its retry queues and its parked queue. */
+export async function queueDepths(
+  url: string,
+  namespace: string,
+  apps: readonly string[],
+): Promise<Map<string, number>> {
+  const n = names(namespace);
+  const connection = await amqp.connect(url);
+  connection.on('error', () => {});
+  const depths = new Map<string, number>();
+  try {
+    for (const app of apps) {
+      for (const queue of [n.queue(app), ...[0, 1, 2, 3, 4, 5].map((l) => n.retry(app, l)), n.parked(app)]) {
+        // A channel per check: checking a queue that does not exist closes the channel.
+        const channel = await connection.createChannel();
+        channel.on('error', () => {});
+        try {
+          depths.set(queue, (await channel.checkQueue(queue)).messageCount);
+          await channel.close();
+        } catch (error) {
+          // A queue nobody declared yet holds nothing; any other failure means the depth is unknown.
+          if ((error as { code?: number }).code !== 404) throw error;
+          depths.set(queue, 0);
+        }
+      }
+    }
+  } finally {
+    await connection.close().catch(() => {});
+  }
+  return depths;
+}
+
+/** Deletes the run's exchange and every queue named under its namespace. */
+export async function deleteTopology(url: string, namespace: string, apps: readonly string[]): Promise<void> {
+  const n = names(namespace);
+  const connection = await amqp.connect(url);
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    for (const app of apps) {
+      for (const queue of [n.queue(app), ...[0, 1, 2, 3, 4, 5].map((l) => n.retry(app, l)), n.parked(app)]) {
+        await channel.deleteQueue(queue);
+      }
+    }
+    await channel.deleteExchange(n.exchange);
+    await channel.close();
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+const run = promisify(execFile);
+
+/**
+ * Stops and starts the RabbitMQ application (the node keeps running): every connection drops,
+ * durable queues and persistent messages survive. Resolves to how long RabbitMQ was away.
+ */
+export async function restartRabbitMq(): Promise<number> {
+  const started = Date.now();
+  await run('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
+  await run('rabbitmqctl', ['start_app'], { timeout: 120_000 });
+  return Date.now() - started;
+}

@@ -1,0 +1,127 @@
+/**
+ * A subscriber worker of `replica`: a `Subscriber` on the shared queue, coordinated with the
+ * other workers through Redis, applying into the shared SQLite file. Started and SIGKILLed by
+ * the orchestrator (test/chaos/run.ts), never by hand.
+ *
+ * Its fault points: `mid-apply` in the callbacks, which run inside the subscriber's database
+ * transaction after each operation is written; `before-ack` once that transaction committed
+ * and before the broker is told.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AmqpTransport,
+  type Delivery,
+  type Envelope,
+  type ObservedEvent,
+  type ObserverCallbacks,
+  RedisCoordinator,
+  Subscriber,
+} from '../../src/runtime/index.js';
+import { type Callbacks, type SaleAttributes, schema } from '../fixtures/chinook/generated/replica/subscriber.js';
+import { type Command, type DeliveryStats, event, FaultPoints, send, workerTransport } from './fault-points.js';
+import { effectsTable, replicaApp, replicaKnex, type SqliteConnection, worldFromEnv } from './world.js';
+
+const world = worldFromEnv();
+const name = process.env.CHAOS_NAME ?? 'worker';
+const points = new FaultPoints();
+const stats: DeliveryStats = { inFlight: 0, deliveries: 0, settled: { ack: 0, defer: 0, retry: 0, park: 0 } };
+
+// A SQLite pool holds one connection, and the subscriber's transaction holds it while the
+// callbacks run: a statement on it is part of that transaction, committed or rolled back with it.
+let connection: SqliteConnection | undefined;
+const db = replicaKnex(world, (c) => (connection = c));
+
+const midApply = (): void => points.reached('mid-apply');
+const each: ObserverCallbacks<unknown> = { afterSave: midApply, afterDestroy: midApply, afterSync: midApply };
+
+/** The observer's side effect: its idempotency key, recorded in the apply transaction. */
+function effect(e: ObservedEvent<SaleAttributes>): void {
+  if (!connection) throw new Error('the SQLite connection is not open');
+  connection
+    .prepare(`INSERT INTO ${effectsTable} (idempotency_key, operation, quantity) VALUES (?, ?, ?)`)
+    .run(e.idempotencyKey, e.operation, e.attributes?.quantity ?? null);
+  // Every invocation, also those whose transaction then rolled back: what a side effect outside
+  // the database would see, and what its idempotency key is for.
+  appendFileSync(join(world.dir, `invocations-${name}.log`), `${e.idempotencyKey} ${e.envelope.id}\n`);
+  points.reached('mid-apply');
+}
+
+const callbacks: Callbacks = {
+  Album: each,
+  Artist: each,
+  Customer: each,
+  Employee: each,
+  Genre: each,
+  Invoice: each,
+  InvoiceLine: each,
+  MediaType: each,
+  Playlist: each,
+  PlaylistTrack: each,
+  Track: each,
+  Sale: { afterCreate: effect, afterUpdate: effect, afterDestroy: effect, afterSync: effect },
+};
+
+/** The operations of the message an error is about, for the report. */
+function describe(payload: unknown): string[] | undefined {
+  const operations = (payload as Partial<Envelope> | undefined)?.operations;
+  return operations?.map((op) => `${op.operation} ${op.types[0]} ${op.id} v${op.version}`);
+}
+
+/** `CHAOS_TRACE=1`: every delivery's outcome in the worker's log, to follow a message. */
+function trace(delivery: Delivery, outcome: string): void {
+  const envelope = JSON.parse(delivery.body.toString('utf8')) as Envelope;
+  const waiting = delivery.waitingSince === undefined ? undefined : Date.now() - delivery.waitingSince;
+  event({
+    event: 'trace',
+    outcome,
+    id: envelope.id,
+    attempt: delivery.attempt,
+    waiting,
+    operations: describe(envelope),
+  });
+}
+
+const transport = await AmqpTransport.connect({
+  url: world.amqpUrl,
+  namespace: world.namespace,
+  connectionName: `chaos ${name}`,
+});
+const coordinator = await RedisCoordinator.connect(world.redisUrl, `${world.namespace}:${replicaApp}`);
+const subscriber = new Subscriber({
+  schema,
+  knex: db,
+  transport: workerTransport(transport, points, stats, process.env.CHAOS_TRACE === '1' ? trace : undefined),
+  coordinator,
+  callbacks,
+  errorNotifier: (error, payload) =>
+    event({ event: 'error', name: error.name, message: error.message, operations: describe(payload) }),
+  logger: { warn: (message) => event({ event: 'warning', message }) },
+});
+
+// Deliveries counted as they happen: a SIGKILL loses at most the last half second.
+const reported = { deliveries: 0, ack: 0, defer: 0, retry: 0, park: 0 };
+setInterval(() => {
+  const now = { deliveries: stats.deliveries, ...stats.settled };
+  const delta = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - reported[k as keyof typeof now]]));
+  if (Object.values(delta).some((v) => v > 0)) event({ event: 'deliveries', ...delta });
+  Object.assign(reported, now);
+}, 500).unref();
+
+process.on('message', (command: Command) => {
+  if (command.type === 'arm') points.arm(command.point, command.skip);
+  else if (command.type === 'disarm') points.disarm();
+  else if (command.type === 'status') send({ type: 'status', inFlight: stats.inFlight, deliveries: stats.deliveries });
+});
+// The orchestrator is gone: nobody will stop this process.
+process.on('disconnect', () => process.exit(1));
+process.once('SIGTERM', async () => {
+  await subscriber.stop();
+  await coordinator.close();
+  await transport.close();
+  await db.destroy();
+  process.exit(0);
+});
+
+await subscriber.start();
+send({ type: 'ready' });
