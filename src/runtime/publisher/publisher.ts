@@ -293,11 +293,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const connection = (await knex.client.acquireConnection()) as PgConnection;
     try {
       await connection.query('BEGIN');
-      const session: Session = {
-        dialect: 'pg',
-        table: (name) => knex(name).connection(connection),
-        raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
-      };
+      const session = connectionSession(knex, 'pg', connection);
       const value = await run(session);
       const row = await this.outboxRow(recorder, session);
       if (!row) {
@@ -333,11 +329,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const connection = (await knex.client.acquireConnection()) as SqliteConnection;
     try {
       connection.exec('BEGIN IMMEDIATE');
-      const session: Session = {
-        dialect: 'better-sqlite3',
-        table: (name) => knex(name).connection(connection),
-        raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
-      };
+      const session = connectionSession(knex, 'better-sqlite3', connection);
       const value = await run(session);
       const row = await this.outboxRow(recorder, session);
       let written: OutboxRow | undefined;
@@ -696,6 +688,15 @@ interface Session {
   readonly dialect: string;
   table(name: string): Knex.QueryBuilder;
   raw(sql: string, bindings: readonly unknown[]): Promise<unknown>;
+}
+
+/** The statements of a transaction the publisher drives on a connection of Knex's pool. */
+function connectionSession(knex: Knex, dialect: string, connection: unknown): Session {
+  return {
+    dialect,
+    table: (name) => knex(name).connection(connection),
+    raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
+  };
 }
 
 /** The prefix of the previous values' columns in the result of a one-statement update. */
