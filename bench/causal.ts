@@ -60,7 +60,6 @@ import {
 import {
   addCpu,
   addShapes,
-  cleanup,
   connect,
   cpuPer,
   cpuSample,
@@ -68,11 +67,13 @@ import {
   type DbRef,
   type Dialect,
   dropDb,
+  type FigureGoal,
   fmt,
   isoNow,
   loadTotals,
   type Machine,
   machine,
+  machineBanner,
   machineLines,
   namespace,
   nextTurn,
@@ -85,19 +86,20 @@ import {
   perUnit,
   QueryStats,
   quiet,
+  report,
   type Role,
-  type ShapeStat,
+  runBenchmark,
   serveChild,
   services,
+  type ShapeStat,
   srcContent,
-  type TempDb,
   table,
+  type TempDb,
   tempDb,
   totalStatements,
   verdict,
   Worker,
   wrapConsume,
-  writeSection,
 } from './lib.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -846,15 +848,7 @@ function render(r: Results, markdown: boolean): string {
   return out.join('\n');
 }
 
-interface Goal {
-  readonly figure: string;
-  readonly what: string;
-  readonly value: string;
-  readonly goal: string;
-  readonly ok: boolean;
-}
-
-function goalsOf(r: Results): Goal[] {
+function goalsOf(r: Results): FigureGoal[] {
   return r.pairs.flatMap((p) => [
     {
       figure: '1',
@@ -878,19 +872,9 @@ async function main(): Promise<void> {
   const cpuAtStart = cpuSample();
   const srcAtStart = srcContent();
   if (settings.profile) mkdirSync(settings.profile, { recursive: true });
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    console.log('\ninterrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  });
-  try {
+  await runBenchmark(async () => {
     const m = await machine(new Set(settings.pairs.flat()));
-    console.log(
-      `causal benchmark: ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}\n${Object.entries(m.versions)
-        .map(([k, v]) => `  ${k} ${v}`)
-        .join('\n')}\n`,
-    );
+    console.log(`causal benchmark: ${machineBanner(m)}`);
     const results: PairResult[] = [];
     for (const [from, to] of settings.pairs) results.push(await pair(from, to));
     const r: Results = {
@@ -902,18 +886,8 @@ async function main(): Promise<void> {
       otherCores: cpuAtStart ? loadTotals.other / Math.max(1, loadTotals.wall) : Number.NaN,
       srcChanged: srcContent() !== srcAtStart,
     };
-    console.log(render(r, false));
-    writeSection('causal', `## Causal order\n\n${render(r, true)}`);
-    const goals = goalsOf(r);
-    console.log(
-      `\n${goals.filter((g) => g.ok).length} of ${goals.length} goals met; ${fmt(r.seconds)} s; written to ${services.out}`,
-    );
-  } catch (error) {
-    if (!interrupted) console.error(`the benchmark failed: ${(error as Error).stack ?? String(error)}`);
-    process.exitCode = 1;
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+    report('causal', 'Causal order', (markdown) => render(r, markdown), goalsOf(r), r.seconds);
+  });
 }
 
 if (process.argv[2] === '--child') {

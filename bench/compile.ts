@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompileOutput, CompilerHost } from '../src/compiler/index.js';
+import { table } from './table.js';
 
 /**
  * The compiler under test: src/ through tsx by default, or the tsc build with `--dist` (what the
@@ -385,18 +386,6 @@ function median(values: readonly number[]): number {
 const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MB`;
 const ms = (n: number): string => (n >= 10000 ? `${(n / 1000).toFixed(1)} s` : `${n.toFixed(0)} ms`);
 
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
-        .join('  ');
-      return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
-
 const stages = {
   compile: {
     label: 'compile (parse+validate)',
@@ -470,7 +459,7 @@ function run(sizes: readonly number[], runs: number): void {
       '',
     ]);
   }
-  console.log(`\n${table(rows)}`);
+  console.log(`\n${table(rows, false)}`);
 
   const ratios: string[][] = [['growth', 'compile time', 'emit time', 'generate time', 'generate RSS growth']];
   for (let i = 1; i < sizes.length; i++) {
@@ -487,7 +476,7 @@ function run(sizes: readonly number[], runs: number): void {
       ratio((s) => s.generatePeakRss - s.baseRss),
     ]);
   }
-  if (ratios.length > 1) console.log(`\n${table(ratios)}`);
+  if (ratios.length > 1) console.log(`\n${table(ratios, false)}`);
 
   const goal = results.get(500);
   if (goal) {
@@ -572,11 +561,11 @@ function profile(models: number): void {
     console.log(
       `CPU profile of generate (compile + emitWorkspace) for ${models} models: compile ${ms(sample.compileMs)}, emit ${ms(sample.emitMs)}; ${ms(total)} sampled\n`,
     );
-    console.log(table([['self time by library / file', 'time', 'share'], ...top(self, 15)]));
+    console.log(table([['self time by library / file', 'time', 'share'], ...top(self, 15)], false));
     console.log(
-      `\n${table([['inclusive time (project functions, library entry points)', 'time', 'share'], ...top(inclusive, 30)])}`,
+      `\n${table([['inclusive time (project functions, library entry points)', 'time', 'share'], ...top(inclusive, 30)], false)}`,
     );
-    console.log(`\n${table([['self time by function', 'time', 'share'], ...top(selfFn, 25)])}`);
+    console.log(`\n${table([['self time by function', 'time', 'share'], ...top(selfFn, 25)], false)}`);
 
     // Emit, app by app, in another fresh process (without the profiler's overhead).
     const apps = child(models, { perApp: true }).apps ?? [];
@@ -604,7 +593,7 @@ function profile(models: number): void {
         `${(total / size).toFixed(2)} ms`,
       ]);
     }
-    console.log(`\n${table(rows)}`);
+    console.log(`\n${table(rows, false)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

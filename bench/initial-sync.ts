@@ -58,7 +58,6 @@ import {
 import { names } from '../src/transport/amqp/topology.js';
 import {
   admin,
-  cleanup,
   connect,
   coresBusy,
   cpuPer,
@@ -68,11 +67,13 @@ import {
   type Dialect,
   dropDb,
   fmt,
+  type Goal,
   hash64,
   isoNow,
   loadTotals,
   type Machine,
   machine,
+  machineBanner,
   machineLines,
   namespace,
   now,
@@ -84,15 +85,17 @@ import {
   perUnit,
   profileFiles,
   QueryStats,
+  report,
   type Role,
-  type ShapeStat,
+  runBenchmark,
   serveChild,
   services,
-  srcContent,
+  type ShapeStat,
   sleep,
+  srcContent,
   summariseProfile,
-  type TempDb,
   table,
+  type TempDb,
   tempDb,
   thousands,
   timePublish,
@@ -100,7 +103,6 @@ import {
   verdict,
   Worker,
   wrapConsume,
-  writeSection,
 } from './lib.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -1135,13 +1137,6 @@ function render(r: Results, markdown: boolean): string {
   return out.join('\n');
 }
 
-interface Goal {
-  readonly what: string;
-  readonly value: string;
-  readonly goal: string;
-  readonly ok: boolean;
-}
-
 function goalsOf(r: Results): Goal[] {
   return r.pairs.flatMap((p) => [
     {
@@ -1169,21 +1164,9 @@ async function main(): Promise<void> {
   const started = now();
   const cpuAtStart = cpuSample();
   const srcAtStart = srcContent();
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    console.log('\ninterrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  });
-  try {
+  await runBenchmark(async () => {
     const m = await machine(new Set(settings.pairs.flat()));
-    console.log(
-      `initial-sync benchmark: ${thousands(settings.rows)} rows; ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}\n${Object.entries(
-        m.versions,
-      )
-        .map(([k, v]) => `  ${k} ${v}`)
-        .join('\n')}\n`,
-    );
+    console.log(`initial-sync benchmark: ${thousands(settings.rows)} rows; ${machineBanner(m)}`);
     const results: PairResult[] = [];
     for (const [from, to] of settings.pairs) results.push(await pair(from, to));
     const r: Results = {
@@ -1194,18 +1177,8 @@ async function main(): Promise<void> {
       otherCores: cpuAtStart ? loadTotals.other / Math.max(1, loadTotals.wall) : Number.NaN,
       srcChanged: srcContent() !== srcAtStart,
     };
-    console.log(render(r, false));
-    writeSection('initial-sync', `## Initial sync\n\n${render(r, true)}`);
-    const goals = goalsOf(r);
-    console.log(
-      `\n${goals.filter((g) => g.ok).length} of ${goals.length} goals met; ${fmt(r.seconds)} s; written to ${services.out}`,
-    );
-  } catch (error) {
-    if (!interrupted) console.error(`the benchmark failed: ${(error as Error).stack ?? String(error)}`);
-    process.exitCode = 1;
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+    report('initial-sync', 'Initial sync', (markdown) => render(r, markdown), goalsOf(r), r.seconds);
+  });
 }
 
 if (process.argv[2] === '--child') {

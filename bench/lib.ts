@@ -1,8 +1,8 @@
 /**
- * What the causal and initial-sync benchmarks share (bench/causal.ts, bench/initial-sync.ts):
+ * What the benchmarks share (bench/causal.ts, bench/initial-sync.ts, bench/replication.ts):
  * the services, fresh databases, child processes driven over IPC, CPU accounting from /proc,
- * the machine's description, tables, and writing a marked section of BENCHMARKS.md. It follows
- * bench/replication.ts, which keeps its own copy so that it stays a single file.
+ * the machine's description, tables, and writing a marked section of BENCHMARKS.md.
+ * bench/compile.ts takes only its tables, from bench/table.ts, which loads nothing else.
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -271,9 +271,12 @@ export class QueryStats {
   private shapes = new Map<string, ShapeStat>();
   private started = new Map<string, [string, number]>();
 
+  /** `shapeOf`: how statements are grouped (by default `shape`). */
+  constructor(private readonly shapeOf: (sql: string) => string = shape) {}
+
   attach(db: Knex, onQuery?: (shape: string) => void): void {
     db.on('query', (q: QueryEvent) => {
-      const key = shape(q.sql);
+      const key = this.shapeOf(q.sql);
       onQuery?.(key);
       const stat = this.shapes.get(key) ?? { n: 0, ms: 0 };
       stat.n += 1;
@@ -373,13 +376,22 @@ export class Worker {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private exited = false;
 
+  private readonly killAfterMs: number;
+
+  /** `profileName`: the CPU profile's file name (default `<label>.cpuprofile`); `killAfterMs`: how long `close` waits. */
   constructor(
     script: string,
     readonly label: string,
     profileDir?: string,
+    options: { readonly profileName?: string; readonly killAfterMs?: number } = {},
   ) {
+    this.killAfterMs = options.killAfterMs ?? 30_000;
     const profile = profileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`]
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${options.profileName ?? `${label}.cpuprofile`}`,
+        ]
       : [];
     this.proc = fork(script, ['--child', label], {
       execArgv: [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...profile],
@@ -419,7 +431,7 @@ export class Worker {
     const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
     const timer = setTimeout(() => {
       if (!this.exited && this.proc.pid !== undefined) process.kill(this.proc.pid, 'SIGKILL');
-    }, 30_000);
+    }, this.killAfterMs);
     await this.call('close').catch(() => {});
     await exited;
     clearTimeout(timer);
@@ -460,16 +472,27 @@ export function cpuSample(): CpuSample | undefined {
 
 /** The key under which `cpuSpent` gives the wall time between its samples. */
 export const wall = '(wall)';
-const clockTick = 10; // ms per tick: USER_HZ is 100 on Linux
+export const clockTick = 10; // ms per tick: USER_HZ is 100 on Linux
 
 /** Other processes' CPU and wall time over every measured phase. */
 export const loadTotals = { other: 0, wall: 0 };
 
-/** CPU milliseconds by consumer between two samples; `mine` names this benchmark's processes. */
+/** The service a process (by its command name) belongs to, or undefined for other processes. */
+export function serviceOf(comm: string): string | undefined {
+  if (comm === 'postgres') return 'PostgreSQL';
+  if (comm === 'beam.smp' || comm.startsWith('erl') || comm.startsWith('1_scheduler')) return 'RabbitMQ';
+  return undefined;
+}
+
+/**
+ * CPU milliseconds by consumer between two samples; `mine` names this benchmark's processes,
+ * `service` the services' (by their command name).
+ */
 export function cpuSpent(
   from: CpuSample | undefined,
   to: CpuSample | undefined,
   mine: ReadonlyMap<number, string>,
+  service: (comm: string) => string | undefined = serviceOf,
 ): Record<string, number> {
   if (!from || !to) return {};
   const out: Record<string, number> = {};
@@ -483,14 +506,7 @@ export function cpuSpent(
     const spent = (ticks - (from.ticks.get(pid)?.ticks ?? 0)) * clockTick;
     if (spent <= 0) continue;
     const who =
-      mine.get(pid) ??
-      (pid === process.pid || ours(pid)
-        ? 'coordinator'
-        : comm === 'postgres'
-          ? 'PostgreSQL'
-          : comm === 'beam.smp' || comm.startsWith('erl') || comm.startsWith('1_scheduler')
-            ? 'RabbitMQ'
-            : 'other processes');
+      mine.get(pid) ?? (pid === process.pid || ours(pid) ? 'coordinator' : (service(comm) ?? 'other processes'));
     if (who !== 'other processes') out[who] = (out[who] ?? 0) + spent;
   }
   // Other processes: the machine's busy time less what the processes above account for.
@@ -553,17 +569,9 @@ export async function machine(used: ReadonlySet<Dialect>): Promise<Machine> {
     await k.destroy();
   }
   if (used.has('postgres')) {
-    await admin(async (k) => {
-      const { rows } = (await k.raw('show server_version')) as { rows: { server_version: string }[] };
-      const { rows: sync } = (await k.raw('show synchronous_commit')) as { rows: { synchronous_commit: string }[] };
-      versions.PostgreSQL = `${rows[0]?.server_version} (pg ${pkg('pg')}, synchronous_commit=${sync[0]?.synchronous_commit})`;
-    });
+    versions.PostgreSQL = await postgresVersion();
   }
-  const connection = await amqp.connect(services.amqpUrl);
-  const server = (connection as unknown as { connection: { serverProperties?: Record<string, unknown> } }).connection
-    .serverProperties;
-  versions.RabbitMQ = `${String(server?.version ?? '?')} (amqplib ${pkg('amqplib')})`;
-  await connection.close();
+  versions.RabbitMQ = await rabbitVersion();
   versions.knex = pkg('knex');
   let commit = 'unknown';
   try {
@@ -571,6 +579,31 @@ export async function machine(used: ReadonlySet<Dialect>): Promise<Machine> {
     const state = srcState();
     if (state) commit += ` (src/ modified: diff ${state})`;
   } catch {}
+  return describeMachine(versions, commit);
+}
+
+/** PostgreSQL's version and its synchronous_commit. */
+export async function postgresVersion(): Promise<string> {
+  let version = '';
+  await admin(async (k) => {
+    const { rows } = (await k.raw('show server_version')) as { rows: { server_version: string }[] };
+    const { rows: sync } = (await k.raw('show synchronous_commit')) as { rows: { synchronous_commit: string }[] };
+    version = `${rows[0]?.server_version} (pg ${pkg('pg')}, synchronous_commit=${sync[0]?.synchronous_commit})`;
+  });
+  return version;
+}
+
+/** The broker's version, as it announces it. */
+export async function rabbitVersion(): Promise<string> {
+  const connection = await amqp.connect(services.amqpUrl);
+  const server = (connection as unknown as { connection: { serverProperties?: Record<string, unknown> } }).connection
+    .serverProperties;
+  await connection.close();
+  return `${String(server?.version ?? '?')} (amqplib ${pkg('amqplib')})`;
+}
+
+/** This machine, with the versions of what the benchmark uses and the commit it measured. */
+export function describeMachine(versions: Record<string, string>, commit: string): Machine {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model.trim() ?? 'unknown',
@@ -623,7 +656,8 @@ export function srcContent(): string {
   return h.digest('hex');
 }
 
-function pkg(name: string): string {
+/** The installed version of a package. */
+export function pkg(name: string): string {
   try {
     return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
       .version;
@@ -648,21 +682,7 @@ export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.to
 export const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 export const thousands = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-export function table(rows: readonly (readonly string[])[], markdown: boolean): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  if (markdown) {
-    const line = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
-    return [line(rows[0] ?? []), line(widths.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
-  }
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
-        .join('  ');
-      return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
+export { table } from './table.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -687,6 +707,69 @@ export function writeSection(name: string, body: string): void {
 }
 
 export const isoNow = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** A goal of a benchmark, and whether the run met it. */
+export interface Goal {
+  readonly what: string;
+  readonly value: string;
+  readonly goal: string;
+  readonly ok: boolean;
+}
+
+/** A goal of one of a benchmark's numbered figures. */
+export interface FigureGoal extends Goal {
+  readonly figure: string;
+}
+
+/** The machine in the lines a benchmark starts with: `<cpu>, <cores> cores, <memory>, Node <version>` and the versions. */
+export function machineBanner(m: Machine): string {
+  return `${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}\n${Object.entries(m.versions)
+    .map(([k, v]) => `  ${k} ${v}`)
+    .join('\n')}\n`;
+}
+
+/**
+ * Runs a benchmark's body: on SIGINT cleans up and exits with 130; a failure is printed and
+ * sets the exit status to 1; cleans up at the end.
+ */
+export async function runBenchmark(
+  body: () => Promise<void>,
+  options: { readonly cleanup?: () => Promise<void> } = {},
+): Promise<void> {
+  const clean = options.cleanup ?? cleanup;
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    console.log('\ninterrupted: cleaning up');
+    void clean().finally(() => process.exit(130));
+  });
+  try {
+    await body();
+  } catch (error) {
+    if (!interrupted) console.error(`the benchmark failed: ${(error as Error).stack ?? String(error)}`);
+    process.exitCode = 1;
+  } finally {
+    if (!interrupted) await clean();
+  }
+}
+
+/**
+ * Prints the figures, writes them into BENCHMARKS.md as the section `name` under `## heading`,
+ * and prints how many goals the run met.
+ */
+export function report(
+  name: string,
+  heading: string,
+  render: (markdown: boolean) => string,
+  goals: readonly Goal[],
+  seconds: number,
+): void {
+  console.log(render(false));
+  writeSection(name, `## ${heading}\n\n${render(true)}`);
+  console.log(
+    `\n${goals.filter((g) => g.ok).length} of ${goals.length} goals met; ${fmt(seconds)} s; written to ${services.out}`,
+  );
+}
 
 /** A 64-bit hash of a string, for order-independent checksums of many rows. */
 export function hash64(text: string): bigint {

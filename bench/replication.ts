@@ -57,11 +57,11 @@
  *   BENCH_OUT=<file>                        where to write (default BENCHMARKS.md at the repo root)
  *   PROMISCUOUS_AMQP_URL, PGHOST, PGUSER, PGPASSWORD, PGDATABASE   the services
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import knex, { type Knex } from 'knex';
@@ -79,18 +79,49 @@ import {
   type Transport,
 } from '../src/runtime/index.js';
 import { names } from '../src/transport/amqp/topology.js';
+import {
+  addCpu,
+  addShapes,
+  clockTick,
+  cpuPer,
+  cpuSample,
+  cpuSpent,
+  describeMachine,
+  type FigureGoal,
+  fmt,
+  isoNow,
+  loadTotals,
+  type Machine,
+  machineBanner,
+  nextTurn,
+  now,
+  num,
+  otherLoad,
+  percentile,
+  pkg,
+  postgresVersion,
+  QueryStats,
+  rabbitVersion,
+  randomName,
+  type Role,
+  root,
+  runBenchmark,
+  type ShapeStat,
+  serveChild,
+  services,
+  shape,
+  sleep,
+  table,
+  totalStatements,
+  verdict,
+  Worker,
+  writeSection,
+} from './lib.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
 
 const self = fileURLToPath(import.meta.url);
-const root = resolve(dirname(self), '..');
-
-function num(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? Number.NaN : Number(raw);
-  return Number.isFinite(value) && value >= 0 ? value : fallback;
-}
 
 function list(name: string, fallback: string): string[] {
   const raw = process.env[name] || fallback;
@@ -110,13 +141,8 @@ function dialect(name: string): Dialect {
 }
 
 const settings = {
-  amqpUrl: process.env.PROMISCUOUS_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-  pg: {
-    host: process.env.PGHOST ?? '127.0.0.1',
-    user: process.env.PGUSER ?? 'postgres',
-    database: process.env.PGDATABASE ?? 'test',
-    ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {}),
-  },
+  amqpUrl: services.amqpUrl,
+  pg: services.pg,
   mariadb: { host: '127.0.0.1', user: 'root', password: '' },
   dialects: list('BENCH_DIALECTS', 'sqlite,postgres').map(dialect),
   pairs: list('BENCH_PAIRS', 'sqlite>sqlite,postgres>postgres').map((p) => {
@@ -137,9 +163,8 @@ const settings = {
   decompose: process.env.BENCH_DECOMPOSE === '1',
   quietWait: num('BENCH_QUIET_WAIT', 0),
   profile: process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined,
-  out: resolve(process.env.BENCH_OUT ?? join(root, 'BENCHMARKS.md')),
-  /** The services run as deployed ones would, unless NODE_ENV says otherwise. */
-  nodeEnv: process.env.NODE_ENV || 'production',
+  out: services.out,
+  nodeEnv: services.nodeEnv,
 };
 
 /** The Subscriber's default prefetch, which the naive consumer gets too when none is set. */
@@ -147,16 +172,11 @@ const defaultPrefetch = 5;
 
 const goals = { overhead: 0.8, versusNaive: 1.0, versusCommits: 0.9, p50: 10, p99: 50 };
 
-/** Milliseconds on the monotonic clock, comparable between the processes of one machine. */
-const now = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/**
- * Every write starts in a fresh turn of the event loop, as one a request triggers would. Without
- * it, writers on SQLite (a synchronous driver) never let the loop read its sockets, and the
- * relay's publisher confirms wait until the writers stop.
+/*
+ * Every write starts in a fresh turn of the event loop (`nextTurn`), as one a request triggers
+ * would. Without it, writers on SQLite (a synchronous driver) never let the loop read its
+ * sockets, and the relay's publisher confirms wait until the writers stop.
  */
-const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const randomName = (prefix: string): string => `${prefix}_${randomBytes(4).toString('hex')}`;
 
 // ---------------------------------------------------------------------------------------------
 // Databases
@@ -252,83 +272,8 @@ async function admin(kind: Dialect, fn: (k: Knex) => Promise<unknown>): Promise<
 // ---------------------------------------------------------------------------------------------
 // Query statistics: how many statements a write costs, and where their time goes
 
-interface QueryEvent {
-  readonly sql: string;
-  readonly __knexQueryUid?: string;
-}
-
-export interface ShapeStat {
-  n: number;
-  ms: number;
-}
-
-const shapes = new Map<string, string>();
-
-/** A statement's shape: its verb and table, `BEGIN`, `COMMIT` (cached: statements repeat). */
-function shape(sql: string): string {
-  let known = shapes.get(sql);
-  if (known === undefined) {
-    known = shapeOf(sql);
-    if (shapes.size < 10_000) shapes.set(sql, known);
-  }
-  return known;
-}
-
-function shapeOf(sql: string): string {
-  const s = sql.trim().toLowerCase();
-  if (/^(begin|start transaction)/.test(s)) return 'BEGIN';
-  if (s.startsWith('commit')) return 'COMMIT';
-  if (s.startsWith('rollback')) return 'ROLLBACK';
-  const table = (re: RegExp): string => re.exec(s)?.[1] ?? '?';
-  const t = /["`]?([a-z0-9_]+)["`]?/.source;
-  if (s.startsWith('insert'))
-    return `insert ${table(new RegExp(`^insert into ${t}`))}${/ returning /.test(s) ? ' returning' : ''}`;
-  if (s.startsWith('update')) return `update ${table(new RegExp(`^update ${t}`))}`;
-  if (s.startsWith('delete')) return `delete ${table(new RegExp(`^delete from ${t}`))}`;
-  if (s.startsWith('select')) {
-    const lock = / for update skip locked/.test(s)
-      ? ' for update skip locked'
-      : / for update/.test(s)
-        ? ' for update'
-        : '';
-    return `select ${table(new RegExp(` from ${t}`))}${lock}`;
-  }
-  return s.split(/\s+/).slice(0, 2).join(' ');
-}
-
-class QueryStats {
-  private shapes = new Map<string, ShapeStat>();
-  private started = new Map<string, [string, number]>();
-
-  attach(db: Knex): void {
-    db.on('query', (q: QueryEvent) => {
-      const key = shape(q.sql);
-      const stat = this.shapes.get(key) ?? { n: 0, ms: 0 };
-      stat.n += 1;
-      this.shapes.set(key, stat);
-      if (q.__knexQueryUid) this.started.set(q.__knexQueryUid, [key, now()]);
-    });
-    const done = (q: QueryEvent): void => {
-      const started = q.__knexQueryUid ? this.started.get(q.__knexQueryUid) : undefined;
-      if (!started || !q.__knexQueryUid) return;
-      this.started.delete(q.__knexQueryUid);
-      const stat = this.shapes.get(started[0]);
-      if (stat) stat.ms += now() - started[1];
-    };
-    db.on('query-response', (_r: unknown, q: QueryEvent) => done(q));
-    db.on('query-error', (_e: unknown, q: QueryEvent) => done(q));
-  }
-
-  reset(): void {
-    this.shapes = new Map();
-  }
-
-  snapshot(): Record<string, ShapeStat> {
-    return Object.fromEntries([...this.shapes].map(([k, v]) => [k, { ...v }]));
-  }
-}
-
-const totalQueries = (s: Record<string, ShapeStat>): number => Object.values(s).reduce((n, x) => n + x.n, 0);
+/** A statement's shape, as `shape` gives it but without ` on conflict` (as this benchmark always reported it). */
+const statementShape = (sql: string): string => shape(sql).replace(/ on conflict$/, '');
 
 // ---------------------------------------------------------------------------------------------
 // The workload
@@ -487,23 +432,6 @@ async function drive(
 // ---------------------------------------------------------------------------------------------
 // Child processes: one role each, driven by messages from the coordinator
 
-interface Request {
-  readonly id: number;
-  readonly cmd: string;
-  readonly args?: unknown;
-}
-
-interface Reply {
-  readonly id: number;
-  readonly result?: unknown;
-  readonly error?: string;
-}
-
-interface Role {
-  call(cmd: string, args: unknown): Promise<unknown>;
-  close(): Promise<void>;
-}
-
 interface InitArgs {
   readonly role:
     'overhead' | 'promiscuous-publisher' | 'promiscuous-subscriber' | 'naive-publisher' | 'naive-subscriber';
@@ -605,7 +533,7 @@ class ErrorLog {
  */
 async function overheadRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
-  const stats = new QueryStats();
+  const stats = new QueryStats(statementShape);
   stats.attach(db);
   const errors = new ErrorLog();
   let publisher: Publisher<Hooks, Virtuals> | undefined;
@@ -888,7 +816,7 @@ function subscriberCommands(log: AppliedLog, stats: QueryStats): (cmd: string, a
 
 async function promiscuousPublisherRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
-  const stats = new QueryStats();
+  const stats = new QueryStats(statementShape);
   stats.attach(db);
   const transport = await AmqpTransport.connect({ url: settings.amqpUrl, namespace: init.namespace });
   const errors = new ErrorLog();
@@ -941,7 +869,7 @@ async function promiscuousPublisherRole(init: InitArgs): Promise<Role> {
 
 async function promiscuousSubscriberRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
-  const stats = new QueryStats();
+  const stats = new QueryStats(statementShape);
   stats.attach(db);
   const log = new AppliedLog();
   const transport = await AmqpTransport.connect({ url: settings.amqpUrl, namespace: init.namespace });
@@ -993,7 +921,7 @@ const naiveNames = (namespace: string): NaiveNames => ({
 /** The naive producer: write the row, then publish its JSON and wait for the broker's confirm. */
 async function naivePublisherRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
-  const stats = new QueryStats();
+  const stats = new QueryStats(statementShape);
   stats.attach(db);
   const { exchange } = naiveNames(init.namespace);
   const connection: ChannelModel = await amqp.connect(settings.amqpUrl);
@@ -1055,7 +983,7 @@ async function naivePublisherRole(init: InitArgs): Promise<Role> {
 /** The naive consumer: upsert the row by its foreign key, acknowledge. */
 async function naiveSubscriberRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
-  const stats = new QueryStats();
+  const stats = new QueryStats(statementShape);
   stats.attach(db);
   const log = new AppliedLog();
   const { exchange, queue } = naiveNames(init.namespace);
@@ -1097,177 +1025,35 @@ async function naiveSubscriberRole(init: InitArgs): Promise<Role> {
   };
 }
 
-async function child(): Promise<void> {
-  let role: Role | undefined;
-  const send = (reply: Reply): void => void process.send?.(reply);
-  process.on('message', async (request: Request) => {
-    try {
-      if (request.cmd === 'init') {
-        const init = request.args as InitArgs;
-        const make = {
-          overhead: overheadRole,
-          'promiscuous-publisher': promiscuousPublisherRole,
-          'promiscuous-subscriber': promiscuousSubscriberRole,
-          'naive-publisher': naivePublisherRole,
-          'naive-subscriber': naiveSubscriberRole,
-        }[init.role];
-        role = await make(init);
-        send({ id: request.id, result: null });
-      } else if (request.cmd === 'close') {
-        await role?.close();
-        send({ id: request.id, result: null });
-        process.disconnect();
-      } else {
-        if (!role) throw new Error('not initialised');
-        send({ id: request.id, result: await role.call(request.cmd, request.args) });
-      }
-    } catch (error) {
-      send({ id: request.id, error: (error as Error).stack ?? String(error) });
-    }
+/** The child side: the role its `init` names. */
+function child(): void {
+  serveChild(async (init) => {
+    const args = init as InitArgs;
+    const make = {
+      overhead: overheadRole,
+      'promiscuous-publisher': promiscuousPublisherRole,
+      'promiscuous-subscriber': promiscuousSubscriberRole,
+      'naive-publisher': naivePublisherRole,
+      'naive-subscriber': naiveSubscriberRole,
+    }[args.role];
+    return make(args);
   });
 }
 
-/** The coordinator's handle on a child process. */
-class Worker {
-  private readonly proc: ChildProcess;
-  private next = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private exited = false;
-
-  constructor(readonly label: string) {
-    const profile = settings.profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${settings.profile}`, `--cpu-prof-name=${label}.${process.pid}.cpuprofile`]
-      : [];
-    this.proc = fork(self, ['--child', label], {
-      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--cpu-prof')), ...profile],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, NODE_ENV: settings.nodeEnv },
-    });
-    this.proc.on('message', (reply: Reply) => {
-      const waiter = this.pending.get(reply.id);
-      if (!waiter) return;
-      this.pending.delete(reply.id);
-      if (reply.error !== undefined) waiter.reject(new Error(`${label}: ${reply.error}`));
-      else waiter.resolve(reply.result);
-    });
-    this.proc.on('exit', (code) => {
-      this.exited = true;
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`${label} exited with ${code}`));
-      this.pending.clear();
-    });
-  }
-
-  get pid(): number {
-    return this.proc.pid ?? -1;
-  }
-
-  call<T>(cmd: string, args?: unknown): Promise<T> {
-    if (this.exited) return Promise.reject(new Error(`${this.label} has exited`));
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ id, cmd, args } satisfies Request);
-    });
-  }
-
-  /** Closes the role and waits for the process to end; ends it (this one process) if it hangs. */
-  async close(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
-    // The role closes its connections and the process ends; one that hangs is killed (this
-    // process only, by its id).
-    const timer = setTimeout(() => {
-      if (!this.exited && this.proc.pid !== undefined) process.kill(this.proc.pid, 'SIGKILL');
-    }, 15_000);
-    await this.call('close').catch(() => {});
-    await exited;
-    clearTimeout(timer);
-  }
-}
+/** The coordinator's handle on a child process; one that hangs on closing is killed after 15 s. */
+const worker = (label: string): Worker =>
+  new Worker(self, label, settings.profile, { profileName: `${label}.${process.pid}.cpuprofile`, killAfterMs: 15_000 });
 
 // ---------------------------------------------------------------------------------------------
 // CPU accounting: on a small machine every process competes for the same cores
 
-interface CpuSample {
-  readonly at: number;
-  /** Ticks the whole machine spent busy, and stolen by the hypervisor, from /proc/stat. */
-  readonly busy: number;
-  readonly steal: number;
-  readonly ticks: Map<number, { readonly comm: string; readonly ppid: number; readonly ticks: number }>;
+/** The services whose processes the CPU accounting names (MariaDB too). */
+function serviceOf(comm: string): string | undefined {
+  if (comm === 'postgres') return 'PostgreSQL';
+  if (comm === 'beam.smp' || comm.startsWith('erl')) return 'RabbitMQ';
+  if (comm === 'mariadbd') return 'MariaDB';
+  return undefined;
 }
-
-/** CPU time of every process, from /proc (Linux); undefined elsewhere. */
-function cpuSample(): CpuSample | undefined {
-  if (!existsSync('/proc/self/stat')) return undefined;
-  const ticks = new Map<number, { comm: string; ppid: number; ticks: number }>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      // utime and stime, fields 14 and 15 of proc(5), counted from the state (field 3).
-      ticks.set(Number(name), {
-        comm: stat.slice(stat.indexOf('(') + 1, close),
-        ppid: Number(fields[1]),
-        ticks: Number(fields[11]) + Number(fields[12]),
-      });
-    } catch {}
-  }
-  // cpu  user nice system idle iowait irq softirq steal guest guest_nice
-  const [, user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] =
-    readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.split(/\s+/).map(Number) ?? [];
-  return { at: now(), ticks, busy: user + nice + system + irq + softirq, steal };
-}
-
-/** The key under which `cpuSpent` gives the wall time between its samples. */
-const wall = '(wall)';
-
-const clockTick = 10; // ms per tick: USER_HZ is 100 on Linux
-
-/** CPU milliseconds by consumer between two samples; `mine` names this benchmark's processes. */
-function cpuSpent(
-  from: CpuSample | undefined,
-  to: CpuSample | undefined,
-  mine: ReadonlyMap<number, string>,
-): Record<string, number> {
-  if (!from || !to) return {};
-  const out: Record<string, number> = {};
-  const ours = (pid: number): boolean => {
-    for (let p = pid, hops = 0; p > 1 && hops < 20; p = to.ticks.get(p)?.ppid ?? 0, hops++) {
-      if (p === process.pid) return true;
-    }
-    return false;
-  };
-  for (const [pid, { comm, ticks }] of to.ticks) {
-    const spent = (ticks - (from.ticks.get(pid)?.ticks ?? 0)) * clockTick;
-    if (spent <= 0) continue;
-    const who =
-      mine.get(pid) ??
-      (pid === process.pid || ours(pid)
-        ? 'coordinator'
-        : comm === 'postgres'
-          ? 'PostgreSQL'
-          : comm === 'beam.smp' || comm.startsWith('erl')
-            ? 'RabbitMQ'
-            : comm === 'mariadbd'
-              ? 'MariaDB'
-              : 'other processes');
-    if (who !== 'other processes') out[who] = (out[who] ?? 0) + spent;
-  }
-  // Other processes: the machine's busy time less what the processes above account for, so
-  // that processes which ended in between count too.
-  const known = Object.values(out).reduce((a, b) => a + b, 0);
-  out['other processes'] = Math.max(0, (to.busy - from.busy) * clockTick - known);
-  if (to.steal > from.steal) out['stolen by the hypervisor'] = (to.steal - from.steal) * clockTick;
-  out[wall] = to.at - from.at;
-  loadTotals.other += out['other processes'] ?? 0;
-  loadTotals.wall += out[wall] ?? 0;
-  return out;
-}
-
-/** Other processes' CPU and wall time over every measured phase. */
-const loadTotals = { other: 0, wall: 0 };
 
 /**
  * Waits (up to BENCH_QUIET_WAIT seconds) until the machine is nearly idle before a figure: on a
@@ -1300,28 +1086,10 @@ async function untilQuiet(label: string, deadline: number): Promise<void> {
   }
 }
 
-/** Cores that processes other than the benchmark's and its services' kept busy, on average. */
-function otherLoad(cpu: Record<string, number>): number {
-  return (cpu['other processes'] ?? 0) / Math.max(1, cpu[wall] ?? 0);
-}
-
-function addCpu(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
-}
-
 function sumCpu(...all: Record<string, number>[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const x of all) addCpu(out, x);
   return out;
-}
-
-/** CPU per write, by consumer: `publisher 0.41, PostgreSQL 0.80` (ms). */
-function cpuPerWrite(cpu: Record<string, number>, writes: number): string {
-  return Object.entries(cpu)
-    .filter(([k, v]) => k !== 'coordinator' && k !== wall && v / Math.max(1, writes) >= 0.005)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${fmt(v / Math.max(1, writes), 2)}`)
-    .join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1381,15 +1149,6 @@ interface PhaseResult {
   readonly queries: Record<string, ShapeStat>;
 }
 
-function addShapes(into: Record<string, ShapeStat>, from: Record<string, ShapeStat>): void {
-  for (const [k, v] of Object.entries(from)) {
-    const s = into[k] ?? { n: 0, ms: 0 };
-    s.n += v.n;
-    s.ms += v.ms;
-    into[k] = s;
-  }
-}
-
 async function overhead(kind: Dialect): Promise<OverheadFigure[]> {
   const variants: Variant[] = settings.decompose
     ? ['bare', 'statements', 'relay-off', 'publisher']
@@ -1406,7 +1165,7 @@ async function overhead(kind: Dialect): Promise<OverheadFigure[]> {
       const db = variant === 'bare' || variant === 'publisher' ? shared : await tempDb(kind, 'publisher');
       if (db !== shared) dbs.push(db);
       const statements = variant === 'statements' ? await captureStatements(db.ref) : undefined;
-      workers[variant] = new Worker(`overhead-${variant}-${kind}`);
+      workers[variant] = worker(`overhead-${variant}-${kind}`);
       await workers[variant].call('init', {
         role: 'overhead',
         variant,
@@ -1441,7 +1200,7 @@ async function overhead(kind: Dialect): Promise<OverheadFigure[]> {
         for (const variant of order) {
           const before = cpuSample();
           const r = await phase(variant, settings.overheadSeconds);
-          addCpu(cpu[variant], cpuSpent(before, cpuSample(), mine));
+          addCpu(cpu[variant], cpuSpent(before, cpuSample(), mine, serviceOf));
           if (r.runtimeErrors > 0) {
             console.log(`  ${kind} ${op} ${variant}: ${r.runtimeErrors} runtime errors: ${r.firstRuntimeError}`);
           }
@@ -1519,11 +1278,6 @@ interface Measured {
   readonly legs: Record<'publish' | 'deliver' | 'apply', { p50: number; p99: number }>;
   /** Waits for publisher confirms: how many, messages per wait, p50 and p99 of their length. */
   readonly confirms: { waits: number; perWait: number; p50: number; p99: number };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
 /** One measured phase of a pipeline: what the publisher wrote, what the subscriber applied. */
@@ -1641,8 +1395,8 @@ class Running {
   static async start(kind: Kind, from: Dialect, to: Dialect): Promise<Running> {
     const pubDb = await tempDb(from, 'publisher');
     const subDb = await tempDb(to, 'subscriber');
-    const sub = new Worker(`${kind}-subscriber-${to}`);
-    const pub = new Worker(`${kind}-publisher-${from}`);
+    const sub = worker(`${kind}-subscriber-${to}`);
+    const pub = worker(`${kind}-publisher-${from}`);
     const running = new Running(kind, pub, sub, [pubDb, subDb]);
     const common = { namespace: namespace(), updateShare: settings.updateShare, prefetch: settings.prefetch };
     try {
@@ -1667,7 +1421,7 @@ class Running {
     this.expected += run.commits.length;
     const timeoutMs = Math.max(30_000, args.seconds * 6_000);
     const complete = await this.sub.call<boolean>('until', { count: this.expected, timeoutMs });
-    const cpu = cpuSpent(before, cpuSample(), mine);
+    const cpu = cpuSpent(before, cpuSample(), mine, serviceOf);
     const applied = await this.sub.call<Applied>('take');
     if (!complete) {
       console.log(`  ${this.kind}: the subscriber had not applied everything after ${timeoutMs / 1000} s`);
@@ -1759,16 +1513,6 @@ async function pair(from: Dialect, to: Dialect): Promise<PairFigure> {
 // ---------------------------------------------------------------------------------------------
 // The machine
 
-interface Machine {
-  readonly cpu: string;
-  readonly cores: number;
-  readonly memory: string;
-  readonly os: string;
-  readonly node: string;
-  readonly versions: Record<string, string>;
-  readonly commit: string;
-}
-
 async function machine(): Promise<Machine> {
   const versions: Record<string, string> = {};
   const used = new Set<Dialect>([...settings.dialects, ...settings.pairs.flat()]);
@@ -1779,11 +1523,7 @@ async function machine(): Promise<Machine> {
     await k.destroy();
   }
   if (used.has('postgres')) {
-    await admin('postgres', async (k) => {
-      const { rows } = (await k.raw('show server_version')) as { rows: { server_version: string }[] };
-      const { rows: sync } = (await k.raw('show synchronous_commit')) as { rows: { synchronous_commit: string }[] };
-      versions.PostgreSQL = `${rows[0]?.server_version} (pg ${pkg('pg')}, synchronous_commit=${sync[0]?.synchronous_commit})`;
-    });
+    versions.PostgreSQL = await postgresVersion();
   }
   if (used.has('mariadb')) {
     await admin('mariadb', async (k) => {
@@ -1791,11 +1531,7 @@ async function machine(): Promise<Machine> {
       versions.MariaDB = `${rows[0]?.v} (mysql2 ${pkg('mysql2')})`;
     });
   }
-  const connection = await amqp.connect(settings.amqpUrl);
-  const server = (connection as unknown as { connection: { serverProperties?: Record<string, unknown> } }).connection
-    .serverProperties;
-  versions.RabbitMQ = `${String(server?.version ?? '?')} (amqplib ${pkg('amqplib')})`;
-  await connection.close();
+  versions.RabbitMQ = await rabbitVersion();
   versions.knex = pkg('knex');
   let commit = 'unknown';
   try {
@@ -1803,50 +1539,11 @@ async function machine(): Promise<Machine> {
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
     if (dirty) commit += ' (src/ modified)';
   } catch {}
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    versions,
-    commit,
-  };
-}
-
-function pkg(name: string): string {
-  try {
-    const json = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
-      version: string;
-    };
-    return json.version;
-  } catch {
-    return '?';
-  }
+  return describeMachine(versions, commit);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
-
-const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-
-function table(rows: readonly (readonly string[])[], markdown: boolean): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  if (markdown) {
-    const line = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
-    return [line(rows[0] ?? []), line(widths.map(() => '---')), ...rows.slice(1).map(line)].join('\n');
-  }
-  return rows
-    .map((r, i) => {
-      const line = r
-        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
-        .join('  ');
-      return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
 
 interface Results {
   readonly machine: Machine;
@@ -1859,16 +1556,8 @@ interface Results {
   readonly otherCores: number | undefined;
 }
 
-interface Goal {
-  readonly figure: string;
-  readonly what: string;
-  readonly value: string;
-  readonly goal: string;
-  readonly ok: boolean;
-}
-
-function goalsOf(r: Results): Goal[] {
-  const out: Goal[] = [];
+function goalsOf(r: Results): FigureGoal[] {
+  const out: FigureGoal[] = [];
   for (const f of r.overhead) {
     out.push({
       figure: '1',
@@ -1970,8 +1659,8 @@ function render(r: Results, markdown: boolean): string {
           fmt(f.published),
           fmt(f.ratio, 2),
           f.roundRatios.map((x) => fmt(x, 2)).join(' / '),
-          fmt(totalQueries(f.bareQueries) / f.bareWrites, 1),
-          fmt(totalQueries(f.publishedQueries) / f.publishedWrites, 1),
+          fmt(totalStatements(f.bareQueries) / f.bareWrites, 1),
+          fmt(totalStatements(f.publishedQueries) / f.publishedWrites, 1),
           String(f.backlog),
           fmt(otherLoad(sumCpu(f.bareCpu, f.publishedCpu)), 2),
         ]),
@@ -2042,8 +1731,8 @@ function render(r: Results, markdown: boolean): string {
         fmt(x.p99, 1),
         String(x.deferred),
         `${fmt(x.confirms.perWait, 1)}, ${fmt(x.confirms.p50, 1)} / ${fmt(x.confirms.p99, 1)}`,
-        fmt(totalQueries(x.publisherQueries) / x.writes, 1),
-        fmt(totalQueries(x.subscriberQueries) / Math.max(1, x.messages), 1),
+        fmt(totalStatements(x.publisherQueries) / x.writes, 1),
+        fmt(totalStatements(x.subscriberQueries) / Math.max(1, x.messages), 1),
         fmt(otherLoad(x.cpu), 2),
       ]);
     }
@@ -2116,18 +1805,15 @@ function render(r: Results, markdown: boolean): string {
     h('Where the time goes: CPU per write by process, statements per write (or applied message) with their mean time');
     const b: string[][] = [['where', 'per write (or applied message)']];
     for (const f of r.overhead) {
-      b.push([`fig. 1 ${f.dialect} ${f.op}, bare: CPU ms per write`, cpuPerWrite(f.bareCpu, f.bareWrites)]);
-      b.push([
-        `fig. 1 ${f.dialect} ${f.op}, publisher: CPU ms per write`,
-        cpuPerWrite(f.publishedCpu, f.publishedWrites),
-      ]);
+      b.push([`fig. 1 ${f.dialect} ${f.op}, bare: CPU ms per write`, cpuPer(f.bareCpu, f.bareWrites)]);
+      b.push([`fig. 1 ${f.dialect} ${f.op}, publisher: CPU ms per write`, cpuPer(f.publishedCpu, f.publishedWrites)]);
       b.push([`fig. 1 ${f.dialect} ${f.op}, bare`, perWrite(f.bareQueries, f.bareWrites)]);
       b.push([`fig. 1 ${f.dialect} ${f.op}, publisher`, perWrite(f.publishedQueries, f.publishedWrites)]);
     }
     for (const p of r.pairs) {
       for (const kind of ['promiscuous', 'naive'] as const) {
         const x = p[kind].max;
-        b.push([`fig. 2 ${p.from} > ${p.to} ${kind}: CPU ms per write`, cpuPerWrite(x.cpu, x.writes)]);
+        b.push([`fig. 2 ${p.from} > ${p.to} ${kind}: CPU ms per write`, cpuPer(x.cpu, x.writes)]);
         b.push([`fig. 2 ${p.from} > ${p.to} ${kind}, publisher`, perWrite(x.publisherQueries, x.writes)]);
         b.push([
           `fig. 2 ${p.from} > ${p.to} ${kind}, subscriber`,
@@ -2138,20 +1824,6 @@ function render(r: Results, markdown: boolean): string {
     out.push(table(b, markdown));
   }
   return out.join('\n');
-}
-
-const startMarker = '<!-- replication:start -->';
-const endMarker = '<!-- replication:end -->';
-
-function writeReport(r: Results): void {
-  const section = `${startMarker}\n## Replication runtime\n\n${render(r, true)}\n${endMarker}`;
-  let text = existsSync(settings.out) ? readFileSync(settings.out, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf(startMarker);
-  const end = text.indexOf(endMarker, start + startMarker.length);
-  if (start >= 0 && end >= 0) text = `${text.slice(0, start)}${section}${text.slice(end + endMarker.length)}`;
-  else text = `${text.replace(/\s*$/, '')}\n\n${section}\n`;
-  mkdirSync(dirname(settings.out), { recursive: true });
-  writeFileSync(settings.out, text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2193,52 +1865,42 @@ async function main(): Promise<void> {
   const started = now();
   const cpuAtStart = cpuSample();
   if (settings.profile) mkdirSync(settings.profile, { recursive: true });
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    console.log('\ninterrupted: cleaning up');
-    void cleanup().finally(() => process.exit(130));
-  });
-  try {
-    const m = await machine();
-    console.log(
-      `replication benchmark: ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}\n${Object.entries(m.versions)
-        .map(([k, v]) => `  ${k} ${v}`)
-        .join('\n')}\n`,
-    );
-    console.log('figure 1: publisher overhead');
-    const overheadFigures: OverheadFigure[] = [];
-    for (const kind of settings.dialects) {
-      await quiet(`figure 1 on ${kind}`);
-      overheadFigures.push(...(await overhead(kind)));
-    }
-    console.log('figures 2 and 3: end to end');
-    const pairs: PairFigure[] = [];
-    for (const [from, to] of settings.pairs) {
-      await quiet(`figures 2 and 3 on ${from} > ${to}`);
-      pairs.push(await pair(from, to));
-    }
-    const results: Results = {
-      otherCores: cpuAtStart ? loadTotals.other / Math.max(1, loadTotals.wall) : undefined,
-      machine: m,
-      overhead: overheadFigures,
-      pairs,
-      seconds: (now() - started - waited) / 1000,
-      waitedSeconds: waited / 1000,
-      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
-    console.log(render(results, false));
-    writeReport(results);
-    const goalsList = goalsOf(results);
-    console.log(
-      `\n${goalsList.filter((g) => g.ok).length} of ${goalsList.length} goals met; ${fmt(results.seconds)} s${results.waitedSeconds > 0.5 ? ` (and ${fmt(results.waitedSeconds)} s waiting for a quiet machine)` : ''}; written to ${settings.out}`,
-    );
-  } catch (error) {
-    if (!interrupted) console.error(`the benchmark failed: ${(error as Error).stack ?? String(error)}`);
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+  // A benchmark reports: the exit status is 0 even when it fails.
+  await runBenchmark(
+    async () => {
+      const m = await machine();
+      console.log(`replication benchmark: ${machineBanner(m)}`);
+      console.log('figure 1: publisher overhead');
+      const overheadFigures: OverheadFigure[] = [];
+      for (const kind of settings.dialects) {
+        await quiet(`figure 1 on ${kind}`);
+        overheadFigures.push(...(await overhead(kind)));
+      }
+      console.log('figures 2 and 3: end to end');
+      const pairs: PairFigure[] = [];
+      for (const [from, to] of settings.pairs) {
+        await quiet(`figures 2 and 3 on ${from} > ${to}`);
+        pairs.push(await pair(from, to));
+      }
+      const results: Results = {
+        otherCores: cpuAtStart ? loadTotals.other / Math.max(1, loadTotals.wall) : undefined,
+        machine: m,
+        overhead: overheadFigures,
+        pairs,
+        seconds: (now() - started - waited) / 1000,
+        waitedSeconds: waited / 1000,
+        date: isoNow(),
+      };
+      console.log(render(results, false));
+      writeSection('replication', `## Replication runtime\n\n${render(results, true)}`);
+      const goalsList = goalsOf(results);
+      console.log(
+        `\n${goalsList.filter((g) => g.ok).length} of ${goalsList.length} goals met; ${fmt(results.seconds)} s${results.waitedSeconds > 0.5 ? ` (and ${fmt(results.waitedSeconds)} s waiting for a quiet machine)` : ''}; written to ${settings.out}`,
+      );
+    },
+    { cleanup },
+  );
 }
 
-if (process.argv[2] === '--child') void child();
+if (process.argv[2] === '--child') child();
 else await main();
