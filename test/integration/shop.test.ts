@@ -216,17 +216,31 @@ test("an order's destroy waits until the warehouse holds no line of it, and heal
   const count = async (table: string) => Number((await db.knex(table).count({ n: '*' }))[0]?.n);
   await eventually(async () => ((await count('fulfilment_lines')) === 2 ? true : undefined));
 
+  // One message: a line of that order, a new order, and its line. Rows are written in the
+  // operations' order, the new order before its line, whatever table came first.
+  const second = shopFactories.Order.create({ customer_id: crypto.randomUUID(), status: 'pending' });
+  const secondId = second.operations[0]?.id as string;
+  const mixed = [
+    shopFactories.OrderLine.create({ order_id: orderId, sku: 'C-3PO', quantity: 1 }),
+    second,
+    shopFactories.OrderLine.create({ order_id: secondId, sku: 'BB-8', quantity: 2 }),
+  ];
+  await transport.publish(
+    [{ ...second, id: crypto.randomUUID(), operations: mixed.flatMap((m) => m.operations) }].map(toOutgoing),
+  );
+  await eventually(async () => ((await count('fulfilment_lines')) === 4 ? true : undefined));
+
   // The order's destroy arrives first: it waits for the first line's destroy, and for the
   // second line, whose destroy is lost, it asks the shop to re-sync it; nobody answers here,
   // so the order stays, and no foreign-key error ever happens.
   const [first] = lines.map((l) => l.operations[0]?.id as string);
   await transport.publish([shopFactories.Order.destroy(orderId)].map(toOutgoing));
   await new Promise((r) => setTimeout(r, 300));
-  assert.is(await count('fulfilment_orders'), 1, 'the order waits for its lines');
+  assert.is(await count('fulfilment_orders'), 2, 'the order waits for its lines');
   await transport.publish([shopFactories.OrderLine.destroy(first as string)].map(toOutgoing));
-  await eventually(async () => ((await count('fulfilment_lines')) === 1 ? true : undefined));
+  await eventually(async () => ((await count('fulfilment_lines')) === 3 ? true : undefined));
   await eventually(async () => (warnings.some((w) => w.includes('asking shop to re-sync')) ? true : undefined));
-  assert.is(await count('fulfilment_orders'), 1);
+  assert.is(await count('fulfilment_orders'), 2);
   assert.equal(errors, [], 'no foreign-key error, nothing skipped');
   await subscriber.stop();
   await transport.close();

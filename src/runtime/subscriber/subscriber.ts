@@ -435,7 +435,7 @@ export class Subscriber<Callbacks = unknown> {
               // Its parent is destroyed here: the publisher deleted this row first (its own
               // foreign key), and that destroy is on its way. Inserting it would break ours.
             } else if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
-              inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
+              await inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
             } else if (subscription) {
               await inserts.flush();
               if (op.attributes === null && requirements !== lax) {
@@ -720,42 +720,44 @@ interface Batched {
 }
 
 /**
- * New rows of a message, by table, written as one multi-row INSERT per table when flushed.
- * Creates are new for sure. Syncs may find a row that is there without a version (put in by
- * hand before the initial sync): their INSERT runs in a savepoint, and if it fails each row is
- * written on its own, updating what is there.
+ * New rows written together: consecutive rows of one table (a sync page, a bulk create) go
+ * as one multi-row INSERT; a row of another table first writes what came before, so that
+ * rows are written in the order of their operations (parents before children). Creates are
+ * new for sure. Syncs may find a row that is there without a version (put in by hand before
+ * the initial sync): their INSERT runs in a savepoint, and if it fails each row is written on
+ * its own, updating what is there.
  */
 class InsertBatch {
-  private readonly tables = new Map<string, { rows: Record<string, unknown>[]; certain: boolean }>();
+  private pending: { table: string; rows: Record<string, unknown>[]; certain: boolean } | undefined;
 
   constructor(
     private readonly trx: Knex.Transaction,
     private readonly upsert: (table: string, row: Record<string, unknown>) => Promise<void>,
   ) {}
 
-  add(table: string, row: Record<string, unknown>, certain: boolean): void {
-    const batch = this.tables.get(table) ?? { rows: [], certain: true };
-    batch.rows.push(row);
-    batch.certain &&= certain;
-    this.tables.set(table, batch);
+  async add(table: string, row: Record<string, unknown>, certain: boolean): Promise<void> {
+    if (this.pending && this.pending.table !== table) await this.flush();
+    this.pending ??= { table, rows: [], certain: true };
+    this.pending.rows.push(row);
+    this.pending.certain &&= certain;
   }
 
   async flush(): Promise<void> {
-    for (const [table, { rows, certain }] of this.tables) {
-      this.tables.delete(table);
-      // SQLite writes a multi-row INSERT as a compound SELECT, at most 500 terms.
-      for (let i = 0; i < rows.length; i += insertChunk) {
-        const chunk = rows.slice(i, i + insertChunk);
-        if (certain) {
-          await this.trx(table).insert(chunk);
-          continue;
-        }
-        const inserted = await this.trx
-          .transaction((savepoint) => savepoint(table).insert(chunk))
-          .then(() => true)
-          .catch(() => false);
-        if (!inserted) for (const row of chunk) await this.upsert(table, row);
+    if (!this.pending) return;
+    const { table, rows, certain } = this.pending;
+    this.pending = undefined;
+    // SQLite writes a multi-row INSERT as a compound SELECT, at most 500 terms.
+    for (let i = 0; i < rows.length; i += insertChunk) {
+      const chunk = rows.slice(i, i + insertChunk);
+      if (certain) {
+        await this.trx(table).insert(chunk);
+        continue;
       }
+      const inserted = await this.trx
+        .transaction((savepoint) => savepoint(table).insert(chunk))
+        .then(() => true)
+        .catch(() => false);
+      if (!inserted) for (const row of chunk) await this.upsert(table, row);
     }
   }
 }
