@@ -22,6 +22,8 @@ const transport = await AmqpTransport.connect({
   url: world.amqpUrl,
   namespace: world.namespace,
   connectionName: 'chaos publisher',
+  // Restarted while RabbitMQ restarts: keep trying, as a process manager's restart would.
+  initialRetries: 20,
 });
 const publisher = new Publisher({
   schema,

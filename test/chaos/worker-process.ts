@@ -86,6 +86,8 @@ const transport = await AmqpTransport.connect({
   url: world.amqpUrl,
   namespace: world.namespace,
   connectionName: `chaos ${name}`,
+  // Restarted while RabbitMQ restarts: keep trying, as a process manager's restart would.
+  initialRetries: 20,
 });
 const coordinator = await RedisCoordinator.connect(world.redisUrl, `${world.namespace}:${replicaApp}`);
 const subscriber = new Subscriber({

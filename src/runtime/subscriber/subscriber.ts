@@ -431,9 +431,13 @@ export class Subscriber<Callbacks = unknown> {
             // A new object of a table this app alone fills is inserted together with the
             // other new objects; anything else is written in order, after them.
             const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
-            if (subscription && op.attributes !== null && this.orphan(subscription, op, envelope, stored)) {
-              // Its parent is destroyed here: the publisher deleted this row first (its own
-              // foreign key), and that destroy is on its way. Inserting it would break ours.
+            // Its parent is destroyed here: the publisher deleted this row first (its own
+            // foreign key), and that destroy is on its way. It counts as destroyed, so that its
+            // own children are not written either.
+            const orphan =
+              subscription !== undefined && op.attributes !== null && this.orphan(subscription, op, envelope, stored);
+            if (orphan) {
+              // Not written: inserting it would break the subscriber's foreign key.
             } else if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
               await inserts.add(subscription.table, this.row(subscription, op), op.operation === 'create');
             } else if (subscription) {
@@ -444,7 +448,7 @@ export class Subscriber<Callbacks = unknown> {
               }
               await this.write(trx, subscription, op, current !== undefined);
             }
-            const destroyed = op.attributes === null;
+            const destroyed = op.attributes === null || orphan;
             stored.set(key, { version: op.version, destroyed });
             written += 1;
             recorded.set(key, {
