@@ -495,10 +495,7 @@ export class Subscriber<Callbacks = unknown> {
       const value = attribute.references === undefined ? undefined : op.attributes?.[attribute.name];
       if (value === null || value === undefined) continue;
       const id = String(value);
-      const type = attribute.references as string;
-      const written = envelope.operations.find((o) => o.id === id && o.types.includes(type));
-      const needed = envelope.dependencies.find((d) => d.id === id && d.types?.includes(type));
-      const endpoint = written?.endpoint ?? needed?.endpoint;
+      const endpoint = endpointOf(envelope, attribute.references as string, id);
       if (endpoint === undefined) continue;
       if (stored.get(objectKey(endpoint.split('/')[0] as string, endpoint, id))?.destroyed) return true;
     }
@@ -774,6 +771,22 @@ class NotReady extends Error {
   constructor(readonly missing: Requirement[]) {
     super('waiting for dependencies');
   }
+}
+
+/** By message: the endpoint of each object it writes or depends on, by `type id`. */
+const endpointIndexes = new WeakMap<Envelope, Map<string, string>>();
+
+/** The endpoint of an object of a type that a message writes or depends on: an index built once per message. */
+function endpointOf(envelope: Envelope, type: string, id: string): string | undefined {
+  let index = endpointIndexes.get(envelope);
+  if (!index) {
+    index = new Map();
+    for (const d of envelope.dependencies) for (const t of d.types ?? []) index.set(`${t} ${d.id}`, d.endpoint);
+    // What the message writes wins over what it depends on.
+    for (const o of envelope.operations) for (const t of o.types) index.set(`${t} ${o.id}`, o.endpoint);
+    endpointIndexes.set(envelope, index);
+  }
+  return index.get(`${type} ${id}`);
 }
 
 function objectKey(publisher: string, endpoint: string, id: string): string {
