@@ -12,6 +12,26 @@ import { rollbackMarker } from './world.js';
 
 const copyHeader = 'x-chaos-copy';
 
+/**
+ * Every call of the orchestrator's on the broker ends within this time: a connection opened
+ * while RabbitMQ stops or starts can hang in its handshake, and a hung call would stop the
+ * fault scheduler or the back-pressure loop for good.
+ */
+const brokerCallMs = 15_000;
+
+/** `work`, or a rejection after `ms`. */
+export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Copy {
   readonly routingKey: string;
   readonly content: Buffer;
@@ -74,12 +94,15 @@ export class Tap {
 
   private observe(message: ConsumeMessage): void {
     if (message.properties.headers?.[copyHeader]) return;
-    this.seen += 1;
+    // A frame carries several messages, one per line (see the AMQP transport).
+    const lines = message.content.toString('utf8').split('\n');
+    const count = lines.length;
+    this.seen += count;
     // `resync.<publisher>` requests, `sync.<subscriber>` answers, `<app>.<type>.<operation>` changes.
     const words = message.fields.routingKey.split('.');
     const kind = words.length === 2 ? (words[0] as string) : 'change';
-    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
-    if (message.content.includes(rollbackMarker)) this.rolledBack += 1;
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + count);
+    this.rolledBack += lines.filter((line) => line.includes(rollbackMarker)).length;
     this.recent.push({
       routingKey: message.fields.routingKey,
       content: message.content,
@@ -114,7 +137,7 @@ export class Tap {
           headers: { ...m.properties.headers, [copyHeader]: 1 },
         });
       }
-      await channel.waitForConfirms();
+      await within(brokerCallMs, "the tap's confirms", channel.waitForConfirms());
       this.copies += messages.length;
       return true;
     } catch {
@@ -135,27 +158,40 @@ export async function queueDepths(
   apps: readonly string[],
 ): Promise<Map<string, number>> {
   const n = names(namespace);
-  const connection = await amqp.connect(url);
-  connection.on('error', () => {});
-  const depths = new Map<string, number>();
+  let connection: ChannelModel | undefined;
+  const work = async () => {
+    connection = await amqp.connect(url, { timeout: brokerCallMs });
+    connection.on('error', () => {});
+    return depthsOn(connection, n, apps);
+  };
   try {
-    for (const app of apps) {
-      for (const queue of [n.queue(app), ...[0, 1, 2, 3, 4, 5].map((l) => n.retry(app, l)), n.parked(app)]) {
-        // A channel per check: checking a queue that does not exist closes the channel.
-        const channel = await connection.createChannel();
-        channel.on('error', () => {});
-        try {
-          depths.set(queue, (await channel.checkQueue(queue)).messageCount);
-          await channel.close();
-        } catch (error) {
-          // A queue nobody declared yet holds nothing; any other failure means the depth is unknown.
-          if ((error as { code?: number }).code !== 404) throw error;
-          depths.set(queue, 0);
-        }
+    return await within(brokerCallMs, 'queue depths', work());
+  } finally {
+    // Not awaited: closing a connection to a broker that stopped answering can hang as well.
+    void connection?.close().catch(() => {});
+  }
+}
+
+async function depthsOn(
+  connection: ChannelModel,
+  n: ReturnType<typeof names>,
+  apps: readonly string[],
+): Promise<Map<string, number>> {
+  const depths = new Map<string, number>();
+  for (const app of apps) {
+    for (const queue of [n.queue(app), ...[0, 1, 2, 3, 4, 5].map((l) => n.retry(app, l)), n.parked(app)]) {
+      // A channel per check: checking a queue that does not exist closes the channel.
+      const channel = await connection.createChannel();
+      channel.on('error', () => {});
+      try {
+        depths.set(queue, (await channel.checkQueue(queue)).messageCount);
+        await channel.close();
+      } catch (error) {
+        // A queue nobody declared yet holds nothing; any other failure means the depth is unknown.
+        if ((error as { code?: number }).code !== 404) throw error;
+        depths.set(queue, 0);
       }
     }
-  } finally {
-    await connection.close().catch(() => {});
   }
   return depths;
 }

@@ -100,6 +100,8 @@ function onEvent(e: ChildEvent, child: Supervisor): void {
 }
 
 let seededAt: number | undefined;
+/** What the orchestrator is doing, in the progress lines: a run that stops moving says where. */
+let stage = 'starting the workers';
 
 say(
   `seed ${options.seed}; ${options.seconds ?? 'unlimited'} s of workload or ${options.faults ?? 'unlimited'} fault points; ` +
@@ -260,8 +262,7 @@ function progressLine(): void {
   const w = figures.workload;
   say(
     `${faultPoints()} fault points, ${w.committed} transactions committed, ${w.rolledBack} rolled back on purpose, ` +
-      `${tap.seen} messages on the exchange, ${figures.deliveries.deliveries} deliveries` +
-      `${seededAt === undefined ? ' (seeding)' : ''}`,
+      `${tap.seen} messages on the exchange, ${figures.deliveries.deliveries} deliveries (${stage})`,
   );
 }
 
@@ -326,14 +327,18 @@ try {
   for (const worker of workers) worker.start();
   await until(() => workers.every((w) => w.ready), 60_000, 'the workers to start');
   publisher.start();
+  stage = 'seeding, then the workload and the faults';
   const ticker = setInterval(progressLine, 10_000);
   let injecting = true;
   const regulating = regulate(() => injecting);
   await injectFaults();
   injecting = false;
+  stage = 'waiting for the back-pressure loop to end';
   await regulating;
+  stage = 'draining';
   say(`workload done after ${faultPoints()} fault points; draining`);
   const notQuiet = await drain();
+  stage = 'checking';
   clearInterval(ticker);
   progressLine();
   results.push({
