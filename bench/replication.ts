@@ -46,6 +46,8 @@
  *   BENCH_E2E_ROUNDS=2                      figures 2-3: rounds those seconds are split into
  *   BENCH_WARMUP_SECONDS=1                  warm-up of each pipeline before it is measured
  *   BENCH_UPDATE_SHARE=0.5                  share of updates in figures 2-3
+ *   BENCH_FRAME_SIZE=50                     messages per broker message at most (the transport's frameSize; 1: one each)
+ *   BENCH_LATENCY_RATE                      figure 3: this rate instead of half the maximum
  *   BENCH_PREFETCH                          subscriber prefetch (default: the Subscriber's own)
  *   BENCH_SQLITE_JOURNAL=wal                wal (synchronous=NORMAL) or delete (synchronous=FULL)
  *   BENCH_QUIET_WAIT=0                      seconds to wait, before each figure, for other
@@ -157,6 +159,8 @@ const settings = {
   latencySeconds: num('BENCH_LATENCY_SECONDS', 6),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 1),
   updateShare: Math.min(1, num('BENCH_UPDATE_SHARE', 0.5)),
+  frameSize: Number(process.env.BENCH_FRAME_SIZE ?? 50),
+  latencyRate: process.env.BENCH_LATENCY_RATE ? Number(process.env.BENCH_LATENCY_RATE) : undefined,
   prefetch: process.env.BENCH_PREFETCH ? Math.max(1, Number(process.env.BENCH_PREFETCH)) : undefined,
   sqliteJournal: process.env.BENCH_SQLITE_JOURNAL === 'delete' ? ('delete' as const) : ('wal' as const),
   breakdown: process.env.BENCH_BREAKDOWN === '1',
@@ -539,7 +543,11 @@ async function overheadRole(init: InitArgs): Promise<Role> {
   let publisher: Publisher<Hooks, Virtuals> | undefined;
   let transport: AmqpTransport | undefined;
   if (init.variant === 'publisher' || init.variant === 'relay-off') {
-    transport = await AmqpTransport.connect({ url: settings.amqpUrl, namespace: init.namespace });
+    transport = await AmqpTransport.connect({
+      url: settings.amqpUrl,
+      namespace: init.namespace,
+      frameSize: settings.frameSize,
+    });
     // The subscriber's queue exists, so that the broker persists what the relay publishes.
     await transport.declare(sniper.app, sniper.bindings);
     publisher = new Publisher<Hooks, Virtuals>({
@@ -818,7 +826,11 @@ async function promiscuousPublisherRole(init: InitArgs): Promise<Role> {
   const db = connect(init.db);
   const stats = new QueryStats(statementShape);
   stats.attach(db);
-  const transport = await AmqpTransport.connect({ url: settings.amqpUrl, namespace: init.namespace });
+  const transport = await AmqpTransport.connect({
+    url: settings.amqpUrl,
+    namespace: init.namespace,
+    frameSize: settings.frameSize,
+  });
   const errors = new ErrorLog();
   const published = new Stamps();
   const publisher = new Publisher<Hooks, Virtuals>({
@@ -872,7 +884,11 @@ async function promiscuousSubscriberRole(init: InitArgs): Promise<Role> {
   const stats = new QueryStats(statementShape);
   stats.attach(db);
   const log = new AppliedLog();
-  const transport = await AmqpTransport.connect({ url: settings.amqpUrl, namespace: init.namespace });
+  const transport = await AmqpTransport.connect({
+    url: settings.amqpUrl,
+    namespace: init.namespace,
+    frameSize: settings.frameSize,
+  });
   const subscriber = new Subscriber({
     schema: sniper,
     knex: db,
@@ -924,7 +940,8 @@ async function naivePublisherRole(init: InitArgs): Promise<Role> {
   const stats = new QueryStats(statementShape);
   stats.attach(db);
   const { exchange } = naiveNames(init.namespace);
-  const connection: ChannelModel = await amqp.connect(settings.amqpUrl);
+  // The same socket setting as the runtime's transport: the baseline gets what it would gain.
+  const connection: ChannelModel = await amqp.connect(settings.amqpUrl, { noDelay: true });
   const channel: ConfirmChannel = await connection.createConfirmChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
   const publish = (message: Record<string, unknown>): Promise<void> =>
@@ -987,7 +1004,8 @@ async function naiveSubscriberRole(init: InitArgs): Promise<Role> {
   stats.attach(db);
   const log = new AppliedLog();
   const { exchange, queue } = naiveNames(init.namespace);
-  const connection: ChannelModel = await amqp.connect(settings.amqpUrl);
+  // The same socket setting as the runtime's transport: the baseline gets what it would gain.
+  const connection: ChannelModel = await amqp.connect(settings.amqpUrl, { noDelay: true });
   const channel: Channel = await connection.createChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
   await channel.assertQueue(queue, { durable: true });
@@ -1480,8 +1498,8 @@ async function pair(from: Dialect, to: Dialect): Promise<PairFigure> {
     // Half the promiscuous pipeline's maximum; the naive one at the same rate unless that is
     // more than half its own maximum.
     const rates = {
-      promiscuous: max.promiscuous.e2eRate / 2,
-      naive: Math.min(max.promiscuous.e2eRate / 2, max.naive.e2eRate / 2),
+      promiscuous: settings.latencyRate ?? max.promiscuous.e2eRate / 2,
+      naive: Math.min(settings.latencyRate ?? max.promiscuous.e2eRate / 2, max.naive.e2eRate / 2),
     };
     const half = await alternate((kind) => ({
       mode: 'rate',

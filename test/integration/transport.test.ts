@@ -82,4 +82,58 @@ test('when the broker drops every connection, publishing waits for the reconnect
   assert.not.ok(transport.healthy(), 'a closed transport is not healthy');
 });
 
+test('messages published together travel as one broker message and are settled one by one', async () => {
+  const namespace = randomName('prom');
+  const transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace,
+    retryDelaysMs: [100],
+  });
+  const bindings = ['a.thing.*', 'a.other.*'];
+  await transport.declare('app', bindings);
+  const message = (id: string, key: string) => ({
+    routingKeys: [key],
+    messageId: id,
+    body: Buffer.from(`{"id":"${id}"}`),
+  });
+  await transport.publish([
+    message('m1', 'a.thing.create'),
+    message('m2', 'a.other.update'),
+    message('m3', 'a.thing.create'),
+    message('m4', 'a.thing.create'),
+  ]);
+  // The three under `a.thing.create` share a frame; the other travels alone.
+  assert.is((await transport.stats('app'))?.ready, 2);
+
+  const seen: { id: string | undefined; attempt: number; body: string }[] = [];
+  const consumer = await transport.consume('app', { prefetch: 1, bindings }, async (d) => {
+    seen.push({ id: d.messageId, attempt: d.attempt, body: d.body.toString() });
+    if (d.messageId === 'm3') return d.park('m3 cannot be applied');
+    if (d.messageId === 'm4' && d.attempt === 0) return d.retry(new Error('not yet'), 100);
+    return d.ack();
+  });
+  await eventually(async () => (seen.length === 5 ? true : undefined), 5_000, 'four deliveries and one retry');
+  await new Promise((r) => setTimeout(r, 300));
+  await consumer.stop();
+  assert.equal(
+    seen.map((s) => `${s.id}:${s.attempt}`).sort(),
+    ['m1:0', 'm2:0', 'm3:0', 'm4:0', 'm4:1'],
+    'each message of the frame handed over alone, the retried one again alone, nothing twice',
+  );
+  assert.ok(seen.every((s) => s.body === `{"id":"${s.id}"}`));
+  const parked = await transport.parked('app');
+  assert.equal(
+    parked.map((p) => [p.messageId, p.reason, p.body.toString()]),
+    [['m3', 'm3 cannot be applied', '{"id":"m3"}']],
+  );
+  const stats = await transport.stats('app');
+  assert.equal(
+    [stats?.ready, stats?.retrying],
+    [0, 0],
+    'the frame was acknowledged once all its messages were settled',
+  );
+  await transport.close();
+});
+
 test.run();

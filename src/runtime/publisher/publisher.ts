@@ -19,7 +19,7 @@ import { traceCarrier } from '../observability/tracing.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { columnValues, sameWire, toWire } from '../values.js';
 import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
-import { type OutboxRow, outboxTable, Relay, type RelayOptions, toOutgoing } from './relay.js';
+import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
 export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;
@@ -274,7 +274,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       };
       const result = await run(session);
       const row = await this.outboxRow(recorder, session);
-      if (row) written = { id: await insertId(trx, row), message: row.message };
+      if (row) written = { id: await insertId(trx, row.insert), message: row.insert.message, route: row.route };
       return result;
     });
     return written ? { value, written } : { value };
@@ -300,14 +300,21 @@ export class Publisher<Hooks, Virtuals = unknown> {
         await connection.query('COMMIT');
         return { value };
       }
-      const values = [row.message, row.created_at, row.attempts, row.claimed_by ?? null, row.claimed_until ?? null]
+      const { insert, route } = row;
+      const values = [
+        insert.message,
+        insert.created_at,
+        insert.attempts,
+        insert.claimed_by ?? null,
+        insert.claimed_until ?? null,
+      ]
         .map((v) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : connection.escapeLiteral(v)))
         .join(', ');
       // A simple query of two statements: no parameters, so the values are escaped literals.
       const [inserted] = (await connection.query(
         `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values}) RETURNING id; COMMIT`,
       )) as unknown as [{ rows: { id: string }[] }];
-      return { value, written: { id: inserted.rows[0]?.id as string, message: row.message } };
+      return { value, written: { id: inserted.rows[0]?.id as string, message: insert.message, route } };
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => {});
       throw error;
@@ -334,8 +341,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
       const row = await this.outboxRow(recorder, session);
       let written: OutboxRow | undefined;
       if (row) {
-        const [inserted] = (await session.table(outboxTable).insert(row).returning('id')) as { id: number }[];
-        written = { id: inserted?.id as number, message: row.message };
+        const [inserted] = (await session.table(outboxTable).insert(row.insert).returning('id')) as { id: number }[];
+        written = { id: inserted?.id as number, message: row.insert.message, route: row.route };
       }
       connection.exec('COMMIT');
       return written ? { value, written } : { value };
@@ -348,14 +355,18 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   /** The outbox row of a transaction's operations, with their dependencies; none when it wrote nothing published. */
-  private async outboxRow(recorder: Recorder, session: Session): Promise<OutboxInsert | undefined> {
+  private async outboxRow(
+    recorder: Recorder,
+    session: Session,
+  ): Promise<{ insert: OutboxInsert; route: NonNullable<OutboxRow['route']> } | undefined> {
     if (recorder.operations.length === 0) return undefined;
     const { models } = this.options.schema;
     const relations = await relationDependencies(session.table, models, recorder.written, recorder.known);
-    const message = JSON.stringify(this.envelope(recorder.operations, [...recorder.dependencies, ...relations]));
+    const envelope = this.envelope(recorder.operations, [...recorder.dependencies, ...relations]);
     // Claimed by this process's relay from the start, so that it publishes the row right
     // after commit without claiming it in a transaction of its own.
-    return { message, created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
+    const insert = { message: JSON.stringify(envelope), created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
+    return { insert, route: route(envelope) };
   }
 
   /** Publishes an ephemeral outside any transaction; resolves once the broker confirmed it. */

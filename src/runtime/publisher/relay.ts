@@ -25,6 +25,8 @@ export interface RelayOptions {
 export interface OutboxRow {
   readonly id: number | string;
   readonly message: string;
+  /** The message's id and routing keys, known when this process wrote the row: it is then published without being parsed again. */
+  readonly route?: { readonly messageId: string; readonly routingKeys: readonly string[] };
 }
 
 /**
@@ -119,11 +121,10 @@ export class Relay {
     const limit = this.options.batchSize ?? 200;
     const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
-    const envelopes = rows.map((row) => JSON.parse(row.message) as Envelope);
-    const app = this.options.app ?? envelopes[0]?.app ?? 'unknown';
+    const app = this.options.app ?? 'unknown';
     try {
       const stop = this.metrics.relayConfirmDuration.startTimer({ app });
-      await this.transport.publish(envelopes.map(toOutgoing));
+      await this.transport.publish(rows.map(outgoing));
       stop();
     } catch (error) {
       await this.release(rows);
@@ -195,6 +196,15 @@ export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest:
 
 /** One broker message for an envelope, routed under every operation's key. */
 export function toOutgoing(envelope: Envelope): OutgoingMessage {
-  const keys = [...new Set(envelope.operations.map((op) => routingKey(op.endpoint, op.operation)))];
-  return { routingKeys: keys, messageId: envelope.id, body: Buffer.from(JSON.stringify(envelope)) };
+  return { ...route(envelope), body: Buffer.from(JSON.stringify(envelope)) };
+}
+
+/** An envelope's message id, and its routing keys: every operation's. */
+export function route(envelope: Envelope): NonNullable<OutboxRow['route']> {
+  const routingKeys = [...new Set(envelope.operations.map((op) => routingKey(op.endpoint, op.operation)))];
+  return { messageId: envelope.id, routingKeys };
+}
+
+function outgoing(row: OutboxRow): OutgoingMessage {
+  return { ...(row.route ?? route(JSON.parse(row.message) as Envelope)), body: Buffer.from(row.message) };
 }

@@ -31,6 +31,12 @@ export interface AmqpOptions {
    * Every process of a namespace must pass the same value.
    */
   readonly expiresMs?: number;
+  /**
+   * The most messages one broker message carries (default 50; 1 turns framing off). Messages
+   * published together under the same routing keys travel as one broker message, a frame,
+   * and are handed to the consumer one by one again: see {@link frameHeader}.
+   */
+  readonly frameSize?: number;
 }
 
 interface ChannelFactory {
@@ -52,6 +58,16 @@ const attemptHeader = 'x-promiscuous-attempt';
 const reasonHeader = 'x-promiscuous-reason';
 const parkedAtHeader = 'x-promiscuous-parked-at';
 const waitingHeader = 'x-promiscuous-waiting-since';
+/**
+ * A frame: several messages published together under the same routing keys, their bodies
+ * joined by newlines (JSON text holds none), their ids in this header, in order. One frame
+ * costs the broker, the publisher confirms and the consumer's prefetch what one message
+ * costs; the consumer acknowledges it once each of its messages is settled, and a message of
+ * it that is retried, deferred or parked travels on alone.
+ */
+const frameHeader = 'x-promiscuous-frame';
+/** A frame stops growing at this many bytes, whatever its count. */
+const frameBytes = 512 * 1024;
 
 /**
  * RabbitMQ through amqplib, with amqplib's own connection recovery (exponential backoff with
@@ -130,26 +146,29 @@ export class AmqpTransport implements Transport {
     if (messages.length === 0) return;
     const channel = await this.channel();
     const confirms: Promise<void>[] = [];
-    for (const message of messages) {
-      const [first, ...others] = message.routingKeys;
+    for (const frame of frames(messages, this.options.frameSize ?? 50)) {
+      const [first, ...others] = frame.routingKeys;
       if (first === undefined) continue;
+      const ids = frame.messages.map((m) => m.messageId);
+      const single = frame.messages.length === 1;
       let written = true;
       confirms.push(
         new Promise<void>((resolve, reject) => {
           written = channel.publish(
             this.names.exchange,
             first,
-            message.body,
+            single ? (frame.messages[0] as OutgoingMessage).body : joinLines(frame.messages.map((m) => m.body)),
             {
               persistent: true,
               contentType: 'application/json',
-              messageId: message.messageId,
+              messageId: single ? (ids[0] as string) : `${ids[0]}+${ids.length - 1}`,
+              ...(single ? {} : { headers: { [frameHeader]: ids } }),
               // Sender-selected distribution: one copy per queue, whichever keys match.
               ...(others.length > 0 ? { CC: others } : {}),
             },
             (error: unknown) =>
               error
-                ? reject(new PublisherError(`RabbitMQ did not confirm message ${message.messageId}`, { cause: error }))
+                ? reject(new PublisherError(`RabbitMQ did not confirm message ${ids.join(', ')}`, { cause: error }))
                 : resolve(),
           );
         }),
@@ -223,66 +242,87 @@ export class AmqpTransport implements Transport {
     state.tag = reply.consumerTag;
   }
 
+  /** Hands the consumer each message of a broker message (one, or a frame's), and acks it once all are settled. */
   private async deliver(channel: Channel, state: ConsumerState, message: ConsumeMessage): Promise<void> {
     state.inFlight += 1;
-    const headers = message.properties.headers ?? {};
+    const { [frameHeader]: frameIds, ...headers } = message.properties.headers ?? {};
+    const parts = Array.isArray(frameIds)
+      ? splitLines(message.content).map((body, i) => ({ body, messageId: String(frameIds[i] ?? '') || undefined }))
+      : [{ body: message.content, messageId: message.properties.messageId as string | undefined }];
     const attempt = Number(headers[attemptHeader] ?? 0);
-    const messageId = message.properties.messageId as string | undefined;
-    let settled = false;
-    const settle = async (work: () => Promise<void> | void): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      try {
-        await work();
-        channel.ack(message);
-      } finally {
-        state.inFlight -= 1;
-        if (state.inFlight === 0) state.onIdle?.();
-      }
-    };
-    const copy = async (queue: string, extra: Record<string, unknown>): Promise<void> => {
-      // Written on the confirm channel, so the copy is safe before the original is acked.
-      const publisher = await this.channel();
-      await new Promise<void>((resolve, reject) =>
-        publisher.sendToQueue(
-          queue,
-          message.content,
-          {
-            persistent: true,
-            contentType: 'application/json',
-            ...(messageId ? { messageId } : {}),
-            headers: { ...headers, ...extra },
-          },
-          (error: unknown) => (error ? reject(error) : resolve()),
-        ),
-      );
-    };
     const waiting = headers[waitingHeader];
-    const delivery: Delivery = {
-      body: message.content,
-      messageId,
-      attempt,
-      waitingSince: waiting === undefined ? undefined : Number(waiting),
-      redelivered: message.fields.redelivered,
-      ack: () => settle(() => {}),
-      retry: (_error, delayMs) =>
-        settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [attemptHeader]: attempt + 1 })),
-      defer: (delayMs, since) =>
-        settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [waitingHeader]: since })),
-      park: (reason) =>
-        settle(() =>
-          copy(this.names.parked(state.app), {
-            [reasonHeader]: reason,
-            [parkedAtHeader]: Date.now(),
-            [attemptHeader]: attempt,
-          }),
-        ),
+    let unsettled = parts.length;
+    let failed = false;
+    const done = (): void => {
+      unsettled -= 1;
+      if (unsettled > 0) return;
+      // A copy that failed leaves the message unacknowledged: the broker delivers it again.
+      if (!failed) channel.ack(message);
+      state.inFlight -= 1;
+      if (state.inFlight === 0) state.onIdle?.();
     };
-    try {
-      await state.handle(delivery);
-    } catch (error) {
-      await delivery.retry(error as Error, this.retryDelays[0] ?? 1_000).catch(() => {});
-    }
+    const deliveries = parts.map(({ body, messageId }): Delivery => {
+      let settled = false;
+      const settle = async (work: () => Promise<void> | void): Promise<void> => {
+        if (settled) return;
+        settled = true;
+        try {
+          await work();
+        } catch (error) {
+          failed = true;
+          throw error;
+        } finally {
+          done();
+        }
+      };
+      const copy = async (queue: string, extra: Record<string, unknown>): Promise<void> => {
+        // Written on the confirm channel, so the copy is safe before the original is acked.
+        const publisher = await this.channel();
+        await new Promise<void>((resolve, reject) =>
+          publisher.sendToQueue(
+            queue,
+            body,
+            {
+              persistent: true,
+              contentType: 'application/json',
+              ...(messageId ? { messageId } : {}),
+              headers: { ...headers, ...extra },
+            },
+            (error: unknown) => (error ? reject(error) : resolve()),
+          ),
+        );
+      };
+      return {
+        body,
+        messageId,
+        attempt,
+        waitingSince: waiting === undefined ? undefined : Number(waiting),
+        redelivered: message.fields.redelivered,
+        framed: parts.length,
+        ack: () => settle(() => {}),
+        retry: (_error, delayMs) =>
+          settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [attemptHeader]: attempt + 1 })),
+        defer: (delayMs, since) =>
+          settle(() => copy(this.names.retry(state.app, this.retryLevel(delayMs)), { [waitingHeader]: since })),
+        park: (reason) =>
+          settle(() =>
+            copy(this.names.parked(state.app), {
+              [reasonHeader]: reason,
+              [parkedAtHeader]: Date.now(),
+              [attemptHeader]: attempt,
+            }),
+          ),
+      };
+    });
+    await Promise.all(
+      deliveries.map(async (delivery) => {
+        try {
+          await state.handle(delivery);
+        } catch (error) {
+          await delivery.retry(error as Error, this.retryDelays[0] ?? 1_000).catch(() => {});
+        }
+      }),
+    );
   }
 
   private retryLevel(delayMs: number): number {
@@ -408,9 +448,68 @@ export class AmqpTransport implements Transport {
   }
 }
 
+interface Frame {
+  readonly routingKeys: readonly string[];
+  readonly messages: OutgoingMessage[];
+}
+
+/**
+ * Groups messages under the same routing keys into frames of at most `size` messages (and
+ * {@link frameBytes}), in their order: each queue then gets exactly the messages it would
+ * have got one by one.
+ */
+export function frames(messages: readonly OutgoingMessage[], size: number): Frame[] {
+  const open = new Map<string, Frame & { bytes: number }>();
+  const out: Frame[] = [];
+  for (const message of messages) {
+    const routingKeys = [...message.routingKeys].sort();
+    // A body with a newline of its own (not one the runtime wrote) travels alone.
+    const signature = message.body.includes(newline) ? undefined : routingKeys.join(' ');
+    let frame = signature === undefined ? undefined : open.get(signature);
+    if (
+      signature === undefined ||
+      !frame ||
+      frame.messages.length >= size ||
+      frame.bytes + message.body.length > frameBytes
+    ) {
+      frame = { routingKeys, messages: [], bytes: 0 };
+      if (signature !== undefined) open.set(signature, frame);
+      out.push(frame);
+    }
+    frame.messages.push(message);
+    frame.bytes += message.body.length + 1;
+  }
+  return out;
+}
+
+const newline = 0x0a;
+
+function joinLines(bodies: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const body of bodies) {
+    if (parts.length > 0) parts.push(Buffer.of(newline));
+    parts.push(body);
+  }
+  return Buffer.concat(parts);
+}
+
+function splitLines(content: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let end = content.indexOf(newline); end !== -1; end = content.indexOf(newline, start)) {
+    out.push(content.subarray(start, end));
+    start = end + 1;
+  }
+  out.push(content.subarray(start));
+  return out;
+}
+
 function connectRecovering(options: AmqpOptions, setup: (model: ChannelModel) => Promise<void>) {
   return amqp.connect(options.url, {
     clientProperties: { connection_name: options.connectionName ?? 'promiscuous' },
+    // Without it, Nagle's algorithm holds the tail of a large frame until the broker's delayed
+    // ACK (about 40 ms), and every publish confirm waits that long.
+    noDelay: true,
     recovery: {
       initialDelay: 200,
       maxDelay: 5_000,

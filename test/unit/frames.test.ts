@@ -1,0 +1,45 @@
+/** How the AMQP transport groups messages published together into frames. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { frames } from '../../src/transport/amqp/amqp-transport.js';
+
+const message = (id: string, keys: string[], body = `{"id":"${id}"}`) => ({
+  routingKeys: keys,
+  messageId: id,
+  body: Buffer.from(body),
+});
+const ids = (list: ReturnType<typeof frames>) => list.map((f) => f.messages.map((m) => m.messageId).join(' '));
+
+test('messages under the same keys share a frame, in their order, whatever the order of their keys', () => {
+  const grouped = frames(
+    [
+      message('a', ['x.user.create']),
+      message('b', ['x.user.update', 'x.org.update']),
+      message('c', ['x.user.create']),
+      message('d', ['x.org.update', 'x.user.update']),
+      message('e', ['x.user.update']),
+    ],
+    50,
+  );
+  assert.equal(ids(grouped), ['a c', 'b d', 'e']);
+  assert.equal(grouped[1]?.routingKeys, ['x.org.update', 'x.user.update']);
+});
+
+test('a frame holds at most the given count, and 1 turns framing off', () => {
+  const five = ['1', '2', '3', '4', '5'].map((id) => message(id, ['x.user.create']));
+  assert.equal(ids(frames(five, 2)), ['1 2', '3 4', '5']);
+  assert.equal(ids(frames(five, 1)), ['1', '2', '3', '4', '5']);
+});
+
+test('a frame stops growing at 512 KiB', () => {
+  const big = 'x'.repeat(200 * 1024);
+  const list = ['1', '2', '3', '4'].map((id) => message(id, ['x.user.create'], big));
+  assert.equal(ids(frames(list, 50)), ['1 2', '3 4']);
+});
+
+test('a body with a newline of its own travels alone', () => {
+  const list = [message('1', ['k']), message('2', ['k'], '{\n}'), message('3', ['k'])];
+  assert.equal(ids(frames(list, 50)), ['1 3', '2']);
+});
+
+test.run();
