@@ -109,7 +109,18 @@ function print(
   const notes: string[] = [];
   if (subscribers.length > 0) {
     const rows = [
-      ['subscriber', 'workers', 'queued', 'retrying', 'parked', 'waiting', 'oldest waiting', 'lag (msgs)', 'lag (s)'],
+      [
+        'subscriber',
+        'workers',
+        'queued',
+        'retrying',
+        'parked',
+        'waiting',
+        'oldest waiting',
+        'lag (msgs)',
+        'lag (ops)',
+        'lag (s)',
+      ],
     ];
     for (const s of subscribers) {
       if ('error' in s) {
@@ -127,6 +138,7 @@ function print(
         s.waiting === null ? '?' : String(s.waiting),
         s.oldestWaitingSeconds === null ? '-' : duration(s.oldestWaitingSeconds),
         String(s.lagMessages),
+        s.lagOperations === null ? '?' : String(s.lagOperations),
         s.lagSeconds === null ? '?' : duration(s.lagSeconds),
       ]);
     }

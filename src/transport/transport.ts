@@ -19,6 +19,8 @@ export interface Delivery {
   /** When the subscriber first deferred this message to wait for a dependency, if it did. */
   readonly waitingSince: number | undefined;
   readonly redelivered: boolean;
+  /** How many messages the broker message that carried this one held (a frame's count; 1 or absent: alone). */
+  readonly framed?: number;
   /** Done: remove the message. */
   ack(): Promise<void>;
   /** Try again after `delayMs`, without blocking other messages. */

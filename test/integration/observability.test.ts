@@ -227,7 +227,8 @@ test('status reports a message waiting for a dependency, its age, the parked mes
   await world.subscriber?.stop();
   const later = [newUser('Luke'), newUser('Han'), newUser('Chewie')];
   for (const user of later) await world.manual.transaction(async (tx) => void (await tx.User.create(user)));
-  await deliver(world, ...(await takeOutbox(world)));
+  // Published one by one: three broker messages, the count the broker reports.
+  for (const envelope of await takeOutbox(world)) await deliver(world, envelope);
   const before = Date.now();
   const behind = await eventually(async () => {
     const s = await status(world);
@@ -235,6 +236,7 @@ test('status reports a message waiting for a dependency, its age, the parked mes
   }, 5_000);
   assert.is(behind.consumers, 0);
   assert.is(behind.lagMessages, 3);
+  assert.is(behind.lagOperations, 3, 'every message so far carried one operation');
   assert.ok(
     (behind.lagSeconds ?? -1) * 1_000 >= before - leiaCreated.timestamp - 1,
     `the lag counts from the last applied commit: ${behind.lagSeconds} s`,
@@ -244,6 +246,20 @@ test('status reports a message waiting for a dependency, its age, the parked mes
   await eventually(async () => ((await status(world)).lagMessages === 0 ? true : undefined), 10_000, 'catching up');
   // A lag of 0 counts no queued message; those being applied land right after.
   for (const user of later) await eventually(() => member(world, user.id), 5_000, `${user.name} to arrive`);
+
+  // What the workers received, by which the status scales the broker's count: the two
+  // messages of the first test, the two of this one, these three; each alone in its broker
+  // message, of one operation. Then a frame of two: two messages in one broker message.
+  await world.subscriber?.stop();
+  assert.equal(await world.coordinator.received(), { brokerMessages: 7, messages: 7, operations: 7 });
+  await startSubscriber(world);
+  const pair = [newUser('Rey'), newUser('Finn')];
+  for (const user of pair) await world.manual.transaction(async (tx) => void (await tx.User.create(user)));
+  await deliver(world, ...(await takeOutbox(world)));
+  for (const user of pair) await eventually(() => member(world, user.id), 5_000, `${user.name} to arrive`);
+  await world.subscriber?.stop();
+  assert.equal(await world.coordinator.received(), { brokerMessages: 8, messages: 9, operations: 9 });
+  await startSubscriber(world);
 });
 
 test('`promiscuous status --json` reports subscribers from the broker and Redis, publishers from their outbox', async (world) => {
@@ -296,7 +312,7 @@ test('`promiscuous status --json` reports subscribers from the broker and Redis,
     out.length = 0;
     assert.is(await cli('--app', 'sniper'), 0, err.join('\n'));
     assert.match(out[0] ?? '', /^subscriber\s+workers\s+queued\s+retrying\s+parked\s+waiting/);
-    assert.match(out[1] ?? '', /^sniper\s+1\s+0\s+0\s+1\s+0\s+-\s+0\s+0\.0 s$/);
+    assert.match(out[1] ?? '', /^sniper\s+1\s+0\s+0\s+1\s+0\s+-\s+0\s+0\s+0\.0 s$/);
     assert.is(out.length, 2, 'only the app asked for');
   } finally {
     if (previous === undefined) delete process.env.PROMISCUOUS_NAMESPACE;

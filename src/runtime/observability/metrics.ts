@@ -185,7 +185,8 @@ export class Metrics {
       'How long the oldest message waiting for a dependency has waited',
       (s) => s.oldestWaitingSeconds,
     );
-    each('promiscuous_status_lag_messages', 'Messages not applied yet', (s) => s.lagMessages);
+    each('promiscuous_status_lag_messages', 'Messages (transactions) not applied yet', (s) => s.lagMessages);
+    each('promiscuous_status_lag_operations', 'Operations not applied yet (estimated)', (s) => s.lagOperations);
     each('promiscuous_status_lag_seconds', 'How far behind its publishers the app is', (s) => s.lagSeconds);
     gauge('promiscuous_status_outbox_rows', 'Outbox rows not yet published', ['app'], (g, snapshot) => {
       for (const p of snapshot.publishers) g.set({ app: p.app }, p.outbox);

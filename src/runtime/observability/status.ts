@@ -13,9 +13,12 @@ export interface SubscriberStatus {
   readonly app: string;
   /** Whether the app's queue exists: it is declared when a subscriber of the app first starts. */
   readonly declared: boolean;
-  /** Messages in the app's queue not yet delivered to a worker. */
+  /**
+   * Broker messages in the app's queue not yet delivered to a worker. One broker message may
+   * carry several messages (a frame of transactions the relay published together).
+   */
   readonly ready: number;
-  /** Messages in the app's retry queues: retries waiting out their backoff, and deferred waiting messages. */
+  /** Messages in the app's retry queues: retries waiting out their backoff, and deferred waiting messages (each alone). */
   readonly retrying: number;
   readonly parked: number;
   readonly consumers: number;
@@ -26,11 +29,19 @@ export interface SubscriberStatus {
   /** The commit time (ms since the epoch) of the newest message applied; `null` when unknown. */
   readonly lastAppliedCommit: number | null;
   /**
-   * Messages not applied yet, at least: ready + retrying + those waiting in a worker's memory
-   * (a deferred one is in `retrying` or `ready`), and never fewer than `waiting`. Messages a
-   * worker is applying right now are not counted: the broker does not report them apart.
+   * Messages (publisher transactions) not applied yet: the ready broker messages times the
+   * messages a broker message carried on average so far (from what the app's workers
+   * received, in Redis; 1 when unknown), plus the retrying ones and those waiting in a
+   * worker's memory (a deferred one is in `retrying` or `ready`), and never fewer than
+   * `waiting`. Messages a worker is applying right now are not counted: the broker does not
+   * report them apart. Exact when every broker message carries one message.
    */
   readonly lagMessages: number;
+  /**
+   * Operations not applied yet: `lagMessages` times the operations a message carried on
+   * average so far; `null` when the workers recorded nothing yet (or there is no Redis).
+   */
+  readonly lagOperations: number | null;
   /**
    * How far behind its publishers the app is, in seconds: 0 when nothing is queued or
    * waiting; otherwise the age (now minus commit time) of the oldest waiting message, or,
@@ -60,16 +71,19 @@ export async function subscriberStatus(
   coordinator?: RedisCoordinator,
   now = Date.now(),
 ): Promise<SubscriberStatus> {
-  const [queue, waiting, lastApplied] = await Promise.all([
+  const [queue, waiting, lastApplied, received] = await Promise.all([
     transport.stats?.(app),
     coordinator?.waitingMessages(now),
     coordinator?.lastAppliedCommit(),
+    coordinator?.received(),
   ]);
   const ready = queue?.ready ?? 0;
   const retrying = queue?.retrying ?? 0;
   const held = waiting?.filter((m) => m.state === 'held').length ?? 0;
+  const perBrokerMessage = received && received.brokerMessages > 0 ? received.messages / received.brokerMessages : 1;
   // A deferred message is in a queue, or back in a worker before it reports itself held again.
-  const lagMessages = Math.max(ready + retrying + held, waiting?.length ?? 0);
+  const lagMessages = Math.max(Math.round(ready * perBrokerMessage) + retrying + held, waiting?.length ?? 0);
+  const lagOperations = received ? Math.round((lagMessages * received.operations) / received.messages) : null;
   const oldest = waiting?.[0];
   const ages: number[] = [];
   if (waiting && waiting.length > 0) ages.push(now - Math.min(...waiting.map((m) => m.committed)));
@@ -86,6 +100,7 @@ export async function subscriberStatus(
     oldestWaitingSeconds: oldest ? seconds(Math.max(0, now - oldest.since)) : null,
     lastAppliedCommit: lastApplied ?? null,
     lagMessages,
+    lagOperations,
     lagSeconds,
   };
 }

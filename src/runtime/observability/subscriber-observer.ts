@@ -7,8 +7,8 @@ import type { Metrics } from './metrics.js';
 import { subscriberStatus } from './status.js';
 import { failed, withApplySpan } from './tracing.js';
 
-/** How often a worker records the commit time of the newest message it applied in Redis. */
-const appliedCommitIntervalMs = 1_000;
+/** How often a worker records in Redis the commit time of the newest message it applied, and what it received. */
+const recordIntervalMs = 1_000;
 
 /**
  * What a subscriber reports of itself: its metrics, the span of each apply, and in Redis
@@ -29,6 +29,8 @@ export class SubscriberObserver {
     readonly deferred: { inc(value?: number): void };
   };
   private newestCommit = 0;
+  /** Received since last recorded in Redis. */
+  private tally = { brokerMessages: 0, messages: 0, operations: 0 };
   private recordedCommit = 0;
   private timer: NodeJS.Timeout | undefined;
   private unwatch: (() => void)[] = [];
@@ -56,7 +58,7 @@ export class SubscriberObserver {
       this.metrics.watchSubscriber(this.app, () => subscriberStatus(transport, this.app, this.coordinator)),
     );
     if (this.coordinator) {
-      this.timer = setInterval(() => void this.recordCommit(), appliedCommitIntervalMs);
+      this.timer = setInterval(() => void this.record(), recordIntervalMs);
       this.timer.unref();
     }
   }
@@ -65,7 +67,7 @@ export class SubscriberObserver {
     for (const unwatch of this.unwatch.splice(0)) unwatch();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.recordCommit();
+    await this.record();
   }
 
   /** Runs the apply of a message in its span. */
@@ -74,6 +76,13 @@ export class SubscriberObserver {
       this.spans.set(delivery, span);
       await fn();
     });
+  }
+
+  /** A valid message arrived (whether this app applies anything of it or not). */
+  received(delivery: Delivery, envelope: Envelope): void {
+    this.tally.brokerMessages += 1 / Math.max(1, delivery.framed ?? 1);
+    this.tally.messages += 1;
+    this.tally.operations += envelope.operations.length;
   }
 
   /** A dependency of the message is missing: it waits, in this worker's memory for now. */
@@ -149,10 +158,17 @@ export class SubscriberObserver {
     this.coordinator.markWaiting({ messageId, since, committed: envelope.timestamp, state }).catch(() => {});
   }
 
-  private async recordCommit(): Promise<void> {
+  private async record(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (!coordinator) return;
+    const tally = this.tally;
+    if (tally.messages > 0) {
+      this.tally = { brokerMessages: 0, messages: 0, operations: 0 };
+      await coordinator.recordReceived(tally).catch(() => {});
+    }
     const newest = this.newestCommit;
-    if (!this.coordinator || newest <= this.recordedCommit) return;
+    if (newest <= this.recordedCommit) return;
     this.recordedCommit = newest;
-    await this.coordinator.recordAppliedCommit(newest).catch(() => {});
+    await coordinator.recordAppliedCommit(newest).catch(() => {});
   }
 }

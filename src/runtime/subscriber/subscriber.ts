@@ -161,6 +161,7 @@ export class Subscriber<Callbacks = unknown> {
         envelope,
       );
     }
+    this.observer.received(delivery, envelope);
     return this.observer.traced(delivery, envelope, () => this.applyMessage(delivery, envelope));
   }
 

@@ -30,6 +30,14 @@ export interface WaitingMessage {
  */
 export const waitingTtlMs = 10 * 60_000;
 
+/** Messages received by an app's workers: from the broker messages that carried them, with their operations. */
+export interface ReceivedTally {
+  /** Each message counted as its share of its broker message (a third for one of a frame of three). */
+  readonly brokerMessages: number;
+  readonly messages: number;
+  readonly operations: number;
+}
+
 /** How long the last applied commit time is kept once no message is applied any more. */
 const appliedCommitTtlMs = 7 * 24 * 3_600_000;
 
@@ -163,6 +171,28 @@ export class RedisCoordinator {
       .zadd(this.keys.appliedCommit, 'GT', timestamp, 'last')
       .pexpire(this.keys.appliedCommit, appliedCommitTtlMs)
       .exec();
+  }
+
+  /** Adds to what the app's workers received (see {@link ReceivedTally}). */
+  async recordReceived(tally: ReceivedTally): Promise<void> {
+    await this.client
+      .multi()
+      .hincrbyfloat(this.keys.received, 'brokerMessages', tally.brokerMessages)
+      .hincrby(this.keys.received, 'messages', tally.messages)
+      .hincrby(this.keys.received, 'operations', tally.operations)
+      .pexpire(this.keys.received, appliedCommitTtlMs)
+      .exec();
+  }
+
+  /** What the app's workers received, summed, if anything was recorded. */
+  async received(): Promise<ReceivedTally | undefined> {
+    const hash = await this.client.hgetall(this.keys.received);
+    if (!hash.messages) return undefined;
+    return {
+      brokerMessages: Number(hash.brokerMessages ?? 0),
+      messages: Number(hash.messages),
+      operations: Number(hash.operations ?? 0),
+    };
   }
 
   /** The commit time of the newest message applied, if one was recorded. */

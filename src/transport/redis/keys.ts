@@ -12,5 +12,11 @@ export function redisKeys(namespace: string) {
     waiting: `${namespace}:waiting`,
     /** The commit time of the newest message applied: the score of one member, kept by `ZADD GT`. */
     appliedCommit: `${namespace}:applied-commit`,
+    /**
+     * What the workers received, summed: a hash of `brokerMessages` (each message counted as
+     * its share of the broker message that carried it), `messages` and `operations`, whose
+     * ratios turn the broker's queue depth into messages and operations.
+     */
+    received: `${namespace}:received`,
   };
 }
