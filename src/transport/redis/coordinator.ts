@@ -41,17 +41,10 @@ export interface ReceivedTally {
 /** How long the last applied commit time is kept once no message is applied any more. */
 const appliedCommitTtlMs = 7 * 24 * 3_600_000;
 
+/** The Lua scripts, as ioredis defines them: the key count first, then the keys, then the arguments. */
 interface Scripts {
-  lock(key: string, token: string, ttlMs: number): Promise<number>;
-  unlock(key: string, token: string): Promise<number>;
-}
-
-/** A pipeline with the scripts, which ioredis adds to pipelines too. */
-interface ScriptPipeline {
-  lock(key: string, token: string, ttlMs: number): ScriptPipeline;
-  unlock(key: string, token: string): ScriptPipeline;
-  publish(channel: string, message: string): ScriptPipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
+  lockAll(count: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  unlockAll(count: number, ...keysAndArgs: (string | number)[]): Promise<number>;
 }
 
 function script(name: string): string {
@@ -99,39 +92,44 @@ export class RedisCoordinator {
       );
     }
     // Registered once per connection; ioredis loads them with EVALSHA and falls back to EVAL.
-    client.defineCommand('lock', { numberOfKeys: 1, lua: script('lock-1') });
-    client.defineCommand('unlock', { numberOfKeys: 1, lua: script('unlock-1') });
+    client.defineCommand('lockAll', { lua: script('lock-all') });
+    client.defineCommand('unlockAll', { lua: script('unlock-all') });
     const coordinator = new RedisCoordinator(client as Redis & Scripts, subscriber, namespace);
     await subscriber.subscribe(coordinator.keys.applied);
-    subscriber.on('message', (_channel: string, object: string) => {
-      for (const listener of coordinator.listeners) listener(object);
+    // One message per applied message: its objects, as a JSON array.
+    subscriber.on('message', (_channel: string, message: string) => {
+      let objects: unknown;
+      try {
+        objects = JSON.parse(message);
+      } catch {
+        return;
+      }
+      if (!Array.isArray(objects)) return;
+      for (const object of objects) for (const listener of coordinator.listeners) listener(String(object));
     });
     return coordinator;
   }
 
   /**
-   * Takes the locks on every object, all or none, in one round trip: each lock is a try, so
-   * no worker ever waits on another, and one that finds a lock taken gives back what it took.
+   * Takes the locks on every object, all or none, in one script call: a try, so no worker
+   * ever waits on another.
    */
   async lockAll(objects: readonly string[], ttlMs: number): Promise<boolean> {
-    const unique = [...new Set(objects)];
-    const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
-    for (const object of unique) pipeline.lock(this.keys.lock(object), this.token, ttlMs);
-    const results = (await pipeline.exec()) ?? [];
-    const taken = unique.filter((_, i) => !results[i]?.[0] && results[i]?.[1] !== ScriptCode.HeldByAnother);
-    if (taken.length === unique.length) return true;
-    await this.release(taken);
-    return false;
+    const keys = [...new Set(objects)].map((object) => this.keys.lock(object));
+    if (keys.length === 0) return true;
+    return (await this.client.lockAll(keys.length, ...keys, this.token, ttlMs)) !== ScriptCode.HeldByAnother;
   }
 
-  /** Gives the locks back, and when `applied`, tells every worker that these objects moved on: one round trip. */
+  /**
+   * Gives the locks back, and when `applied`, tells every worker that these objects moved on
+   * (one message for them all): one script call.
+   */
   async release(objects: readonly string[], applied = false): Promise<void> {
     const unique = [...new Set(objects)];
     if (unique.length === 0) return;
-    const pipeline = this.client.pipeline() as unknown as ScriptPipeline;
-    for (const object of unique) pipeline.unlock(this.keys.lock(object), this.token);
-    if (applied) for (const object of unique) pipeline.publish(this.keys.applied, object);
-    await pipeline.exec();
+    const keys = unique.map((object) => this.keys.lock(object));
+    const publish = applied ? [this.keys.applied, JSON.stringify(unique)] : [];
+    await this.client.unlockAll(keys.length, ...keys, this.token, ...publish);
   }
 
   /** Records that a message waits for a dependency (for `promiscuous status`). */

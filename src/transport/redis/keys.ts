@@ -3,7 +3,7 @@ export function redisKeys(namespace: string) {
   return {
     /** The lock on one object (publisher, endpoint, id) while a worker applies it. */
     lock: (object: string) => `${namespace}:lock:${object}`,
-    /** Where workers announce `<object> <version>` once applied, to wake those waiting for it. */
+    /** Where workers announce the objects of each message they applied (a JSON array), to wake those waiting for them. */
     applied: `${namespace}:applied`,
     /**
      * The messages waiting for a dependency, for `promiscuous status`: a hash of message id to
