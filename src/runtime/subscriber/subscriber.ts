@@ -75,6 +75,15 @@ interface Plan {
   readonly targets: readonly string[];
 }
 
+/** Where operations under a routing key, of a type chain, go. */
+interface Route {
+  /** Whether the app binds the key at all. */
+  readonly bound: boolean;
+  readonly subscription?: SubscriptionDescriptor;
+  /** The subscription's and the observers' names: where the operation is written or seen. */
+  readonly targets: readonly string[];
+}
+
 /** An object version a message needs applied before it. */
 interface Requirement {
   readonly key: string;
@@ -105,13 +114,15 @@ export class Subscriber<Callbacks = unknown> {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Messages ready to be applied in the next transaction. */
   private readonly batch: Batched[] = [];
-  private applying = false;
+  /** Transactions applying batches right now. */
+  private applying = 0;
   /** When each object was last applied (by this process, or by another as Redis said), for waiters that come late. */
   private readonly appliedAt = new Map<string, number>();
   /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
   private readonly requested = new Map<string, number>();
   private readonly unlisten: (() => void) | undefined;
   private readonly observer: SubscriberObserver;
+  private readonly routes = new Map<string, Route>();
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
@@ -368,16 +379,26 @@ export class Subscriber<Callbacks = unknown> {
   ): Promise<Requirement[]> {
     return new Promise((resolve, reject) => {
       this.batch.push({ envelope, plans, requirements, resolve, reject });
-      if (this.applying) return;
-      this.applying = true;
+      if (this.applying >= this.concurrentApplies()) return;
+      this.applying += 1;
       setImmediate(() => void this.applyBatches());
     });
   }
 
-  /** One transaction at a time: what arrives while one runs goes together in the next (group commit). */
+  /**
+   * Two transactions at a time (SQLite: one, it has a single writer): what arrives while they
+   * run goes together in the next (group commit). While one waits on the database, the other
+   * is prepared or committed. Their objects are apart: a message's objects are locked in
+   * Redis until it is applied, and the versions' row locks keep it so without Redis.
+   */
+  private concurrentApplies(): number {
+    return this.options.knex.client.config.client === 'better-sqlite3' ? 1 : 4;
+  }
+
+  /** Applies what waits, until nothing does. */
   private async applyBatches(): Promise<void> {
     while (this.batch.length > 0) await this.applyBatch(this.batch.splice(0));
-    this.applying = false;
+    this.applying -= 1;
   }
 
   private async applyBatch(batch: readonly Batched[]): Promise<void> {
@@ -560,10 +581,18 @@ export class Subscriber<Callbacks = unknown> {
       group.ids.push(o.id);
       byEndpoint.set(`${o.publisher} ${o.endpoint}`, group);
     }
+    const postgres = trx.client.config.client === 'pg';
     const query = trx(versionsTable)
       .select('publisher', 'endpoint', 'object_id', 'version', 'destroyed')
       .where((q) => {
         for (const g of byEndpoint.values()) {
+          if (postgres) {
+            // One array parameter: thousands of bound values would cost more to parse and plan than to read.
+            q.orWhere((w) =>
+              w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereRaw('?? = ANY(?)', ['object_id', g.ids]),
+            );
+            continue;
+          }
           for (let i = 0; i < g.ids.length; i += insertChunk) {
             const ids = g.ids.slice(i, i + insertChunk);
             q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', ids));
@@ -590,20 +619,17 @@ export class Subscriber<Callbacks = unknown> {
   private plan(op: OperationMessage, publisher: string): Plan[] {
     // A sync is bound, routed and resolved as the update it stands for.
     const key = routingKey(op.endpoint, op.operation === 'sync' ? 'update' : op.operation);
-    const bound = this.options.schema.bindings.some((b) => topicMatches(b, key));
+    const { bound, subscription, targets } = this.route(key, op.types);
     if (bound && op.endpoint.split('/')[0] !== publisher) {
       throw new Unprocessable(`app ${publisher} sent an operation on ${op.endpoint}, an endpoint it does not own`);
     }
-    const subscription = resolveSubscription(this.options.schema, key, op.types);
-    const observers = resolveObservers(this.options.schema, key, op.types);
-    if (!subscription && observers.length === 0) {
+    if (targets.length === 0) {
       // An operation on an endpoint this app does not bind came along in a multi-type message: not ours.
       if (!bound) return [];
       throw new Unprocessable(
         `unknown type ${op.types.join(' < ')} on ${op.endpoint}: no subscription of ${this.options.schema.app} matches it or an ancestor`,
       );
     }
-    const targets = [...(subscription ? [subscription.name] : []), ...observers.map((o) => o.name)];
     if (op.attributes !== null) {
       for (const target of targets) {
         const validate = this.options.schema.validate.attributes[target];
@@ -613,6 +639,26 @@ export class Subscriber<Callbacks = unknown> {
       }
     }
     return [{ op, key: objectKey(publisher, op.endpoint, op.id), ...(subscription ? { subscription } : {}), targets }];
+  }
+
+  /** Where an operation under a routing key, of a type chain, goes: resolved once per key and chain. */
+  private route(key: string, types: readonly string[]): Route {
+    const cacheKey = `${key} ${types.join(' ')}`;
+    let route = this.routes.get(cacheKey);
+    if (!route) {
+      const { schema } = this.options;
+      const subscription = resolveSubscription(schema, key, types);
+      const observers = resolveObservers(schema, key, types);
+      route = {
+        bound: schema.bindings.some((b) => topicMatches(b, key)),
+        ...(subscription ? { subscription } : {}),
+        targets: [...(subscription ? [subscription.name] : []), ...observers.map((o) => o.name)],
+      };
+      // Bounded: type chains come from messages, which a faulty publisher could vary endlessly.
+      if (this.routes.size >= 10_000) this.routes.clear();
+      this.routes.set(cacheKey, route);
+    }
+    return route;
   }
 
   private async write(
