@@ -15,6 +15,13 @@ export interface RelayOptions {
   readonly leaseMs?: number;
   /** How often the sweeper looks for rows nobody published (default 1 s). */
   readonly sweepIntervalMs?: number;
+  /**
+   * How long confirmed rows may wait to be deleted together (default 50 ms; 0: each round
+   * deletes its own at once). One statement, and on PostgreSQL one commit, for the rows of
+   * many rounds. Keep it well under the lease: a row not deleted when its lease ends may be
+   * published again by a sweeper (a duplicate the subscribers absorb).
+   */
+  readonly deleteDelayMs?: number;
   readonly onError?: (error: Error) => void;
   /** The publishing app, to label its metrics and report its outbox backlog in them (the publisher passes its own). */
   readonly app?: string;
@@ -45,6 +52,10 @@ export class Relay {
   private failures = 0;
   /** Rows this process committed already claimed: published without a claim round trip. */
   private readonly pending: OutboxRow[] = [];
+  /** Rows published and confirmed, not yet deleted. */
+  private readonly confirmed: (number | string)[] = [];
+  private deleting: Promise<void> | undefined;
+  private deleteTimer: NodeJS.Timeout | undefined;
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
 
@@ -97,6 +108,7 @@ export class Relay {
   async flush(): Promise<void> {
     while (this.running) await this.running;
     await this.drain();
+    await this.deleteConfirmed();
   }
 
   private async drain(): Promise<void> {
@@ -130,15 +142,43 @@ export class Relay {
       await this.release(rows);
       throw error;
     }
-    await this.knex(outboxTable)
-      .whereIn(
-        'id',
-        rows.map((r) => r.id),
-      )
-      .delete();
     this.metrics.relayPublished.inc({ app }, rows.length);
+    for (const row of rows) this.confirmed.push(row.id);
+    const delay = this.options.deleteDelayMs ?? 50;
+    if (delay <= 0 || this.confirmed.length >= deleteBatch) await this.deleteConfirmed();
+    else this.deleteTimer ??= setTimeout(() => void this.deleteConfirmed().catch(this.failed), delay);
     return rows.length;
   }
+
+  /** Deletes the confirmed rows; one deletion at a time, and one after it for rows confirmed meanwhile. */
+  private async deleteConfirmed(): Promise<void> {
+    clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    while (this.deleting) await this.deleting;
+    if (this.confirmed.length === 0) return;
+    const ids = this.confirmed.splice(0);
+    this.deleting = (async () => {
+      try {
+        for (let i = 0; i < ids.length; i += deleteBatch)
+          await this.knex(outboxTable)
+            .whereIn('id', ids.slice(i, i + deleteBatch))
+            .delete();
+      } catch (error) {
+        // Tried again with the next deletion; meanwhile the rows' leases keep sweepers off them.
+        this.confirmed.push(...ids);
+        throw error;
+      } finally {
+        this.deleting = undefined;
+      }
+    })();
+    await this.deleting;
+  }
+
+  private readonly failed = (error: Error): void => {
+    this.options.onError?.(
+      new PublisherError(`the relay could not delete published rows: ${error.message}`, { cause: error }),
+    );
+  };
 
   private async claimExpired(): Promise<OutboxRow[]> {
     const now = Date.now();
@@ -179,10 +219,14 @@ export class Relay {
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await this.deleteConfirmed().catch(this.failed);
     // Rows still waiting are handed back at once, rather than when their lease expires.
     await this.release(this.pending.splice(0));
   }
 }
+
+/** Rows one DELETE names at most (SQLite allows a few thousand bound parameters at least). */
+const deleteBatch = 500;
 
 /** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
 export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {
