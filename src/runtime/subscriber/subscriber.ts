@@ -75,6 +75,9 @@ interface Plan {
   readonly targets: readonly string[];
 }
 
+/** Operations waiting for the next transaction that make a backlog, worth a transaction beside the running one. */
+const backlogOperations = 500;
+
 /** Where operations under a routing key, of a type chain, go. */
 interface Route {
   /** Whether the app binds the key at all. */
@@ -116,6 +119,8 @@ export class Subscriber<Callbacks = unknown> {
   private readonly batch: Batched[] = [];
   /** Transactions applying batches right now. */
   private applying = 0;
+  /** The operations of the messages in `batch`. */
+  private batchOperations = 0;
   /** When each object was last applied (by this process, or by another as Redis said), for waiters that come late. */
   private readonly appliedAt = new Map<string, number>();
   /** When each object was last asked of its publisher, so that a wait asks once per timeout. */
@@ -379,16 +384,20 @@ export class Subscriber<Callbacks = unknown> {
   ): Promise<Requirement[]> {
     return new Promise((resolve, reject) => {
       this.batch.push({ envelope, plans, requirements, resolve, reject });
+      this.batchOperations += plans.length;
       if (this.applying >= this.concurrentApplies()) return;
+      // Another transaction beside a running one only for a backlog: otherwise what waits is
+      // better applied together in the next (fewer commits).
+      if (this.applying > 0 && this.batchOperations < backlogOperations) return;
       this.applying += 1;
       setImmediate(() => void this.applyBatches());
     });
   }
 
   /**
-   * Two transactions at a time (SQLite: one, it has a single writer): what arrives while they
-   * run goes together in the next (group commit). While one waits on the database, the other
-   * is prepared or committed. Their objects are apart: a message's objects are locked in
+   * Up to four transactions at a time when a backlog waits (SQLite: one, it has a single
+   * writer); otherwise one: what arrives while it runs goes together in the next (group
+   * commit). While one waits on the database, another is prepared or committed. Their objects are apart: a message's objects are locked in
    * Redis until it is applied, and the versions' row locks keep it so without Redis.
    */
   private concurrentApplies(): number {
@@ -397,7 +406,10 @@ export class Subscriber<Callbacks = unknown> {
 
   /** Applies what waits, until nothing does. */
   private async applyBatches(): Promise<void> {
-    while (this.batch.length > 0) await this.applyBatch(this.batch.splice(0));
+    while (this.batch.length > 0) {
+      this.batchOperations = 0;
+      await this.applyBatch(this.batch.splice(0));
+    }
     this.applying -= 1;
   }
 
