@@ -22,6 +22,12 @@ export interface RelayOptions {
    * published again by a sweeper (a duplicate the subscribers absorb).
    */
   readonly deleteDelayMs?: number;
+  /**
+   * How long a row committed by this process waits for others before the relay publishes
+   * them together (default 1 ms; 0: at once). Rows that commit while a publishing round runs
+   * wait for its end anyway.
+   */
+  readonly lingerMs?: number;
   readonly onError?: (error: Error) => void;
   /** The publishing app, to label its metrics and report its outbox backlog in them (the publisher passes its own). */
   readonly app?: string;
@@ -56,6 +62,8 @@ export class Relay {
   private readonly confirmed: (number | string)[] = [];
   private deleting: Promise<void> | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
+  /** Set while rows committed by this process wait a moment for others to publish with. */
+  private lingering: NodeJS.Timeout | undefined;
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
 
@@ -85,7 +93,13 @@ export class Relay {
   /** A committed row claimed by `claim()`: publish it soon. */
   enqueue(row: OutboxRow): void {
     this.pending.push(row);
-    this.notify();
+    const linger = this.options.lingerMs ?? 1;
+    if (linger <= 0 || this.pending.length >= (this.options.batchSize ?? 200)) this.notify();
+    else
+      this.lingering ??= setTimeout(() => {
+        this.lingering = undefined;
+        this.notify();
+      }, linger);
   }
 
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
@@ -218,6 +232,7 @@ export class Relay {
     this.stopped = true;
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.lingering);
     await this.running;
     await this.deleteConfirmed().catch(this.failed);
     // Rows still waiting are handed back at once, rather than when their lease expires.
