@@ -334,8 +334,12 @@ export class Publisher<Hooks, Virtuals = unknown> {
   ): Promise<{ value: T; written?: OutboxRow }> {
     const { knex } = this.options;
     const connection = (await knex.client.acquireConnection()) as SqliteConnection;
+    // While the transaction runs, its statements (all of them the hooks') are prepared once per
+    // connection and reused: preparing costs SQLite more than running a one-row write.
+    const prepare = connection.prepare;
+    connection.prepare = preparedOnce(connection, prepare);
     try {
-      connection.exec('BEGIN IMMEDIATE');
+      connection.prepare('BEGIN IMMEDIATE').run();
       const session = connectionSession(knex, 'better-sqlite3', connection);
       const value = await run(session);
       const row = await this.outboxRow(recorder, session);
@@ -344,12 +348,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
         const [inserted] = (await session.table(outboxTable).insert(row.insert).returning('id')) as { id: number }[];
         written = { id: inserted?.id as number, message: row.insert.message, route: row.route };
       }
-      connection.exec('COMMIT');
+      connection.prepare('COMMIT').run();
       return written ? { value, written } : { value };
     } catch (error) {
       if (connection.inTransaction) connection.exec('ROLLBACK');
       throw error;
     } finally {
+      connection.prepare = prepare;
       await knex.client.releaseConnection(connection);
     }
   }
@@ -558,9 +563,12 @@ class Recorder implements PublisherTransaction {
   }
 
   /**
-   * PostgreSQL: locks the row, updates it, bumps `_v` and returns the row with the previous
-   * values of every published column, in one statement. A write that changed no published
-   * attribute then gives its `_v` back (a second statement, only then).
+   * PostgreSQL: updates the row, bumps `_v` and returns the row with the previous values of
+   * every published column, in one statement. The previous values are read without a lock,
+   * and the update applies only if `_v` is still what was read: a transaction that committed
+   * a published change in between makes it update nothing, and the statement runs again with
+   * the row locked first (as it does when the row is missing, to tell). A write that changed
+   * no published attribute then gives its `_v` back (a second statement, only then).
    */
   private async updateInOneStatement(
     model: ModelDescriptor,
@@ -576,12 +584,13 @@ class Recorder implements PublisherTransaction {
         ...(model.discriminator ? [model.discriminator.column] : []),
       ]),
     ];
-    const sql = [
-      'WITH "__before" AS (SELECT * FROM ?? WHERE ?? = ? FOR UPDATE)',
-      `UPDATE ?? AS "__after" SET ${columns.map(() => '?? = ?').join(', ')}, "_v" = "__before"."_v" + 1`,
-      'FROM "__before" WHERE "__after".?? = "__before".??',
-      `RETURNING "__after".*, ${watched.map(() => '"__before".?? AS ??').join(', ')}`,
-    ].join(' ');
+    const statement = (locked: boolean) =>
+      [
+        `WITH "__before" AS (SELECT * FROM ?? WHERE ?? = ?${locked ? ' FOR UPDATE' : ''})`,
+        `UPDATE ?? AS "__after" SET ${columns.map(() => '?? = ?').join(', ')}, "_v" = "__before"."_v" + 1`,
+        `FROM "__before" WHERE "__after".?? = "__before".??${locked ? '' : ' AND "__after"."_v" = "__before"."_v"'}`,
+        `RETURNING "__after".*, ${watched.map(() => '"__before".?? AS ??').join(', ')}`,
+      ].join(' ');
     const bindings = [
       model.table,
       key,
@@ -592,7 +601,9 @@ class Recorder implements PublisherTransaction {
       key,
       ...watched.flatMap((c) => [c, `${beforePrefix}${c}`]),
     ];
-    const { rows } = (await this.db.raw(sql, bindings)) as { rows: Record<string, unknown>[] };
+    type Result = { rows: Record<string, unknown>[] };
+    let { rows } = (await this.db.raw(statement(false), bindings)) as Result;
+    if (rows.length === 0) ({ rows } = (await this.db.raw(statement(true), bindings)) as Result);
     const [returned] = rows;
     if (!returned) return undefined;
     const after: Record<string, unknown> = {};
@@ -722,7 +733,27 @@ interface PgConnection {
 /** What better-sqlite3's database offers that the SQLite transaction uses. */
 interface SqliteConnection {
   exec(sql: string): unknown;
+  prepare(sql: string): { run(...bindings: unknown[]): unknown };
   readonly inTransaction: boolean;
+}
+
+/** Prepared statements by connection and SQL text, for the hooks' transactions on SQLite. */
+const statements = new WeakMap<SqliteConnection, Map<string, ReturnType<SqliteConnection['prepare']>>>();
+
+/** `prepare`, remembering what it prepared on this connection (at most a few hundred statements). */
+function preparedOnce(connection: SqliteConnection, prepare: SqliteConnection['prepare']): SqliteConnection['prepare'] {
+  let cache = statements.get(connection);
+  if (!cache) statements.set(connection, (cache = new Map()));
+  const known = cache;
+  return (sql) => {
+    let statement = known.get(sql);
+    if (!statement) {
+      if (known.size >= 500) known.clear();
+      statement = prepare.call(connection, sql);
+      known.set(sql, statement);
+    }
+    return statement;
+  };
 }
 
 interface OutboxInsert {
