@@ -76,7 +76,7 @@ interface Plan {
 }
 
 /** Operations waiting for the next transaction that make a backlog, worth a transaction beside the running one. */
-const backlogOperations = 500;
+const backlogOperations = 200;
 
 /** Where operations under a routing key, of a type chain, go. */
 interface Route {
