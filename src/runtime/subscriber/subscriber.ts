@@ -582,38 +582,9 @@ export class Subscriber<Callbacks = unknown> {
   /** The stored versions of some objects, by object key; locked until commit when asked. */
   /** The stored versions of some objects, by object key, locked until commit. */
   private async versions(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<Map<string, Stored>> {
-    // One condition per endpoint, `object_id IN (...)`, which the primary key serves.
-    const byEndpoint = new Map<string, { publisher: string; endpoint: string; ids: string[] }>();
-    for (const o of objects) {
-      const group = byEndpoint.get(`${o.publisher} ${o.endpoint}`) ?? {
-        publisher: o.publisher,
-        endpoint: o.endpoint,
-        ids: [],
-      };
-      group.ids.push(o.id);
-      byEndpoint.set(`${o.publisher} ${o.endpoint}`, group);
-    }
-    const postgres = trx.client.config.client === 'pg';
-    const query = trx(versionsTable)
-      .select('publisher', 'endpoint', 'object_id', 'version', 'destroyed')
-      .where((q) => {
-        for (const g of byEndpoint.values()) {
-          if (postgres) {
-            // One array parameter: thousands of bound values would cost more to parse and plan than to read.
-            q.orWhere((w) =>
-              w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereRaw('?? = ANY(?)', ['object_id', g.ids]),
-            );
-            continue;
-          }
-          for (let i = 0; i < g.ids.length; i += insertChunk) {
-            const ids = g.ids.slice(i, i + insertChunk);
-            q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', ids));
-          }
-        }
-      })
-      .orderBy(['publisher', 'endpoint', 'object_id']);
-    if (trx.client.config.client !== 'better-sqlite3') query.forUpdate();
-    const rows = (await query) as {
+    const rows = (await (trx.client.config.client === 'pg'
+      ? this.versionsOnPostgres(trx, objects)
+      : this.versionsByEndpoint(trx, objects))) as {
       publisher: string;
       endpoint: string;
       object_id: string;
@@ -626,6 +597,52 @@ export class Subscriber<Callbacks = unknown> {
         { version: Number(r.version), destroyed: Boolean(r.destroyed) },
       ]),
     );
+  }
+
+  /**
+   * PostgreSQL: the keys as three array parameters, joined to the versions: a plan that looks
+   * each key up in the primary key whatever the table's statistics say. (With `object_id IN
+   * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
+   * read whole for every message.)
+   */
+  private async versionsOnPostgres(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<unknown[]> {
+    const { rows } = (await trx.raw(
+      `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
+       FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
+       JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
+       ORDER BY v.publisher, v.endpoint, v.object_id
+       FOR UPDATE OF v`,
+      [objects.map((o) => o.publisher), objects.map((o) => o.endpoint), objects.map((o) => o.id), versionsTable],
+    )) as { rows: unknown[] };
+    return rows;
+  }
+
+  /** Other databases: one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
+  private versionsByEndpoint(trx: Knex.Transaction, objects: readonly ObjectRef[]): Knex.QueryBuilder {
+    const byEndpoint = new Map<string, { publisher: string; endpoint: string; ids: string[] }>();
+    for (const o of objects) {
+      const group = byEndpoint.get(`${o.publisher} ${o.endpoint}`) ?? {
+        publisher: o.publisher,
+        endpoint: o.endpoint,
+        ids: [],
+      };
+      group.ids.push(o.id);
+      byEndpoint.set(`${o.publisher} ${o.endpoint}`, group);
+    }
+    const query = trx(versionsTable)
+      .select('publisher', 'endpoint', 'object_id', 'version', 'destroyed')
+      .where((q) => {
+        for (const g of byEndpoint.values()) {
+          for (let i = 0; i < g.ids.length; i += insertChunk) {
+            const ids = g.ids.slice(i, i + insertChunk);
+            q.orWhere((w) => w.where({ publisher: g.publisher, endpoint: g.endpoint }).whereIn('object_id', ids));
+          }
+        }
+      })
+      .orderBy(['publisher', 'endpoint', 'object_id']);
+    // SQLite has no row locks: its single writer already serialises transactions.
+    if (trx.client.config.client !== 'better-sqlite3') query.forUpdate();
+    return query;
   }
 
   private plan(op: OperationMessage, publisher: string): Plan[] {
