@@ -128,6 +128,8 @@ export class Subscriber<Callbacks = unknown> {
   private readonly unlisten: (() => void) | undefined;
   private readonly observer: SubscriberObserver;
   private readonly routes = new Map<string, Route>();
+  /** Whether this app tracks objects of an endpoint and type chain (see `tracks`), resolved once each. */
+  private readonly tracked = new Map<string, boolean>();
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const roots = new Map<string, Set<string>>();
@@ -271,14 +273,18 @@ export class Subscriber<Callbacks = unknown> {
 
   /** Whether this app stores or observes the object of a dependency: only then can it wait for it. */
   private tracks(dependency: Dependency): boolean {
-    const { schema } = this.options;
-    const keys = (['create', 'update', 'destroy'] as const).map((o) => routingKey(dependency.endpoint, o));
-    if (!dependency.types) return keys.some((key) => schema.bindings.some((b) => topicMatches(b, key)));
-    return keys.some(
-      (key) =>
-        resolveSubscription(schema, key, dependency.types ?? []) !== undefined ||
-        resolveObservers(schema, key, dependency.types ?? []).length > 0,
-    );
+    const { endpoint, types } = dependency;
+    const cacheKey = `${endpoint} ${types === undefined ? '' : types.join(' ')}`;
+    let tracked = this.tracked.get(cacheKey);
+    if (tracked === undefined) {
+      const keys = (['create', 'update', 'destroy'] as const).map((o) => routingKey(endpoint, o));
+      tracked = types
+        ? keys.some((key) => this.route(key, types).targets.length > 0)
+        : keys.some((key) => this.options.schema.bindings.some((b) => topicMatches(b, key)));
+      if (this.tracked.size >= 10_000) this.tracked.clear();
+      this.tracked.set(cacheKey, tracked);
+    }
+    return tracked;
   }
 
   /** Waits until one of the objects is applied (by this process or, through Redis, another), or a while. */
