@@ -444,16 +444,27 @@ export class Subscriber<Callbacks = unknown> {
         // another process wrote in between; one that writes first waits for the lock.
         if (trx.client.config.client === 'better-sqlite3')
           await trx.raw('UPDATE ?? SET version = version WHERE 0', [versionsTable]);
-        // One read, with the messages' objects and what they depend on, locked in key order so
-        // that two workers never wait on each other's locks in a cycle.
-        const objects = new Map<string, ObjectRef>();
+        // The versions of the objects the messages write, locked for update in key order, then
+        // of those they only depend on, locked for share: transactions that depend on the same
+        // objects do not wait for each other, and a destroy of one waits for them.
+        const written = new Map<string, ObjectRef>();
+        const required = new Map<string, ObjectRef>();
         for (const { envelope, plans, requirements } of batch) {
-          for (const object of [...uniqueObjects(envelope.app, plans), ...requirements])
-            objects.set(objectKey(object.publisher, object.endpoint, object.id), object);
+          for (const object of uniqueObjects(envelope.app, plans))
+            written.set(objectKey(object.publisher, object.endpoint, object.id), object);
+          for (const object of requirements) required.set(object.key, object);
         }
-        const stored = await this.versions(trx, [...objects.values()]);
+        for (const key of written.keys()) required.delete(key);
+        const stored = await this.versions(trx, [...written.values()], 'update');
+        if (required.size > 0)
+          for (const [key, version] of await this.versions(trx, [...required.values()], 'share'))
+            stored.set(key, version);
         const recorded = new Map<string, Record<string, unknown>>();
-        const inserts = new InsertBatch(trx, (table, row) => this.insertOrUpdate(trx, this.keyOf(table), row));
+        const inserts = new InsertBatch(
+          trx,
+          (table, row) => this.insertOrUpdate(trx, this.keyOf(table), row),
+          (table) => this.keyOf(table).key,
+        );
         const results: Requirement[][] = [];
         for (const { envelope, plans, requirements } of batch) {
           const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
@@ -587,10 +598,15 @@ export class Subscriber<Callbacks = unknown> {
 
   /** The stored versions of some objects, by object key; locked until commit when asked. */
   /** The stored versions of some objects, by object key, locked until commit. */
-  private async versions(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<Map<string, Stored>> {
+  private async versions(
+    trx: Knex.Transaction,
+    objects: readonly ObjectRef[],
+    lock: 'update' | 'share',
+  ): Promise<Map<string, Stored>> {
+    if (objects.length === 0) return new Map();
     const rows = (await (trx.client.config.client === 'pg'
-      ? this.versionsOnPostgres(trx, objects)
-      : this.versionsByEndpoint(trx, objects))) as {
+      ? this.versionsOnPostgres(trx, objects, lock)
+      : this.versionsByEndpoint(trx, objects, lock))) as {
       publisher: string;
       endpoint: string;
       object_id: string;
@@ -611,20 +627,28 @@ export class Subscriber<Callbacks = unknown> {
    * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
    * read whole for every message.)
    */
-  private async versionsOnPostgres(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<unknown[]> {
+  private async versionsOnPostgres(
+    trx: Knex.Transaction,
+    objects: readonly ObjectRef[],
+    lock: 'update' | 'share',
+  ): Promise<unknown[]> {
     const { rows } = (await trx.raw(
       `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
        FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
        JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
        ORDER BY v.publisher, v.endpoint, v.object_id
-       FOR UPDATE OF v`,
+       FOR ${lock === 'update' ? 'UPDATE' : 'SHARE'} OF v`,
       [objects.map((o) => o.publisher), objects.map((o) => o.endpoint), objects.map((o) => o.id), versionsTable],
     )) as { rows: unknown[] };
     return rows;
   }
 
   /** Other databases: one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
-  private versionsByEndpoint(trx: Knex.Transaction, objects: readonly ObjectRef[]): Knex.QueryBuilder {
+  private versionsByEndpoint(
+    trx: Knex.Transaction,
+    objects: readonly ObjectRef[],
+    lock: 'update' | 'share',
+  ): Knex.QueryBuilder {
     const byEndpoint = new Map<string, { publisher: string; endpoint: string; ids: string[] }>();
     for (const o of objects) {
       const group = byEndpoint.get(`${o.publisher} ${o.endpoint}`) ?? {
@@ -647,7 +671,10 @@ export class Subscriber<Callbacks = unknown> {
       })
       .orderBy(['publisher', 'endpoint', 'object_id']);
     // SQLite has no row locks: its single writer already serialises transactions.
-    if (trx.client.config.client !== 'better-sqlite3') query.forUpdate();
+    if (trx.client.config.client !== 'better-sqlite3') {
+      if (lock === 'update') query.forUpdate();
+      else query.forShare();
+    }
     return query;
   }
 
@@ -807,8 +834,9 @@ interface Batched {
  * as one multi-row INSERT; a row of another table first writes what came before, so that
  * rows are written in the order of their operations (parents before children). Creates are
  * new for sure. Syncs may find a row that is there without a version (put in by hand before
- * the initial sync): their INSERT runs in a savepoint, and if it fails each row is written on
- * its own, updating what is there.
+ * the initial sync): on PostgreSQL their INSERT skips the rows that conflict, which are then
+ * written one by one, updating what is there; elsewhere it runs in a savepoint, and if it
+ * fails each row is written on its own.
  */
 class InsertBatch {
   private pending: { table: string; rows: Record<string, unknown>[]; certain: boolean } | undefined;
@@ -816,6 +844,8 @@ class InsertBatch {
   constructor(
     private readonly trx: Knex.Transaction,
     private readonly upsert: (table: string, row: Record<string, unknown>) => Promise<void>,
+    /** A table's key column, by which rows that existed already are told apart. */
+    private readonly key?: (table: string) => string,
   ) {}
 
   async add(table: string, row: Record<string, unknown>, certain: boolean): Promise<void> {
@@ -834,6 +864,18 @@ class InsertBatch {
       const chunk = rows.slice(i, i + insertChunk);
       if (certain) {
         await this.trx(table).insert(chunk);
+        continue;
+      }
+      if (this.key && this.trx.client.config.client === 'pg') {
+        // The rows that exist already (any unique key conflicting) are skipped, then upserted
+        // one by one: no savepoint, no subtransaction.
+        const key = this.key(table);
+        const inserted = (await this.trx(table).insert(chunk).onConflict().ignore().returning(key)) as Record<
+          string,
+          unknown
+        >[];
+        const added = new Set(inserted.map((row) => String(row[key])));
+        for (const row of chunk) if (!added.has(String(row[key]))) await this.upsert(table, row);
         continue;
       }
       const inserted = await this.trx
