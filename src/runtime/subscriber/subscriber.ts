@@ -455,6 +455,11 @@ export class Subscriber<Callbacks = unknown> {
           for (const object of requirements) required.set(object.key, object);
         }
         for (const key of written.keys()) required.delete(key);
+        // SQLite locks no rows: one read for all.
+        if (trx.client.config.client === 'better-sqlite3') {
+          for (const [key, object] of required) written.set(key, object);
+          required.clear();
+        }
         const stored = await this.versions(trx, [...written.values()], 'update');
         if (required.size > 0)
           for (const [key, version] of await this.versions(trx, [...required.values()], 'share'))
