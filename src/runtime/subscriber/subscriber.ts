@@ -487,11 +487,20 @@ export class Subscriber<Callbacks = unknown> {
             // A new object of a table this app alone fills is inserted together with the
             // other new objects; anything else is written in order, after them.
             const fresh = current === undefined && op.operation !== 'update' && op.attributes !== null;
-            // Its parent is destroyed here: the publisher deleted this row first (its own
-            // foreign key), and that destroy is on its way. It counts as destroyed, so that its
-            // own children are not written either.
+            // Its parent is destroyed here. The publisher's own foreign key let it delete the
+            // parent only once no row referenced it: this row has a newer version (deleted, or
+            // moved to another parent) on its way. Writing this one would break the
+            // subscriber's foreign key, and skipping it for good would lose its children if it
+            // was moved: the message waits for that newer version (or, after the dependency
+            // timeout, for the row's current state from its publisher). Without waiting
+            // (recovery, bareback), it is skipped and counts as destroyed, and so do its
+            // children.
             const orphan =
               subscription !== undefined && op.attributes !== null && this.orphan(subscription, op, envelope, stored);
+            if (orphan && requirements !== lax) {
+              const { endpoint, id } = op;
+              throw new NotReady([{ key, publisher: envelope.app, endpoint, id, version: op.version + 1 }]);
+            }
             if (orphan) {
               // Not written: inserting it would break the subscriber's foreign key.
             } else if (subscription && fresh && !this.sharedTables.has(subscription.table)) {
@@ -533,8 +542,9 @@ export class Subscriber<Callbacks = unknown> {
         return results;
       })
       .catch((error: unknown) => {
-        // A destroy that must wait for rows referencing its object: alone, the message waits;
-        // in a batch, the batch is retried message by message.
+        // A destroy that must wait for rows referencing its object, or an orphan for its own
+        // newer version: alone, the message waits; in a batch, the batch is retried message by
+        // message.
         if (error instanceof NotReady && batch.length === 1) return [error.missing];
         throw error;
       });

@@ -1,0 +1,139 @@
+/**
+ * A row whose parent is destroyed on the subscriber, on Chinook in SQLite with foreign keys on:
+ * the publisher moved the album to another artist and then deleted the first artist, and the
+ * subscriber got the delete before the album's create. The album must neither be written (its
+ * artist is gone) nor dropped for good (its track would be lost with it): the message waits
+ * for the album's newer version, here through a re-sync answer.
+ */
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { up as replicaMigration } from '../fixtures/chinook/generated/replica/migrations/promiscuous.js';
+import { schema } from '../fixtures/chinook/generated/replica/subscriber.js';
+import {
+  type Delivery,
+  type Envelope,
+  type OperationMessage,
+  type OutgoingMessage,
+  Subscriber,
+  type Transport,
+} from '../../src/runtime/index.js';
+import { database } from '../helpers/services.js';
+
+const op = (
+  type: string,
+  id: number,
+  operation: OperationMessage['operation'],
+  version: number,
+  attributes: Record<string, unknown> | null,
+): OperationMessage => ({
+  endpoint: `store/${type.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()}`,
+  types: [type],
+  id: String(id),
+  operation,
+  version,
+  attributes,
+});
+
+const envelope = (operations: OperationMessage[], dependencies: Envelope['dependencies'] = []): Envelope => ({
+  format: 1,
+  id: randomUUID(),
+  app: 'store',
+  host: 'test',
+  generation: 1,
+  timestamp: Date.now(),
+  context: null,
+  operations,
+  dependencies,
+});
+
+/** Hands a message to the subscriber as the broker would, and says how it was settled. */
+async function handle(subscriber: Subscriber, message: Envelope): Promise<string> {
+  let outcome = 'unsettled';
+  const delivery: Delivery = {
+    body: Buffer.from(JSON.stringify(message)),
+    messageId: message.id,
+    attempt: 0,
+    waitingSince: undefined,
+    redelivered: false,
+    ack: async () => void (outcome = 'ack'),
+    retry: async (error) => void (outcome = `retry: ${error.message}`),
+    defer: async () => void (outcome = 'defer'),
+    park: async (reason) => void (outcome = `park: ${reason}`),
+  };
+  await subscriber.handle(delivery);
+  return outcome;
+}
+
+test('a row whose parent was deleted here waits for its own newer version, and its children are not lost', async () => {
+  const db = await database('sqlite');
+  try {
+    const connection = (await db.knex.client.acquireConnection()) as { exec(sql: string): void };
+    connection.exec(readFileSync(new URL('../fixtures/chinook/chinook-sqlite.sql', import.meta.url), 'utf8'));
+    await db.knex.client.releaseConnection(connection);
+    await replicaMigration(db.knex);
+    const published: OutgoingMessage[] = [];
+    const transport = { publish: async (messages: readonly OutgoingMessage[]) => void published.push(...messages) };
+    const subscriber = new Subscriber({
+      schema,
+      knex: db.knex,
+      transport: transport as unknown as Transport,
+      waitMs: 0,
+      dependencyTimeoutMs: 0,
+    });
+    const artist = (id: number) => ({ endpoint: 'store/artist', id: String(id), version: 1, types: ['Artist'] });
+
+    // The fixture holds Chinook's tables, empty: what the test needs arrives first.
+    const artists = envelope([
+      op('Artist', 90001, 'create', 1, { name: 'First' }),
+      op('Artist', 90002, 'create', 1, { name: 'Second' }),
+      op('MediaType', 1, 'create', 1, { name: 'MPEG audio file' }),
+    ]);
+    const created = envelope(
+      [
+        op('Album', 90010, 'create', 1, { title: 'Moved', artist_id: 90001 }),
+        op('Track', 90020, 'create', 1, {
+          name: 'Kept',
+          album_id: 90010,
+          media_type_id: 1,
+          genre_id: null,
+          composer: null,
+          milliseconds: 1000,
+          bytes: null,
+          unit_price: '0.99',
+        }),
+      ],
+      [artist(90001)],
+    );
+    const moved = envelope([op('Album', 90010, 'update', 2, { title: 'Moved', artist_id: 90002 })], [artist(90002)]);
+    const deleted = envelope([op('Artist', 90001, 'destroy', 2, null)]);
+
+    assert.is(await handle(subscriber, artists), 'ack');
+    assert.is(await handle(subscriber, deleted), 'ack', 'nothing here references the first artist yet');
+    assert.is(await handle(subscriber, created), 'defer', 'the album waits: its artist is deleted here');
+    assert.is(await handle(subscriber, moved), 'defer', 'the update waits for the create');
+    assert.ok(
+      published.some((m) => m.body.toString().includes('"store/album"') && m.body.toString().includes('"90010"')),
+      'the album was asked of its publisher',
+    );
+
+    // The publisher's answer: the album's current state.
+    const answer = envelope([op('Album', 90010, 'sync', 2, { title: 'Moved', artist_id: 90002 })], [artist(90002)]);
+    assert.is(await handle(subscriber, answer), 'ack');
+    assert.is(await handle(subscriber, created), 'ack', 'redelivered: the track goes in, the album is older');
+    assert.is(await handle(subscriber, moved), 'ack');
+
+    assert.equal(await db.knex('Album').where('AlbumId', 90010).first(), {
+      AlbumId: 90010,
+      Title: 'Moved',
+      ArtistId: 90002,
+    });
+    assert.is((await db.knex('Track').where('TrackId', 90020).first())?.AlbumId, 90010, 'the track is not lost');
+    assert.is(await db.knex('Artist').where('ArtistId', 90001).first(), undefined);
+  } finally {
+    await db.drop();
+  }
+});
+
+test.run();
