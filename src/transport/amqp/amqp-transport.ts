@@ -256,10 +256,14 @@ export class AmqpTransport implements Transport {
     const done = (): void => {
       unsettled -= 1;
       if (unsettled > 0) return;
-      // A copy that failed leaves the message unacknowledged: the broker delivers it again.
-      if (!failed) channel.ack(message);
-      state.inFlight -= 1;
-      if (state.inFlight === 0) state.onIdle?.();
+      try {
+        // A copy that failed leaves the message unacknowledged: the broker delivers it again.
+        // So does a channel closed meanwhile (the ack then throws).
+        if (!failed) channel.ack(message);
+      } finally {
+        state.inFlight -= 1;
+        if (state.inFlight === 0) state.onIdle?.();
+      }
     };
     const deliveries = parts.map(({ body, messageId }): Delivery => {
       let settled = false;
