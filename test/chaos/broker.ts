@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { unframe } from '../../src/transport/amqp/amqp-transport.js';
 import { names } from '../../src/transport/amqp/topology.js';
 import type { Random } from './random.js';
 import { rollbackMarker } from './world.js';
@@ -94,8 +95,8 @@ export class Tap {
 
   private observe(message: ConsumeMessage): void {
     if (message.properties.headers?.[copyHeader]) return;
-    // A frame carries several messages, one per line (see the AMQP transport).
-    const lines = message.content.toString('utf8').split('\n');
+    // A frame carries several messages (see the AMQP transport).
+    const lines = unframe(message).map((m) => m.body.toString('utf8'));
     const count = lines.length;
     this.seen += count;
     // `resync.<publisher>` requests, `sync.<subscriber>` answers, `<app>.<type>.<operation>` changes.

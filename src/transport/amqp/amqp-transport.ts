@@ -245,10 +245,8 @@ export class AmqpTransport implements Transport {
   /** Hands the consumer each message of a broker message (one, or a frame's), and acks it once all are settled. */
   private async deliver(channel: Channel, state: ConsumerState, message: ConsumeMessage): Promise<void> {
     state.inFlight += 1;
-    const { [frameHeader]: frameIds, ...headers } = message.properties.headers ?? {};
-    const parts = Array.isArray(frameIds)
-      ? splitLines(message.content).map((body, i) => ({ body, messageId: String(frameIds[i] ?? '') || undefined }))
-      : [{ body: message.content, messageId: message.properties.messageId as string | undefined }];
+    const { [frameHeader]: _ids, ...headers } = message.properties.headers ?? {};
+    const parts = unframe(message);
     const attempt = Number(headers[attemptHeader] ?? 0);
     const waiting = headers[waitingHeader];
     let unsettled = parts.length;
@@ -495,6 +493,17 @@ function joinLines(bodies: readonly Buffer[]): Buffer {
     parts.push(body);
   }
   return Buffer.concat(parts);
+}
+
+/** The messages a broker message carries, with their ids: one, or a frame's. */
+export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>): {
+  body: Buffer;
+  messageId: string | undefined;
+}[] {
+  const ids = message.properties.headers?.[frameHeader];
+  if (!Array.isArray(ids))
+    return [{ body: message.content, messageId: message.properties.messageId as string | undefined }];
+  return splitLines(message.content).map((body, i) => ({ body, messageId: String(ids[i] ?? '') || undefined }));
 }
 
 function splitLines(content: Buffer): Buffer[] {
