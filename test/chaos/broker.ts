@@ -4,6 +4,7 @@
  * duplication and reordering of those copies, queue depths for quiescence, and restarts.
  */
 import { execFile } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { unframe } from '../../src/transport/amqp/amqp-transport.js';
@@ -45,6 +46,8 @@ interface Copy {
  * under the original's routing key and `CC` keys, as the relay sent them, so every queue the
  * original reached gets one. The tap is an exclusive queue: it disappears with its
  * connection and comes back on reconnection; what is published meanwhile it does not see.
+ * Every message it sees it writes to its log, with the operations it carries, so that a row
+ * that ends up differing can be followed from the exchange through the workers' traces.
  */
 export class Tap {
   private connection: ChannelModel | undefined;
@@ -58,11 +61,15 @@ export class Tap {
   /** Messages seen that carry a row of a rolled-back transaction. */
   rolledBack = 0;
   copies = 0;
+  private readonly log: WriteStream;
 
   constructor(
     private readonly url: string,
     private readonly namespace: string,
-  ) {}
+    logFile: string,
+  ) {
+    this.log = createWriteStream(logFile, { flags: 'a' });
+  }
 
   async start(): Promise<void> {
     await this.connect();
@@ -96,8 +103,13 @@ export class Tap {
   private observe(message: ConsumeMessage): void {
     if (message.properties.headers?.[copyHeader]) return;
     // A frame carries several messages (see the AMQP transport).
-    const lines = unframe(message).map((m) => m.body.toString('utf8'));
+    const parts = unframe(message);
+    const lines = parts.map((m) => m.body.toString('utf8'));
     const count = lines.length;
+    const time = new Date().toISOString().slice(11, 23);
+    parts.forEach(({ messageId }, i) =>
+      this.log.write(`${time} ${messageId} ${message.fields.routingKey} ${describeMessage(lines[i] as string)}\n`),
+    );
     this.seen += count;
     // `resync.<publisher>` requests, `sync.<subscriber>` answers, `<app>.<type>.<operation>` changes.
     const words = message.fields.routingKey.split('.');
@@ -149,6 +161,29 @@ export class Tap {
   async close(): Promise<void> {
     this.closed = true;
     await this.connection?.close().catch(() => {});
+    await new Promise((resolve) => this.log.end(resolve));
+  }
+}
+
+/** A message's operations as the workers' traces name them: `destroy Customer 41 v2`. */
+export function describeOperations(operations: readonly Operation[]): string[] {
+  return operations.map((op) => `${op.operation} ${op.types[0]} ${op.id} v${op.version}`);
+}
+
+interface Operation {
+  readonly operation: string;
+  readonly types: readonly string[];
+  readonly id: string;
+  readonly version: number;
+}
+
+function describeMessage(body: string): string {
+  try {
+    const message = JSON.parse(body) as { operations?: Operation[]; objects?: unknown };
+    if (message.operations) return JSON.stringify(describeOperations(message.operations));
+    return body.slice(0, 300);
+  } catch {
+    return `(not JSON) ${body.slice(0, 100)}`;
   }
 }
 

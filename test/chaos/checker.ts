@@ -3,6 +3,8 @@
  * same rows with the same published attributes; nothing of a rolled-back transaction is on the
  * subscriber; every observer effect was applied exactly once.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { AttributeKind, ModelDescriptor, SubscriptionDescriptor } from '../../src/runtime/index.js';
 import { schema as replica } from '../fixtures/chinook/generated/replica/subscriber.js';
@@ -15,6 +17,12 @@ export interface CheckResult {
   readonly summary: string;
   /** What differs, when it failed. */
   readonly details: readonly string[];
+}
+
+/** An object whose rows differ, as the traces name it (`Customer 41`). */
+export interface Differing {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** Values as both sides should agree on them, whatever the database returned. */
@@ -46,8 +54,12 @@ function subscriptionOf(model: ModelDescriptor): SubscriptionDescriptor {
 }
 
 /** Every published attribute of every row, equal on both sides; lists what differs. */
-export async function compareRows(store: Knex, sqlite: Knex): Promise<CheckResult> {
+export async function compareRows(
+  store: Knex,
+  sqlite: Knex,
+): Promise<CheckResult & { readonly differing: readonly Differing[] }> {
   const details: string[] = [];
+  const objects: Differing[] = [];
   let rows = 0;
   let differing = 0;
   for (const model of Object.values(models) as ModelDescriptor[]) {
@@ -64,10 +76,14 @@ export async function compareRows(store: Knex, sqlite: Knex): Promise<CheckResul
     );
     rows += published.size;
     const problems: string[] = [];
+    const differs = (id: string, problem: string): void => {
+      problems.push(problem);
+      if (objects.at(-1)?.id !== id || objects.at(-1)?.type !== model.name) objects.push({ type: model.name, id });
+    };
     for (const [id, row] of published) {
       const copy = stored.get(id);
       if (!copy) {
-        problems.push(`${model.name} ${id}: missing on the subscriber (publisher version ${String(row._v)})`);
+        differs(id, `${model.name} ${id}: missing on the subscriber (publisher version ${String(row._v)})`);
         continue;
       }
       for (const attribute of subscription.attributes) {
@@ -76,17 +92,18 @@ export async function compareRows(store: Knex, sqlite: Knex): Promise<CheckResul
         const a = normalise(kind, row[descriptor?.column ?? attribute.name]);
         const b = normalise(kind, copy[attribute.column]);
         if (a !== b)
-          problems.push(`${model.name} ${id}.${attribute.name}: publisher ${String(a)}, subscriber ${String(b)}`);
+          differs(id, `${model.name} ${id}.${attribute.name}: publisher ${String(a)}, subscriber ${String(b)}`);
       }
     }
     for (const id of stored.keys()) {
-      if (!published.has(id)) problems.push(`${model.name} ${id}: on the subscriber, not on the publisher`);
+      if (!published.has(id)) differs(id, `${model.name} ${id}: on the subscriber, not on the publisher`);
     }
     differing += problems.length;
     details.push(...problems.slice(0, 10));
     if (problems.length > 10) details.push(`... and ${problems.length - 10} more differences in ${model.name}`);
   }
   return {
+    differing: objects,
     passed: differing === 0,
     summary: `every published attribute of every row is equal on both sides (${rows} rows in ${Object.keys(models).length} tables${differing > 0 ? `; ${differing} differences` : ''})`,
     details,
@@ -174,4 +191,32 @@ export async function checkEffects(store: Knex, sqlite: Knex, invocations: numbe
       `${synced} with it from a re-sync; ${invocations - Number(total?.n)} callback calls rolled back with their transaction)`,
     details,
   };
+}
+
+/**
+ * What became of a few differing objects: each message on the exchange that wrote them (the
+ * tap's log), each delivery of one (the workers' traces), and the version the subscriber holds.
+ */
+export async function histories(dir: string, sqlite: Knex, objects: readonly Differing[]): Promise<string[]> {
+  const logs = readdirSync(dir).filter((f) => f === 'exchange.log' || /^worker-\d+\.log$/.test(f));
+  const texts = logs.map((file) => ({ file, lines: readFileSync(join(dir, file), 'utf8').split('\n') }));
+  const out: string[] = [];
+  for (const { type, id } of objects.slice(0, 3)) {
+    const model = (Object.values(models) as ModelDescriptor[]).find((m) => m.name === type);
+    const versions = (await sqlite('promiscuous_versions')
+      .where({ endpoint: model?.endpoint ?? '', object_id: id })
+      .select('version', 'destroyed')) as { version: number; destroyed: number }[];
+    out.push(
+      `history of ${type} ${id} (subscriber's version: ${versions.map((v) => `${v.version}${v.destroyed ? ' destroyed' : ''}`).join(', ') || 'none'}):`,
+    );
+    const operation = new RegExp(`\\w+ ${type} ${id} v\\d+`);
+    for (const { file, lines } of texts) {
+      for (const line of lines) {
+        const found = operation.exec(line);
+        // The line's head (time, message id, outcome) and the operation on this object.
+        if (found) out.push(`  ${file}: ${line.slice(0, line.indexOf('[')).slice(0, 200)}... ${found[0]}`);
+      }
+    }
+  }
+  return out;
 }

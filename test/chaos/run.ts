@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { AmqpTransport } from '../../src/runtime/index.js';
 import { deleteTopology, queueDepths, restartRabbitMq, Tap } from './broker.js';
-import { type CheckResult, checkEffects, checkRollbacks, compareRows } from './checker.js';
+import { type CheckResult, checkEffects, checkRollbacks, compareRows, histories } from './checker.js';
 import type { FaultPoint } from './fault-points.js';
 import { type FaultKind, faultWeights, options, weights } from './options.js';
 import { derivedSeed, Random } from './random.js';
@@ -134,7 +134,7 @@ const publisher = supervise('publisher', './publisher-process.ts', {
   CHAOS_MAX_ROWS: String(options.maxRows),
 });
 const children = [publisher, ...workers];
-const tap = new Tap(world.amqpUrl, world.namespace);
+const tap = new Tap(world.amqpUrl, world.namespace, join(world.dir, 'exchange.log'));
 const redis = new Redis(world.redisUrl);
 const store = publisherKnex(world, 2);
 const sqlite = replicaKnex(world);
@@ -347,7 +347,8 @@ try {
     details: notQuiet ? [notQuiet, 'the checks below ran on a subscriber that had not caught up'] : [],
   });
   parked = await parkedReasons();
-  results.push(await compareRows(store, sqlite));
+  const rows = await compareRows(store, sqlite);
+  results.push({ ...rows, details: [...rows.details, ...(await histories(world.dir, sqlite, rows.differing))] });
   results.push(
     await checkRollbacks(store, sqlite, { published: tap.rolledBack, delivered: figures.deliveredRolledBack }),
   );

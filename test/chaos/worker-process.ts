@@ -19,6 +19,7 @@ import {
   Subscriber,
 } from '../../src/runtime/index.js';
 import { type Callbacks, type SaleAttributes, schema } from '../fixtures/chinook/generated/replica/subscriber.js';
+import { describeOperations } from './broker.js';
 import { type Command, type DeliveryStats, event, FaultPoints, send, workerTransport } from './fault-points.js';
 import { effectsTable, replicaApp, replicaKnex, type SqliteConnection, worldFromEnv } from './world.js';
 
@@ -65,10 +66,10 @@ const callbacks: Callbacks = {
 /** The operations of the message an error is about, for the report. */
 function describe(payload: unknown): string[] | undefined {
   const operations = (payload as Partial<Envelope> | undefined)?.operations;
-  return operations?.map((op) => `${op.operation} ${op.types[0]} ${op.id} v${op.version}`);
+  return operations && describeOperations(operations);
 }
 
-/** `CHAOS_TRACE=1`: every delivery's outcome in the worker's log, to follow a message. */
+/** Unless `CHAOS_TRACE=0`: every delivery's outcome in the worker's log, to follow a message. */
 function trace(delivery: Delivery, outcome: string): void {
   const envelope = JSON.parse(delivery.body.toString('utf8')) as Envelope;
   const waiting = delivery.waitingSince === undefined ? undefined : Date.now() - delivery.waitingSince;
@@ -93,7 +94,7 @@ const coordinator = await RedisCoordinator.connect(world.redisUrl, `${world.name
 const subscriber = new Subscriber({
   schema,
   knex: db,
-  transport: workerTransport(transport, points, stats, process.env.CHAOS_TRACE === '1' ? trace : undefined),
+  transport: workerTransport(transport, points, stats, process.env.CHAOS_TRACE === '0' ? undefined : trace),
   coordinator,
   callbacks,
   errorNotifier: (error, payload) =>

@@ -49,7 +49,7 @@ test('one message published under several keys reaches a queue once', async () =
   await transport.close();
 });
 
-test('when the broker drops every connection, publishing waits for the reconnection and consumers resume', async () => {
+test('when the broker drops every connection, publishing waits for the reconnection and consumers resume, also one started meanwhile', async () => {
   const name = randomName('dropped');
   const transport = await AmqpTransport.connect({
     url: amqpUrl,
@@ -72,11 +72,18 @@ test('when the broker drops every connection, publishing waits for the reconnect
   assert.ok(pid, `RabbitMQ lists the connection ${name}`);
   execFileSync('rabbitmqctl', ['close_connection', pid, 'test: dropping the connection'], { stdio: 'ignore' });
   await eventually(async () => (transport.healthy() ? undefined : true), 5_000, 'the drop to be noticed');
+  // Started while the connection is away: it starts with the reconnection (a worker that
+  // starts while RabbitMQ restarts must not die of it).
+  const late = collector();
+  const lateConsumer = await transport.consume('late', { prefetch: 5, bindings: ['a.late.*'] }, late.handle);
   await transport.publish([
     { routingKeys: ['a.thing.create'], messageId: 'after', body: Buffer.from('after the drop') },
+    { routingKeys: ['a.late.create'], messageId: 'late', body: Buffer.from('to the late one') },
   ]);
   assert.ok(transport.healthy(), 'reconnected');
   await eventually(async () => (seen.bodies.includes('after the drop') ? true : undefined), 15_000);
+  await eventually(async () => (late.bodies.includes('to the late one') ? true : undefined), 15_000);
+  await lateConsumer.stop();
   await consumer.stop();
   await transport.close();
   assert.not.ok(transport.healthy(), 'a closed transport is not healthy');

@@ -173,8 +173,9 @@ export class AmqpTransport implements Transport {
           );
         }),
       );
-      // The socket buffer is full: wait for it to drain before writing more.
-      if (!written) await new Promise((drained) => channel.once('drain', drained));
+      // The socket buffer is full: wait for it to drain before writing more (or for the channel
+      // to close, which fails the confirms awaited below).
+      if (!written) await drainedOrClosed(channel);
     }
     await Promise.all(confirms);
   }
@@ -182,8 +183,19 @@ export class AmqpTransport implements Transport {
   async consume(app: string, options: ConsumeOptions, handle: (d: Delivery) => Promise<void>): Promise<Consumer> {
     const state: ConsumerState = { app, options, handle, inFlight: 0, stopped: false };
     this.consumers.push(state);
-    await this.channel();
-    await this.startConsumer(this.connection as ChannelFactory, state);
+    // Away: every reconnection starts the consumers (see setup), this one too.
+    if (this.connected) {
+      try {
+        await this.startConsumer(this.connection as ChannelFactory, state);
+      } catch (error) {
+        // The broker refused (a queue declared with other arguments, say): the caller hears it.
+        // A connection lost meanwhile is the reconnection's to mend.
+        if (this.connected) {
+          this.consumers.splice(this.consumers.indexOf(state), 1);
+          throw error;
+        }
+      }
+    }
     return {
       stop: async () => {
         state.stopped = true;
@@ -485,6 +497,18 @@ export function frames(messages: readonly OutgoingMessage[], size: number): Fram
 }
 
 const newline = 0x0a;
+
+function drainedOrClosed(channel: Channel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      channel.off('drain', done);
+      channel.off('close', done);
+      resolve();
+    };
+    channel.once('drain', done);
+    channel.once('close', done);
+  });
+}
 
 function joinLines(bodies: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [];
