@@ -146,6 +146,13 @@ for (const [from, to] of pairs) {
     assert.is(Number(row.login_count), 7);
     assert.is(Number(row._v), 1, 'no _v bump');
     assert.is(Number((await world.pub.knex(outboxTable).count({ n: '*' }))[0]?.n), 0, 'nothing in the outbox');
+    // Published attributes written with the values they have, JSON included: no change either.
+    const same = { name: user.name, tags: user.tags, addresses: user.addresses, login_count: 8 };
+    await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, same as never)));
+    const unchanged = await world.pub.knex('users').where('id', user.id).first();
+    assert.is(Number(unchanged.login_count), 8, 'the unpublished column is written');
+    assert.is(Number(unchanged._v), 1, 'rewriting the same values is no change');
+    assert.is(Number((await world.pub.knex(outboxTable).count({ n: '*' }))[0]?.n), 0, 'still nothing in the outbox');
     await world.publisher.transaction(async (tx) => void (await tx.User.update(user.id, { first_name: 'Solo' })));
     const bumped = await world.pub.knex('users').where('id', user.id).first();
     assert.is(Number(bumped._v), 2, 'a column a virtual attribute uses re-publishes it');

@@ -84,6 +84,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly virtuals: VirtualFunctions;
   private readonly tables: Map<string, ModelDescriptor[]>;
   private readonly columns = new Map<string, AttributeDescriptor[]>();
+  private readonly published = new Map<string, ReadonlySet<string>>();
+  private readonly json = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     this.host = options.host ?? hostname();
@@ -340,13 +342,17 @@ export class Publisher<Hooks, Virtuals = unknown> {
     connection.prepare = preparedOnce(connection, prepare);
     try {
       connection.prepare('BEGIN IMMEDIATE').run();
-      const session = connectionSession(knex, 'better-sqlite3', connection);
+      const session: Session = { ...connectionSession(knex, 'better-sqlite3', connection), raw: sqliteRaw(connection) };
       const value = await run(session);
       const row = await this.outboxRow(recorder, session);
       let written: OutboxRow | undefined;
       if (row) {
-        const [inserted] = (await session.table(outboxTable).insert(row.insert).returning('id')) as { id: number }[];
-        written = { id: inserted?.id as number, message: row.insert.message, route: row.route };
+        const { message, created_at, attempts, claimed_by, claimed_until } = row.insert;
+        const [inserted] = (await session.raw(
+          'INSERT INTO ?? (message, created_at, attempts, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?) RETURNING id',
+          [outboxTable, message, created_at, attempts, claimed_by ?? null, claimed_until ?? null],
+        )) as { id: number }[];
+        written = { id: inserted?.id as number, message, route: row.route };
       }
       connection.prepare('COMMIT').run();
       return written ? { value, written } : { value };
@@ -472,6 +478,39 @@ export class Publisher<Hooks, Virtuals = unknown> {
     return this.columns.get(table) ?? [];
   }
 
+  /**
+   * The columns of a table whose change changes what some publication of it publishes: the
+   * published attributes' own, those virtual attributes use, and the discriminator.
+   */
+  publishedColumns(table: string): ReadonlySet<string> {
+    let columns = this.published.get(table);
+    if (!columns) {
+      const found = new Set<string>();
+      for (const model of this.tables.get(table) ?? []) {
+        if (model.discriminator) found.add(model.discriminator.column);
+        for (const a of model.attributes) {
+          if (a.private) continue;
+          for (const column of a.uses ?? (a.column === undefined ? [] : [a.column])) found.add(column);
+        }
+      }
+      this.published.set(table, (columns = found));
+    }
+    return columns;
+  }
+
+  /** The columns of a table that hold JSON (JSON, array and embedded attributes). */
+  jsonColumns(table: string): ReadonlySet<string> {
+    let columns = this.json.get(table);
+    if (!columns) {
+      const kinds = new Set(['json', 'array', 'embedded']);
+      columns = new Set(
+        this.tableAttributes(table).flatMap((a) => (a.column !== undefined && kinds.has(a.kind) ? [a.column] : [])),
+      );
+      this.json.set(table, columns);
+    }
+    return columns;
+  }
+
   notify(error: Error, payload?: unknown): void {
     this.options.errorNotifier?.(error, payload);
   }
@@ -521,7 +560,9 @@ class Recorder implements PublisherTransaction {
     let created: Record<string, unknown> | undefined;
     if (this.returning()) {
       // One round trip: the row comes back as the database stored it.
-      [created] = (await this.db.table(model.table).insert(row).returning('*')) as Record<string, unknown>[];
+      const columns = Object.keys(row).filter((c) => row[c] !== undefined);
+      const sql = `INSERT INTO ?? (${columns.map(() => '??').join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) RETURNING *`;
+      created = this.first(await this.db.raw(sql, [model.table, ...columns, ...columns.map((c) => row[c])]));
     } else {
       const [inserted] = await this.db.table(model.table).insert(row);
       created = await this.read(model, (row[key] ?? inserted) as Id);
@@ -537,8 +578,13 @@ class Recorder implements PublisherTransaction {
     id: Id,
     patch: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown> | undefined> {
-    const writes = columnValues(this.publisher.tableAttributes(model.table), patch);
-    if (this.db.dialect === 'pg' && Object.keys(writes).length > 0) return this.updateInOneStatement(model, id, writes);
+    // Undefined values write nothing (as Knex leaves them out).
+    const writes = Object.fromEntries(
+      Object.entries(columnValues(this.publisher.tableAttributes(model.table), patch)).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
+    if (this.returning() && Object.keys(writes).length > 0) return this.updateReturning(model, id, writes);
     const before = await this.read(model, id, true);
     if (!before) return undefined;
     const after = { ...before, ...writes };
@@ -548,86 +594,73 @@ class Recorder implements PublisherTransaction {
       (p) => !sameWire(this.publisher.attributes(p, before), this.publisher.attributes(p, after)),
     );
     const version = Number(before._v ?? 0) + (changed ? 1 : 0);
-    let row: Record<string, unknown> | undefined;
     if (Object.keys(writes).length > 0 || changed) {
-      const update = this.db
+      await this.db
         .table(model.table)
         .where(model.primaryKey.column, id)
         .update({ ...writes, ...(changed ? { _v: version } : {}) });
-      if (this.returning()) [row] = (await update.returning('*')) as Record<string, unknown>[];
-      else await update;
     }
-    row ??= (await this.read(model, id)) ?? after;
+    const row = (await this.read(model, id)) ?? after;
     if (changed) this.record(model, row, 'update', version);
     return row;
   }
 
   /**
-   * PostgreSQL: updates the row, bumps `_v` and returns the row with the previous values of
-   * every published column, in one statement. The previous values are read without a lock,
-   * and the update applies only if `_v` is still what was read: a transaction that committed
-   * a published change in between makes it update nothing, and the statement runs again with
-   * the row locked first (as it does when the row is missing, to tell). A write that changed
-   * no published attribute then gives its `_v` back (a second statement, only then).
+   * PostgreSQL and SQLite: one statement writes the row, bumps `_v` and returns the row, on
+   * the condition that a written column feeds a published attribute (directly, or through a
+   * virtual attribute that uses it) and changes. Nothing returned means the row is missing or
+   * the write changes nothing published: the row is then locked and the condition tried once
+   * more (a transaction that committed in between may have made it true), and failing that
+   * the columns are written without a new version.
    */
-  private async updateInOneStatement(
+  private async updateReturning(
     model: ModelDescriptor,
     id: Id,
     writes: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown> | undefined> {
     const key = model.primaryKey.column;
     const columns = Object.keys(writes);
-    const watched = [
-      ...new Set([
-        '_v',
-        ...this.publisher.tableAttributes(model.table).flatMap((a) => (a.column === undefined ? [] : [a.column])),
-        ...(model.discriminator ? [model.discriminator.column] : []),
-      ]),
-    ];
-    const statement = (locked: boolean) =>
-      [
-        `WITH "__before" AS (SELECT * FROM ?? WHERE ?? = ?${locked ? ' FOR UPDATE' : ''})`,
-        `UPDATE ?? AS "__after" SET ${columns.map(() => '?? = ?').join(', ')}, "_v" = "__before"."_v" + 1`,
-        `FROM "__before" WHERE "__after".?? = "__before".??${locked ? '' : ' AND "__after"."_v" = "__before"."_v"'}`,
-        `RETURNING "__after".*, ${watched.map(() => '"__before".?? AS ??').join(', ')}`,
-      ].join(' ');
-    const bindings = [
-      model.table,
-      key,
-      id,
-      model.table,
-      ...columns.flatMap((c) => [c, writes[c]]),
-      key,
-      key,
-      ...watched.flatMap((c) => [c, `${beforePrefix}${c}`]),
-    ];
-    type Result = { rows: Record<string, unknown>[] };
-    let { rows } = (await this.db.raw(statement(false), bindings)) as Result;
-    if (rows.length === 0) ({ rows } = (await this.db.raw(statement(true), bindings)) as Result);
-    const [returned] = rows;
-    if (!returned) return undefined;
-    const after: Record<string, unknown> = {};
-    const previous: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(returned)) {
-      if (name.startsWith(beforePrefix)) previous[name.slice(beforePrefix.length)] = value;
-      else after[name] = value;
+    const watched = this.publisher.publishedColumns(model.table);
+    const compared = columns.filter((c) => watched.has(c));
+    const different = this.db.dialect === 'pg' ? 'IS DISTINCT FROM' : 'IS NOT';
+    const json = this.publisher.jsonColumns(model.table);
+    const set = columns.map(() => '?? = ?').join(', ');
+    const bindings = [model.table, ...columns.flatMap((c) => [c, writes[c]]), key, id];
+    const bump = async (): Promise<Record<string, unknown> | undefined> => {
+      if (compared.length === 0) return undefined;
+      // PostgreSQL's json type has no equality: JSON values are compared as jsonb.
+      const cast = (c: string) => (this.db.dialect === 'pg' && json.has(c) ? '::jsonb' : '');
+      const condition = compared.map((c) => `??${cast(c)} ${different} ?${cast(c)}`).join(' OR ');
+      const sql = `UPDATE ?? SET ${set}, "_v" = "_v" + 1 WHERE ?? = ? AND (${condition}) RETURNING *`;
+      return this.first(await this.db.raw(sql, [...bindings, ...compared.flatMap((c) => [c, writes[c]])]));
+    };
+    let row = await bump();
+    if (!row) {
+      if (!(await this.read(model, id, true))) return undefined;
+      row = await bump();
     }
-    const before = { ...after, ...previous };
-    const changed = this.publisher
-      .publicationsOf(model, after)
-      .some((p) => !sameWire(this.publisher.attributes(p, before), this.publisher.attributes(p, after)));
-    if (!changed) {
-      await this.db.table(model.table).where(key, id).update({ _v: before._v });
-      return { ...after, _v: before._v };
-    }
-    this.record(model, after, 'update', Number(after._v));
-    return after;
+    if (!row) return this.first(await this.db.raw(`UPDATE ?? SET ${set} WHERE ?? = ? RETURNING *`, bindings));
+    this.record(model, row, 'update', Number(row._v));
+    return row;
+  }
+
+  /** The first row of a raw statement's result, whatever the dialect's shape of it. */
+  private first(result: unknown): Record<string, unknown> | undefined {
+    const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
+    return rows[0] as Record<string, unknown> | undefined;
   }
 
   private async deleteRow(model: ModelDescriptor, id: Id): Promise<boolean> {
-    const before = await this.read(model, id, true);
+    const key = model.primaryKey.column;
+    let before: Record<string, unknown> | undefined;
+    if (this.returning()) {
+      // One statement: the row as it was comes back from the DELETE.
+      before = this.first(await this.db.raw('DELETE FROM ?? WHERE ?? = ? RETURNING *', [model.table, key, id]));
+    } else {
+      before = await this.read(model, id, true);
+      if (before) await this.db.table(model.table).where(key, id).delete();
+    }
     if (!before) return false;
-    await this.db.table(model.table).where(model.primaryKey.column, id).delete();
     this.record(model, before, 'destroy', Number(before._v ?? 0) + 1);
     return true;
   }
@@ -721,9 +754,6 @@ function connectionSession(knex: Knex, dialect: string, connection: unknown): Se
   };
 }
 
-/** The prefix of the previous values' columns in the result of a one-statement update. */
-const beforePrefix = '__before_';
-
 /** What node-postgres's client offers that the PostgreSQL transaction uses. */
 interface PgConnection {
   query(text: string): Promise<unknown>;
@@ -733,8 +763,55 @@ interface PgConnection {
 /** What better-sqlite3's database offers that the SQLite transaction uses. */
 interface SqliteConnection {
   exec(sql: string): unknown;
-  prepare(sql: string): { run(...bindings: unknown[]): unknown };
+  prepare(sql: string): SqliteStatement;
   readonly inTransaction: boolean;
+}
+
+interface SqliteStatement {
+  readonly reader: boolean;
+  run(...bindings: unknown[]): unknown;
+  all(...bindings: unknown[]): unknown[];
+}
+
+/** Which bindings of a raw statement are identifiers (`??`) rather than values (`?`), by its SQL text. */
+const placeholders = new Map<string, readonly boolean[]>();
+/** Raw statements with their identifiers written in, by SQL text and identifiers. */
+const inlined = new Map<string, string>();
+
+/**
+ * Raw statements on SQLite, run on the connection without Knex: the identifiers (`??`) are
+ * written into the SQL once per statement shape, the values bound (converted as Knex
+ * converts them), and the statement prepared once per connection (see {@link preparedOnce}).
+ * Knex's query building costs more than SQLite's own work on a one-row write.
+ */
+function sqliteRaw(connection: SqliteConnection): Session['raw'] {
+  return async (sql, bindings) => {
+    let kinds = placeholders.get(sql);
+    if (!kinds) {
+      kinds = (sql.match(/\?\??/g) ?? []).map((p) => p === '??');
+      if (placeholders.size >= 500) placeholders.clear();
+      placeholders.set(sql, kinds);
+    }
+    const identifiers: string[] = [];
+    const values: unknown[] = [];
+    kinds.forEach((identifier, i) => {
+      const value = bindings[i];
+      if (identifier) identifiers.push(String(value));
+      else values.push(value instanceof Date ? value.valueOf() : typeof value === 'boolean' ? Number(value) : value);
+    });
+    const key = `${sql}\0${identifiers.join('\0')}`;
+    let text = inlined.get(key);
+    if (text === undefined) {
+      let next = 0;
+      text = sql.replace(/\?\??/g, (p) =>
+        p === '??' ? `"${(identifiers[next++] as string).replace(/"/g, '""')}"` : p,
+      );
+      if (inlined.size >= 500) inlined.clear();
+      inlined.set(key, text);
+    }
+    const statement = connection.prepare(text);
+    return statement.reader ? statement.all(...values) : statement.run(...values);
+  };
 }
 
 /** Prepared statements by connection and SQL text, for the hooks' transactions on SQLite. */
