@@ -460,10 +460,7 @@ export class Subscriber<Callbacks = unknown> {
           for (const [key, object] of required) written.set(key, object);
           required.clear();
         }
-        const stored = await this.versions(trx, [...written.values()], 'update');
-        if (required.size > 0)
-          for (const [key, version] of await this.versions(trx, [...required.values()], 'share'))
-            stored.set(key, version);
+        const stored = await this.versions(trx, [...written.values()], [...required.values()]);
         const recorded = new Map<string, Record<string, unknown>>();
         const inserts = new InsertBatch(
           trx,
@@ -611,23 +608,31 @@ export class Subscriber<Callbacks = unknown> {
     return out;
   }
 
-  /** The stored versions of some objects, by object key; locked until commit when asked. */
-  /** The stored versions of some objects, by object key, locked until commit. */
+  /**
+   * The stored versions of the objects written (locked for update) and of those only required
+   * (locked for share), by object key, locked until commit.
+   */
   private async versions(
     trx: Knex.Transaction,
-    objects: readonly ObjectRef[],
-    lock: 'update' | 'share',
+    written: readonly ObjectRef[],
+    required: readonly ObjectRef[],
   ): Promise<Map<string, Stored>> {
-    if (objects.length === 0) return new Map();
-    const rows = (await (trx.client.config.client === 'pg'
-      ? this.versionsOnPostgres(trx, objects, lock)
-      : this.versionsByEndpoint(trx, objects, lock))) as {
+    type Row = {
       publisher: string;
       endpoint: string;
       object_id: string;
       version: number | string;
       destroyed: boolean | number;
-    }[];
+    };
+    const rows: Row[] = [];
+    if (trx.client.config.client === 'pg')
+      rows.push(...((await this.versionsOnPostgres(trx, written, required)) as Row[]));
+    else
+      for (const [objects, lock] of [
+        [written, 'update'],
+        [required, 'share'],
+      ] as const)
+        if (objects.length > 0) rows.push(...((await this.versionsByEndpoint(trx, objects, lock)) as Row[]));
     return new Map(
       rows.map((r) => [
         objectKey(r.publisher, r.endpoint, r.object_id),
@@ -640,21 +645,32 @@ export class Subscriber<Callbacks = unknown> {
    * PostgreSQL: the keys as three array parameters, joined to the versions: a plan that looks
    * each key up in the primary key whatever the table's statistics say. (With `object_id IN
    * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
-   * read whole for every message.)
+   * read whole for every message.) Written and required objects in one statement, each set
+   * locked in key order by a query of its own in a WITH.
    */
   private async versionsOnPostgres(
     trx: Knex.Transaction,
-    objects: readonly ObjectRef[],
-    lock: 'update' | 'share',
+    written: readonly ObjectRef[],
+    required: readonly ObjectRef[],
   ): Promise<unknown[]> {
-    const { rows } = (await trx.raw(
+    const lookup = (lock: 'UPDATE' | 'SHARE') =>
       `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
        FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
        JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
        ORDER BY v.publisher, v.endpoint, v.object_id
-       FOR ${lock === 'update' ? 'UPDATE' : 'SHARE'} OF v`,
-      [objects.map((o) => o.publisher), objects.map((o) => o.endpoint), objects.map((o) => o.id), versionsTable],
-    )) as { rows: unknown[] };
+       FOR ${lock} OF v`;
+    const keys = (objects: readonly ObjectRef[]) => [
+      objects.map((o) => o.publisher),
+      objects.map((o) => o.endpoint),
+      objects.map((o) => o.id),
+      versionsTable,
+    ];
+    const sql =
+      required.length === 0
+        ? lookup('UPDATE')
+        : `WITH w AS (${lookup('UPDATE')}), r AS (${lookup('SHARE')}) SELECT * FROM w UNION ALL SELECT * FROM r`;
+    const bindings = required.length === 0 ? keys(written) : [...keys(written), ...keys(required)];
+    const { rows } = (await trx.raw(sql, bindings)) as { rows: unknown[] };
     return rows;
   }
 
