@@ -8,6 +8,11 @@ import type { AttributeDescriptor, AttributeKind } from './contract.js';
 
 const jsonKinds: ReadonlySet<AttributeKind> = new Set(['json', 'array', 'embedded']);
 
+/** Whether values of a kind are JSON (objects or arrays), stored as JSON text. */
+export function isJsonKind(kind: AttributeKind): boolean {
+  return jsonKinds.has(kind);
+}
+
 /** A column value as it is published. */
 export function toWire(kind: AttributeKind, value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -36,7 +41,7 @@ export function toWire(kind: AttributeKind, value: unknown): unknown {
 /** A value as it is written to a column: JSON kinds as JSON text, which every database accepts. */
 export function toColumn(kind: AttributeKind, value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  if (jsonKinds.has(kind)) return typeof value === 'string' ? value : JSON.stringify(value);
+  if (isJsonKind(kind)) return typeof value === 'string' ? value : JSON.stringify(value);
   if (kind === 'timestamp' && typeof value === 'string') return new Date(value);
   return value;
 }

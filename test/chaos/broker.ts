@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { Envelope, OperationMessage } from '../../src/runtime/index.js';
 import { unframe } from '../../src/transport/amqp/amqp-transport.js';
 import { names } from '../../src/transport/amqp/topology.js';
 import type { Random } from './random.js';
@@ -166,20 +167,14 @@ export class Tap {
 }
 
 /** A message's operations as the workers' traces name them: `destroy Customer 41 v2`. */
-export function describeOperations(operations: readonly Operation[]): string[] {
+export function describeOperations(operations: readonly OperationMessage[]): string[] {
   return operations.map((op) => `${op.operation} ${op.types[0]} ${op.id} v${op.version}`);
-}
-
-interface Operation {
-  readonly operation: string;
-  readonly types: readonly string[];
-  readonly id: string;
-  readonly version: number;
 }
 
 function describeMessage(body: string): string {
   try {
-    const message = JSON.parse(body) as { operations?: Operation[]; objects?: unknown };
+    // A change or a sync answer has operations; a re-sync request does not.
+    const message = JSON.parse(body) as Partial<Envelope>;
     if (message.operations) return JSON.stringify(describeOperations(message.operations));
     return body.slice(0, 300);
   } catch {

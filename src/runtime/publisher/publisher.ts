@@ -17,7 +17,7 @@ import { PublisherError } from '../errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';
-import { columnValues, sameWire, toWire } from '../values.js';
+import { columnValues, isJsonKind, sameWire, toWire } from '../values.js';
 import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 
@@ -502,9 +502,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   jsonColumns(table: string): ReadonlySet<string> {
     let columns = this.json.get(table);
     if (!columns) {
-      const kinds = new Set(['json', 'array', 'embedded']);
       columns = new Set(
-        this.tableAttributes(table).flatMap((a) => (a.column !== undefined && kinds.has(a.kind) ? [a.column] : [])),
+        this.tableAttributes(table).flatMap((a) => (a.column !== undefined && isJsonKind(a.kind) ? [a.column] : [])),
       );
       this.json.set(table, columns);
     }
@@ -609,9 +608,9 @@ class Recorder implements PublisherTransaction {
    * PostgreSQL and SQLite: one statement writes the row, bumps `_v` and returns the row, on
    * the condition that a written column feeds a published attribute (directly, or through a
    * virtual attribute that uses it) and changes. Nothing returned means the row is missing or
-   * the write changes nothing published: the row is then locked and the condition tried once
-   * more (a transaction that committed in between may have made it true), and failing that
-   * the columns are written without a new version.
+   * the write changes nothing published: on PostgreSQL the row is then locked and the
+   * condition tried once more (a transaction that committed in between may have made it
+   * true), and failing that the columns are written without a new version.
    */
   private async updateReturning(
     model: ModelDescriptor,
@@ -635,7 +634,9 @@ class Recorder implements PublisherTransaction {
       return this.first(await this.db.raw(sql, [...bindings, ...compared.flatMap((c) => [c, writes[c]])]));
     };
     let row = await bump();
-    if (!row) {
+    // Only PostgreSQL can have let another transaction commit in between: SQLite's transaction
+    // holds the write lock from its start.
+    if (!row && compared.length > 0 && this.db.dialect === 'pg') {
       if (!(await this.read(model, id, true))) return undefined;
       row = await bump();
     }

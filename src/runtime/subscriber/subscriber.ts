@@ -403,8 +403,9 @@ export class Subscriber<Callbacks = unknown> {
   /**
    * Up to four transactions at a time when a backlog waits (SQLite: one, it has a single
    * writer); otherwise one: what arrives while it runs goes together in the next (group
-   * commit). While one waits on the database, another is prepared or committed. Their objects are apart: a message's objects are locked in
-   * Redis until it is applied, and the versions' row locks keep it so without Redis.
+   * commit). While one waits on the database, another is prepared or committed. Their objects
+   * are apart: a message's objects are locked in Redis until it is applied, and the versions'
+   * row locks keep it so without Redis.
    */
   private concurrentApplies(): number {
     return this.options.knex.client.config.client === 'better-sqlite3' ? 1 : 4;
@@ -455,11 +456,6 @@ export class Subscriber<Callbacks = unknown> {
           for (const object of requirements) required.set(object.key, object);
         }
         for (const key of written.keys()) required.delete(key);
-        // SQLite locks no rows: one read for all.
-        if (trx.client.config.client === 'better-sqlite3') {
-          for (const [key, object] of required) written.set(key, object);
-          required.clear();
-        }
         const stored = await this.versions(trx, [...written.values()], [...required.values()]);
         const recorded = new Map<string, Record<string, unknown>>();
         const inserts = new InsertBatch(
@@ -624,9 +620,12 @@ export class Subscriber<Callbacks = unknown> {
       version: number | string;
       destroyed: boolean | number;
     };
+    const client = trx.client.config.client;
     const rows: Row[] = [];
-    if (trx.client.config.client === 'pg')
-      rows.push(...((await this.versionsOnPostgres(trx, written, required)) as Row[]));
+    if (client === 'pg') rows.push(...((await this.versionsOnPostgres(trx, written, required)) as Row[]));
+    // SQLite locks no rows (its single writer already serialises transactions): one read for all.
+    else if (client === 'better-sqlite3')
+      rows.push(...((await this.versionsByEndpoint(trx, [...written, ...required], 'update')) as Row[]));
     else
       for (const [objects, lock] of [
         [written, 'update'],
