@@ -20,6 +20,8 @@ import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } fr
 import { columnValues, isJsonKind, sameWire, toWire } from '../values.js';
 import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
+import { literal, type PgConnection, PgTransaction } from '../postgres.js';
+import { connectionSession, preparedOnce, type Session, type SqliteConnection, sqliteRaw } from './session.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
 export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;
@@ -284,8 +286,9 @@ export class Publisher<Hooks, Virtuals = unknown> {
 
   /**
    * On PostgreSQL the publisher drives the transaction on a pooled connection itself, so that
-   * the outbox row and the COMMIT travel in one round trip: a transaction of one write costs
-   * what it costs without the outbox (BEGIN, the write, COMMIT).
+   * BEGIN travels with the first statement and COMMIT with the outbox row (see
+   * {@link PgTransaction}): a transaction of one write takes two round trips, where a Knex
+   * transaction without the outbox takes three.
    */
   private async postgresTransaction<T>(
     recorder: Recorder,
@@ -293,32 +296,25 @@ export class Publisher<Hooks, Virtuals = unknown> {
   ): Promise<{ value: T; written?: OutboxRow }> {
     const { knex } = this.options;
     const connection = (await knex.client.acquireConnection()) as PgConnection;
+    const transaction = new PgTransaction(connection);
     try {
-      await connection.query('BEGIN');
       const session = connectionSession(knex, 'pg', connection);
       const value = await run(session);
       const row = await this.outboxRow(recorder, session);
       if (!row) {
-        await connection.query('COMMIT');
+        await transaction.commit();
         return { value };
       }
       const { insert, route } = row;
-      const values = [
-        insert.message,
-        insert.created_at,
-        insert.attempts,
-        insert.claimed_by ?? null,
-        insert.claimed_until ?? null,
-      ]
-        .map((v) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : connection.escapeLiteral(v)))
+      const values = [insert.message, insert.created_at, insert.attempts, insert.claimed_by, insert.claimed_until]
+        .map((v) => literal(v, connection))
         .join(', ');
-      // A simple query of two statements: no parameters, so the values are escaped literals.
-      const [inserted] = (await connection.query(
-        `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values}) RETURNING id; COMMIT`,
-      )) as unknown as [{ rows: { id: string }[] }];
-      return { value, written: { id: inserted.rows[0]?.id as string, message: insert.message, route } };
+      const [inserted] = await transaction.commit(
+        `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values}) RETURNING id`,
+      );
+      return { value, written: { id: inserted?.rows[0]?.id as string, message: insert.message, route } };
     } catch (error) {
-      await connection.query('ROLLBACK').catch(() => {});
+      await transaction.rollback();
       throw error;
     } finally {
       await knex.client.releaseConnection(connection);
@@ -738,101 +734,6 @@ class Recorder implements PublisherTransaction {
 
 /** Operations per message of a sync: large enough to apply fast, small enough to stay a modest message. */
 const syncBatch = 100;
-
-/** Where a transaction's statements run: the Knex client's name, and a query builder per table. */
-interface Session {
-  readonly dialect: string;
-  table(name: string): Knex.QueryBuilder;
-  raw(sql: string, bindings: readonly unknown[]): Promise<unknown>;
-}
-
-/** The statements of a transaction the publisher drives on a connection of Knex's pool. */
-function connectionSession(knex: Knex, dialect: string, connection: unknown): Session {
-  return {
-    dialect,
-    table: (name) => knex(name).connection(connection),
-    raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
-  };
-}
-
-/** What node-postgres's client offers that the PostgreSQL transaction uses. */
-interface PgConnection {
-  query(text: string): Promise<unknown>;
-  escapeLiteral(value: string): string;
-}
-
-/** What better-sqlite3's database offers that the SQLite transaction uses. */
-interface SqliteConnection {
-  exec(sql: string): unknown;
-  prepare(sql: string): SqliteStatement;
-  readonly inTransaction: boolean;
-}
-
-interface SqliteStatement {
-  readonly reader: boolean;
-  run(...bindings: unknown[]): unknown;
-  all(...bindings: unknown[]): unknown[];
-}
-
-/** Which bindings of a raw statement are identifiers (`??`) rather than values (`?`), by its SQL text. */
-const placeholders = new Map<string, readonly boolean[]>();
-/** Raw statements with their identifiers written in, by SQL text and identifiers. */
-const inlined = new Map<string, string>();
-
-/**
- * Raw statements on SQLite, run on the connection without Knex: the identifiers (`??`) are
- * written into the SQL once per statement shape, the values bound (converted as Knex
- * converts them), and the statement prepared once per connection (see {@link preparedOnce}).
- * Knex's query building costs more than SQLite's own work on a one-row write.
- */
-function sqliteRaw(connection: SqliteConnection): Session['raw'] {
-  return async (sql, bindings) => {
-    let kinds = placeholders.get(sql);
-    if (!kinds) {
-      kinds = (sql.match(/\?\??/g) ?? []).map((p) => p === '??');
-      if (placeholders.size >= 500) placeholders.clear();
-      placeholders.set(sql, kinds);
-    }
-    const identifiers: string[] = [];
-    const values: unknown[] = [];
-    kinds.forEach((identifier, i) => {
-      const value = bindings[i];
-      if (identifier) identifiers.push(String(value));
-      else values.push(value instanceof Date ? value.valueOf() : typeof value === 'boolean' ? Number(value) : value);
-    });
-    const key = `${sql}\0${identifiers.join('\0')}`;
-    let text = inlined.get(key);
-    if (text === undefined) {
-      let next = 0;
-      text = sql.replace(/\?\??/g, (p) =>
-        p === '??' ? `"${(identifiers[next++] as string).replace(/"/g, '""')}"` : p,
-      );
-      if (inlined.size >= 500) inlined.clear();
-      inlined.set(key, text);
-    }
-    const statement = connection.prepare(text);
-    return statement.reader ? statement.all(...values) : statement.run(...values);
-  };
-}
-
-/** Prepared statements by connection and SQL text, for the hooks' transactions on SQLite. */
-const statements = new WeakMap<SqliteConnection, Map<string, ReturnType<SqliteConnection['prepare']>>>();
-
-/** `prepare`, remembering what it prepared on this connection (at most a few hundred statements). */
-function preparedOnce(connection: SqliteConnection, prepare: SqliteConnection['prepare']): SqliteConnection['prepare'] {
-  let cache = statements.get(connection);
-  if (!cache) statements.set(connection, (cache = new Map()));
-  const known = cache;
-  return (sql) => {
-    let statement = known.get(sql);
-    if (!statement) {
-      if (known.size >= 500) known.clear();
-      statement = prepare.call(connection, sql);
-      known.set(sql, statement);
-    }
-    return statement;
-  };
-}
 
 interface OutboxInsert {
   readonly message: string;

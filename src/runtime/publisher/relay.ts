@@ -23,9 +23,10 @@ export interface RelayOptions {
    */
   readonly deleteDelayMs?: number;
   /**
-   * How long a row committed by this process waits for others before the relay publishes
-   * them together (default 1 ms; 0: at once). Rows that commit while a publishing round runs
-   * wait for its end anyway.
+   * Under load, the least time between the starts of two publishing rounds (default 5 ms; 0:
+   * none), as Kafka's `linger.ms`: the rows committed meanwhile go to the broker together, and
+   * a round costs the broker about as much whether it carries one row or fifty. Load is a
+   * round of more than one row; after a round of one, the next starts at once.
    */
   readonly lingerMs?: number;
   readonly onError?: (error: Error) => void;
@@ -62,8 +63,8 @@ export class Relay {
   private readonly confirmed: (number | string)[] = [];
   private deleting: Promise<void> | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
-  /** Set while rows committed by this process wait a moment for others to publish with. */
-  private lingering: NodeJS.Timeout | undefined;
+  /** When the last round started (ms since the epoch), and how many rows it published. */
+  private lastRound = { at: 0, rows: 0 };
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
 
@@ -93,13 +94,7 @@ export class Relay {
   /** A committed row claimed by `claim()`: publish it soon. */
   enqueue(row: OutboxRow): void {
     this.pending.push(row);
-    const linger = this.options.lingerMs ?? 1;
-    if (linger <= 0 || this.pending.length >= (this.options.batchSize ?? 200)) this.notify();
-    else
-      this.lingering ??= setTimeout(() => {
-        this.lingering = undefined;
-        this.notify();
-      }, linger);
+    this.notify();
   }
 
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
@@ -145,8 +140,13 @@ export class Relay {
   /** Claims, publishes and deletes one batch; returns how many rows it published. */
   async round(): Promise<number> {
     const limit = this.options.batchSize ?? 200;
+    const linger = this.lastRound.at + (this.options.lingerMs ?? 5) - Date.now();
+    if (this.lastRound.rows > 1 && linger > 0 && this.pending.length > 0 && this.pending.length < limit)
+      await new Promise((resolve) => setTimeout(resolve, linger));
+    const at = Date.now();
     const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
+    this.lastRound = { at, rows: rows.length };
     const app = this.options.app ?? 'unknown';
     try {
       const stop = this.metrics.relayConfirmDuration.startTimer({ app });
@@ -232,7 +232,6 @@ export class Relay {
     this.stopped = true;
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
-    clearTimeout(this.lingering);
     await this.running;
     await this.deleteConfirmed().catch(this.failed);
     // Rows still waiting are handed back at once, rather than when their lease expires.
