@@ -1840,6 +1840,10 @@ function render(r: Results, markdown: boolean): string {
       }
     }
     out.push(table(b, markdown));
+    out.push(
+      '',
+      "Statements are those Knex reports. On PostgreSQL the publisher's BEGIN and outbox row are not among them (it runs them on its connection itself), and the subscriber's BEGIN and COMMIT, which Knex reports, travel with the statements next to them: no round trip of their own.",
+    );
   }
   return out.join('\n');
 }

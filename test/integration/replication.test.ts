@@ -16,6 +16,7 @@ import {
   randomName,
   type TestDatabase,
 } from '../helpers/services.js';
+import type { OutgoingMessage, Transport } from '../../src/transport/transport.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
 interface World {
@@ -231,6 +232,66 @@ for (const [from, to] of pairs) {
     assert.is(Number((await db.knex(outboxTable).count({ n: '*' }))[0]?.n), 0);
     for (const user of users) await member(world, user.id);
     await db.drop();
+  });
+
+  test('under load the relay spaces its rounds and rows share them; after a quiet moment a row goes at once', async (world) => {
+    const db = await database(from);
+    await crowdtapTables(db.knex);
+    const rounds: { at: number; rows: number }[] = [];
+    const recording: Transport = Object.assign(Object.create(world.transport) as Transport, {
+      publish: async (messages: readonly OutgoingMessage[]) => {
+        rounds.push({ at: performance.now(), rows: messages.length });
+        await world.transport.publish(messages);
+      },
+    });
+    const lingerMs = 500;
+    const publisher = new Publisher({
+      schema: crowdtap,
+      knex: db.knex,
+      transport: recording,
+      virtuals,
+      relay: { lingerMs },
+      answerResync: false,
+    });
+    try {
+      const create = () => publisher.transaction(async (tx) => void (await tx.User.create(newUser('Linger'))));
+      const committed = performance.now();
+      await create();
+      for (let i = 0; i < 100 && rounds.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(
+        rounds.map((r) => r.rows),
+        [1],
+      );
+      assert.ok((rounds[0]?.at ?? Infinity) - committed < lingerMs, 'a quiet moment: published at once');
+      // Load: 30 transactions, 5 at a time, 20 ms apart: without the spacing, rounds of a batch each.
+      for (let i = 0; i < 6; i++) {
+        await Promise.all(Array.from({ length: 5 }, create));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await publisher.relay?.flush();
+      const loaded = rounds.slice(1);
+      assert.is(
+        loaded.reduce((n, r) => n + r.rows, 0),
+        30,
+        'every row published',
+      );
+      const sizes = loaded.map((r) => r.rows).join(', ');
+      assert.ok(loaded.length <= 3, `rows shared rounds: ${sizes}`);
+      for (let i = 1; i < loaded.length; i++) {
+        const [before, round] = [loaded[i - 1], loaded[i]] as [
+          { at: number; rows: number },
+          { at: number; rows: number },
+        ];
+        if (before.rows > 1)
+          assert.ok(
+            round.at - before.at >= lingerMs - 1,
+            `round ${i} came ${round.at - before.at} ms after one of ${before.rows} rows`,
+          );
+      }
+    } finally {
+      await publisher.close();
+      await db.drop();
+    }
   });
 
   test.run();
