@@ -8,6 +8,7 @@ export interface PgConnection {
 
 /** One statement's result, as node-postgres gives it. */
 export interface PgResult {
+  readonly command?: string;
   readonly rows: Record<string, unknown>[];
 }
 
@@ -31,6 +32,10 @@ export class PgTransaction {
   /** Whether the next statement carries COMMIT, and whether one did. */
   private committing = false;
   private committed = false;
+  /** Set once a statement sent here failed: the transaction only rolls back from then on. */
+  private failed: Error | undefined;
+  /** Whether a COMMIT or ROLLBACK went to the server. */
+  private ended = false;
   private readonly query: PgConnection['query'];
   private readonly own: boolean;
 
@@ -48,7 +53,7 @@ export class PgTransaction {
 
   /** Sends `last` (statements without parameters), then COMMIT, in one round trip; resolves with `last`'s results. */
   async commit(last?: string): Promise<PgResult[]> {
-    this.release();
+    this.restore();
     if (!this.begun && last === undefined) return [];
     const results = (await this.send([last, 'COMMIT'])) as PgResult[];
     return results.slice(0, -1);
@@ -56,23 +61,49 @@ export class PgTransaction {
 
   /** Rolls back whatever went to the server; never throws. */
   async rollback(): Promise<void> {
-    this.release();
+    this.restore();
+    this.ended = true;
     if (this.begun) await Promise.resolve(this.query.call(this.connection, 'ROLLBACK')).catch(() => {});
   }
 
-  /** Gives the connection its own `query` back. */
-  release(): void {
+  /**
+   * Gives the connection its own `query` back, rolling back a transaction that neither
+   * committed nor rolled back (its last COMMIT refused after a failure): the connection goes
+   * back to the pool outside any transaction.
+   */
+  async close(): Promise<void> {
+    this.restore();
+    if (this.begun && !this.ended) await this.rollback();
+  }
+
+  private restore(): void {
     if (this.own) this.connection.query = this.query;
     else delete (this.connection as Partial<PgConnection>).query;
   }
 
-  /** Sends statements as one simple query, after BEGIN if it has not gone yet; resolves with their results (BEGIN's left out). */
+  /**
+   * Sends statements as one simple query, after BEGIN if it has not gone yet; resolves with
+   * their results (BEGIN's left out). PostgreSQL parses the whole text before it runs any of
+   * it, so a failure may have left no transaction open: the statements after it are refused
+   * here, as an aborted transaction's would be, rather than run outside one. A COMMIT that
+   * rolled back (an earlier statement failed, and its error was caught) fails.
+   */
   private async send(statements: readonly (string | undefined)[]): Promise<unknown> {
+    if (this.failed) throw this.failed;
     const begin = !this.begun;
     this.begun = true;
+    if (statements.at(-1) === 'COMMIT') this.ended = true;
     const text = [begin ? 'BEGIN' : undefined, ...statements].filter((s) => s !== undefined).join('; ');
-    const results = (await this.query.call(this.connection, text)) as PgResult | PgResult[];
+    let results: PgResult | PgResult[];
+    try {
+      results = (await this.query.call(this.connection, text)) as PgResult | PgResult[];
+    } catch (error) {
+      this.failed = new Error(`the transaction is aborted: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
     const list = Array.isArray(results) ? results : [results];
+    if (statements.at(-1) === 'COMMIT' && list.at(-1)?.command !== 'COMMIT')
+      throw new Error('COMMIT rolled the transaction back: one of its statements had failed');
     return begin ? list.slice(1) : list;
   }
 
@@ -97,6 +128,8 @@ export class PgTransaction {
         Promise.resolve({ command: text.replace(';', ''), rows: [], rowCount: null, fields: [] }),
         callback,
       );
+    if (this.failed && text !== 'ROLLBACK') return answer(Promise.reject(this.failed), callback);
+    if (text === 'COMMIT;' || text === 'ROLLBACK') this.ended = true;
     if (this.begun && !this.committing) return this.query.apply(this.connection, args);
     const values = Array.isArray(second) ? second : typeof config === 'object' ? config.values : undefined;
     const inlined = text === undefined ? undefined : withLiterals(text, values ?? [], this.connection);
@@ -131,26 +164,42 @@ function answer(result: Promise<unknown>, callback?: (error: Error | null, resul
 /** A quoted string or identifier (left alone), or a parameter `$n`. */
 const parameter = /'(?:[^']|'')*'|"(?:[^"]|"")*"|\$(\d+)/g;
 
-/** `text` with its parameters written in as literals; undefined when that would not be safe. */
+/**
+ * `text` with its parameters written in as literals; undefined when that would not be safe
+ * (the statement then goes with its parameters, and node-postgres's own checks).
+ */
 function withLiterals(text: string, values: readonly unknown[], connection: PgConnection): string | undefined {
-  // Backslash escapes, comments and dollar quotes would hide where strings end.
-  if (/\\|--|\/\*|\$[A-Za-z_$]/.test(text)) return undefined;
+  // Backslash escapes, comments, dollar quotes (any `$` but a parameter's) and identifiers
+  // ending in `$1` would hide where strings and parameters end.
+  if (/\\|--|\/\*|\$(?!\d)|[\p{L}\p{N}_$]\$\d/u.test(text)) return undefined;
   let safe = true;
+  let highest = 0;
   const inlined = text.replace(parameter, (match, n: string | undefined) => {
-    if (n === undefined) return match;
+    if (n === undefined || !safe) return match;
     const index = Number(n) - 1;
-    if (index >= values.length) safe = false;
-    return safe ? literal(values[index], connection) : match;
+    highest = Math.max(highest, index + 1);
+    const written = index < 0 || index >= values.length ? undefined : literal(values[index], connection);
+    if (written === undefined) safe = false;
+    return written ?? match;
   });
-  return safe ? inlined : undefined;
+  return safe && highest === values.length ? inlined : undefined;
 }
 
-/** A value as node-postgres would send it as a parameter, as an escaped literal of unknown type (typed by its context, as a parameter is). */
-export function literal(value: unknown, connection: PgConnection): string {
+/**
+ * A value as node-postgres would send it as a parameter, as an escaped literal of unknown type
+ * (typed by its context, as a parameter is); undefined for what a literal would not say the
+ * same: bytes (node-postgres sends them in binary), a NUL character (which fails the whole
+ * text before BEGIN), and a string with both a backslash and a character beyond ASCII (its
+ * `E''` escaping assumes the server reads UTF-8; a client encoding such as SJIS could take
+ * the backslash into a multibyte character).
+ */
+export function literal(value: unknown, connection: PgConnection): string | undefined {
   const prepared = pgUtils().prepareValue(value);
   if (prepared === null) return 'NULL';
-  if (Buffer.isBuffer(prepared)) return connection.escapeLiteral(`\\x${prepared.toString('hex')}`);
-  return connection.escapeLiteral(String(prepared));
+  if (Buffer.isBuffer(prepared)) return undefined;
+  const text = String(prepared);
+  if (text.includes('\0') || (text.includes('\\') && /[\u0080-\uffff]/.test(text))) return undefined;
+  return connection.escapeLiteral(text);
 }
 
 let utils: { prepareValue(value: unknown): unknown } | undefined;

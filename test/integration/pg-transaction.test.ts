@@ -43,7 +43,6 @@ const on = (knex: Knex, connection: PgConnection) => (table: string) => knex(tab
 
 const tricky = {
   text: "it's a \\path\\ with $1 and -- not a comment",
-  bytes: Buffer.from([0, 1, 2, 254, 255, 39, 92]),
   at: new Date('2026-11-23T01:02:03.456Z'),
   doc: { quote: "'", backslash: '\\', nested: [1, null, { dollar: '$$' }] },
   big: '9007199254740993',
@@ -73,7 +72,6 @@ pg(
     const [literal, parameter] = await db.knex('kinds').orderBy('id');
     assert.equal({ ...literal, id: 2 }, parameter);
     assert.equal(literal.text, tricky.text);
-    assert.equal(literal.bytes, tricky.bytes);
     assert.equal(literal.at, tricky.at);
     assert.equal(literal.doc, tricky.doc);
   },
@@ -131,7 +129,7 @@ pg(
       },
       { connection },
     );
-    transaction.release();
+    await transaction.close();
     assert.equal(ids, [{ id: 7 }]);
     assert.equal(sent.length, 2);
     assert.match(sent[0] as string, /^BEGIN; insert into "kinds" \("id", "text"\) values \('6', 'six'\)$/);
@@ -146,7 +144,7 @@ pg(
 pg('a Knex transaction that fails rolls back; one that ran nothing sends nothing', async ({ db, connection, sent }) => {
   let transaction = new PgTransaction(connection);
   await db.knex.transaction(async () => {}, { connection });
-  transaction.release();
+  await transaction.close();
   assert.equal(sent, []);
   transaction = new PgTransaction(connection);
   const failed = await db.knex
@@ -162,10 +160,86 @@ pg('a Knex transaction that fails rolls back; one that ran nothing sends nothing
       () => undefined,
       (e: Error) => e,
     );
-  transaction.release();
+  await transaction.close();
   assert.match(String(failed?.message), /duplicate key/);
   assert.equal(sent.at(-1), 'ROLLBACK');
   assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
 });
+
+pg(
+  'bytes, and a backslash beside a character beyond ASCII, go as parameters, after BEGIN alone',
+  async ({ db, connection, sent }) => {
+    const values = [
+      { id: 9, bytes: Buffer.from([0, 39, 92, 255]) },
+      { id: 10, text: 'Zoë \\ 表' },
+    ];
+    for (const value of values) {
+      sent.length = 0;
+      const transaction = new PgTransaction(connection);
+      await on(db.knex, connection)('kinds').insert(value);
+      await transaction.commit();
+      assert.equal(sent[0], 'BEGIN');
+      assert.match(sent[1] as string, /values \(\$1, \$2\)/);
+      assert.equal(sent[2], 'COMMIT');
+    }
+    const rows = await db.knex('kinds').whereIn('id', [9, 10]).orderBy('id').select('id', 'bytes', 'text');
+    assert.equal(rows, [
+      { id: 9, bytes: values[0]?.bytes, text: null },
+      { id: 10, bytes: null, text: values[1]?.text },
+    ]);
+  },
+);
+
+pg(
+  'after a failure that left no transaction open, later statements are refused and COMMIT fails: nothing runs outside the transaction',
+  async ({ db, connection }) => {
+    const transaction = new PgTransaction(connection);
+    const table = on(db.knex, connection);
+    // A syntax error: PostgreSQL refuses the whole text, BEGIN included.
+    const syntax = await db.knex
+      .raw('INSERT INTO kinds (id) VALUE (?)', [11])
+      .connection(connection)
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    assert.match(String(syntax?.message), /syntax error/);
+    const refused = await table('kinds')
+      .insert({ id: 12 })
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    assert.match(String(refused?.message), /the transaction is aborted/);
+    const commit = await transaction.commit().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(commit, 'COMMIT fails');
+    await transaction.close();
+    assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
+  },
+);
+
+pg(
+  'a COMMIT after a caught failure inside an open transaction fails instead of reporting success',
+  async ({ db, connection }) => {
+    const transaction = new PgTransaction(connection);
+    const table = on(db.knex, connection);
+    await table('kinds').insert({ id: 13 });
+    // Sent with its parameters (a comment), so that it fails inside the open transaction.
+    await db.knex
+      .raw('/* fails */ INSERT INTO kinds (id) VALUES (?)', [13])
+      .connection(connection)
+      .catch(() => {});
+    const commit = await transaction.commit().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(String(commit?.message), /COMMIT rolled the transaction back|aborted/);
+    await transaction.close();
+    assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
+  },
+);
 
 pg.run();

@@ -306,17 +306,20 @@ export class Publisher<Hooks, Virtuals = unknown> {
         return { value };
       }
       const { insert, route } = row;
-      const values = [insert.message, insert.created_at, insert.attempts, insert.claimed_by, insert.claimed_until]
-        .map((v) => literal(v, connection))
-        .join(', ');
+      const values = [insert.message, insert.created_at, insert.attempts, insert.claimed_by, insert.claimed_until].map(
+        (v) => literal(v, connection),
+      );
+      // The message is ASCII JSON, the rest numbers and this host's name: literals, always.
+      if (values.includes(undefined)) throw new PublisherError(`the outbox row cannot be written as literals`);
       const [inserted] = await transaction.commit(
-        `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values}) RETURNING id`,
+        `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values.join(', ')}) RETURNING id`,
       );
       return { value, written: { id: inserted?.rows[0]?.id as string, message: insert.message, route } };
     } catch (error) {
       await transaction.rollback();
       throw error;
     } finally {
+      await transaction.close();
       await knex.client.releaseConnection(connection);
     }
   }
@@ -372,7 +375,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const envelope = this.envelope(recorder.operations, [...recorder.dependencies, ...relations]);
     // Claimed by this process's relay from the start, so that it publishes the row right
     // after commit without claiming it in a transaction of its own.
-    const insert = { message: JSON.stringify(envelope), created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
+    const insert = { message: asciiJson(envelope), created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
     return { insert, route: route(envelope) };
   }
 
@@ -734,6 +737,17 @@ class Recorder implements PublisherTransaction {
 
 /** Operations per message of a sync: large enough to apply fast, small enough to stay a modest message. */
 const syncBatch = 100;
+
+/**
+ * JSON with every character beyond ASCII escaped (`\u00e9`): the same JSON, which a
+ * PostgreSQL literal carries whatever the connection's client encoding.
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 interface OutboxInsert {
   readonly message: string;

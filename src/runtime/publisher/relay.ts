@@ -63,7 +63,7 @@ export class Relay {
   private readonly confirmed: (number | string)[] = [];
   private deleting: Promise<void> | undefined;
   private deleteTimer: NodeJS.Timeout | undefined;
-  /** When the last round started (ms since the epoch), and how many rows it published. */
+  /** When the last round started (`performance.now()`: a clock that never steps back), and how many rows it published. */
   private lastRound = { at: 0, rows: 0 };
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
@@ -115,8 +115,10 @@ export class Relay {
 
   /** Publishes until the outbox has nothing claimable; resolves when done (for tests and shutdown). */
   async flush(): Promise<void> {
+    // Through `notify`, so that a row enqueued meanwhile does not start a second, overlapping round.
     while (this.running) await this.running;
-    await this.drain();
+    this.notify();
+    while (this.running) await this.running;
     await this.deleteConfirmed();
   }
 
@@ -140,10 +142,10 @@ export class Relay {
   /** Claims, publishes and deletes one batch; returns how many rows it published. */
   async round(): Promise<number> {
     const limit = this.options.batchSize ?? 200;
-    const linger = this.lastRound.at + (this.options.lingerMs ?? 5) - Date.now();
+    const linger = this.lastRound.at + (this.options.lingerMs ?? 5) - performance.now();
     if (this.lastRound.rows > 1 && linger > 0 && this.pending.length > 0 && this.pending.length < limit)
       await new Promise((resolve) => setTimeout(resolve, linger));
-    const at = Date.now();
+    const at = performance.now();
     const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
     this.lastRound = { at, rows: rows.length };

@@ -556,7 +556,7 @@ export class Subscriber<Callbacks = unknown> {
     try {
       return await knex.transaction((trx) => fn(trx, () => transaction.last()), { connection });
     } finally {
-      transaction.release();
+      await transaction.close();
       await knex.client.releaseConnection(connection);
     }
   }
