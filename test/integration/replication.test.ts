@@ -276,7 +276,10 @@ for (const [from, to] of pairs) {
         'every row published',
       );
       const sizes = loaded.map((r) => r.rows).join(', ');
-      assert.ok(loaded.length <= 3, `rows shared rounds: ${sizes}`);
+      // Rounds of one row go at once, however many; once one carried more, the next waits
+      // lingerMs, by when the rest has committed: one round more (two on a slow machine).
+      const shared = loaded.findIndex((r) => r.rows > 1);
+      assert.ok(shared >= 0 && loaded.length - shared <= 3, `rows shared rounds: ${sizes}`);
       for (let i = 1; i < loaded.length; i++) {
         const [before, round] = [loaded[i - 1], loaded[i]] as [
           { at: number; rows: number },
