@@ -39,6 +39,13 @@ pg.after.each(async (ctx) => {
   await ctx.db.drop();
 });
 
+/** The error a promise rejects with; undefined when it resolves. */
+const failure = (promise: PromiseLike<unknown>): Promise<Error | undefined> =>
+  Promise.resolve(promise).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+
 const on = (knex: Knex, connection: PgConnection) => (table: string) => knex(table).connection(connection);
 
 const tricky = {
@@ -99,12 +106,7 @@ pg(
     const transaction = new PgTransaction(connection);
     const table = on(db.knex, connection);
     await table('kinds').insert({ id: 4 });
-    const failed = await table('kinds')
-      .insert({ id: 4 })
-      .then(
-        () => undefined,
-        (e: Error) => e,
-      );
+    const failed = await failure(table('kinds').insert({ id: 4 }));
     assert.match(String(failed?.message), /duplicate key/);
     await transaction.rollback();
     assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
@@ -147,19 +149,16 @@ pg('a Knex transaction that fails rolls back; one that ran nothing sends nothing
   await transaction.close();
   assert.equal(sent, []);
   transaction = new PgTransaction(connection);
-  const failed = await db.knex
-    .transaction(
+  const failed = await failure(
+    db.knex.transaction(
       async (trx) => {
         await trx('kinds').insert({ id: 8 });
         transaction.last();
         await trx('kinds').insert({ id: 8 });
       },
       { connection },
-    )
-    .then(
-      () => undefined,
-      (e: Error) => e,
-    );
+    ),
+  );
   await transaction.close();
   assert.match(String(failed?.message), /duplicate key/);
   assert.equal(sent.at(-1), 'ROLLBACK');
@@ -196,25 +195,11 @@ pg(
     const transaction = new PgTransaction(connection);
     const table = on(db.knex, connection);
     // A syntax error: PostgreSQL refuses the whole text, BEGIN included.
-    const syntax = await db.knex
-      .raw('INSERT INTO kinds (id) VALUE (?)', [11])
-      .connection(connection)
-      .then(
-        () => undefined,
-        (e: Error) => e,
-      );
+    const syntax = await failure(db.knex.raw('INSERT INTO kinds (id) VALUE (?)', [11]).connection(connection));
     assert.match(String(syntax?.message), /syntax error/);
-    const refused = await table('kinds')
-      .insert({ id: 12 })
-      .then(
-        () => undefined,
-        (e: Error) => e,
-      );
+    const refused = await failure(table('kinds').insert({ id: 12 }));
     assert.match(String(refused?.message), /the transaction is aborted/);
-    const commit = await transaction.commit().then(
-      () => undefined,
-      (e: Error) => e,
-    );
+    const commit = await failure(transaction.commit());
     assert.ok(commit, 'COMMIT fails');
     await transaction.close();
     assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
@@ -232,10 +217,7 @@ pg(
       .raw('/* fails */ INSERT INTO kinds (id) VALUES (?)', [13])
       .connection(connection)
       .catch(() => {});
-    const commit = await transaction.commit().then(
-      () => undefined,
-      (e: Error) => e,
-    );
+    const commit = await failure(transaction.commit());
     assert.match(String(commit?.message), /COMMIT rolled the transaction back|aborted/);
     await transaction.close();
     assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
