@@ -92,7 +92,6 @@ export class PgTransaction {
     if (this.failed) throw this.failed;
     const begin = !this.begun;
     this.begun = true;
-    if (statements.at(-1) === 'COMMIT') this.ended = true;
     const text = [begin ? 'BEGIN' : undefined, ...statements].filter((s) => s !== undefined).join('; ');
     let results: PgResult | PgResult[];
     try {
@@ -102,6 +101,9 @@ export class PgTransaction {
       throw error;
     }
     const list = Array.isArray(results) ? results : [results];
+    // COMMIT ran (and ended the transaction, committed or not); had a statement before it
+    // failed, the transaction is still open, aborted, for `close` to roll back.
+    if (statements.at(-1) === 'COMMIT') this.ended = true;
     if (statements.at(-1) === 'COMMIT' && list.at(-1)?.command !== 'COMMIT')
       throw new Error('COMMIT rolled the transaction back: one of its statements had failed');
     return begin ? list.slice(1) : list;

@@ -315,10 +315,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
         `INSERT INTO ${outboxTable} (message, created_at, attempts, claimed_by, claimed_until) VALUES (${values.join(', ')}) RETURNING id`,
       );
       return { value, written: { id: inserted?.rows[0]?.id as string, message: insert.message, route } };
-    } catch (error) {
-      await transaction.rollback();
-      throw error;
     } finally {
+      // Rolls back whatever did not commit.
       await transaction.close();
       await knex.client.releaseConnection(connection);
     }
