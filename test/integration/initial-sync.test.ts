@@ -8,7 +8,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
-import { AmqpTransport, initialSync, Publisher, Subscriber, syncProgressTable } from '../../src/runtime/index.js';
+import {
+  AmqpTransport,
+  type Envelope,
+  initialSync,
+  Publisher,
+  Subscriber,
+  syncProgressTable,
+} from '../../src/runtime/index.js';
+import type { OutgoingMessage } from '../../src/transport/transport.js';
 import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 
@@ -175,6 +183,51 @@ test('a new subscriber on a busy publisher ends with no gap and no stale row', a
     'the subscriber to hold exactly what the publisher has',
   );
   assert.equal(world.errors, []);
+});
+
+test('each message of a page depends on the organizations its own rows reference, read once for the page', async (world) => {
+  const sent: OutgoingMessage[] = [];
+  const transport = new Proxy(world.transport, {
+    get: (target, prop) =>
+      prop === 'publish'
+        ? (messages: readonly OutgoingMessage[]) => Promise.resolve(void sent.push(...messages))
+        : Reflect.get(target, prop, target),
+  });
+  const publisher = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport, virtuals, relay: false });
+  const stored = await world.pub.knex('users').select('*').orderBy('id').limit(250);
+  // Rows 0-99 reference organizations 1-3, rows 100-199 11-13, rows 200-249 21-23.
+  const rows = stored.map((row: Record<string, unknown>, i) => ({
+    ...row,
+    org_id: 1 + Math.floor(i / 100) * 10 + (i % 3),
+  }));
+  const versions = new Map(
+    (await world.pub.knex('organizations').select('id', '_v')).map((o: { id: number; _v: number | string }) => [
+      o.id,
+      Number(o._v),
+    ]),
+  );
+  const reads: string[] = [];
+  const count = (query: { sql: string }) => void (/organizations/.test(query.sql) && reads.push(query.sql));
+  world.pub.knex.on('query', count);
+  try {
+    await publisher.syncRows(publisher.model('User'), rows);
+  } finally {
+    world.pub.knex.off('query', count);
+    await publisher.close();
+  }
+  assert.is(reads.length, 1, 'one read of the referenced organizations for the page');
+  const envelopes = sent.map((m) => JSON.parse(m.body.toString()) as Envelope);
+  assert.equal(
+    envelopes.map((e) => e.operations.length),
+    [100, 100, 50],
+  );
+  envelopes.forEach((envelope, m) => {
+    const ids = [1, 2, 3].map((k) => m * 10 + k);
+    assert.equal(
+      envelope.dependencies.map((d) => [d.endpoint, d.id, d.version]).sort(),
+      ids.map((id) => ['crowdtap/organization', String(id), versions.get(id)]).sort(),
+    );
+  });
 });
 
 test.run();

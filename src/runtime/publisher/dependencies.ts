@@ -8,6 +8,9 @@ export interface RowOf {
   readonly row: Readonly<Record<string, unknown>>;
 }
 
+/** Referenced ids one query reads at most. */
+const readChunk = 5_000;
+
 export function objectKey(endpoint: string, id: string): string {
   return `${endpoint}:${id}`;
 }
@@ -15,7 +18,7 @@ export function objectKey(endpoint: string, id: string): string {
 /**
  * The rows that `rows` reference through `belongs_to` relations, at their current version: a
  * subscriber applies the referencing operation only after them. One query per referenced
- * model, whatever the number of rows. Rows in `skip` (written by the same message, or already
+ * model and {@link readChunk} ids, whatever the number of rows. Rows in `skip` (written by the same message, or already
  * recorded as dependencies) are not read.
  */
 export async function relationDependencies(
@@ -24,6 +27,51 @@ export async function relationDependencies(
   rows: readonly RowOf[],
   skip: ReadonlySet<string>,
 ): Promise<Dependency[]> {
+  const out: Dependency[] = [];
+  for (const [target, ids] of references(models, rows, skip)) {
+    const key = target.primaryKey.column;
+    const values = [...ids.values()] as readonly string[];
+    // In slices, so that a large page of rows stays within every database's limit on parameters.
+    for (let i = 0; i < values.length; i += readChunk) {
+      const found = (await table(target.table)
+        .select(key, '_v')
+        .whereIn(key, values.slice(i, i + readChunk))) as Record<string, unknown>[];
+      for (const row of found) {
+        out.push({
+          endpoint: target.endpoint,
+          id: String(row[key]),
+          version: Number(row._v ?? 0),
+          types: target.types,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Of dependencies read once for many rows (by {@link objectKey}), those that `rows` reference, leaving out `skip`. */
+export function referencedOf(
+  byKey: ReadonlyMap<string, Dependency>,
+  models: Readonly<Record<string, ModelDescriptor>>,
+  rows: readonly RowOf[],
+  skip: ReadonlySet<string>,
+): Dependency[] {
+  const out: Dependency[] = [];
+  for (const [target, ids] of references(models, rows, skip)) {
+    for (const id of ids.keys()) {
+      const dependency = byKey.get(objectKey(target.endpoint, id));
+      if (dependency) out.push(dependency);
+    }
+  }
+  return out;
+}
+
+/** The objects that rows reference, by model: each id as a string, with its value as the row holds it. */
+function references(
+  models: Readonly<Record<string, ModelDescriptor>>,
+  rows: readonly RowOf[],
+  skip: ReadonlySet<string>,
+): Map<ModelDescriptor, Map<string, unknown>> {
   const wanted = new Map<ModelDescriptor, Map<string, unknown>>();
   for (const { model, row } of rows) {
     for (const attribute of model.attributes) {
@@ -36,17 +84,7 @@ export async function relationDependencies(
       wanted.set(target, ids);
     }
   }
-  const out: Dependency[] = [];
-  for (const [target, ids] of wanted) {
-    const key = target.primaryKey.column;
-    const found = (await table(target.table)
-      .select(key, '_v')
-      .whereIn(key, [...ids.values()] as readonly string[])) as Record<string, unknown>[];
-    for (const row of found) {
-      out.push({ endpoint: target.endpoint, id: String(row[key]), version: Number(row._v ?? 0), types: target.types });
-    }
-  }
-  return out;
+  return wanted;
 }
 
 /**

@@ -18,7 +18,14 @@ import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { columnValues, isJsonKind, sameWire, toWire } from '../values.js';
-import { dependenciesOn, mergeDependencies, objectKey, type RowOf, relationDependencies } from './dependencies.js';
+import {
+  dependenciesOn,
+  mergeDependencies,
+  objectKey,
+  type RowOf,
+  referencedOf,
+  relationDependencies,
+} from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 import { literal, type PgConnection, PgTransaction } from '../postgres.js';
 import { connectionSession, preparedOnce, type Session, type SqliteConnection, sqliteRaw } from './session.js';
@@ -164,6 +171,16 @@ export class Publisher<Hooks, Virtuals = unknown> {
       const outgoing = toOutgoing({ ...this.envelope(operations, dependencies), context: null });
       messages.push(to === undefined ? outgoing : { ...outgoing, routingKeys: [syncReplyKey(to)] });
     };
+    const { models } = this.options.schema;
+    // The rows' references, read once for all the rows: each message takes those of its own.
+    const table = (name: string) => this.options.knex(name);
+    const read = await relationDependencies(
+      table,
+      models,
+      rows.map((row) => ({ model, row })),
+      new Set(),
+    );
+    const references = new Map(read.map((d) => [objectKey(d.endpoint, d.id), d]));
     for (let i = 0; i < rows.length; i += syncBatch) {
       const chunk = rows.slice(i, i + syncBatch);
       const operations = chunk.flatMap((row) =>
@@ -177,9 +194,15 @@ export class Publisher<Hooks, Virtuals = unknown> {
         })),
       );
       const skip = new Set(operations.map((op) => objectKey(op.endpoint, op.id)));
-      const items = chunk.map((row) => ({ model, row }));
-      const table = (name: string) => this.options.knex(name);
-      send(operations, await relationDependencies(table, this.options.schema.models, items, skip));
+      send(
+        operations,
+        referencedOf(
+          references,
+          models,
+          chunk.map((row) => ({ model, row })),
+          skip,
+        ),
+      );
     }
     for (let i = 0; i < gone.length; i += syncBatch) {
       const { endpoint, types } = model;
