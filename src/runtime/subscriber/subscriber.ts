@@ -643,7 +643,7 @@ export class Subscriber<Callbacks = unknown> {
     if (client === 'pg') rows.push(...((await this.versionsOnPostgres(trx, written, required)) as Row[]));
     // SQLite locks no rows (its single writer already serialises transactions): one read for all.
     else if (client === 'better-sqlite3')
-      rows.push(...((await this.versionsByEndpoint(trx, [...written, ...required], 'update')) as Row[]));
+      rows.push(...((await versionsOnSqlite(trx, [...written, ...required])) as Row[]));
     else
       for (const [objects, lock] of [
         [written, 'update'],
@@ -691,7 +691,7 @@ export class Subscriber<Callbacks = unknown> {
     return rows;
   }
 
-  /** Other databases: one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
+  /** MySQL and MariaDB: one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
   private versionsByEndpoint(
     trx: Knex.Transaction,
     objects: readonly ObjectRef[],
@@ -718,12 +718,7 @@ export class Subscriber<Callbacks = unknown> {
         }
       })
       .orderBy(['publisher', 'endpoint', 'object_id']);
-    // SQLite has no row locks: its single writer already serialises transactions.
-    if (trx.client.config.client !== 'better-sqlite3') {
-      if (lock === 'update') query.forUpdate();
-      else query.forShare();
-    }
-    return query;
+    return lock === 'update' ? query.forUpdate() : query.forShare();
   }
 
   private plan(op: OperationMessage, publisher: string): Plan[] {
@@ -943,6 +938,22 @@ class NotReady extends Error {
   constructor(readonly missing: Requirement[]) {
     super('waiting for dependencies');
   }
+}
+
+/**
+ * SQLite: the keys as one JSON parameter, joined to the versions through their primary key.
+ * The statement's text is the same whatever the number of keys, and building it costs the
+ * same: a backlog's batches of many keys are read at the cost of few.
+ */
+async function versionsOnSqlite(trx: Knex.Transaction, objects: readonly ObjectRef[]): Promise<unknown[]> {
+  if (objects.length === 0) return [];
+  const keys = JSON.stringify(objects.map((o) => [o.publisher, o.endpoint, o.id]));
+  return (await trx.raw(
+    `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
+     FROM json_each(?) AS k
+     JOIN ?? AS v ON v.publisher = k.value ->> 0 AND v.endpoint = k.value ->> 1 AND v.object_id = k.value ->> 2`,
+    [keys, versionsTable],
+  )) as unknown[];
 }
 
 /** By message: the endpoint of each object it writes or depends on, by `type id`. */
