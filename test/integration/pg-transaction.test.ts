@@ -22,6 +22,7 @@ pg.before.each(async (ctx) => {
     t.bigInteger('big');
     t.boolean('flag');
     t.decimal('amount', 12, 4);
+    t.specificType('tags', 'text[]');
   });
   ctx.connection = (await ctx.db.knex.client.acquireConnection()) as PgConnection;
   // What the server is sent, seen below the transaction's own interception.
@@ -55,6 +56,8 @@ const tricky = {
   big: '9007199254740993',
   flag: false,
   amount: '12345678.1234',
+  // An array's elements as node-postgres writes them ({"...","..."}, quoted and escaped).
+  tags: ['NULL', 'a"b', 'c\\d', '{x,y}', '', null],
 };
 
 pg(
@@ -81,6 +84,7 @@ pg(
     assert.equal(literal.text, tricky.text);
     assert.equal(literal.at, tricky.at);
     assert.equal(literal.doc, tricky.doc);
+    assert.equal(literal.tags, tricky.tags);
   },
 );
 

@@ -526,12 +526,17 @@ export class Subscriber<Callbacks = unknown> {
       }
       await inserts.flush();
       const versions = [...recorded.values()];
-      for (let i = 0; i < versions.length; i += insertChunk) {
-        if (i + insertChunk >= versions.length) last();
-        await trx(versionsTable)
-          .insert(versions.slice(i, i + insertChunk))
-          .onConflict(['publisher', 'endpoint', 'object_id'])
-          .merge(['version', 'destroyed', 'updated_at']);
+      if (versions.length > 0 && trx.client.config.client === 'pg') {
+        last();
+        await recordOnPostgres(trx, versions);
+      } else {
+        for (let i = 0; i < versions.length; i += insertChunk) {
+          if (i + insertChunk >= versions.length) last();
+          await trx(versionsTable)
+            .insert(versions.slice(i, i + insertChunk))
+            .onConflict(['publisher', 'endpoint', 'object_id'])
+            .merge(['version', 'destroyed', 'updated_at']);
+        }
       }
       return results;
     }).catch((error: unknown) => {
@@ -938,6 +943,22 @@ class NotReady extends Error {
   constructor(readonly missing: Requirement[]) {
     super('waiting for dependencies');
   }
+}
+
+/**
+ * PostgreSQL: the versions applied, written as one array parameter per column. One statement
+ * whatever their number, and its text always the same: Knex compiles a multi-row INSERT value
+ * by value, and the server parses every one of them.
+ */
+async function recordOnPostgres(trx: Knex.Transaction, versions: readonly Record<string, unknown>[]): Promise<void> {
+  const column = (name: string): Knex.Value => versions.map((v) => v[name]) as Knex.Value;
+  await trx.raw(
+    `INSERT INTO ?? (publisher, endpoint, object_id, version, destroyed, updated_at)
+     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::bigint[])
+     ON CONFLICT (publisher, endpoint, object_id)
+     DO UPDATE SET version = excluded.version, destroyed = excluded.destroyed, updated_at = excluded.updated_at`,
+    [versionsTable, ...['publisher', 'endpoint', 'object_id', 'version', 'destroyed', 'updated_at'].map(column)],
+  );
 }
 
 /**
