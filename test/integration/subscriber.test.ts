@@ -111,6 +111,32 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.is((await row(world, id))?.name, 'v3');
   });
 
+  test('a message that a later one of its batch lets through is applied after it, in the same transaction', async (world) => {
+    const created = factories.User.create({ name: 'first' });
+    const id = created.operations[0]?.id as string;
+    const second = factories.User.update(id, { name: 'second' });
+    const third = factories.User.update(id, { name: 'third' });
+    await send(world, created);
+    await eventually(async () => ((await row(world, id))?.name === 'first' ? true : undefined));
+    const lookups: string[] = [];
+    const count = (query: { sql: string }): void => {
+      if (/^\s*(select|with)\b/i.test(query.sql) && query.sql.includes(versionsTable)) lookups.push(query.sql);
+    };
+    world.db.knex.on('query', count);
+    try {
+      // One frame, the newer update first: the two join one batch in that order.
+      await send(world, third, second);
+      await eventually(async () => ((await row(world, id))?.name === 'third' ? true : undefined));
+    } finally {
+      world.db.knex.off('query', count);
+    }
+    assert.is(lookups.length, 1, 'one transaction, one version lookup');
+    assert.equal(
+      world.calls.filter((c) => c.includes(id)),
+      [`create crowdtap/user:${id}:1`, `update crowdtap/user:${id}:2`, `update crowdtap/user:${id}:3`],
+    );
+  });
+
   test('an update that arrives before its create waits for it, and both apply in order', async (world) => {
     const created = factories.User.create({ name: 'first' });
     const id = created.operations[0]?.id as string;

@@ -463,14 +463,8 @@ export class Subscriber<Callbacks = unknown> {
         (table, row) => this.insertOrUpdate(trx, this.keyOf(table), row),
         (table) => this.keyOf(table).key,
       );
-      const results: Requirement[][] = [];
-      for (const { envelope, plans, requirements } of batch) {
-        const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
-        results.push(missing);
-        if (missing.length > 0) {
-          if (batch.length === 1) return results;
-          continue;
-        }
+      /** Writes one message whose requirements are all there, with its callbacks. */
+      const apply = async ({ envelope, plans, requirements }: Batched): Promise<void> => {
         let written = 0;
         for (const plan of plans) {
           const { op, key, subscription } = plan;
@@ -523,6 +517,28 @@ export class Subscriber<Callbacks = unknown> {
           for (const target of plan.targets) await this.callback(target, op, envelope);
         }
         this.observer.committing(trx, envelope.app, written, plans.length - written);
+      };
+      const results: Requirement[][] = batch.map(() => []);
+      // In the batch's order; a message that a later one of the batch lets through is applied
+      // after it, in another pass. Messages are handled concurrently, so one may join the batch
+      // before the message it depends on.
+      let waiting = batch.map((_, i) => i);
+      for (let progress = true; progress && waiting.length > 0;) {
+        progress = false;
+        const still: number[] = [];
+        for (const i of waiting) {
+          const { requirements } = batch[i] as Batched;
+          const missing = requirements.filter((r) => (stored.get(r.key)?.version ?? -1) < r.version);
+          results[i] = missing;
+          if (missing.length > 0) {
+            if (batch.length === 1) return results;
+            still.push(i);
+            continue;
+          }
+          progress = true;
+          await apply(batch[i] as Batched);
+        }
+        waiting = still;
       }
       await inserts.flush();
       const versions = [...recorded.values()];
