@@ -18,8 +18,8 @@ export function objectKey(endpoint: string, id: string): string {
 /**
  * The rows that `rows` reference through `belongs_to` relations, at their current version: a
  * subscriber applies the referencing operation only after them. One query per referenced
- * model and {@link readChunk} ids, whatever the number of rows. Rows in `skip` (written by the same message, or already
- * recorded as dependencies) are not read.
+ * model and {@link readChunk} ids, whatever the number of rows. Rows in `skip` (written by
+ * the same message, or already recorded as dependencies) are not read.
  */
 export async function relationDependencies(
   table: (name: string) => Knex.QueryBuilder,
@@ -49,7 +49,7 @@ export async function relationDependencies(
   return out;
 }
 
-/** Of dependencies read once for many rows (by {@link objectKey}), those that `rows` reference, leaving out `skip`. */
+/** Of dependencies read once for many rows (by {@link objectKey}), those `rows` reference, but for `skip`. */
 export function referencedOf(
   byKey: ReadonlyMap<string, Dependency>,
   models: Readonly<Record<string, ModelDescriptor>>,

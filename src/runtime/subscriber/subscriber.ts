@@ -712,7 +712,7 @@ export class Subscriber<Callbacks = unknown> {
     return rows;
   }
 
-  /** MySQL and MariaDB: one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
+  /** Other databases (MySQL, MariaDB): one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
   private versionsByEndpoint(
     trx: Knex.Transaction,
     objects: readonly ObjectRef[],
