@@ -1,5 +1,6 @@
 /** The RabbitMQ transport on its own: queue types, reconnection, health. */
 import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AmqpTransport, type Delivery } from '../../src/runtime/index.js';
@@ -141,6 +142,33 @@ test('messages published together travel as one broker message and are settled o
     'the frame was acknowledged once all its messages were settled',
   );
   await transport.close();
+});
+
+test('a connection whose socket fails while it is being set up hands the error to the reconnection', async () => {
+  const transport = await AmqpTransport.connect({
+    url: amqpUrl,
+    expiresMs: queueExpiresMs,
+    namespace: randomName('prom'),
+  });
+  // What amqplib's reconnection hands the setup: a new connection, with no listener of its own
+  // for errors yet. Its socket fails (the broker restarting) while the setup talks to it.
+  const model = new EventEmitter() as EventEmitter & { createConfirmChannel(): Promise<never> };
+  let listened = false;
+  model.createConfirmChannel = () => {
+    listened = model.listenerCount('error') > 0;
+    return Promise.reject(new Error('Connection closed'));
+  };
+  try {
+    const setup = (transport as unknown as { setup(model: unknown): Promise<void> }).setup.bind(transport);
+    const failed = await setup(model).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(listened, 'an error of the socket meanwhile does not go unheard (it would throw at the process)');
+    assert.match(String(failed?.message), /Connection closed/, 'the setup fails, and the reconnection tries again');
+  } finally {
+    await transport.close();
+  }
 });
 
 test.run();

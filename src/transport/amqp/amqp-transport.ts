@@ -110,6 +110,10 @@ export class AmqpTransport implements Transport {
 
   /** Runs after every successful (re)connection. */
   private async setup(model: ChannelModel): Promise<void> {
+    // amqplib listens to a new connection's errors only once this setup succeeded: a socket
+    // that fails meanwhile (the broker restarting) would otherwise throw at the process. The
+    // failure reaches the reconnection anyway, through the setup's own rejection.
+    model.on('error', () => {});
     const channel = await model.createConfirmChannel();
     channel.on('error', () => {});
     channel.on('close', () => {
