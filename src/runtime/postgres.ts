@@ -34,7 +34,7 @@ export class PgTransaction {
   private committed = false;
   /** Set once a statement sent here failed: the transaction only rolls back from then on. */
   private failed: Error | undefined;
-  /** Whether a COMMIT or ROLLBACK went to the server. */
+  /** Whether a COMMIT or ROLLBACK ran on the server (the transaction is over). */
   private ended = false;
   private readonly query: PgConnection['query'];
   private readonly own: boolean;
@@ -103,9 +103,11 @@ export class PgTransaction {
     const list = Array.isArray(results) ? results : [results];
     // COMMIT ran (and ended the transaction, committed or not); had a statement before it
     // failed, the transaction is still open, aborted, for `close` to roll back.
-    if (statements.at(-1) === 'COMMIT') this.ended = true;
-    if (statements.at(-1) === 'COMMIT' && list.at(-1)?.command !== 'COMMIT')
-      throw new Error('COMMIT rolled the transaction back: one of its statements had failed');
+    if (statements.at(-1) === 'COMMIT') {
+      this.ended = true;
+      if (list.at(-1)?.command !== 'COMMIT')
+        throw new Error('COMMIT rolled the transaction back: one of its statements had failed');
+    }
     return begin ? list.slice(1) : list;
   }
 

@@ -172,14 +172,10 @@ export class Publisher<Hooks, Virtuals = unknown> {
       messages.push(to === undefined ? outgoing : { ...outgoing, routingKeys: [syncReplyKey(to)] });
     };
     const { models } = this.options.schema;
+    const items = rows.map((row) => ({ model, row }));
     // The rows' references, read once for all the rows: each message takes those of its own.
     const table = (name: string) => this.options.knex(name);
-    const read = await relationDependencies(
-      table,
-      models,
-      rows.map((row) => ({ model, row })),
-      new Set(),
-    );
+    const read = await relationDependencies(table, models, items, new Set());
     const references = new Map(read.map((d) => [objectKey(d.endpoint, d.id), d]));
     for (let i = 0; i < rows.length; i += syncBatch) {
       const chunk = rows.slice(i, i + syncBatch);
@@ -194,15 +190,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
         })),
       );
       const skip = new Set(operations.map((op) => objectKey(op.endpoint, op.id)));
-      send(
-        operations,
-        referencedOf(
-          references,
-          models,
-          chunk.map((row) => ({ model, row })),
-          skip,
-        ),
-      );
+      send(operations, referencedOf(references, models, items.slice(i, i + syncBatch), skip));
     }
     for (let i = 0; i < gone.length; i += syncBatch) {
       const { endpoint, types } = model;
