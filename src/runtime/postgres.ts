@@ -198,12 +198,58 @@ function withLiterals(text: string, values: readonly unknown[], connection: PgCo
  * the backslash into a multibyte character).
  */
 export function literal(value: unknown, connection: PgConnection): string | undefined {
+  const plain = plainLiteral(value);
+  if (plain !== undefined) return plain;
   const prepared = pgUtils().prepareValue(value);
   if (prepared === null) return 'NULL';
   if (Buffer.isBuffer(prepared)) return undefined;
   const text = String(prepared);
   if (text.includes('\0') || (text.includes('\\') && /[\u0080-\uffff]/.test(text))) return undefined;
   return connection.escapeLiteral(text);
+}
+
+/** What a literal escapes (quotes and backslashes) or cannot hold (NUL); an array element also escapes double quotes. */
+const escapedInLiteral = /['\\\0]/;
+const escapedInElement = /['"\\\0]/;
+
+/**
+ * The literal of a value that needs no escaping (a string, number or boolean, or an array of
+ * them, without quotes, backslashes or NUL), exactly as {@link literal} would write it through
+ * node-postgres's conversion and escaping, which cost more than a round trip on a statement
+ * of a hundred rows. Undefined for anything else.
+ */
+function plainLiteral(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return escapedInLiteral.test(value) ? undefined : `'${value}'`;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `'${String(value)}'`;
+    case 'undefined':
+      return 'NULL';
+    case 'object':
+      if (value === null) return 'NULL';
+      return Array.isArray(value) ? plainArray(value) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** An array as node-postgres writes it (`{"a","1",NULL}`), quoted as a literal. */
+function plainArray(values: readonly unknown[]): string | undefined {
+  const elements: string[] = [];
+  for (const value of values) {
+    if (value === null || value === undefined) elements.push('NULL');
+    else if (
+      typeof value === 'string'
+        ? !escapedInElement.test(value)
+        : typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean'
+    )
+      elements.push(`"${String(value)}"`);
+    else return undefined;
+  }
+  return `'{${elements.join(',')}}'`;
 }
 
 let utils: { prepareValue(value: unknown): unknown } | undefined;

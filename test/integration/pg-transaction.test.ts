@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type PgConnection, PgTransaction } from '../../src/runtime/postgres.js';
+import { createRequire } from 'node:module';
+import { literal, type PgConnection, PgTransaction } from '../../src/runtime/postgres.js';
 import { database, type TestDatabase } from '../helpers/services.js';
 
 /**
@@ -225,6 +226,37 @@ pg(
     assert.match(String(commit?.message), /COMMIT rolled the transaction back|aborted/);
     await transaction.close();
     assert.equal(await db.knex('kinds').count({ n: '*' }), [{ n: '0' }]);
+  },
+);
+
+pg(
+  'plain values are written in as node-postgres would write them, and arrive as the same values as parameters',
+  async ({ db, connection, sent }) => {
+    // Values that need no escaping take a shorter path than node-postgres's conversion.
+    const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
+      prepareValue(value: unknown): unknown;
+    };
+    const plain = {
+      text: 'a "quoted" word, a $ and ünïcödé',
+      doc: { list: [1, 'two', null], nested: { ok: true } },
+      big: 9007199254740993n,
+      flag: true,
+      amount: -12.5,
+      tags: ['a', '', 'NULL', 'ü', 7, false, null, undefined],
+    };
+    for (const value of [...Object.values(plain), 0, 1e21, Number.NaN, '', null, undefined, [], [[1, 2]], ['a"b']]) {
+      const prepared = prepareValue(value);
+      const expected = prepared === null ? 'NULL' : connection.escapeLiteral(String(prepared));
+      assert.is(literal(value, connection), expected, `${String(value)}`);
+    }
+    const transaction = new PgTransaction(connection);
+    await on(db.knex, connection)('kinds').insert({ id: 1, ...plain });
+    await transaction.commit();
+    assert.match(sent[0] as string, /'\{"a","","NULL","ü","7","false",NULL,NULL\}'/, 'the array is written in');
+    await db.knex('kinds').insert({ id: 2, ...plain });
+    const [literally, parameter] = await db.knex('kinds').orderBy('id');
+    assert.equal({ ...literally, id: 2 }, parameter);
+    assert.equal(literally.tags, ['a', '', 'NULL', 'ü', '7', 'false', null, null]);
   },
 );
 
