@@ -3,7 +3,9 @@
  * the publisher moved the album to another artist and then deleted the first artist, and the
  * subscriber got the delete before the album's create. The album must neither be written (its
  * artist is gone) nor dropped for good (its track would be lost with it): the message waits
- * for the album's newer version, here through a re-sync answer.
+ * for the album's newer version, here through a re-sync answer. And on PostgreSQL, where
+ * workers apply concurrently: a transaction keeps the parents its rows reference from being
+ * destroyed under it, and holds nothing else it only depends on.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +20,7 @@ import {
   type OutgoingMessage,
   Subscriber,
   type Transport,
+  versionsTable,
 } from '../../src/runtime/index.js';
 import { database } from '../helpers/services.js';
 
@@ -131,6 +134,75 @@ test('a row whose parent was deleted here waits for its own newer version, and i
     });
     assert.is((await db.knex('Track').where('TrackId', 90020).first())?.AlbumId, 90010, 'the track is not lost');
     assert.is(await db.knex('Artist').where('ArtistId', 90001).first(), undefined);
+  } finally {
+    await db.drop();
+  }
+});
+
+test('on PostgreSQL, a transaction locks the versions of the parents its rows reference, not of what it only depends on', async () => {
+  const db = await database('postgres');
+  try {
+    await db.knex.schema.createTable('Artist', (t) => {
+      t.integer('ArtistId').primary();
+      t.string('Name');
+    });
+    await db.knex.schema.createTable('Genre', (t) => {
+      t.integer('GenreId').primary();
+      t.string('Name');
+    });
+    await db.knex.schema.createTable('Album', (t) => {
+      t.integer('AlbumId').primary();
+      t.string('Title');
+      t.integer('ArtistId').references('ArtistId').inTable('Artist');
+    });
+    await replicaMigration(db.knex);
+    /** Whether another connection finds the object's version locked: a destroy of the object would wait. */
+    const locked = async (endpoint: string, id: number): Promise<boolean> => {
+      try {
+        await db.knex.raw('SELECT 1 FROM ?? WHERE endpoint = ? AND object_id = ? FOR UPDATE NOWAIT', [
+          versionsTable,
+          endpoint,
+          String(id),
+        ]);
+        return false;
+      } catch (error) {
+        if ((error as { code?: string }).code === '55P03') return true;
+        throw error;
+      }
+    };
+    const seen: Record<string, boolean> = {};
+    const subscriber = new Subscriber({
+      schema,
+      knex: db.knex,
+      transport: {} as Transport,
+      callbacks: {
+        // Runs in the album's transaction, before its commit.
+        Album: {
+          afterCreate: async () => {
+            seen.artist = await locked('store/artist', 1);
+            seen.genre = await locked('store/genre', 1);
+          },
+        },
+      },
+    });
+    const dependency = (type: string, id: number) => ({
+      endpoint: `store/${type.toLowerCase()}`,
+      id: String(id),
+      version: 1,
+      types: [type],
+    });
+    const parents = envelope([
+      op('Artist', 1, 'create', 1, { name: 'AC/DC' }),
+      op('Genre', 1, 'create', 1, { name: 'Rock' }),
+    ]);
+    assert.is(await handle(subscriber, parents), 'ack');
+    const album = envelope(
+      [op('Album', 1, 'create', 1, { title: 'Back in Black', artist_id: 1 })],
+      [dependency('Artist', 1), dependency('Genre', 1)],
+    );
+    assert.is(await handle(subscriber, album), 'ack');
+    assert.equal(seen, { artist: true, genre: false });
+    assert.is(await locked('store/artist', 1), false, 'released at commit');
   } finally {
     await db.drop();
   }

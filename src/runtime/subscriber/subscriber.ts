@@ -446,17 +446,28 @@ export class Subscriber<Callbacks = unknown> {
       if (trx.client.config.client === 'better-sqlite3')
         await trx.raw('UPDATE ?? SET version = version WHERE 0', [versionsTable]);
       // The versions of the objects the messages write, locked for update in key order, then
-      // of those they only depend on, locked for share: transactions that depend on the same
-      // objects do not wait for each other, and a destroy of one waits for them.
+      // of those they only depend on. A required object that a written row references is
+      // locked for share: transactions that reference the same object do not wait for each
+      // other, and a destroy of it waits for them (the subscriber's foreign key would refuse
+      // the row otherwise). Any other requirement is read without a lock: a version stored
+      // never goes back, and a row lock costs PostgreSQL a write of the row's page.
       const written = new Map<string, ObjectRef>();
       const required = new Map<string, ObjectRef>();
+      const referenced = new Set<string>();
       for (const { envelope, plans, requirements } of batch) {
         for (const object of uniqueObjects(envelope.app, plans))
           written.set(objectKey(object.publisher, object.endpoint, object.id), object);
         for (const object of requirements) required.set(object.key, object);
+        for (const { subscription, op } of plans)
+          if (subscription) for (const key of parentsOf(subscription, op, envelope)) referenced.add(key);
       }
       for (const key of written.keys()) required.delete(key);
-      const stored = await this.versions(trx, [...written.values()], [...required.values()]);
+      const [shared, read] = partition([...required.entries()], ([key]) => referenced.has(key));
+      const stored = await this.versions(trx, [
+        [[...written.values()], 'update'],
+        [shared.map(([, object]) => object), 'share'],
+        [read.map(([, object]) => object), undefined],
+      ]);
       const recorded = new Map<string, Record<string, unknown>>();
       const inserts = new InsertBatch(
         trx,
@@ -483,7 +494,8 @@ export class Subscriber<Callbacks = unknown> {
           // (recovery, bareback), it is skipped and counts as destroyed, and so do its
           // children.
           const orphan =
-            subscription !== undefined && op.attributes !== null && this.orphan(subscription, op, envelope, stored);
+            subscription !== undefined &&
+            parentsOf(subscription, op, envelope).some((parent) => stored.get(parent)?.destroyed);
           if (orphan && requirements !== lax) {
             const { endpoint, id } = op;
             throw new NotReady([{ key, publisher: envelope.app, endpoint, id, version: op.version + 1 }]);
@@ -582,24 +594,6 @@ export class Subscriber<Callbacks = unknown> {
     }
   }
 
-  /** Whether a row references, through an attribute its publisher declares `belongs_to`, an object destroyed here. */
-  private orphan(
-    subscription: SubscriptionDescriptor,
-    op: OperationMessage,
-    envelope: Envelope,
-    stored: ReadonlyMap<string, Stored>,
-  ): boolean {
-    for (const attribute of subscription.attributes) {
-      const value = attribute.references === undefined ? undefined : op.attributes?.[attribute.name];
-      if (value === null || value === undefined) continue;
-      const id = String(value);
-      const endpoint = endpointOf(envelope, attribute.references as string, id);
-      if (endpoint === undefined) continue;
-      if (stored.get(objectKey(endpoint.split('/')[0] as string, endpoint, id))?.destroyed) return true;
-    }
-    return false;
-  }
-
   /**
    * The rows of this app that still reference an object about to be deleted (through an
    * attribute its publisher declares `belongs_to`): their own change, which removes the
@@ -643,15 +637,8 @@ export class Subscriber<Callbacks = unknown> {
     return out;
   }
 
-  /**
-   * The stored versions of the objects written (locked for update) and of those only required
-   * (locked for share), by object key, locked until commit.
-   */
-  private async versions(
-    trx: Knex.Transaction,
-    written: readonly ObjectRef[],
-    required: readonly ObjectRef[],
-  ): Promise<Map<string, Stored>> {
+  /** The stored versions of objects, by object key, each set locked as it says (undefined: not locked) until commit. */
+  private async versions(trx: Knex.Transaction, sets: readonly LookupSet[]): Promise<Map<string, Stored>> {
     type Row = {
       publisher: string;
       endpoint: string;
@@ -661,15 +648,17 @@ export class Subscriber<Callbacks = unknown> {
     };
     const client = trx.client.config.client;
     const rows: Row[] = [];
-    if (client === 'pg') rows.push(...((await this.versionsOnPostgres(trx, written, required)) as Row[]));
+    if (client === 'pg') rows.push(...((await versionsOnPostgres(trx, sets)) as Row[]));
     // SQLite locks no rows (its single writer already serialises transactions): one read for all.
     else if (client === 'better-sqlite3')
-      rows.push(...((await versionsOnSqlite(trx, [...written, ...required])) as Row[]));
+      rows.push(
+        ...((await versionsOnSqlite(
+          trx,
+          sets.flatMap(([objects]) => objects),
+        )) as Row[]),
+      );
     else
-      for (const [objects, lock] of [
-        [written, 'update'],
-        [required, 'share'],
-      ] as const)
+      for (const [objects, lock] of sets)
         if (objects.length > 0) rows.push(...((await this.versionsByEndpoint(trx, objects, lock)) as Row[]));
     return new Map(
       rows.map((r) => [
@@ -679,44 +668,11 @@ export class Subscriber<Callbacks = unknown> {
     );
   }
 
-  /**
-   * PostgreSQL: the keys as three array parameters, joined to the versions: a plan that looks
-   * each key up in the primary key whatever the table's statistics say. (With `object_id IN
-   * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
-   * read whole for every message.) Written and required objects in one statement, each set
-   * locked in key order by a query of its own in a WITH.
-   */
-  private async versionsOnPostgres(
-    trx: Knex.Transaction,
-    written: readonly ObjectRef[],
-    required: readonly ObjectRef[],
-  ): Promise<unknown[]> {
-    const lookup = (lock: 'UPDATE' | 'SHARE') =>
-      `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
-       FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
-       JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
-       ORDER BY v.publisher, v.endpoint, v.object_id
-       FOR ${lock} OF v`;
-    const keys = (objects: readonly ObjectRef[]) => [
-      objects.map((o) => o.publisher),
-      objects.map((o) => o.endpoint),
-      objects.map((o) => o.id),
-      versionsTable,
-    ];
-    const sql =
-      required.length === 0
-        ? lookup('UPDATE')
-        : `WITH w AS (${lookup('UPDATE')}), r AS (${lookup('SHARE')}) SELECT * FROM w UNION ALL SELECT * FROM r`;
-    const bindings = required.length === 0 ? keys(written) : [...keys(written), ...keys(required)];
-    const { rows } = (await trx.raw(sql, bindings)) as { rows: unknown[] };
-    return rows;
-  }
-
   /** Other databases (MySQL, MariaDB): one condition per endpoint, `object_id IN (...)`, which the primary key serves. */
   private versionsByEndpoint(
     trx: Knex.Transaction,
     objects: readonly ObjectRef[],
-    lock: 'update' | 'share',
+    lock: LookupSet[1],
   ): Knex.QueryBuilder {
     const byEndpoint = new Map<string, { publisher: string; endpoint: string; ids: string[] }>();
     for (const o of objects) {
@@ -739,6 +695,7 @@ export class Subscriber<Callbacks = unknown> {
         }
       })
       .orderBy(['publisher', 'endpoint', 'object_id']);
+    if (lock === undefined) return query;
     return lock === 'update' ? query.forUpdate() : query.forShare();
   }
 
@@ -975,6 +932,63 @@ async function recordOnPostgres(trx: Knex.Transaction, versions: readonly Record
      DO UPDATE SET version = excluded.version, destroyed = excluded.destroyed, updated_at = excluded.updated_at`,
     [versionsTable, ...['publisher', 'endpoint', 'object_id', 'version', 'destroyed', 'updated_at'].map(column)],
   );
+}
+
+/** Objects whose versions are read, and how they are locked (undefined: not at all). */
+type LookupSet = readonly [objects: readonly ObjectRef[], lock: 'update' | 'share' | undefined];
+
+/**
+ * PostgreSQL: the keys as three array parameters, joined to the versions: a plan that looks
+ * each key up in the primary key whatever the table's statistics say. (With `object_id IN
+ * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
+ * read whole for every message.) Every set in one statement, each locked set in key order by
+ * a query of its own in a WITH.
+ */
+async function versionsOnPostgres(trx: Knex.Transaction, sets: readonly LookupSet[]): Promise<unknown[]> {
+  const lookup = (lock: LookupSet[1]) =>
+    `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
+     FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
+     JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
+     ${lock === undefined ? '' : `ORDER BY v.publisher, v.endpoint, v.object_id FOR ${lock.toUpperCase()} OF v`}`;
+  const used = sets.filter(([objects]) => objects.length > 0);
+  if (used.length === 0) return [];
+  const sql =
+    used.length === 1
+      ? lookup(used[0]?.[1])
+      : `WITH ${used.map(([, lock], i) => `s${i} AS (${lookup(lock)})`).join(', ')} ${used.map((_, i) => `SELECT * FROM s${i}`).join(' UNION ALL ')}`;
+  const bindings = used.flatMap(([objects]) => [
+    objects.map((o) => o.publisher),
+    objects.map((o) => o.endpoint),
+    objects.map((o) => o.id),
+    versionsTable,
+  ]);
+  const { rows } = (await trx.raw(sql, bindings)) as { rows: unknown[] };
+  return rows;
+}
+
+/**
+ * The objects a row references through attributes its publisher declares `belongs_to`, by
+ * object key: the rows its subscriber's foreign keys may point to.
+ */
+function parentsOf(subscription: SubscriptionDescriptor, op: OperationMessage, envelope: Envelope): string[] {
+  const parents: string[] = [];
+  if (op.attributes === null) return parents;
+  for (const attribute of subscription.attributes) {
+    const value = attribute.references === undefined ? undefined : op.attributes[attribute.name];
+    if (value === null || value === undefined) continue;
+    const id = String(value);
+    const endpoint = endpointOf(envelope, attribute.references as string, id);
+    if (endpoint !== undefined) parents.push(objectKey(endpoint.split('/')[0] as string, endpoint, id));
+  }
+  return parents;
+}
+
+/** The items that pass the test, and those that do not. */
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const passed: T[] = [];
+  const failed: T[] = [];
+  for (const item of items) (test(item) ? passed : failed).push(item);
+  return [passed, failed];
 }
 
 /**
