@@ -28,7 +28,8 @@ import {
 } from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 import { literal, type PgConnection, PgTransaction } from '../postgres.js';
-import { connectionSession, preparedOnce, type Session, type SqliteConnection, sqliteRaw } from './session.js';
+import { preparedOnce, type SqliteConnection } from '../sqlite.js';
+import { connectionSession, type Session, sqliteRaw } from './session.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
 export type VirtualFunctions = Readonly<Record<string, Readonly<Record<string, (row: never) => unknown>>>>;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { SqliteConnection } from '../sqlite.js';
 
 /** Where a transaction's statements run: the Knex client's name, and a query builder per table. */
 export interface Session {
@@ -14,19 +15,6 @@ export function connectionSession(knex: Knex, dialect: string, connection: unkno
     table: (name) => knex(name).connection(connection),
     raw: async (sql, bindings) => knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection),
   };
-}
-
-/** What better-sqlite3's database offers that the SQLite transaction uses. */
-export interface SqliteConnection {
-  exec(sql: string): unknown;
-  prepare(sql: string): SqliteStatement;
-  readonly inTransaction: boolean;
-}
-
-interface SqliteStatement {
-  readonly reader: boolean;
-  run(...bindings: unknown[]): unknown;
-  all(...bindings: unknown[]): unknown[];
 }
 
 /** Which bindings of a raw statement are identifiers (`??`) rather than values (`?`), by its SQL text. */
@@ -67,27 +55,5 @@ export function sqliteRaw(connection: SqliteConnection): Session['raw'] {
     }
     const statement = connection.prepare(text);
     return statement.reader ? statement.all(...values) : statement.run(...values);
-  };
-}
-
-/** Prepared statements by connection and SQL text, for the hooks' transactions on SQLite. */
-const statements = new WeakMap<SqliteConnection, Map<string, ReturnType<SqliteConnection['prepare']>>>();
-
-/** `prepare`, remembering what it prepared on this connection (at most a few hundred statements). */
-export function preparedOnce(
-  connection: SqliteConnection,
-  prepare: SqliteConnection['prepare'],
-): SqliteConnection['prepare'] {
-  let cache = statements.get(connection);
-  if (!cache) statements.set(connection, (cache = new Map()));
-  const known = cache;
-  return (sql) => {
-    let statement = known.get(sql);
-    if (!statement) {
-      if (known.size >= 500) known.clear();
-      statement = prepare.call(connection, sql);
-      known.set(sql, statement);
-    }
-    return statement;
   };
 }

@@ -18,6 +18,7 @@ import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { type PgConnection, PgTransaction } from '../postgres.js';
+import { preparedOnce, type SqliteConnection } from '../sqlite.js';
 import { toColumn } from '../values.js';
 
 export const versionsTable = 'promiscuous_versions';
@@ -583,6 +584,19 @@ export class Subscriber<Callbacks = unknown> {
    */
   private async transaction<T>(fn: (trx: Knex.Transaction, last: () => void) => Promise<T>): Promise<T> {
     const { knex } = this.options;
+    if (knex.client.config.client === 'better-sqlite3') {
+      // Its statements prepared once per connection: SQLite's preparing of BEGIN, COMMIT and
+      // the version lookup cost more than running them.
+      const connection = (await knex.client.acquireConnection()) as SqliteConnection;
+      const prepare = connection.prepare;
+      connection.prepare = preparedOnce(connection, prepare);
+      try {
+        return await knex.transaction((trx) => fn(trx, () => {}), { connection });
+      } finally {
+        connection.prepare = prepare;
+        await knex.client.releaseConnection(connection);
+      }
+    }
     if (knex.client.config.client !== 'pg') return knex.transaction((trx) => fn(trx, () => {}));
     const connection = (await knex.client.acquireConnection()) as PgConnection;
     const transaction = new PgTransaction(connection);
