@@ -51,7 +51,6 @@ import { schema as sniper } from '../examples/users/generated/sniper/subscriber.
 import {
   AmqpTransport,
   type Delivery,
-  type Envelope,
   Publisher,
   resyncQueueApp,
   Subscriber,
@@ -65,6 +64,7 @@ import {
   cpuSample,
   cpuSpent,
   type DbRef,
+  deliveredOperations,
   type Dialect,
   dropDb,
   type FigureGoal,
@@ -341,14 +341,6 @@ interface Handling {
   readonly id: string;
 }
 
-function envelopeOf(body: Buffer): Envelope | undefined {
-  try {
-    return JSON.parse(body.toString('utf8')) as Envelope;
-  } catch {
-    return undefined;
-  }
-}
-
 async function subscriberRole(init: SubscriberInit): Promise<Role> {
   const db: Knex = connect(init.db);
   const handling = new AsyncLocalStorage<Handling>();
@@ -390,9 +382,8 @@ async function subscriberRole(init: SubscriberInit): Promise<Role> {
 
   /** The transport, with every delivery handled inside its own `Handling` and counted at its end. */
   const recording = wrapConsume(transport, (d, handle) => {
-    const envelope = envelopeOf(d.body);
-    const keys = envelope?.operations.map((op) => `${op.id}:${op.version}`) ?? [];
-    const h: Handling = { begins: 0, id: envelope?.id ?? d.messageId ?? '?' };
+    const keys = deliveredOperations(d.body).map((op) => `${op.id}:${op.version}`);
+    const h: Handling = { begins: 0, id: d.messageId ?? '?' };
     const at = now();
     const delivery: Delivery = {
       ...d,

@@ -49,7 +49,6 @@ import { schema as sniper } from '../examples/users/generated/sniper/subscriber.
 import {
   AmqpTransport,
   type Delivery,
-  type Envelope,
   initialSync,
   Publisher,
   resyncQueueApp,
@@ -64,6 +63,8 @@ import {
   cpuSample,
   cpuSpent,
   type DbRef,
+  type DeliveredOperation,
+  deliveredOperations,
   type Dialect,
   dropDb,
   fmt,
@@ -445,52 +446,6 @@ interface SubscriberStats {
   readonly queries: Record<string, ShapeStat>;
 }
 
-interface WrittenObject {
-  readonly endpoint: string;
-  readonly id: string;
-  readonly operation: string;
-}
-
-const operationPattern = /"endpoint":"([^"]+)","types":\[[^\]]*\],"id":"([^"]+)","operation":"([a-z]+)"/g;
-/** Whether the pattern read the first message as parsing it did (undefined: no message yet). */
-let patternReads: boolean | undefined;
-
-/**
- * The objects a message's operations write, read off its text by a pattern: parsing each
- * message a second time, beside the subscriber's own parse, would count against the
- * subscriber a share of its CPU. The first message is parsed too; should the pattern not read
- * it right (the envelope's layout changed), every message is parsed, with a warning.
- */
-function writtenObjects(text: string): WrittenObject[] {
-  if (patternReads === false) return parsedObjects(text);
-  const found = [...text.matchAll(operationPattern)].map(([, endpoint, id, operation]) => ({
-    endpoint: endpoint as string,
-    id: id as string,
-    operation: operation as string,
-  }));
-  if (patternReads === undefined) {
-    const parsed = parsedObjects(text);
-    patternReads = JSON.stringify(parsed) === JSON.stringify(found);
-    if (!patternReads) {
-      console.warn('  the envelope pattern does not read the operations: every message is parsed again');
-      return parsed;
-    }
-  }
-  return found;
-}
-
-function parsedObjects(text: string): WrittenObject[] {
-  try {
-    return (JSON.parse(text) as Envelope).operations.map(({ endpoint, id, operation }) => ({
-      endpoint,
-      id,
-      operation,
-    }));
-  } catch {
-    return [];
-  }
-}
-
 async function subscriberRole(init: SubscriberInit): Promise<Role> {
   const db: Knex = connect(init.db);
   const stats = new QueryStats();
@@ -519,7 +474,7 @@ async function subscriberRole(init: SubscriberInit): Promise<Role> {
   let firstError: string | undefined;
   const timeline: [number, number][] = [];
 
-  const hold = (operations: readonly WrittenObject[]): void => {
+  const hold = (operations: readonly DeliveredOperation[]): void => {
     for (const op of operations) {
       if (op.endpoint === 'crowdtap/organization') {
         const i = Number(op.id);
@@ -543,7 +498,7 @@ async function subscriberRole(init: SubscriberInit): Promise<Role> {
 
   const transport = await AmqpTransport.connect({ url: services.amqpUrl, namespace: init.namespace });
   const recording = wrapConsume(transport, (d, handle) => {
-    const operations = writtenObjects(d.body.toString('utf8'));
+    const operations = deliveredOperations(d.body);
     const at = now();
     const sync = operations.some((op) => op.operation === 'sync');
     const h = { begins: 0, deferred: false };
