@@ -952,32 +952,42 @@ async function recordOnPostgres(trx: Knex.Transaction, versions: readonly Record
 type LookupSet = readonly [objects: readonly ObjectRef[], lock: 'update' | 'share' | undefined];
 
 /**
- * PostgreSQL: the keys as three array parameters, joined to the versions: a plan that looks
- * each key up in the primary key whatever the table's statistics say. (With `object_id IN
- * (...)` a table not yet analyzed, such as a new subscriber's during its initial sync, is
- * read whole for every message.) Every set in one statement, each locked set in key order by
- * a query of its own in a WITH.
+ * PostgreSQL: the keys as three array parameters, each looked up in the primary key by a
+ * LATERAL subquery of its own, which is also where it is locked, in the keys' order (sorted
+ * here). A join of the keys to the versions let the planner, told of a thousand keys, hash
+ * them against a scan of the whole table: 57 µs a key instead of 5 on a table of 100,000
+ * versions, and worse as it grows (a new subscriber's initial sync). Every set in one
+ * statement, each a query of its own in a WITH.
  */
 async function versionsOnPostgres(trx: Knex.Transaction, sets: readonly LookupSet[]): Promise<unknown[]> {
   const lookup = (lock: LookupSet[1]) =>
     `SELECT v.publisher, v.endpoint, v.object_id, v.version, v.destroyed
      FROM unnest(?::text[], ?::text[], ?::text[]) AS k(publisher, endpoint, object_id)
-     JOIN ?? AS v ON v.publisher = k.publisher AND v.endpoint = k.endpoint AND v.object_id = k.object_id
-     ${lock === undefined ? '' : `ORDER BY v.publisher, v.endpoint, v.object_id FOR ${lock.toUpperCase()} OF v`}`;
+     CROSS JOIN LATERAL (
+       SELECT publisher, endpoint, object_id, version, destroyed FROM ??
+       WHERE publisher = k.publisher AND endpoint = k.endpoint AND object_id = k.object_id
+       ${lock === undefined ? '' : `FOR ${lock.toUpperCase()}`}
+     ) AS v`;
   const used = sets.filter(([objects]) => objects.length > 0);
   if (used.length === 0) return [];
   const sql =
     used.length === 1
       ? lookup(used[0]?.[1])
       : `WITH ${used.map(([, lock], i) => `s${i} AS (${lookup(lock)})`).join(', ')} ${used.map((_, i) => `SELECT * FROM s${i}`).join(' UNION ALL ')}`;
-  const bindings = used.flatMap(([objects]) => [
-    objects.map((o) => o.publisher),
-    objects.map((o) => o.endpoint),
-    objects.map((o) => o.id),
-    versionsTable,
-  ]);
+  const bindings = used.flatMap(([objects, lock]) => {
+    const keys = lock === undefined ? objects : [...objects].sort(byKey);
+    return [keys.map((o) => o.publisher), keys.map((o) => o.endpoint), keys.map((o) => o.id), versionsTable];
+  });
   const { rows } = (await trx.raw(sql, bindings)) as { rows: unknown[] };
   return rows;
+}
+
+/** Objects in the order every transaction locks them, so that two never wait for each other in a cycle. */
+function byKey(a: ObjectRef, b: ObjectRef): number {
+  const x = [a.publisher, a.endpoint, a.id];
+  const y = [b.publisher, b.endpoint, b.id];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] as string) < (y[i] as string) ? -1 : 1;
+  return 0;
 }
 
 /**

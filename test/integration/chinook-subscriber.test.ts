@@ -1,16 +1,22 @@
 /**
- * A row whose parent is destroyed on the subscriber, on Chinook in SQLite with foreign keys on:
- * the publisher moved the album to another artist and then deleted the first artist, and the
+ * The subscriber on Chinook's tables, handed one message at a time.
+ *
+ * A row whose parent is destroyed on the subscriber, in SQLite with foreign keys on: the
+ * publisher moved the album to another artist and then deleted the first artist, and the
  * subscriber got the delete before the album's create. The album must neither be written (its
  * artist is gone) nor dropped for good (its track would be lost with it): the message waits
- * for the album's newer version, here through a re-sync answer. And on PostgreSQL, where
- * workers apply concurrently: a transaction keeps the parents its rows reference from being
- * destroyed under it, and holds nothing else it only depends on.
+ * for the album's newer version, here through a re-sync answer.
+ *
+ * On PostgreSQL, where workers apply concurrently: a transaction keeps the parents its rows
+ * reference from being destroyed under it, and holds nothing else it only depends on; and its
+ * version lookup probes the primary key for each key, whatever the number of keys and the
+ * size of the table.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { Knex } from 'knex';
 import { up as replicaMigration } from '../fixtures/chinook/generated/replica/migrations/promiscuous.js';
 import { schema } from '../fixtures/chinook/generated/replica/subscriber.js';
 import {
@@ -207,5 +213,71 @@ test('on PostgreSQL, a transaction locks the versions of the parents its rows re
     await db.drop();
   }
 });
+
+test('on PostgreSQL, a lookup of a thousand versions probes the primary key for each, on a large table never analyzed', async () => {
+  const db = await database('postgres');
+  try {
+    await db.knex.schema.createTable('Artist', (t) => {
+      t.integer('ArtistId').primary();
+      t.string('Name');
+    });
+    await replicaMigration(db.knex);
+    // 100,000 versions of other objects, and no ANALYZE, as during a new subscriber's sync.
+    await db.knex.raw(
+      `INSERT INTO ?? (publisher, endpoint, object_id, version, destroyed, updated_at)
+       SELECT 'store', 'store/track', i::text, 1, false, 0 FROM generate_series(1, 100000) AS i`,
+      [versionsTable],
+    );
+    const lookups: { sql: string; bindings: unknown[] }[] = [];
+    const listen = (q: { sql: string; bindings?: unknown[] }): void => {
+      if (q.sql.includes(versionsTable) && /^\s*(with|select)/i.test(q.sql))
+        lookups.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    };
+    db.knex.on('query', listen);
+    const subscriber = new Subscriber({ schema, knex: db.knex, transport: {} as Transport });
+    const artists = envelope(
+      Array.from({ length: 1000 }, (_, i) => op('Artist', i + 1, 'create', 1, { name: `Artist ${i}` })),
+    );
+    assert.is(await handle(subscriber, artists), 'ack');
+    db.knex.removeListener('query', listen);
+    assert.is(
+      await db
+        .knex('Artist')
+        .count({ n: '*' })
+        .first()
+        .then((r) => Number(r?.n)),
+      1000,
+    );
+    assert.is(lookups.length, 1, 'one lookup for the message');
+    const lookup = lookups[0] as { sql: string; bindings: unknown[] };
+    const { rows } = (await db.knex.raw(
+      `EXPLAIN (FORMAT JSON) ${lookup.sql.replace(/\$\d+/g, '?')}`,
+      lookup.bindings as Knex.RawBinding[],
+    )) as { rows: { 'QUERY PLAN': PlanNode[] }[] };
+    const scans = scansOf(rows[0]?.['QUERY PLAN'][0]?.Plan);
+    assert.ok(scans.length > 0, 'the plan reads the versions');
+    assert.equal(
+      scans.filter((scan) => scan.relation === versionsTable).map((scan) => scan.type),
+      scans.filter((scan) => scan.relation === versionsTable).map(() => 'Index Scan'),
+      `each key is looked up in the primary key: ${JSON.stringify(scans)}`,
+    );
+  } finally {
+    await db.drop();
+  }
+});
+
+interface PlanNode {
+  readonly Plan?: PlanNode;
+  readonly 'Node Type'?: string;
+  readonly 'Relation Name'?: string;
+  readonly Plans?: PlanNode[];
+}
+
+/** Every scan of a table in a plan, with its kind. */
+function scansOf(node: PlanNode | undefined): { type: string; relation: string }[] {
+  if (!node) return [];
+  const own = node['Relation Name'] ? [{ type: node['Node Type'] ?? '', relation: node['Relation Name'] }] : [];
+  return [...own, ...(node.Plans ?? []).flatMap(scansOf)];
+}
 
 test.run();
