@@ -148,20 +148,7 @@ test('a row whose parent was deleted here waits for its own newer version, and i
 test('on PostgreSQL, a transaction locks the versions of the parents its rows reference, not of what it only depends on', async () => {
   const db = await database('postgres');
   try {
-    await db.knex.schema.createTable('Artist', (t) => {
-      t.integer('ArtistId').primary();
-      t.string('Name');
-    });
-    await db.knex.schema.createTable('Genre', (t) => {
-      t.integer('GenreId').primary();
-      t.string('Name');
-    });
-    await db.knex.schema.createTable('Album', (t) => {
-      t.integer('AlbumId').primary();
-      t.string('Title');
-      t.integer('ArtistId').references('ArtistId').inTable('Artist');
-    });
-    await replicaMigration(db.knex);
+    await replicaTables(db.knex, ['Artist', 'Genre', 'Album']);
     /** Whether another connection finds the object's version locked: a destroy of the object would wait. */
     const locked = async (endpoint: string, id: number): Promise<boolean> => {
       try {
@@ -217,11 +204,7 @@ test('on PostgreSQL, a transaction locks the versions of the parents its rows re
 test('on PostgreSQL, a lookup of a thousand versions probes the primary key for each, on a large table never analyzed', async () => {
   const db = await database('postgres');
   try {
-    await db.knex.schema.createTable('Artist', (t) => {
-      t.integer('ArtistId').primary();
-      t.string('Name');
-    });
-    await replicaMigration(db.knex);
+    await replicaTables(db.knex, ['Artist']);
     // 100,000 versions of other objects, and no ANALYZE, as during a new subscriber's sync.
     await db.knex.raw(
       `INSERT INTO ?? (publisher, endpoint, object_id, version, destroyed, updated_at)
@@ -265,6 +248,17 @@ test('on PostgreSQL, a lookup of a thousand versions probes the primary key for 
     await db.drop();
   }
 });
+
+/** Some of Chinook's tables, in PostgreSQL, with the replica's own. */
+async function replicaTables(knex: Knex, tables: readonly ('Artist' | 'Genre' | 'Album')[]): Promise<void> {
+  for (const table of tables)
+    await knex.schema.createTable(table, (t) => {
+      t.integer(`${table}Id`).primary();
+      t.string(table === 'Album' ? 'Title' : 'Name');
+      if (table === 'Album') t.integer('ArtistId').references('ArtistId').inTable('Artist');
+    });
+  await replicaMigration(knex);
+}
 
 interface PlanNode {
   readonly Plan?: PlanNode;
