@@ -982,7 +982,7 @@ async function versionsOnPostgres(trx: Knex.Transaction, sets: readonly LookupSe
   return rows;
 }
 
-/** Objects in the order every transaction locks them, so that two never wait for each other in a cycle. */
+/** The order in which every transaction locks the objects of a set: two never wait for each other over one set. */
 function byKey(a: ObjectRef, b: ObjectRef): number {
   const x = [a.publisher, a.endpoint, a.id];
   const y = [b.publisher, b.endpoint, b.id];
