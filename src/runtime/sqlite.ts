@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+
 /** What better-sqlite3's database offers that the runtime's SQLite transactions use. */
 export interface SqliteConnection {
   exec(sql: string): unknown;
@@ -15,10 +17,7 @@ export interface SqliteStatement {
 const statements = new WeakMap<SqliteConnection, Map<string, ReturnType<SqliteConnection['prepare']>>>();
 
 /** `prepare`, remembering what it prepared on this connection (at most a few hundred statements). */
-export function preparedOnce(
-  connection: SqliteConnection,
-  prepare: SqliteConnection['prepare'],
-): SqliteConnection['prepare'] {
+function preparedOnce(connection: SqliteConnection, prepare: SqliteConnection['prepare']): SqliteConnection['prepare'] {
   let cache = statements.get(connection);
   if (!cache) statements.set(connection, (cache = new Map()));
   const known = cache;
@@ -31,4 +30,24 @@ export function preparedOnce(
     }
     return statement;
   };
+}
+
+/**
+ * Runs `fn` on a connection of Knex's pool whose statements, while it runs, are prepared once
+ * per connection and reused: preparing costs SQLite more than running a one-row write, or a
+ * BEGIN or COMMIT. The connection goes back to the pool after.
+ */
+export async function withPreparedStatements<T>(
+  knex: Knex,
+  fn: (connection: SqliteConnection) => Promise<T>,
+): Promise<T> {
+  const connection = (await knex.client.acquireConnection()) as SqliteConnection;
+  const prepare = connection.prepare;
+  connection.prepare = preparedOnce(connection, prepare);
+  try {
+    return await fn(connection);
+  } finally {
+    connection.prepare = prepare;
+    await knex.client.releaseConnection(connection);
+  }
 }

@@ -28,7 +28,7 @@ import {
 } from './dependencies.js';
 import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 import { literal, type PgConnection, PgTransaction } from '../postgres.js';
-import { preparedOnce, type SqliteConnection } from '../sqlite.js';
+import { withPreparedStatements } from '../sqlite.js';
 import { connectionSession, type Session, sqliteRaw } from './session.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */
@@ -344,34 +344,32 @@ export class Publisher<Hooks, Virtuals = unknown> {
     run: (session: Session) => Promise<T>,
   ): Promise<{ value: T; written?: OutboxRow }> {
     const { knex } = this.options;
-    const connection = (await knex.client.acquireConnection()) as SqliteConnection;
-    // While the transaction runs, its statements (all of them the hooks') are prepared once per
-    // connection and reused: preparing costs SQLite more than running a one-row write.
-    const prepare = connection.prepare;
-    connection.prepare = preparedOnce(connection, prepare);
-    try {
-      connection.prepare('BEGIN IMMEDIATE').run();
-      const session: Session = { ...connectionSession(knex, 'better-sqlite3', connection), raw: sqliteRaw(connection) };
-      const value = await run(session);
-      const row = await this.outboxRow(recorder, session);
-      let written: OutboxRow | undefined;
-      if (row) {
-        const { message, created_at, attempts, claimed_by, claimed_until } = row.insert;
-        const [inserted] = (await session.raw(
-          'INSERT INTO ?? (message, created_at, attempts, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?) RETURNING id',
-          [outboxTable, message, created_at, attempts, claimed_by ?? null, claimed_until ?? null],
-        )) as { id: number }[];
-        written = { id: inserted?.id as number, message, route: row.route };
+    // The transaction's statements (all of them the hooks') are prepared once per connection.
+    return withPreparedStatements(knex, async (connection) => {
+      try {
+        connection.prepare('BEGIN IMMEDIATE').run();
+        const session: Session = {
+          ...connectionSession(knex, 'better-sqlite3', connection),
+          raw: sqliteRaw(connection),
+        };
+        const value = await run(session);
+        const row = await this.outboxRow(recorder, session);
+        let written: OutboxRow | undefined;
+        if (row) {
+          const { message, created_at, attempts, claimed_by, claimed_until } = row.insert;
+          const [inserted] = (await session.raw(
+            'INSERT INTO ?? (message, created_at, attempts, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?) RETURNING id',
+            [outboxTable, message, created_at, attempts, claimed_by ?? null, claimed_until ?? null],
+          )) as { id: number }[];
+          written = { id: inserted?.id as number, message, route: row.route };
+        }
+        connection.prepare('COMMIT').run();
+        return written ? { value, written } : { value };
+      } catch (error) {
+        if (connection.inTransaction) connection.exec('ROLLBACK');
+        throw error;
       }
-      connection.prepare('COMMIT').run();
-      return written ? { value, written } : { value };
-    } catch (error) {
-      if (connection.inTransaction) connection.exec('ROLLBACK');
-      throw error;
-    } finally {
-      connection.prepare = prepare;
-      await knex.client.releaseConnection(connection);
-    }
+    });
   }
 
   /** The outbox row of a transaction's operations, with their dependencies; none when it wrote nothing published. */

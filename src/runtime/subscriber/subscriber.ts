@@ -18,7 +18,7 @@ import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey, syncReplyKey } from '../resync.js';
 import { type PgConnection, PgTransaction } from '../postgres.js';
-import { preparedOnce, type SqliteConnection } from '../sqlite.js';
+import { withPreparedStatements } from '../sqlite.js';
 import { toColumn } from '../values.js';
 
 export const versionsTable = 'promiscuous_versions';
@@ -454,20 +454,24 @@ export class Subscriber<Callbacks = unknown> {
       // never goes back, and a row lock costs PostgreSQL a write of the row's page.
       const written = new Map<string, ObjectRef>();
       const required = new Map<string, ObjectRef>();
-      const referenced = new Set<string>();
+      /** The parents each plan's row references, by object key (read again for the orphan check). */
+      const parents = new Map<Plan, string[]>();
       for (const { envelope, plans, requirements } of batch) {
         for (const object of uniqueObjects(envelope.app, plans))
           written.set(objectKey(object.publisher, object.endpoint, object.id), object);
         for (const object of requirements) required.set(object.key, object);
-        for (const { subscription, op } of plans)
-          if (subscription) for (const key of parentsOf(subscription, op, envelope)) referenced.add(key);
+        for (const plan of plans)
+          if (plan.subscription) parents.set(plan, parentsOf(plan.subscription, plan.op, envelope));
       }
       for (const key of written.keys()) required.delete(key);
-      const [shared, read] = partition([...required.entries()], ([key]) => referenced.has(key));
+      const referenced = new Set([...parents.values()].flat());
+      const shared: ObjectRef[] = [];
+      const read: ObjectRef[] = [];
+      for (const [key, object] of required) (referenced.has(key) ? shared : read).push(object);
       const stored = await this.versions(trx, [
         [[...written.values()], 'update'],
-        [shared.map(([, object]) => object), 'share'],
-        [read.map(([, object]) => object), undefined],
+        [shared, 'share'],
+        [read, undefined],
       ]);
       const recorded = new Map<string, Record<string, unknown>>();
       const inserts = new InsertBatch(
@@ -494,9 +498,7 @@ export class Subscriber<Callbacks = unknown> {
           // timeout, for the row's current state from its publisher). Without waiting
           // (recovery, bareback), it is skipped and counts as destroyed, and so do its
           // children.
-          const orphan =
-            subscription !== undefined &&
-            parentsOf(subscription, op, envelope).some((parent) => stored.get(parent)?.destroyed);
+          const orphan = (parents.get(plan) ?? []).some((parent) => stored.get(parent)?.destroyed);
           if (orphan && requirements !== lax) {
             const { endpoint, id } = op;
             throw new NotReady([{ key, publisher: envelope.app, endpoint, id, version: op.version + 1 }]);
@@ -578,25 +580,15 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /**
-   * A Knex transaction; on PostgreSQL on a connection of the pool whose BEGIN travels with the
-   * first statement, and whose COMMIT with the one announced by `last` (see
-   * {@link PgTransaction}): the one-message transaction takes three round trips, not five.
+   * A Knex transaction; on SQLite with its statements prepared once per connection; on
+   * PostgreSQL on a connection of the pool whose BEGIN travels with the first statement, and
+   * whose COMMIT with the one announced by `last` (see {@link PgTransaction}): the
+   * one-message transaction takes three round trips, not five.
    */
   private async transaction<T>(fn: (trx: Knex.Transaction, last: () => void) => Promise<T>): Promise<T> {
     const { knex } = this.options;
-    if (knex.client.config.client === 'better-sqlite3') {
-      // Its statements prepared once per connection: SQLite's preparing of BEGIN, COMMIT and
-      // the version lookup cost more than running them.
-      const connection = (await knex.client.acquireConnection()) as SqliteConnection;
-      const prepare = connection.prepare;
-      connection.prepare = preparedOnce(connection, prepare);
-      try {
-        return await knex.transaction((trx) => fn(trx, () => {}), { connection });
-      } finally {
-        connection.prepare = prepare;
-        await knex.client.releaseConnection(connection);
-      }
-    }
+    if (knex.client.config.client === 'better-sqlite3')
+      return withPreparedStatements(knex, (connection) => knex.transaction((trx) => fn(trx, () => {}), { connection }));
     if (knex.client.config.client !== 'pg') return knex.transaction((trx) => fn(trx, () => {}));
     const connection = (await knex.client.acquireConnection()) as PgConnection;
     const transaction = new PgTransaction(connection);
@@ -664,14 +656,10 @@ export class Subscriber<Callbacks = unknown> {
     const rows: Row[] = [];
     if (client === 'pg') rows.push(...((await versionsOnPostgres(trx, sets)) as Row[]));
     // SQLite locks no rows (its single writer already serialises transactions): one read for all.
-    else if (client === 'better-sqlite3')
-      rows.push(
-        ...((await versionsOnSqlite(
-          trx,
-          sets.flatMap(([objects]) => objects),
-        )) as Row[]),
-      );
-    else
+    else if (client === 'better-sqlite3') {
+      const objects = sets.flatMap(([set]) => set);
+      rows.push(...((await versionsOnSqlite(trx, objects)) as Row[]));
+    } else
       for (const [objects, lock] of sets)
         if (objects.length > 0) rows.push(...((await this.versionsByEndpoint(trx, objects, lock)) as Row[]));
     return new Map(
@@ -984,10 +972,11 @@ async function versionsOnPostgres(trx: Knex.Transaction, sets: readonly LookupSe
 
 /** The order in which every transaction locks the objects of a set: two never wait for each other over one set. */
 function byKey(a: ObjectRef, b: ObjectRef): number {
-  const x = [a.publisher, a.endpoint, a.id];
-  const y = [b.publisher, b.endpoint, b.id];
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] as string) < (y[i] as string) ? -1 : 1;
-  return 0;
+  return compare(a.publisher, b.publisher) || compare(a.endpoint, b.endpoint) || compare(a.id, b.id);
+}
+
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**
@@ -1005,14 +994,6 @@ function parentsOf(subscription: SubscriptionDescriptor, op: OperationMessage, e
     if (endpoint !== undefined) parents.push(objectKey(endpoint.split('/')[0] as string, endpoint, id));
   }
   return parents;
-}
-
-/** The items that pass the test, and those that do not. */
-function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
-  const passed: T[] = [];
-  const failed: T[] = [];
-  for (const item of items) (test(item) ? passed : failed).push(item);
-  return [passed, failed];
 }
 
 /**
