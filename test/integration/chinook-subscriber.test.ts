@@ -213,7 +213,7 @@ test('on PostgreSQL, a lookup of a thousand versions probes the primary key for 
     );
     const lookups: { sql: string; bindings: unknown[] }[] = [];
     const listen = (q: { sql: string; bindings?: unknown[] }): void => {
-      if (q.sql.includes(versionsTable) && /^\s*(with|select)/i.test(q.sql))
+      if (q.sql.includes(versionsTable) && /^\s*\(?\s*(with|select)/i.test(q.sql))
         lookups.push({ sql: q.sql, bindings: q.bindings ?? [] });
     };
     db.knex.on('query', listen);

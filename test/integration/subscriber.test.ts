@@ -120,7 +120,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await eventually(async () => ((await row(world, id))?.name === 'first' ? true : undefined));
     const lookups: string[] = [];
     const count = (query: { sql: string }): void => {
-      if (/^\s*(select|with)\b/i.test(query.sql) && query.sql.includes(versionsTable)) lookups.push(query.sql);
+      if (/^\s*\(?\s*(select|with)\b/i.test(query.sql) && query.sql.includes(versionsTable)) lookups.push(query.sql);
     };
     world.db.knex.on('query', count);
     try {
@@ -135,6 +135,36 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       world.calls.filter((c) => c.includes(id)),
       [`create crowdtap/user:${id}:1`, `update crowdtap/user:${id}:2`, `update crowdtap/user:${id}:3`],
     );
+  });
+
+  test('a dependency met by a version the subscriber saw committed is not read again; one it did not see is', async (world) => {
+    const parent = factories.User.create({ name: 'parent' });
+    const parentId = parent.operations[0]?.id as string;
+    await send(world, parent);
+    await eventually(async () => ((await row(world, parentId)) ? true : undefined));
+    const on = (version: number): Envelope => ({
+      ...factories.User.create({ name: `after v${version}` }),
+      dependencies: [{ endpoint: 'crowdtap/user', id: parentId, version, types: ['User'] }],
+    });
+    const lookups: string[] = [];
+    const record = (query: { sql: string; bindings?: unknown[] }): void => {
+      if (/^\s*\(?\s*select\b/i.test(query.sql) && query.sql.includes(versionsTable))
+        lookups.push(JSON.stringify(query.bindings ?? []));
+    };
+    world.db.knex.on('query', record);
+    try {
+      const met = on(1);
+      await send(world, met);
+      await eventually(async () => ((await row(world, met.operations[0]?.id as string)) ? true : undefined));
+      assert.is(lookups.filter((bindings) => bindings.includes(parentId)).length, 0, 'version 1 was seen committed');
+      const unmet = on(2);
+      await send(world, unmet);
+      await eventually(async () => (lookups.some((bindings) => bindings.includes(parentId)) ? true : undefined));
+      await send(world, factories.User.update(parentId, { name: 'parent v2' }));
+      await eventually(async () => ((await row(world, unmet.operations[0]?.id as string)) ? true : undefined));
+    } finally {
+      world.db.knex.off('query', record);
+    }
   });
 
   test('an update that arrives before its create waits for it, and both apply in order', async (world) => {
