@@ -285,9 +285,10 @@ for (const [from, to] of pairs) {
           { at: number; rows: number },
           { at: number; rows: number },
         ];
+        // Times are taken as rounds reach the transport, a little after they start.
         if (before.rows > 1)
           assert.ok(
-            round.at - before.at >= lingerMs - 1,
+            round.at - before.at >= lingerMs - 5,
             `round ${i} came ${round.at - before.at} ms after one of ${before.rows} rows`,
           );
       }

@@ -142,9 +142,13 @@ export class Relay {
   /** Claims, publishes and deletes one batch; returns how many rows it published. */
   async round(): Promise<number> {
     const limit = this.options.batchSize ?? 200;
-    const linger = this.lastRound.at + (this.options.lingerMs ?? 5) - performance.now();
-    if (this.lastRound.rows > 1 && linger > 0 && this.pending.length > 0 && this.pending.length < limit)
-      await new Promise((resolve) => setTimeout(resolve, linger));
+    const until = this.lastRound.at + (this.options.lingerMs ?? 5);
+    // A timer may fire a little early by this clock: it waits again for what is left.
+    while (this.lastRound.rows > 1 && this.pending.length > 0 && this.pending.length < limit) {
+      const linger = until - performance.now();
+      if (linger <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(linger)));
+    }
     const at = performance.now();
     const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
