@@ -17,6 +17,11 @@ export const redisUrl = process.env.PROMISCUOUS_REDIS_URL ?? 'redis://127.0.0.1:
 
 export type Dialect = 'sqlite' | 'postgres' | 'mariadb';
 
+/** Whether a statement is the subscriber's version lookup (on PostgreSQL, sets joined by UNION ALL start with a parenthesis). */
+export function isVersionLookup(sql: string, versionsTable: string): boolean {
+  return /^\s*\(?\s*(select|with)\b/i.test(sql) && sql.includes(versionsTable);
+}
+
 export function randomName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }

@@ -28,7 +28,7 @@ import {
   type Transport,
   versionsTable,
 } from '../../src/runtime/index.js';
-import { database } from '../helpers/services.js';
+import { database, isVersionLookup } from '../helpers/services.js';
 
 const op = (
   type: string,
@@ -213,8 +213,7 @@ test('on PostgreSQL, a lookup of a thousand versions probes the primary key for 
     );
     const lookups: { sql: string; bindings: unknown[] }[] = [];
     const listen = (q: { sql: string; bindings?: unknown[] }): void => {
-      if (q.sql.includes(versionsTable) && /^\s*\(?\s*(with|select)/i.test(q.sql))
-        lookups.push({ sql: q.sql, bindings: q.bindings ?? [] });
+      if (isVersionLookup(q.sql, versionsTable)) lookups.push({ sql: q.sql, bindings: q.bindings ?? [] });
     };
     db.knex.on('query', listen);
     const subscriber = new Subscriber({ schema, knex: db.knex, transport: {} as Transport });

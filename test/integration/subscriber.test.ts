@@ -21,6 +21,7 @@ import {
   type Dialect,
   database,
   eventually,
+  isVersionLookup,
   randomName,
   type TestDatabase,
 } from '../helpers/services.js';
@@ -120,7 +121,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await eventually(async () => ((await row(world, id))?.name === 'first' ? true : undefined));
     const lookups: string[] = [];
     const count = (query: { sql: string }): void => {
-      if (/^\s*\(?\s*(select|with)\b/i.test(query.sql) && query.sql.includes(versionsTable)) lookups.push(query.sql);
+      if (isVersionLookup(query.sql, versionsTable)) lookups.push(query.sql);
     };
     world.db.knex.on('query', count);
     try {
@@ -148,8 +149,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     });
     const lookups: string[] = [];
     const record = (query: { sql: string; bindings?: unknown[] }): void => {
-      if (/^\s*\(?\s*select\b/i.test(query.sql) && query.sql.includes(versionsTable))
-        lookups.push(JSON.stringify(query.bindings ?? []));
+      if (isVersionLookup(query.sql, versionsTable)) lookups.push(JSON.stringify(query.bindings ?? []));
     };
     world.db.knex.on('query', record);
     try {

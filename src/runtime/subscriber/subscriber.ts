@@ -319,17 +319,12 @@ export class Subscriber<Callbacks = unknown> {
   private see(key: string, version: Stored): void {
     const known = this.seen.get(key);
     if (known !== undefined && known.version >= version.version) return;
-    this.seen.delete(key);
-    this.seen.set(key, version);
-    if (this.seen.size > 50_000) for (const old of [...this.seen.keys()].slice(0, 10_000)) this.seen.delete(old);
+    latest(this.seen, key, version, 50_000);
   }
 
   private wakeObject(object: string): void {
-    this.appliedAt.delete(object);
-    this.appliedAt.set(object, performance.now());
     // Only the last moments matter: a waiter comes within one read of the apply.
-    if (this.appliedAt.size > 10_000)
-      for (const key of [...this.appliedAt.keys()].slice(0, 5_000)) this.appliedAt.delete(key);
+    latest(this.appliedAt, object, performance.now(), 10_000);
     for (const wake of this.waiters.get(object) ?? []) wake();
     this.waiters.delete(object);
   }
@@ -1057,6 +1052,18 @@ function endpointOf(envelope: Envelope, type: string, id: string): string | unde
     endpointIndexes.set(envelope, index);
   }
   return index.get(`${type} ${id}`);
+}
+
+/** Sets a key as the newest of a map kept to `limit` keys: past it, the oldest fifth is forgotten. */
+function latest<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= limit) return;
+  let forget = Math.ceil(limit / 5);
+  for (const old of map.keys()) {
+    if (forget-- <= 0) break;
+    map.delete(old);
+  }
 }
 
 function objectKey(publisher: string, endpoint: string, id: string): string {
