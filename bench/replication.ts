@@ -1008,7 +1008,8 @@ async function naiveSubscriberRole(init: InitArgs): Promise<Role> {
   const connection: ChannelModel = await amqp.connect(settings.amqpUrl, { noDelay: true });
   const channel: Channel = await connection.createChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
-  await channel.assertQueue(queue, { durable: true });
+  // A classic queue of version 2, as the runtime declares its own.
+  await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-version': 2 } });
   await channel.bindQueue(queue, exchange, '#');
   await channel.prefetch(init.prefetch ?? defaultPrefetch);
   const upsert = async (body: Buffer): Promise<void> => {

@@ -1,6 +1,7 @@
 /** The RabbitMQ transport on its own: queue types, reconnection, health. */
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import amqp from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AmqpTransport, type Delivery } from '../../src/runtime/index.js';
@@ -29,6 +30,55 @@ test('a quorum queue carries messages like a classic one', async () => {
   await transport.publish([{ routingKeys: ['a.thing.create'], messageId: 'q1', body: Buffer.from('hello') }]);
   await eventually(async () => (seen.bodies.includes('hello') ? true : undefined));
   await consumer.stop();
+  await transport.close();
+});
+
+/** The broker's answer to declaring `queue` again with another `x-queue-version`: what it holds now. */
+async function declaredVersion(queue: string, args: Record<string, unknown> = {}): Promise<string> {
+  const connection = await amqp.connect(amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    const refused = await channel
+      .assertQueue(queue, { durable: true, arguments: { ...args, 'x-expires': queueExpiresMs, 'x-queue-version': 3 } })
+      .then(
+        () => '',
+        (error: Error) => error.message,
+      );
+    return /but current is '?([^'"\s]+)/.exec(refused)?.[1] ?? `(no refusal: ${refused})`;
+  } finally {
+    await connection.close();
+  }
+}
+
+test("an app's classic queues are of version 2; one an earlier release declared without a version still serves", async () => {
+  const namespace = randomName('prom');
+  const transport = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
+  const seen = collector();
+  const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
+  assert.is(await declaredVersion(`${namespace}.app`), '2');
+  assert.is(await declaredVersion(`${namespace}.app.parked`), '2');
+  const retry = { 'x-message-ttl': 200, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': `${namespace}.app` };
+  assert.is(await declaredVersion(`${namespace}.app.retry.0`, retry), '2');
+  await consumer.stop();
+
+  // The queue of another app, declared as an earlier release did, holding a message.
+  const connection = await amqp.connect(amqpUrl);
+  const channel = await connection.createConfirmChannel();
+  await channel.assertQueue(`${namespace}.old`, { durable: true, arguments: { 'x-expires': queueExpiresMs } });
+  channel.sendToQueue(`${namespace}.old`, Buffer.from('waiting'), { persistent: true });
+  await channel.waitForConfirms();
+  await connection.close();
+  const old = collector();
+  const oldConsumer = await transport.consume('old', { prefetch: 5, bindings: ['a.old.*'] }, old.handle);
+  await transport.publish([{ routingKeys: ['a.old.create'], messageId: 'o1', body: Buffer.from('new') }]);
+  await eventually(async () => (old.bodies.length === 2 ? true : undefined));
+  assert.equal(old.bodies, ['waiting', 'new']);
+  assert.is(await declaredVersion(`${namespace}.old`), 'none');
+  assert.ok(transport.healthy(), 'the refused declaration closed no channel the transport publishes on');
+  await transport.publish([{ routingKeys: ['a.old.create'], messageId: 'o2', body: Buffer.from('after') }]);
+  await eventually(async () => (old.bodies.length === 3 ? true : undefined));
+  await oldConsumer.stop();
   await transport.close();
 });
 

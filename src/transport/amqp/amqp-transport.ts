@@ -212,34 +212,66 @@ export class AmqpTransport implements Transport {
 
   /** Declares an app's queues and bindings without consuming, so that messages wait for it. */
   async declare(app: string, bindings: readonly string[]): Promise<void> {
-    const channel = await this.channel();
-    await this.assertQueues(channel, app, bindings);
+    await this.channel();
+    await this.assertQueues(this.connection as ChannelFactory, app, bindings);
   }
 
-  private async assertQueues(channel: Channel, app: string, bindings: readonly string[]): Promise<void> {
+  /**
+   * Declares an app's queues and bindings on a channel of their own: a declaration the broker
+   * refuses closes its channel, never the publishing one.
+   */
+  private async assertQueues(model: ChannelFactory, app: string, bindings: readonly string[]): Promise<void> {
     const queue = this.names.queue(app);
-    await channel.assertExchange(this.names.exchange, 'topic', this.exchangeOptions());
-    await channel.assertQueue(queue, {
-      durable: true,
-      arguments: this.queueArguments(this.options.quorum ? { 'x-queue-type': 'quorum' } : {}),
-    });
-    for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
-    for (const [level, delay] of this.retryDelays.entries()) {
-      // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
-      await channel.assertQueue(this.names.retry(app, level), {
-        durable: true,
-        arguments: this.queueArguments({
+    let channel = await openChannel(model);
+    try {
+      await channel.assertExchange(this.names.exchange, 'topic', this.exchangeOptions());
+      channel = await this.assertQueue(model, channel, queue, this.options.quorum ? { 'x-queue-type': 'quorum' } : {});
+      for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
+      for (const [level, delay] of this.retryDelays.entries()) {
+        // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
+        channel = await this.assertQueue(model, channel, this.names.retry(app, level), {
           'x-message-ttl': delay,
           'x-dead-letter-exchange': '',
           'x-dead-letter-routing-key': queue,
-        }),
-      });
+        });
+      }
+      channel = await this.assertQueue(model, channel, this.names.parked(app), {});
+    } finally {
+      await channel.close().catch(() => {});
     }
-    await channel.assertQueue(this.names.parked(app), { durable: true, arguments: this.queueArguments({}) });
   }
 
-  private queueArguments(args: Record<string, unknown>): Record<string, unknown> {
-    return this.options.expiresMs === undefined ? args : { ...args, 'x-expires': this.options.expiresMs };
+  /**
+   * Declares a durable queue; a classic one as version 2 (RabbitMQ 3.10 and later: its newer
+   * index and store, which cost the broker about a quarter less CPU a persistent message and
+   * confirm it sooner). A queue that an earlier release declared without a version is kept as
+   * it is: the broker refuses to declare it with other arguments and closes the channel, so
+   * the queue is declared again as it was, on a new channel, which is returned. Converting it
+   * takes a policy: `rabbitmqctl set_policy <name> <pattern> '{"queue-version":2}'`.
+   */
+  private async assertQueue(
+    model: ChannelFactory,
+    channel: Channel,
+    queue: string,
+    args: Record<string, unknown>,
+  ): Promise<Channel> {
+    const declared: Record<string, unknown> = {
+      ...args,
+      ...(this.options.expiresMs === undefined ? {} : { 'x-expires': this.options.expiresMs }),
+    };
+    if (declared['x-queue-type'] !== undefined) {
+      await channel.assertQueue(queue, { durable: true, arguments: declared });
+      return channel;
+    }
+    try {
+      await channel.assertQueue(queue, { durable: true, arguments: { ...declared, 'x-queue-version': 2 } });
+      return channel;
+    } catch (error) {
+      if (!/inequivalent arg 'x-queue-version'/.test((error as Error).message)) throw error;
+      const again = await openChannel(model);
+      await again.assertQueue(queue, { durable: true, arguments: declared });
+      return again;
+    }
   }
 
   private exchangeOptions(): amqp.Options.AssertExchange {
@@ -247,9 +279,8 @@ export class AmqpTransport implements Transport {
   }
 
   private async startConsumer(model: ChannelFactory, state: ConsumerState): Promise<void> {
-    const channel = await model.createChannel();
-    channel.on('error', () => {});
-    await this.assertQueues(channel, state.app, state.options.bindings);
+    await this.assertQueues(model, state.app, state.options.bindings);
+    const channel = await openChannel(model);
     await channel.prefetch(state.options.prefetch);
     state.channel = channel;
     const reply = await channel.consume(this.names.queue(state.app), (message) => {
@@ -382,10 +413,11 @@ export class AmqpTransport implements Transport {
   /** Reads the parked queue through; each message is kept (requeued at the end) or taken (acked). */
   private async browseParked(app: string, decide: (m: ParkedMessage) => 'keep' | 'take'): Promise<ParkedMessage[]> {
     await this.channel();
-    const channel = await (this.connection as ChannelFactory).createChannel();
+    const model = this.connection as ChannelFactory;
+    let channel = await openChannel(model);
     try {
       const queue = this.names.parked(app);
-      await channel.assertQueue(queue, { durable: true, arguments: this.queueArguments({}) });
+      channel = await this.assertQueue(model, channel, queue, {});
       const { messageCount } = await channel.checkQueue(queue);
       const seen: ParkedMessage[] = [];
       const held: amqp.GetMessage[] = [];
@@ -438,10 +470,7 @@ export class AmqpTransport implements Transport {
     let channel: Channel | undefined;
     try {
       for (const queue of queues) {
-        if (!channel) {
-          channel = await (this.connection as ChannelFactory).createChannel();
-          channel.on('error', () => {});
-        }
+        channel ??= await openChannel(this.connection as ChannelFactory);
         try {
           found.push(await channel.checkQueue(queue));
         } catch {
@@ -501,6 +530,13 @@ export function frames(messages: readonly OutgoingMessage[], size: number): Fram
 }
 
 const newline = 0x0a;
+
+/** A channel whose errors (a refused declaration, say) reach its callers as rejections, never the process. */
+async function openChannel(model: ChannelFactory): Promise<Channel> {
+  const channel = await model.createChannel();
+  channel.on('error', () => {});
+  return channel;
+}
 
 function drainedOrClosed(channel: Channel): Promise<void> {
   return new Promise((resolve) => {
