@@ -138,6 +138,33 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     );
   });
 
+  test('a message that found its previous version missing joins the next transaction, after it, rather than one of its own', async (world) => {
+    const created = factories.User.create({ name: 'first' });
+    const id = created.operations[0]?.id as string;
+    const second = factories.User.update(id, { name: 'second' });
+    const lookups: string[] = [];
+    let sent: Promise<void> | undefined;
+    const count = (query: { sql: string }): void => {
+      if (!isVersionLookup(query.sql, versionsTable)) return;
+      lookups.push(query.sql);
+      // The create comes as the update's transaction finds it missing, as the next frame of a backlog would.
+      sent ??= send(world, created);
+    };
+    world.db.knex.on('query', count);
+    try {
+      await send(world, second);
+      await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
+      await sent;
+    } finally {
+      world.db.knex.off('query', count);
+    }
+    assert.is(lookups.length, 2, 'the update alone, then the create with the update after it');
+    assert.equal(
+      world.calls.filter((c) => c.includes(id)),
+      [`create crowdtap/user:${id}:1`, `update crowdtap/user:${id}:2`],
+    );
+  });
+
   test('a dependency met by a version the subscriber saw committed is not read again; one it did not see is', async (world) => {
     const parent = factories.User.create({ name: 'parent' });
     const parentId = parent.operations[0]?.id as string;

@@ -77,6 +77,9 @@ interface Plan {
   readonly targets: readonly string[];
 }
 
+/** How long a message that found a dependency missing may wait for the next transaction (see `hold`). */
+const holdMs = 50;
+
 /** Operations waiting for the next transaction that make a backlog, worth a transaction beside the running one. */
 const backlogOperations = 200;
 
@@ -119,6 +122,8 @@ export class Subscriber<Callbacks = unknown> {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Messages ready to be applied in the next transaction. */
   private readonly batch: Batched[] = [];
+  /** Messages a transaction found missing a dependency, kept for the next transaction (see `hold`). */
+  private readonly held = new Map<Batched, { readonly missing: Requirement[]; readonly timer: NodeJS.Timeout }>();
   /** Transactions applying batches right now. */
   private applying = 0;
   /** The operations of the messages in `batch`. */
@@ -206,7 +211,7 @@ export class Subscriber<Callbacks = unknown> {
         const readAt = performance.now();
         try {
           const started = performance.now();
-          missing = await this.applyWhenReady(envelope, plans, requirements);
+          missing = await this.applyWhenReady(envelope, plans, requirements, deadline);
           if (missing.length === 0) {
             await delivery.ack();
             this.observer.applied(delivery, envelope, started);
@@ -323,6 +328,7 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   private wakeObject(object: string): void {
+    for (const [message, { missing }] of this.held) if (missing.some((m) => m.key === object)) this.release(message);
     // Only the last moments matter: a waiter comes within one read of the apply.
     latest(this.appliedAt, object, performance.now(), 10_000);
     for (const wake of this.waiters.get(object) ?? []) wake();
@@ -399,9 +405,11 @@ export class Subscriber<Callbacks = unknown> {
     envelope: Envelope,
     plans: readonly Plan[],
     requirements: readonly Requirement[],
+    deadline: number,
   ): Promise<Requirement[]> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ envelope, plans, requirements, resolve, reject });
+      const holdUntil = Math.min(deadline, Date.now() + holdMs);
+      this.batch.push({ envelope, plans, requirements, holdUntil, resolve, reject });
       this.batchOperations += plans.length;
       if (this.applying >= this.concurrentApplies()) return;
       // Another transaction beside a running one only for a backlog: otherwise what waits is
@@ -427,7 +435,11 @@ export class Subscriber<Callbacks = unknown> {
   private async applyBatches(): Promise<void> {
     while (this.batch.length > 0) {
       this.batchOperations = 0;
-      await this.applyBatch(this.batch.splice(0));
+      // Held messages go last: what they wait for most likely came in this batch, and is applied before them.
+      const batch = [...this.batch.splice(0), ...this.held.keys()];
+      for (const { timer } of this.held.values()) clearTimeout(timer);
+      this.held.clear();
+      await this.applyBatch(batch);
     }
     this.applying -= 1;
   }
@@ -435,13 +447,37 @@ export class Subscriber<Callbacks = unknown> {
   private async applyBatch(batch: readonly Batched[]): Promise<void> {
     try {
       const results = await this.applyTogether(batch);
-      batch.forEach((message, i) => message.resolve(results[i] ?? []));
+      batch.forEach((message, i) => {
+        const missing = results[i] ?? [];
+        if (missing.length > 0 && Date.now() < message.holdUntil) this.hold(message, missing);
+        else message.resolve(missing);
+      });
     } catch (error) {
       if (batch.length === 1) return batch[0]?.reject(error);
       for (const message of batch) {
         await this.applyTogether([message]).then(([missing]) => message.resolve(missing ?? []), message.reject);
       }
     }
+  }
+
+  /**
+   * Keeps a message that found a dependency missing for the next transaction, which likely
+   * brings it (a backlog comes in frames grouped by routing key, not in commit order): there it
+   * is applied after its dependency, instead of in a transaction of its own once woken, and its
+   * frame is acknowledged sooner. It goes back to wait as usual when the dependency is applied
+   * elsewhere (`wakeObject`), or at `holdUntil` if no transaction came.
+   */
+  private hold(message: Batched, missing: Requirement[]): void {
+    const timer = setTimeout(() => this.release(message), Math.max(0, message.holdUntil - Date.now()));
+    this.held.set(message, { missing, timer });
+  }
+
+  private release(message: Batched): void {
+    const held = this.held.get(message);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.held.delete(message);
+    message.resolve(held.missing);
   }
 
   /**
@@ -875,6 +911,8 @@ interface Batched {
   readonly envelope: Envelope;
   readonly plans: readonly Plan[];
   readonly requirements: readonly Requirement[];
+  /** Until when the message may be held for the next transaction when it finds a dependency missing (see `hold`). */
+  readonly holdUntil: number;
   resolve(missing: Requirement[]): void;
   reject(error: unknown): void;
 }
