@@ -399,7 +399,8 @@ export class Subscriber<Callbacks = unknown> {
    * applied and committed). Messages that arrive together (within the prefetch window) are
    * applied in one database transaction: one version read, one version write, one commit. If
    * anything in such a transaction fails, each of its messages is applied again on its own, so
-   * that only the faulty one fails.
+   * that only the faulty one fails. A message found missing a requirement may be held for the
+   * next transaction first (see `hold`): what is missing is then returned up to 50 ms later.
    */
   private applyWhenReady(
     envelope: Envelope,
@@ -435,7 +436,7 @@ export class Subscriber<Callbacks = unknown> {
   private async applyBatches(): Promise<void> {
     while (this.batch.length > 0) {
       this.batchOperations = 0;
-      // Held messages go last: what they wait for most likely came in this batch, and is applied before them.
+      // Held messages join what came meanwhile, which most likely brings what they wait for.
       const batch = [...this.batch.splice(0), ...this.held.keys()];
       for (const { timer } of this.held.values()) clearTimeout(timer);
       this.held.clear();
@@ -445,11 +446,12 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   private async applyBatch(batch: readonly Batched[]): Promise<void> {
+    const started = performance.now();
     try {
       const results = await this.applyTogether(batch);
       batch.forEach((message, i) => {
         const missing = results[i] ?? [];
-        if (missing.length > 0 && Date.now() < message.holdUntil) this.hold(message, missing);
+        if (this.holds(message, missing, started)) this.hold(message, missing);
         else message.resolve(missing);
       });
     } catch (error) {
@@ -461,11 +463,28 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /**
-   * Keeps a message that found a dependency missing for the next transaction, which likely
+   * Whether a message its transaction (begun at `started`) found missing requirements is worth
+   * holding for the next transaction. Not when one of them was applied since that transaction
+   * began (by another one beside it: the wake-up came before the hold); not when what is
+   * missing was found in the transaction (a destroy's dependents, an orphan's newer version:
+   * those arrive in no particular next batch, and the message would fail it); and not, under
+   * Redis locks, when it is a previous version of the message's own object: the worker that
+   * has it waits for this message's lock.
+   */
+  private holds(message: Batched, missing: readonly Requirement[], started: number): boolean {
+    if (missing.length === 0 || Date.now() >= message.holdUntil) return false;
+    const own = this.options.coordinator ? new Set(message.plans.map((p) => p.key)) : undefined;
+    return missing.every(
+      (m) => message.requirements.includes(m) && (this.appliedAt.get(m.key) ?? -1) < started && !own?.has(m.key),
+    );
+  }
+
+  /**
+   * Keeps a message that found a requirement missing for the next transaction, which likely
    * brings it (a backlog comes in frames grouped by routing key, not in commit order): there it
-   * is applied after its dependency, instead of in a transaction of its own once woken, and its
-   * frame is acknowledged sooner. It goes back to wait as usual when the dependency is applied
-   * elsewhere (`wakeObject`), or at `holdUntil` if no transaction came.
+   * is applied after it, instead of in a transaction of its own once woken, and its frame is
+   * acknowledged sooner. It goes back to wait as usual as soon as one of the objects it waits
+   * for is applied (`wakeObject`), or at `holdUntil` if no transaction came.
    */
   private hold(message: Batched, missing: Requirement[]): void {
     const timer = setTimeout(() => this.release(message), Math.max(0, message.holdUntil - Date.now()));

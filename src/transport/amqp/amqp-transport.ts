@@ -237,7 +237,9 @@ export class AmqpTransport implements Transport {
       }
       channel = await this.assertQueue(model, channel, this.names.parked(app), {});
     } finally {
-      await channel.close().catch(() => {});
+      // Not awaited: amqplib settles a close only on the broker's answer, which a connection
+      // lost meanwhile never brings, and the reconnection's setup runs this.
+      void channel.close().catch(() => {});
     }
   }
 
@@ -246,8 +248,8 @@ export class AmqpTransport implements Transport {
    * index and store, which cost the broker about a quarter less CPU a persistent message and
    * confirm it sooner). A queue that an earlier release declared without a version is kept as
    * it is: the broker refuses to declare it with other arguments and closes the channel, so
-   * the queue is declared again as it was, on a new channel, which is returned. Converting it
-   * takes a policy: `rabbitmqctl set_policy <name> <pattern> '{"queue-version":2}'`.
+   * the queue is declared again as it was, on a new channel, which is returned. That happens
+   * at every start; a policy (`queue-version`) converts such a queue's storage in place.
    */
   private async assertQueue(
     model: ChannelFactory,
@@ -269,7 +271,12 @@ export class AmqpTransport implements Transport {
     } catch (error) {
       if (!/inequivalent arg 'x-queue-version'/.test((error as Error).message)) throw error;
       const again = await openChannel(model);
-      await again.assertQueue(queue, { durable: true, arguments: declared });
+      try {
+        await again.assertQueue(queue, { durable: true, arguments: declared });
+      } catch (refused) {
+        void again.close().catch(() => {});
+        throw refused;
+      }
       return again;
     }
   }
