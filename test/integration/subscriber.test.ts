@@ -8,6 +8,7 @@ import { factories } from '../../examples/users/generated/crowdtap/factories.js'
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import {
   AmqpTransport,
+  defaultMetrics,
   type Envelope,
   MemoryTransport,
   Subscriber,
@@ -142,6 +143,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const created = factories.User.create({ name: 'first' });
     const id = created.operations[0]?.id as string;
     const second = factories.User.update(id, { name: 'second' });
+    const misses = async (): Promise<number> =>
+      (await defaultMetrics().dependencyMisses.get()).values.find((v) => v.labels.app === sniper.app)?.value ?? 0;
+    const missesBefore = await misses();
     const lookups: string[] = [];
     let sent: Promise<void> | undefined;
     const count = (query: { sql: string }): void => {
@@ -159,6 +163,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       world.db.knex.off('query', count);
     }
     assert.is(lookups.length, 2, 'the update alone, then the create with the update after it');
+    assert.is((await misses()) - missesBefore, 1, 'one miss: the update alone');
     assert.equal(
       world.calls.filter((c) => c.includes(id)),
       [`create crowdtap/user:${id}:1`, `update crowdtap/user:${id}:2`],

@@ -45,6 +45,8 @@ export class Metrics {
   readonly messagesRetried: Counter<App>;
   /** Messages sent to a retry queue to wait: for a dependency, or for an object another worker holds. */
   readonly messagesDeferred: Counter<App>;
+  /** Messages a transaction found missing a dependency (held for the next, then waiting or deferred), each time. */
+  readonly dependencyMisses: Counter<App>;
   /** Operations written to the subscriber's database (newer than what it held). */
   readonly operationsApplied: Counter<AppPublisher>;
   /** Operations already applied or older than what the subscriber held: duplicates and late arrivals. */
@@ -86,6 +88,11 @@ export class Metrics {
     this.messagesDeferred = counter(
       'promiscuous_messages_deferred_total',
       'Messages deferred to a retry queue to wait for a dependency or a busy object',
+      app,
+    );
+    this.dependencyMisses = counter(
+      'promiscuous_dependency_misses_total',
+      "Times a transaction found a message's dependency missing (the message is held for the next, waits or is deferred)",
       app,
     );
     this.operationsApplied = counter(

@@ -27,6 +27,7 @@ export class SubscriberObserver {
     readonly parked: { inc(value?: number): void };
     readonly retried: { inc(value?: number): void };
     readonly deferred: { inc(value?: number): void };
+    readonly missed: { inc(value?: number): void };
   };
   private newestCommit = 0;
   /** Received since last recorded in Redis. */
@@ -46,6 +47,7 @@ export class SubscriberObserver {
       parked: metrics.messagesParked.labels(app),
       retried: metrics.messagesRetried.labels(app),
       deferred: metrics.messagesDeferred.labels(app),
+      missed: metrics.dependencyMisses.labels(app),
     };
     // Exported at 0 from the start, so that a rate over the first message is not lost.
     for (const counter of Object.values(this.counters)) counter.inc(0);
@@ -83,6 +85,11 @@ export class SubscriberObserver {
     this.tally.brokerMessages += 1 / Math.max(1, delivery.framed ?? 1);
     this.tally.messages += 1;
     this.tally.operations += envelope.operations.length;
+  }
+
+  /** A transaction found a dependency of a message missing (counted each time). */
+  missed(): void {
+    this.counters.missed.inc();
   }
 
   /** A dependency of the message is missing: it waits, in this worker's memory for now. */

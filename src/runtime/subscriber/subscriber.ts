@@ -451,13 +451,17 @@ export class Subscriber<Callbacks = unknown> {
       const results = await this.applyTogether(batch);
       batch.forEach((message, i) => {
         const missing = results[i] ?? [];
+        if (missing.length > 0) this.observer.missed();
         if (this.holds(message, missing, started)) this.hold(message, missing);
         else message.resolve(missing);
       });
     } catch (error) {
       if (batch.length === 1) return batch[0]?.reject(error);
       for (const message of batch) {
-        await this.applyTogether([message]).then(([missing]) => message.resolve(missing ?? []), message.reject);
+        await this.applyTogether([message]).then(([missing = []]) => {
+          if (missing.length > 0) this.observer.missed();
+          message.resolve(missing);
+        }, message.reject);
       }
     }
   }
