@@ -45,7 +45,7 @@ export class Metrics {
   readonly messagesRetried: Counter<App>;
   /** Messages sent to a retry queue to wait: for a dependency, or for an object another worker holds. */
   readonly messagesDeferred: Counter<App>;
-  /** Messages a transaction found missing a dependency (held for the next, then waiting or deferred), each time. */
+  /** Times a transaction found a message's dependency missing (the message is held, then waits or is deferred). */
   readonly dependencyMisses: Counter<App>;
   /** Operations written to the subscriber's database (newer than what it held). */
   readonly operationsApplied: Counter<AppPublisher>;

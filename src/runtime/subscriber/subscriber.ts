@@ -451,17 +451,13 @@ export class Subscriber<Callbacks = unknown> {
       const results = await this.applyTogether(batch);
       batch.forEach((message, i) => {
         const missing = results[i] ?? [];
-        if (missing.length > 0) this.observer.missed();
         if (this.holds(message, missing, started)) this.hold(message, missing);
         else message.resolve(missing);
       });
     } catch (error) {
       if (batch.length === 1) return batch[0]?.reject(error);
       for (const message of batch) {
-        await this.applyTogether([message]).then(([missing = []]) => {
-          if (missing.length > 0) this.observer.missed();
-          message.resolve(missing);
-        }, message.reject);
+        await this.applyTogether([message]).then(([missing]) => message.resolve(missing ?? []), message.reject);
       }
     }
   }
@@ -653,14 +649,16 @@ export class Subscriber<Callbacks = unknown> {
       ({ results, stored }) => {
         // Committed: what it read and wrote is there for good.
         for (const [key, version] of stored) this.see(key, version);
+        for (const missing of results) if (missing.length > 0) this.observer.missed();
         return results;
       },
       (error: unknown) => {
         // A destroy that must wait for rows referencing its object, or an orphan for its own
         // newer version: alone, the message waits; in a batch, the batch is retried message by
         // message.
-        if (error instanceof NotReady && batch.length === 1) return [error.missing];
-        throw error;
+        if (!(error instanceof NotReady && batch.length === 1)) throw error;
+        this.observer.missed();
+        return [error.missing];
       },
     );
   }
