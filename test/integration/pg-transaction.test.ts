@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
-import { literal, type PgConnection, PgTransaction } from '../../src/runtime/postgres.js';
+import { literal, type PgConnection, PgTransaction } from '../../src/runtime/db/pg-transaction.js';
 import { database, type TestDatabase } from '../helpers/services.js';
 
 /**

@@ -11,7 +11,8 @@ export interface RowOf {
 /** Referenced ids one query reads at most. */
 const readChunk = 5_000;
 
-export function objectKey(endpoint: string, id: string): string {
+/** An object's key among the objects of every endpoint. */
+export function endpointKey(endpoint: string, id: string): string {
   return `${endpoint}:${id}`;
 }
 
@@ -49,7 +50,7 @@ export async function relationDependencies(
   return out;
 }
 
-/** Of dependencies read once for many rows (by {@link objectKey}), those `rows` reference, but for `skip`. */
+/** Of dependencies read once for many rows (by {@link endpointKey}), those `rows` reference, but for `skip`. */
 export function referencedOf(
   byKey: ReadonlyMap<string, Dependency>,
   models: Readonly<Record<string, ModelDescriptor>>,
@@ -59,7 +60,7 @@ export function referencedOf(
   const out: Dependency[] = [];
   for (const [target, ids] of references(models, rows, skip)) {
     for (const id of ids.keys()) {
-      const dependency = byKey.get(objectKey(target.endpoint, id));
+      const dependency = byKey.get(endpointKey(target.endpoint, id));
       if (dependency) out.push(dependency);
     }
   }
@@ -78,7 +79,7 @@ function references(
       const target = attribute.belongsTo === undefined ? undefined : models[attribute.belongsTo];
       const value = attribute.column === undefined ? undefined : row[attribute.column];
       if (!target || value === null || value === undefined) continue;
-      if (skip.has(objectKey(target.endpoint, String(value)))) continue;
+      if (skip.has(endpointKey(target.endpoint, String(value)))) continue;
       const ids = wanted.get(target) ?? new Map<string, unknown>();
       ids.set(String(value), value);
       wanted.set(target, ids);
@@ -95,10 +96,10 @@ export function mergeDependencies(
   dependencies: readonly Dependency[],
   operations: readonly OperationMessage[],
 ): Dependency[] {
-  const written = new Set(operations.map((op) => objectKey(op.endpoint, op.id)));
+  const written = new Set(operations.map((op) => endpointKey(op.endpoint, op.id)));
   const merged = new Map<string, Dependency>();
   for (const dependency of dependencies) {
-    const key = objectKey(dependency.endpoint, dependency.id);
+    const key = endpointKey(dependency.endpoint, dependency.id);
     if (written.has(key)) continue;
     const seen = merged.get(key);
     if (!seen || seen.version < dependency.version) merged.set(key, dependency);

@@ -1,0 +1,5 @@
+/** The table a publisher writes its messages to in the transaction of their change. */
+export const outboxTable = 'promiscuous_outbox';
+
+/** The table a subscriber records each object's applied version in, in the transaction that applies it. */
+export const versionsTable = 'promiscuous_versions';
