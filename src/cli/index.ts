@@ -7,21 +7,37 @@ import { status } from './status.js';
 import { publish } from './publish.js';
 import { subscribe } from './subscribe.js';
 
+/** Reports a command's exit code. */
+type Done = (code: number) => void;
+
 /** Builds the `promiscuous` command line. Commander wiring only: each command lives in its own file. */
-export function buildCli(output: Output, done: (code: number) => void): Command {
+export function buildCli(output: Output, done: Done): Command {
   const program = new Command('promiscuous')
     .description('Replication between services that each own their database.')
     .exitOverride()
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => output.info(s.trimEnd()), writeErr: (s) => output.error(s.trimEnd()) });
+  defineGenerate(program, output, done);
+  defineSubscribe(program, output, done);
+  defineRelay(program, output, done);
+  defineStatus(program, output, done);
+  definePublish(program, output, done);
+  defineParked(program, output, done);
+  return program;
+}
 
+const configOption = '-c, --config <file>';
+const metricsPortOption = '--metrics-port <port>';
+const metricsPortHelp = 'serve Prometheus metrics at http://localhost:<port>/metrics';
+
+function defineGenerate(program: Command, output: Output, done: Done): void {
   const format = new Option('--format <format>', 'how diagnostics are printed')
     .choices(['pretty', 'compact'])
     .default('pretty');
   const generateCommand = program
     .command('generate')
     .description('compile the routes into typed hooks, applicators, JSON Schemas, validators and migrations')
-    .option('-c, --config <file>', 'routes file: promiscuous.config.ts or a .prom file (default: found here)')
+    .option(configOption, 'routes file: promiscuous.config.ts or a .prom file (default: found here)')
     .option('--out <dir>', 'output folder (default: generated/ beside the routes file)')
     .option(
       '--schemas <dir>',
@@ -37,17 +53,19 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .description('generate message factories that subscribers use in tests, without a broker')
     .option('-o, --output <file>', "write one app's factories to this file")
     .option('--app <name>', 'the publishing app to mock (default: every app that publishes)')
-    .option('-c, --config <file>', 'routes file (default: found here)')
+    .option(configOption, 'routes file (default: found here)')
     .option('--out <dir>', 'output folder (default: generated/ beside the routes file)')
     .option('--schemas <dir>', 'endpoint schemas of publishers outside this workspace')
     .option('--check', 'write nothing; exit 1 listing stale files')
     .addOption(format)
     .action(async (options) => done(await generate(options, output, { file: options.output, app: options.app })));
+}
 
+function defineSubscribe(program: Command, output: Output, done: Done): void {
   program
     .command('subscribe')
     .description("apply the app's subscriptions: consume its queue until SIGTERM")
-    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs (default: PROMISCUOUS_APP, or the only app)')
     .option('--prefetch <n>', 'messages in flight at once', '5')
     .option('--concurrency <n>', 'consumers in this process', '1')
@@ -61,30 +79,36 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
       '30000',
     )
     .option('--bareback', 'apply messages in any order (development only)')
-    .option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics')
+    .option(metricsPortOption, metricsPortHelp)
     .action(async (options) => done(await subscribe(options, output)));
+}
 
+function defineRelay(program: Command, output: Output, done: Done): void {
   program
     .command('relay')
     .description("publish the app's outbox until SIGTERM (rows left behind by dead publishers)")
-    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs')
-    .option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics')
+    .option(metricsPortOption, metricsPortHelp)
     .action(async (options) => done(await relay(options, output)));
+}
 
+function defineStatus(program: Command, output: Output, done: Done): void {
   program
     .command('status')
     .description("each subscriber's queues, waiting messages and lag; each publisher's outbox backlog")
-    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'only this app (default: every app of the config)')
     .option('--json', 'print JSON instead of a table')
     .action(async (options) => done(await status(options, output)));
+}
 
+function definePublish(program: Command, output: Output, done: Done): void {
   program
     .command('publish')
     .description('publish the current state of existing rows, for a new subscriber (initial sync)')
     .argument('<selections...>', 'a model, optionally followed by an SQL condition: User "Member where points > 10"')
-    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the publishing app')
     .option('--to <app>', "only to this subscriber app's queue (default: every subscriber)")
     .option('--page-size <n>', 'rows read and published per page', '1000')
@@ -92,13 +116,15 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')
     .action(async (selections: string[], options) => done(await publish(selections, options, output)));
+}
 
+function defineParked(program: Command, output: Output, done: Done): void {
   program
     .command('parked')
     .description('list, retry or drop the messages a subscriber parked')
     .argument('<action>', 'list, retry or drop')
     .argument('[ids...]', 'message ids (default: all)')
-    .option('-c, --config <file>', 'promiscuous.config.ts (default: found here)')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the subscribing app')
     .action(async (action: string, ids: string[], options) => {
       if (action !== 'list' && action !== 'retry' && action !== 'drop') {
@@ -107,8 +133,6 @@ export function buildCli(output: Output, done: (code: number) => void): Command 
       }
       done(await parked(action, ids, options, output));
     });
-
-  return program;
 }
 
 /** Runs the CLI and resolves to the process exit code. */

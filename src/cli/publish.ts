@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { PublisherSchema } from '../runtime/contract.js';
-import { initialSync } from '../runtime/publisher/initial-sync.js';
+import type { Knex } from 'knex';
+import { type InitialSyncResult, initialSync } from '../runtime/publisher/initial-sync.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';
 import { appRuntime } from './runtime.js';
@@ -28,7 +29,7 @@ export async function publish(selections: readonly string[], options: PublishOpt
   }
   const runtime = await appRuntime(options);
   const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-  const publisher = new Publisher({
+  const publisher: Publisher<unknown, unknown> = new Publisher({
     schema,
     knex: runtime.knex,
     transport: runtime.transport,
@@ -43,27 +44,7 @@ export async function publish(selections: readonly string[], options: PublishOpt
   let code = 0;
   try {
     for (const selection of selections) {
-      const [type = '', ...rest] = selection.trim().split(/\s+/);
-      const where = rest.join(' ').replace(/^where\s+/i, '') || undefined;
-      const bar = new cliProgress.SingleBar(
-        { format: `${type} [{bar}] {percentage}% | {value}/{total} rows | {eta_formatted} left`, noTTYOutput: false },
-        cliProgress.Presets.shades_classic,
-      );
-      const show = options.progress !== false && process.stderr.isTTY;
-      const result = await initialSync(publisher as Publisher<unknown, unknown>, runtime.knex, {
-        type,
-        ...(where ? { where } : {}),
-        ...(options.to ? { to: options.to } : {}),
-        ...(options.pageSize ? { pageSize: Number(options.pageSize) } : {}),
-        ...(shard ? { shard } : {}),
-        ...(options.restart ? { restart: true } : {}),
-        signal: stop.signal,
-        onProgress: (done, total) => {
-          if (!show) return;
-          if (bar.getTotal() !== total) bar.start(total, done);
-          bar.update(done);
-        },
-      }).finally(() => show && bar.stop());
+      const result = await syncSelection(publisher, runtime.knex, selection, { ...options, shard }, stop.signal);
       const state = result.finished ? 'done' : 'stopped; run the same command again to resume';
       output.info(
         `[${runtime.app}] ${result.job}: published ${result.published} rows (${result.total} in all), ${state}`,
@@ -80,6 +61,37 @@ export async function publish(selections: readonly string[], options: PublishOpt
     await runtime.close();
   }
   return code;
+}
+
+/** Publishes one selection (`Type[ where ...]`), with a progress bar on a terminal. */
+async function syncSelection(
+  publisher: Publisher<unknown, unknown>,
+  knex: Knex,
+  selection: string,
+  options: Omit<PublishOptions, 'shard'> & { readonly shard: { index: number; count: number } | undefined },
+  signal: AbortSignal,
+): Promise<InitialSyncResult> {
+  const [type = '', ...rest] = selection.trim().split(/\s+/);
+  const where = rest.join(' ').replace(/^where\s+/i, '') || undefined;
+  const bar = new cliProgress.SingleBar(
+    { format: `${type} [{bar}] {percentage}% | {value}/{total} rows | {eta_formatted} left`, noTTYOutput: false },
+    cliProgress.Presets.shades_classic,
+  );
+  const show = options.progress !== false && process.stderr.isTTY;
+  return initialSync(publisher, knex, {
+    type,
+    ...(where ? { where } : {}),
+    ...(options.to ? { to: options.to } : {}),
+    ...(options.pageSize ? { pageSize: Number(options.pageSize) } : {}),
+    ...(options.shard ? { shard: options.shard } : {}),
+    ...(options.restart ? { restart: true } : {}),
+    signal,
+    onProgress: (done, total) => {
+      if (!show) return;
+      if (bar.getTotal() !== total) bar.start(total, done);
+      bar.update(done);
+    },
+  }).finally(() => show && bar.stop());
 }
 
 function parseShard(value: string | undefined): { index: number; count: number } | undefined | string {

@@ -1,6 +1,7 @@
 import knex, { type Knex } from 'knex';
 import type { AppConfig } from '../compiler/config/define-config.js';
 import { connectTransport, runtimeSettings } from '../runtime/config.js';
+import { readOnlyConfig } from '../runtime/db/read-only.js';
 import {
   type PublisherStatus,
   publisherStatus,
@@ -53,7 +54,7 @@ export async function status(options: StatusOptions, output: Output): Promise<nu
     for (const [app] of apps.filter(([, a]) => publishes(a))) {
       let db: Knex | undefined;
       try {
-        db = knex(readOnly(databaseConfig(config, app)));
+        db = knex(readOnlyConfig(databaseConfig(config, app)));
         publishers.push(await publisherStatus(db, transport, app));
       } catch (error) {
         publishers.push({ app, error: `cannot read its outbox: ${(error as Error).message}` });
@@ -87,85 +88,67 @@ async function connectRedis(url: string, namespace: string, output: Output): Pro
   }
 }
 
-/** SQLite opened read-only: a status never writes, nor creates a database file that is not there. */
-function readOnly(config: Knex.Config): Knex.Config {
-  if (config.client !== 'better-sqlite3' || typeof config.connection !== 'object' || config.connection === null) {
-    return config;
-  }
-  const connection = config.connection as { options?: object };
-  return {
-    ...config,
-    connection: { ...connection, options: { ...connection.options, readonly: true } },
-    // The failure is reported in the status; Knex need not log it as well.
-    log: { ...config.log, warn: () => {}, error: () => {} },
-  } as Knex.Config;
-}
-
 function print(
   subscribers: readonly (SubscriberStatus | Failed)[],
   publishers: readonly (PublisherStatus | Failed)[],
   output: Output,
 ): void {
   const notes: string[] = [];
-  if (subscribers.length > 0) {
-    const rows = [
-      [
-        'subscriber',
-        'workers',
-        'queued',
-        'retrying',
-        'parked',
-        'waiting',
-        'oldest waiting',
-        'lag (msgs)',
-        'lag (ops)',
-        'lag (s)',
-      ],
-    ];
-    for (const s of subscribers) {
-      if ('error' in s) {
-        notes.push(`${s.app}: ${s.error}`);
-        continue;
-      }
-      if (!s.declared) notes.push(`${s.app}: no queue yet (no subscriber of it has started)`);
-      const queue = (n: number) => (s.declared ? String(n) : '-');
-      rows.push([
-        s.app,
-        queue(s.consumers),
-        queue(s.ready),
-        queue(s.retrying),
-        queue(s.parked),
-        s.waiting === null ? '?' : String(s.waiting),
-        s.oldestWaitingSeconds === null ? '-' : duration(s.oldestWaitingSeconds),
-        String(s.lagMessages),
-        s.lagOperations === null ? '?' : String(s.lagOperations),
-        s.lagSeconds === null ? '?' : duration(s.lagSeconds),
-      ]);
-    }
-    table(rows, output);
-  }
+  if (subscribers.length > 0) table(subscriberRows(subscribers, notes), output);
   if (publishers.length > 0) {
     if (subscribers.length > 0) output.info('');
-    const rows = [['publisher', 'outbox', 'oldest row', 're-sync requests']];
-    for (const p of publishers) {
-      if ('error' in p) {
-        notes.push(`${p.app}: ${p.error}`);
-        continue;
-      }
-      rows.push([
-        p.app,
-        String(p.outbox),
-        p.oldestRowSeconds === null ? '-' : duration(p.oldestRowSeconds),
-        p.resyncRequests === null ? '-' : String(p.resyncRequests),
-      ]);
-    }
-    table(rows, output);
+    table(publisherRows(publishers, notes), output);
   }
   if (subscribers.some((s) => !('error' in s) && s.waiting === null)) {
     notes.push('? : unknown without Redis (the workers record waiting messages and applied commits there)');
   }
   if (notes.length > 0) output.info('');
   for (const note of notes) output.info(note);
+}
+
+/** The subscribers' table, a header and a row each; what cannot be shown goes to `notes`. */
+function subscriberRows(subscribers: readonly (SubscriberStatus | Failed)[], notes: string[]): string[][] {
+  const header = ['subscriber', 'workers', 'queued', 'retrying', 'parked', 'waiting', 'oldest waiting'];
+  const rows = [[...header, 'lag (msgs)', 'lag (ops)', 'lag (s)']];
+  for (const s of subscribers) {
+    if ('error' in s) {
+      notes.push(`${s.app}: ${s.error}`);
+      continue;
+    }
+    if (!s.declared) notes.push(`${s.app}: no queue yet (no subscriber of it has started)`);
+    const queue = (n: number) => (s.declared ? String(n) : '-');
+    rows.push([
+      s.app,
+      queue(s.consumers),
+      queue(s.ready),
+      queue(s.retrying),
+      queue(s.parked),
+      s.waiting === null ? '?' : String(s.waiting),
+      s.oldestWaitingSeconds === null ? '-' : duration(s.oldestWaitingSeconds),
+      String(s.lagMessages),
+      s.lagOperations === null ? '?' : String(s.lagOperations),
+      s.lagSeconds === null ? '?' : duration(s.lagSeconds),
+    ]);
+  }
+  return rows;
+}
+
+/** The publishers' table, a header and a row each; what cannot be shown goes to `notes`. */
+function publisherRows(publishers: readonly (PublisherStatus | Failed)[], notes: string[]): string[][] {
+  const rows = [['publisher', 'outbox', 'oldest row', 're-sync requests']];
+  for (const p of publishers) {
+    if ('error' in p) {
+      notes.push(`${p.app}: ${p.error}`);
+      continue;
+    }
+    rows.push([
+      p.app,
+      String(p.outbox),
+      p.oldestRowSeconds === null ? '-' : duration(p.oldestRowSeconds),
+      p.resyncRequests === null ? '-' : String(p.resyncRequests),
+    ]);
+  }
+  return rows;
 }
 
 /** Columns aligned: the first to the left, figures to the right. */

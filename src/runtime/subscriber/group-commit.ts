@@ -81,7 +81,7 @@ export class GroupCommit {
       const results = await this.options.applier.apply(batch);
       batch.forEach((message, i) => {
         const missing = results[i] ?? [];
-        if (this.holds(message, missing, started)) this.hold(message, missing);
+        if (this.worthHolding(message, missing, started)) this.hold(message, missing);
         else message.resolve(missing);
       });
     } catch (error) {
@@ -101,7 +101,7 @@ export class GroupCommit {
    * Redis locks, when it is a previous version of the message's own object: the worker that
    * has it waits for this message's lock.
    */
-  private holds(message: Pending, missing: readonly Requirement[], started: number): boolean {
+  private worthHolding(message: Pending, missing: readonly Requirement[], started: number): boolean {
     if (missing.length === 0 || Date.now() >= message.holdUntil) return false;
     const own = this.options.locked ? new Set(message.plans.map((p) => p.key)) : undefined;
     return missing.every(
