@@ -15,7 +15,7 @@ export type {
 } from '../transport/transport.js';
 export * from './contract.js';
 export * from './envelope.js';
-export * from './errors.js';
+export * from '../common/errors.js';
 export * from './factories.js';
 export { listeningPort, serveMetrics } from './observability/http.js';
 export { defaultMetrics, Metrics } from './observability/metrics.js';

@@ -13,7 +13,7 @@ import type {
   PublisherTransaction,
 } from '../contract.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from '../resync.js';

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { routingKey } from '../../common/topic.js';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 
 export const outboxTable = 'promiscuous_outbox';

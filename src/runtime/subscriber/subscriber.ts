@@ -13,7 +13,7 @@ import {
   type SubscriptionDescriptor,
 } from '../contract.js';
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
-import { RecoveryError, SubscriberError, Unprocessable } from '../errors.js';
+import { RecoveryError, SubscriberError, Unprocessable } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey, syncReplyKey } from '../resync.js';

@@ -1,5 +1,6 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { ConnectionError, PublisherError } from '../../runtime/errors.js';
+import { ConnectionError, PublisherError } from '../../common/errors.js';
+import { redact } from '../../common/redact.js';
 import type {
   ConsumeOptions,
   Consumer,
@@ -602,15 +603,4 @@ function connectRecovering(options: AmqpOptions, setup: (model: ChannelModel) =>
       setup,
     },
   });
-}
-
-/** A URL fit for logs: the password replaced. */
-export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
 }

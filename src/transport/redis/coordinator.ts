@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { ConnectionError } from '../../runtime/errors.js';
-import { redact } from '../amqp/amqp-transport.js';
+import { ConnectionError } from '../../common/errors.js';
+import { redact } from '../../common/redact.js';
 import { redisKeys } from './keys.js';
 
 /** What a negative script reply means; one enum for every script. */
