@@ -35,7 +35,8 @@ export {
   jobName,
   syncProgressTable,
 } from './publisher/initial-sync.js';
-export { outboxBacklog, outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
+export { outboxBacklog, outboxTable } from './publisher/outbox.js';
+export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

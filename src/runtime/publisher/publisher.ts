@@ -26,7 +26,8 @@ import {
   referencedOf,
   relationDependencies,
 } from './dependencies.js';
-import { type OutboxRow, outboxTable, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
+import { outboxTable } from './outbox.js';
+import { type OutboxRow, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 import { literal, type PgConnection, PgTransaction } from '../postgres.js';
 import { withPreparedStatements } from '../sqlite.js';
 import { connectionSession, type Session, sqliteRaw } from './session.js';

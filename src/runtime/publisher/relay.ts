@@ -5,8 +5,7 @@ import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
-
-export const outboxTable = 'promiscuous_outbox';
+import { outboxBacklog, outboxTable } from './outbox.js';
 
 export interface RelayOptions {
   /** Outbox rows published per round (default 200). */
@@ -247,16 +246,6 @@ export class Relay {
 
 /** Rows one DELETE names at most (SQLite allows a few thousand bound parameters at least). */
 const deleteBatch = 500;
-
-/** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
-export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {
-  const row = (await knex(outboxTable).count({ rows: '*' }).min({ oldest: 'created_at' }).first()) as
-    { rows: number | string; oldest: number | string | null } | undefined;
-  return {
-    rows: Number(row?.rows ?? 0),
-    oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
-  };
-}
 
 /** One broker message for an envelope, routed under every operation's key. */
 export function toOutgoing(envelope: Envelope): OutgoingMessage {
