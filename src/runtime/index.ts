@@ -2,7 +2,8 @@
  * The runtime's public API. Generated code imports only from here (`promiscuous/runtime`).
  */
 export { routingKey, topicMatches } from '../common/topic.js';
-export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
+export { AmqpTransport } from '../transport/amqp/amqp-transport.js';
+export type { AmqpOptions } from '../transport/amqp/options.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
 export { RedisCoordinator, type WaitingMessage } from '../transport/redis/coordinator.js';
 export type {
