@@ -52,7 +52,7 @@ export interface OutboxRow {
 export class Relay {
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   private running: Promise<void> | undefined;
-  private again = false;
+  private roundRequested = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
@@ -72,7 +72,7 @@ export class Relay {
     private readonly transport: Transport,
     private readonly options: RelayOptions = {},
   ) {
-    this.timer = setInterval(() => this.notify(), options.sweepIntervalMs ?? 1_000);
+    this.timer = setInterval(() => this.schedule(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
     this.metrics = options.metrics ?? defaultMetrics();
     this.unwatch =
@@ -93,30 +93,30 @@ export class Relay {
   /** A committed row claimed by `claim()`: publish it soon. */
   enqueue(row: OutboxRow): void {
     this.pending.push(row);
-    this.notify();
+    this.schedule();
   }
 
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
-  notify(): void {
+  schedule(): void {
     if (this.stopped) return;
     if (this.running) {
-      this.again = true;
+      this.roundRequested = true;
       return;
     }
     this.running = this.drain().finally(() => {
       this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.notify();
+      if (this.roundRequested) {
+        this.roundRequested = false;
+        this.schedule();
       }
     });
   }
 
   /** Publishes until the outbox has nothing claimable; resolves when done (for tests and shutdown). */
   async flush(): Promise<void> {
-    // Through `notify`, so that a row enqueued meanwhile does not start a second, overlapping round.
+    // Through `schedule`, so that a row enqueued meanwhile does not start a second, overlapping round.
     while (this.running) await this.running;
-    this.notify();
+    this.schedule();
     while (this.running) await this.running;
     await this.deleteConfirmed();
   }
@@ -165,7 +165,7 @@ export class Relay {
     for (const row of rows) this.confirmed.push(row.id);
     const delay = this.options.deleteDelayMs ?? 50;
     if (delay <= 0 || this.confirmed.length >= deleteBatch) await this.deleteConfirmed();
-    else this.deleteTimer ??= setTimeout(() => void this.deleteConfirmed().catch(this.failed), delay);
+    else this.deleteTimer ??= setTimeout(() => void this.deleteConfirmed().catch(this.reportDeleteFailure), delay);
     return rows.length;
   }
 
@@ -193,7 +193,7 @@ export class Relay {
     await this.deleting;
   }
 
-  private readonly failed = (error: Error): void => {
+  private readonly reportDeleteFailure = (error: Error): void => {
     this.options.onError?.(
       new PublisherError(`the relay could not delete published rows: ${error.message}`, { cause: error }),
     );
@@ -238,7 +238,7 @@ export class Relay {
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
-    await this.deleteConfirmed().catch(this.failed);
+    await this.deleteConfirmed().catch(this.reportDeleteFailure);
     // Rows still waiting are handed back at once, rather than when their lease expires.
     await this.release(this.pending.splice(0));
   }
