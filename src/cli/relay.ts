@@ -24,7 +24,7 @@ export async function relay(
     virtuals: runtime.config.virtuals?.[runtime.app],
     errorNotifier: (error) => output.error(`[${runtime.app}] ${error.message}`),
   });
-  publisher.relay?.notify();
+  publisher.relay?.schedule();
   output.info(`[${runtime.app}] relaying the outbox and answering re-sync requests`);
   await untilSignal();
   await publisher.close();

@@ -1,4 +1,5 @@
 import knex, { type Knex } from 'knex';
+import { redact } from '../common/redact.js';
 import type { AppConfig } from '../compiler/config/define-config.js';
 import { connectTransport, runtimeSettings } from '../runtime/config.js';
 import { readOnlyConfig } from '../runtime/db/read-only.js';
@@ -8,7 +9,6 @@ import {
   type SubscriberStatus,
   subscriberStatus,
 } from '../runtime/observability/status.js';
-import { redact } from '../transport/amqp/amqp-transport.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import type { Output } from './output.js';
 import { databaseConfig, runtimeConfig } from './runtime.js';

@@ -1,7 +1,8 @@
-import { AmqpTransport, redact } from '../transport/amqp/amqp-transport.js';
+import { ConnectionError } from '../common/errors.js';
+import { redact } from '../common/redact.js';
+import { AmqpTransport } from '../transport/amqp/amqp-transport.js';
 import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
 import type { Transport } from '../transport/transport.js';
-import { ConnectionError } from './errors.js';
 
 /** The runtime settings, after the environment's overrides. */
 export interface RuntimeSettings {

@@ -2,7 +2,8 @@
  * The runtime's public API. Generated code imports only from here (`promiscuous/runtime`).
  */
 export { routingKey, topicMatches } from '../common/topic.js';
-export { type AmqpOptions, AmqpTransport } from '../transport/amqp/amqp-transport.js';
+export { AmqpTransport } from '../transport/amqp/amqp-transport.js';
+export type { AmqpOptions } from '../transport/amqp/options.js';
 export { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
 export { RedisCoordinator, type WaitingMessage } from '../transport/redis/coordinator.js';
 export type {
@@ -15,7 +16,7 @@ export type {
 } from '../transport/transport.js';
 export * from './contract.js';
 export * from './envelope.js';
-export * from './errors.js';
+export * from '../common/errors.js';
 export * from './factories.js';
 export { listeningPort, serveMetrics } from './observability/http.js';
 export { defaultMetrics, Metrics } from './observability/metrics.js';
@@ -35,7 +36,8 @@ export {
   jobName,
   syncProgressTable,
 } from './publisher/initial-sync.js';
-export { outboxBacklog, outboxTable, Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
+export { outboxBacklog, outboxTable } from './publisher/outbox.js';
+export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

@@ -8,7 +8,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { Envelope, OperationMessage } from '../../src/runtime/index.js';
-import { unframe } from '../../src/transport/amqp/amqp-transport.js';
+import { unframe } from '../../src/transport/amqp/frames.js';
 import { names } from '../../src/transport/amqp/topology.js';
 import type { Random } from './random.js';
 import { rollbackMarker } from './world.js';

@@ -209,7 +209,8 @@ test('a connection whose socket fails while it is being set up hands the error t
     return Promise.reject(new Error('Connection closed'));
   };
   try {
-    const setup = (transport as unknown as { setup(model: unknown): Promise<void> }).setup.bind(transport);
+    const { connection } = transport as unknown as { connection: { reconnected(model: unknown): Promise<void> } };
+    const setup = connection.reconnected.bind(connection);
     const failed = await setup(model).then(
       () => undefined,
       (e: Error) => e,

@@ -1,7 +1,7 @@
 /** How the AMQP transport groups messages published together into frames. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { frames } from '../../src/transport/amqp/amqp-transport.js';
+import { frames } from '../../src/transport/amqp/frames.js';
 
 const message = (id: string, keys: string[], body = `{"id":"${id}"}`) => ({
   routingKeys: keys,

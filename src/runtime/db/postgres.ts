@@ -5,7 +5,7 @@
  * number.
  */
 import type { Knex } from 'knex';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import type { Database, LookupSet, ObjectRef, OutboxWork, StoredVersionRow, VersionRow } from './database.js';
 import { literal, type PgConnection, PgTransaction } from './pg-transaction.js';
 import { connectionSession, type Session } from './session.js';

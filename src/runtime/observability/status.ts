@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Transport } from '../../transport/transport.js';
-import { outboxBacklog } from '../publisher/relay.js';
+import { outboxBacklog } from '../publisher/outbox.js';
 import { resyncQueueApp } from '../resync.js';
 
 /**

@@ -5,7 +5,7 @@ import type { Delivery, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import type { Metrics } from './metrics.js';
 import { subscriberStatus } from './status.js';
-import { failed, withApplySpan } from './tracing.js';
+import { markFailed, withApplySpan } from './tracing.js';
 
 /** How often a worker records in Redis the commit time of the newest message it applied, and what it received. */
 const recordIntervalMs = 1_000;
@@ -134,14 +134,14 @@ export class SubscriberObserver {
   parked(delivery: Delivery, reason: string): void {
     this.counters.parked.inc();
     const span = this.spans.get(delivery);
-    if (span) failed(span, new Error(`parked: ${reason}`));
+    if (span) markFailed(span, new Error(`parked: ${reason}`));
     this.settle(delivery);
   }
 
   retried(delivery: Delivery, error: Error): void {
     this.counters.retried.inc();
     const span = this.spans.get(delivery);
-    if (span) failed(span, error);
+    if (span) markFailed(span, error);
     this.settle(delivery);
   }
 

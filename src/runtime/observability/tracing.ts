@@ -41,7 +41,7 @@ export function withApplySpan<T>(app: string, envelope: Envelope, fn: (span: Spa
     try {
       return await fn(span);
     } catch (error) {
-      failed(span, error as Error);
+      markFailed(span, error as Error);
       throw error;
     } finally {
       span.end();
@@ -52,7 +52,7 @@ export function withApplySpan<T>(app: string, envelope: Envelope, fn: (span: Spa
 const consumer = { kind: SpanKind.CONSUMER };
 
 /** Marks a span as failed with the error. */
-export function failed(span: Span, error: Error): void {
+export function markFailed(span: Span, error: Error): void {
   span.recordException(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
 }

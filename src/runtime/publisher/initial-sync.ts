@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ModelDescriptor } from '../contract.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import type { Publisher } from './publisher.js';
 
 export const syncProgressTable = 'promiscuous_sync_progress';

@@ -4,7 +4,7 @@
  * them. Resolved from the generated schema once, and cached per table.
  */
 import type { AttributeDescriptor, ModelDescriptor, PublisherSchema } from '../contract.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { isJsonKind, toWire } from '../values.js';
 
 /** Functions computing virtual attributes: `{ User: { full_name: (row) => ... } }`. */

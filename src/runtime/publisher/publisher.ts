@@ -8,7 +8,7 @@ import { databaseOf } from '../db/index.js';
 import type { Database, OutboxInsert } from '../db/database.js';
 import type { Session } from '../db/session.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';

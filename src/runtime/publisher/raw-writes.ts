@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 
 export class RawWriteWatch {
   /** Set while a hook runs its queries. */

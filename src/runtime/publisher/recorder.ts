@@ -8,7 +8,7 @@ import type { EphemeralDescriptor, FindOptions, Id, ModelDescriptor, PublisherTr
 import type { Database } from '../db/database.js';
 import type { Session } from '../db/session.js';
 import type { Dependency, OperationMessage } from '../envelope.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { columnValues, sameWire, toWire } from '../values.js';
 import { endpointKey, type RowOf } from './dependencies.js';
 import type { Publications } from './publications.js';

@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import { routingKey } from '../../common/topic.js';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
-
-export const outboxTable = 'promiscuous_outbox';
+import { databaseOf } from '../db/index.js';
+import { outboxBacklog, outboxTable } from './outbox.js';
 
 export interface RelayOptions {
   /** Outbox rows published per round (default 200). */
@@ -53,7 +53,7 @@ export interface OutboxRow {
 export class Relay {
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   private running: Promise<void> | undefined;
-  private again = false;
+  private roundRequested = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
@@ -73,7 +73,7 @@ export class Relay {
     private readonly transport: Transport,
     private readonly options: RelayOptions = {},
   ) {
-    this.timer = setInterval(() => this.notify(), options.sweepIntervalMs ?? 1_000);
+    this.timer = setInterval(() => this.schedule(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
     this.metrics = options.metrics ?? defaultMetrics();
     this.unwatch =
@@ -94,30 +94,30 @@ export class Relay {
   /** A committed row claimed by `claim()`: publish it soon. */
   enqueue(row: OutboxRow): void {
     this.pending.push(row);
-    this.notify();
+    this.schedule();
   }
 
   /** Asks for a round soon; rounds never overlap, and a request during one runs another after it. */
-  notify(): void {
+  schedule(): void {
     if (this.stopped) return;
     if (this.running) {
-      this.again = true;
+      this.roundRequested = true;
       return;
     }
     this.running = this.drain().finally(() => {
       this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.notify();
+      if (this.roundRequested) {
+        this.roundRequested = false;
+        this.schedule();
       }
     });
   }
 
   /** Publishes until the outbox has nothing claimable; resolves when done (for tests and shutdown). */
   async flush(): Promise<void> {
-    // Through `notify`, so that a row enqueued meanwhile does not start a second, overlapping round.
+    // Through `schedule`, so that a row enqueued meanwhile does not start a second, overlapping round.
     while (this.running) await this.running;
-    this.notify();
+    this.schedule();
     while (this.running) await this.running;
     await this.deleteConfirmed();
   }
@@ -166,7 +166,7 @@ export class Relay {
     for (const row of rows) this.confirmed.push(row.id);
     const delay = this.options.deleteDelayMs ?? 50;
     if (delay <= 0 || this.confirmed.length >= deleteBatch) await this.deleteConfirmed();
-    else this.deleteTimer ??= setTimeout(() => void this.deleteConfirmed().catch(this.failed), delay);
+    else this.deleteTimer ??= setTimeout(() => void this.deleteConfirmed().catch(this.reportDeleteFailure), delay);
     return rows.length;
   }
 
@@ -194,7 +194,7 @@ export class Relay {
     await this.deleting;
   }
 
-  private readonly failed = (error: Error): void => {
+  private readonly reportDeleteFailure = (error: Error): void => {
     this.options.onError?.(
       new PublisherError(`the relay could not delete published rows: ${error.message}`, { cause: error }),
     );
@@ -210,7 +210,9 @@ export class Relay {
         .where((q) => q.whereNull('claimed_until').orWhere('claimed_until', '<', now))
         .orderBy('id')
         .limit(limit);
-      if (trx.client.config.client !== 'better-sqlite3') query.forUpdate().skipLocked();
+      // Rows another process claims meanwhile are skipped, not waited for; SQLite's single
+      // writer serialises the claims instead.
+      if (databaseOf(this.knex).locksRows) query.forUpdate().skipLocked();
       const rows = (await query) as OutboxRow[];
       if (rows.length === 0) return [];
       await trx(outboxTable)
@@ -239,7 +241,7 @@ export class Relay {
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
-    await this.deleteConfirmed().catch(this.failed);
+    await this.deleteConfirmed().catch(this.reportDeleteFailure);
     // Rows still waiting are handed back at once, rather than when their lease expires.
     await this.release(this.pending.splice(0));
   }
@@ -247,16 +249,6 @@ export class Relay {
 
 /** Rows one DELETE names at most (SQLite allows a few thousand bound parameters at least). */
 const deleteBatch = 500;
-
-/** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
-export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {
-  const row = (await knex(outboxTable).count({ rows: '*' }).min({ oldest: 'created_at' }).first()) as
-    { rows: number | string; oldest: number | string | null } | undefined;
-  return {
-    rows: Number(row?.rows ?? 0),
-    oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
-  };
-}
 
 /** One broker message for an envelope, routed under every operation's key. */
 export function toOutgoing(envelope: Envelope): OutgoingMessage {

@@ -5,7 +5,7 @@
  */
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import type { Id, ModelDescriptor } from '../contract.js';
-import { PublisherError } from '../errors.js';
+import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey } from '../resync.js';
 import type { Publications } from './publications.js';

@@ -13,7 +13,7 @@ import {
   type SubscriptionDescriptor,
 } from '../contract.js';
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
-import { Unprocessable } from '../errors.js';
+import { Unprocessable } from '../../common/errors.js';
 import { objectKey, type Plan, type Requirement } from './types.js';
 
 /** Where operations under a routing key, of a type chain, go. */

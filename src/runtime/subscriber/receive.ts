@@ -8,7 +8,7 @@
 import type { Delivery } from '../../transport/transport.js';
 import type { CompiledValidator } from '../contract.js';
 import type { Envelope } from '../envelope.js';
-import { SubscriberError, Unprocessable } from '../errors.js';
+import { SubscriberError, Unprocessable } from '../../common/errors.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { describeErrors } from './plan.js';
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transport } from '../../transport/transport.js';
-import { SubscriberError } from '../errors.js';
+import { SubscriberError } from '../../common/errors.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey } from '../resync.js';
 import { describeRequirement, type Requirement } from './types.js';

@@ -8,7 +8,7 @@ import { routingKey, topicMatches } from '../../common/topic.js';
 import type { SubscriberSchema, SubscriptionDescriptor } from '../contract.js';
 import { versionsTable } from '../db/tables.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
-import { Unprocessable } from '../errors.js';
+import { Unprocessable } from '../../common/errors.js';
 import { toColumn } from '../values.js';
 import { objectKey, type Requirement } from './types.js';
 

@@ -12,7 +12,7 @@ import type { Consumer, Delivery, Transport } from '../../transport/transport.js
 import type { ObserverCallbacks, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
 import type { Envelope } from '../envelope.js';
-import { RecoveryError } from '../errors.js';
+import { RecoveryError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { syncReplyKey } from '../resync.js';

@@ -45,7 +45,7 @@ export class MemoryTransport implements Transport {
       for (const [app, queue] of this.queues) {
         if (queue.bindings.some((b) => message.routingKeys.some((k) => topicMatches(b, k)))) {
           queue.ready.push({ messageId: message.messageId, body: message.body, attempt: 0 });
-          this.pump(app);
+          this.deliverReady(app);
         }
       }
     }
@@ -64,7 +64,7 @@ export class MemoryTransport implements Transport {
     let idle: () => void = () => {};
     const consumer = { prefetch: options.prefetch, inFlight: 0, stopped: false, handle, idle: () => idle() };
     queue.consumer = consumer;
-    this.pump(app);
+    this.deliverReady(app);
     return {
       stop: () =>
         new Promise<void>((resolve) => {
@@ -86,7 +86,7 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  private pump(app: string): void {
+  private deliverReady(app: string): void {
     const queue = this.queues.get(app);
     const consumer = queue?.consumer;
     if (!queue || !consumer || consumer.stopped) return;
@@ -100,7 +100,7 @@ export class MemoryTransport implements Transport {
         action();
         consumer.inFlight -= 1;
         consumer.idle();
-        queueMicrotask(() => this.pump(app));
+        queueMicrotask(() => this.deliverReady(app));
       };
       const delivery: Delivery = {
         body: stored.body,
@@ -109,8 +109,9 @@ export class MemoryTransport implements Transport {
         redelivered: false,
         ack: () => settle(() => {}),
         waitingSince: stored.waitingSince,
-        retry: (_error, delayMs) => settle(() => this.later(app, { ...stored, attempt: stored.attempt + 1 }, delayMs)),
-        defer: (delayMs, waitingSince) => settle(() => this.later(app, { ...stored, waitingSince }, delayMs)),
+        retry: (_error, delayMs) =>
+          settle(() => this.requeueAfter(app, { ...stored, attempt: stored.attempt + 1 }, delayMs)),
+        defer: (delayMs, waitingSince) => settle(() => this.requeueAfter(app, { ...stored, waitingSince }, delayMs)),
         park: (reason) =>
           settle(() =>
             queue.parked.push({
@@ -126,14 +127,15 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  private later(app: string, stored: Stored, delayMs: number): void {
+  /** Puts a message back in the app's queue after `delayMs` (a retry queue's wait, in one process). */
+  private requeueAfter(app: string, stored: Stored, delayMs: number): void {
     const queue = this.queues.get(app);
     if (queue) queue.delayed += 1;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (queue) queue.delayed -= 1;
       queue?.ready.push(stored);
-      this.pump(app);
+      this.deliverReady(app);
     }, delayMs);
     this.timers.add(timer);
   }
@@ -175,7 +177,7 @@ export class MemoryTransport implements Transport {
       } else keep.push(m);
     }
     queue.parked.push(...keep);
-    this.pump(app);
+    this.deliverReady(app);
     return taken;
   }
 

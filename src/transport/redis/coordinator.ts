@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import { ConnectionError } from '../../runtime/errors.js';
-import { redact } from '../amqp/amqp-transport.js';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './connection.js';
 import { redisKeys } from './keys.js';
-
-/** What a negative script reply means; one enum for every script. */
-export enum ScriptCode {
-  HeldByAnother = -1,
-}
+import { defineScripts, ScriptCode, type Scripts } from './scripts.js';
 
 /** A message waiting for a dependency, as `promiscuous status` sees it. */
 export interface WaitingMessage {
@@ -38,18 +32,8 @@ export interface ReceivedTally {
   readonly operations: number;
 }
 
-/** How long the last applied commit time is kept once no message is applied any more. */
-const appliedCommitTtlMs = 7 * 24 * 3_600_000;
-
-/** The Lua scripts, as ioredis defines them: the key count first, then the keys, then the arguments. */
-interface Scripts {
-  lockAll(count: number, ...keysAndArgs: (string | number)[]): Promise<number>;
-  unlockAll(count: number, ...keysAndArgs: (string | number)[]): Promise<number>;
-}
-
-function script(name: string): string {
-  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-}
+/** How long the last applied commit time and the received tally are kept once nothing more is recorded. */
+const recordTtlMs = 7 * 24 * 3_600_000;
 
 /**
  * Coordinates the workers of one subscribing app through Redis: a lock per object while it is
@@ -71,43 +55,23 @@ export class RedisCoordinator {
   }
 
   static async connect(url: string, namespace: string): Promise<RedisCoordinator> {
-    const options = {
-      lazyConnect: true,
-      maxRetriesPerRequest: 3,
-      retryStrategy: (n: number) => Math.min(2_000, 50 * 2 ** n),
-    };
-    const client = new Redis(url, options);
-    const subscriber = new Redis(url, options);
-    for (const connection of [client, subscriber]) connection.on('error', () => {});
-    try {
-      await Promise.all([client.connect(), subscriber.connect()]);
-    } catch (error) {
-      client.disconnect();
-      subscriber.disconnect();
-      throw new ConnectionError(
-        `cannot reach Redis at ${redact(url)}: is it running? Start it with \`redis-server --daemonize yes\`, or set PROMISCUOUS_REDIS_URL`,
-        {
-          cause: error,
-        },
-      );
-    }
-    // Registered once per connection; ioredis loads them with EVALSHA and falls back to EVAL.
-    client.defineCommand('lockAll', { lua: script('lock-all') });
-    client.defineCommand('unlockAll', { lua: script('unlock-all') });
-    const coordinator = new RedisCoordinator(client as Redis & Scripts, subscriber, namespace);
+    const { client, subscriber } = await connectRedis(url);
+    const coordinator = new RedisCoordinator(defineScripts(client), subscriber, namespace);
     await subscriber.subscribe(coordinator.keys.applied);
-    // One message per applied message: its objects, as a JSON array.
-    subscriber.on('message', (_channel: string, message: string) => {
-      let objects: unknown;
-      try {
-        objects = JSON.parse(message);
-      } catch {
-        return;
-      }
-      if (!Array.isArray(objects)) return;
-      for (const object of objects) for (const listener of coordinator.listeners) listener(String(object));
-    });
+    subscriber.on('message', (_channel: string, message: string) => coordinator.wake(message));
     return coordinator;
+  }
+
+  /** Tells the listeners of the objects a worker announced, one message (a JSON array) for each message it applied. */
+  private wake(message: string): void {
+    let objects: unknown;
+    try {
+      objects = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(objects)) return;
+    for (const object of objects) for (const listener of this.listeners) listener(String(object));
   }
 
   /**
@@ -167,7 +131,7 @@ export class RedisCoordinator {
     await this.client
       .multi()
       .zadd(this.keys.appliedCommit, 'GT', timestamp, 'last')
-      .pexpire(this.keys.appliedCommit, appliedCommitTtlMs)
+      .pexpire(this.keys.appliedCommit, recordTtlMs)
       .exec();
   }
 
@@ -178,7 +142,7 @@ export class RedisCoordinator {
       .hincrbyfloat(this.keys.received, 'brokerMessages', tally.brokerMessages)
       .hincrby(this.keys.received, 'messages', tally.messages)
       .hincrby(this.keys.received, 'operations', tally.operations)
-      .pexpire(this.keys.received, appliedCommitTtlMs)
+      .pexpire(this.keys.received, recordTtlMs)
       .exec();
   }
 

@@ -1,6 +1,7 @@
 /**
  * The errors `errorNotifier(error, payload)` receives. Each says which side failed; `cause`
- * holds the underlying error.
+ * holds the underlying error. They live below the runtime because the transports raise the
+ * first two, and a transport knows nothing of the runtime.
  */
 
 /** RabbitMQ, Redis or the database could not be reached, or the connection was lost. */

@@ -1,0 +1,18 @@
+/**
+ * The outbox table, as the publisher writes it, the relay empties it and the status reads
+ * it. Apart from the relay, so that reading the backlog needs none of the relay's metrics.
+ */
+import type { Knex } from 'knex';
+import { outboxTable } from '../db/tables.js';
+
+export { outboxTable } from '../db/tables.js';
+
+/** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
+export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {
+  const row = (await knex(outboxTable).count({ rows: '*' }).min({ oldest: 'created_at' }).first()) as
+    { rows: number | string; oldest: number | string | null } | undefined;
+  return {
+    rows: Number(row?.rows ?? 0),
+    oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The headers a copy of a message carries when it is retried, deferred or parked, named once
+ * for the code that writes them (delivery.ts) and the code that reads them back (there, and
+ * parked.ts).
+ */
+
+/** How many times the message was retried before this copy. */
+export const attemptHeader = 'x-promiscuous-attempt';
+/** Why the message was parked. */
+export const reasonHeader = 'x-promiscuous-reason';
+/** When the message was parked (ms since the epoch). */
+export const parkedAtHeader = 'x-promiscuous-parked-at';
+/** When the subscriber first deferred the message to wait for a dependency (ms since the epoch). */
+export const waitingHeader = 'x-promiscuous-waiting-since';

@@ -1,0 +1,88 @@
+/**
+ * An app's parked queue: listed, moved back to the app's queue, or dropped. The broker cannot
+ * read a queue in place, so the queue is read through, each message taken (acknowledged) or
+ * kept (requeued at the end, in order).
+ */
+import type { GetMessage } from 'amqplib';
+import type { ParkedMessage } from '../transport.js';
+import { type Channels, openChannel } from './connection.js';
+import { attemptHeader, parkedAtHeader, reasonHeader } from './headers.js';
+import { persistentJson } from './publish.js';
+import type { Topology } from './topology.js';
+
+export class ParkedQueue {
+  constructor(
+    private readonly topology: Topology,
+    private readonly channels: Channels,
+  ) {}
+
+  list(app: string): Promise<ParkedMessage[]> {
+    return this.browse(app, () => 'keep');
+  }
+
+  /** Moves the parked messages (all, or those with these ids) back to the app's queue; returns how many. */
+  async retry(app: string, messageIds?: readonly string[]): Promise<number> {
+    const channel = await this.channels.confirmChannel();
+    let moved = 0;
+    await this.browse(app, (m) => {
+      if (!chosen(m, messageIds)) return 'keep';
+      channel.sendToQueue(this.topology.names.queue(app), m.body, persistentJson(m.messageId));
+      moved += 1;
+      return 'take';
+    });
+    await channel.waitForConfirms();
+    return moved;
+  }
+
+  /** Deletes the parked messages (all, or those with these ids); returns how many. */
+  async drop(app: string, messageIds?: readonly string[]): Promise<number> {
+    let dropped = 0;
+    await this.browse(app, (m) => {
+      if (!chosen(m, messageIds)) return 'keep';
+      dropped += 1;
+      return 'take';
+    });
+    return dropped;
+  }
+
+  /** Reads the parked queue through; each message is kept (requeued at the end) or taken (acked). */
+  private async browse(app: string, decide: (m: ParkedMessage) => 'keep' | 'take'): Promise<ParkedMessage[]> {
+    const model = await this.channels.channels();
+    let channel = await openChannel(model);
+    try {
+      const queue = this.topology.names.parked(app);
+      channel = await this.topology.declareQueue(model, channel, queue, {});
+      const { messageCount } = await channel.checkQueue(queue);
+      const seen: ParkedMessage[] = [];
+      const held: GetMessage[] = [];
+      for (let i = 0; i < messageCount; i++) {
+        const message = await channel.get(queue, { noAck: false });
+        if (!message) break;
+        const parked = readParked(message);
+        seen.push(parked);
+        if (decide(parked) === 'take') channel.ack(message);
+        else held.push(message);
+      }
+      // Requeued together at the end, so that they keep their order and are not read twice.
+      for (const message of held) channel.nack(message, false, true);
+      return seen;
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+}
+
+function chosen(message: ParkedMessage, messageIds: readonly string[] | undefined): boolean {
+  return !messageIds || messageIds.includes(message.messageId ?? '');
+}
+
+function readParked(message: GetMessage): ParkedMessage {
+  const headers = message.properties.headers ?? {};
+  return {
+    messageId: message.properties.messageId as string | undefined,
+    reason: String(headers[reasonHeader] ?? ''),
+    attempts: Number(headers[attemptHeader] ?? 0),
+    parkedAt: Number(headers[parkedAtHeader] ?? 0),
+    body: message.content,
+  };
+}
