@@ -3,6 +3,7 @@
  * its parent resolved, and reports each `extends` cycle once, where it closes.
  */
 import type { Name } from '../ast/ast.js';
+import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 
 interface Extending {
   readonly extends?: Name;
@@ -10,11 +11,12 @@ interface Extending {
 
 /**
  * Calls `add` for each declaration after its parent. A declaration whose parent is still being
- * visited closes a cycle: `onCycle` gets it, its `extends` and the chain, and it is not added.
+ * visited closes a cycle (P202) and is not added; `root` names what the chain should end at.
  */
 export function parentsFirst<D extends Extending>(
+  bag: DiagnosticBag,
   byName: ReadonlyMap<string, D>,
-  onCycle: (name: string, parent: Name, chain: string) => void,
+  root: 'model' | 'subscription',
   add: (name: string, decl: D) => void,
 ): void {
   const state = new Map<string, 'visiting' | 'done'>();
@@ -25,7 +27,12 @@ export function parentsFirst<D extends Extending>(
     const parentDecl = parent === undefined ? undefined : byName.get(parent.text);
     if (parent !== undefined && parentDecl) {
       if (state.get(parent.text) === 'visiting') {
-        onCycle(name, parent, cycle(name, byName));
+        bag.error(
+          'P202',
+          parent.span,
+          `\`${name}\` extends itself through ${cycle(name, byName)}`,
+          `remove one \`extends\` so that the chain ends at a root ${root}`,
+        );
         state.set(name, 'done');
         return;
       }

@@ -54,14 +54,7 @@ function addPublications(app: AppContext, decls: readonly PublishAst[]): void {
     if (claimName(app, name, decl.as !== undefined)) byName.set(name.text, decl);
   }
   for (const [name, decl] of byName) app.publishDecls.set(name, decl);
-  const onCycle = (name: string, parent: Name, chain: string): void =>
-    app.bag.error(
-      'P202',
-      parent.span,
-      `\`${name}\` extends itself through ${chain}`,
-      'remove one `extends` so that the chain ends at a root model',
-    );
-  parentsFirst(byName, onCycle, (name, decl) => addPublication(app, name, decl));
+  parentsFirst(app.bag, byName, 'model', (name, decl) => addPublication(app, name, decl));
 }
 
 function addPublication(app: AppContext, name: string, decl: PublishAst): void {

@@ -3,7 +3,7 @@
  * (P405, P408, P409, P212). Subscriptions are resolved parents first; a subtype stored in its
  * parent's table inherits its attributes and is told apart by a discriminator.
  */
-import type { Name, ObserveAst, SubscribeAst } from '../ast/ast.js';
+import type { ObserveAst, SubscribeAst } from '../ast/ast.js';
 import { didYouMean } from '../diagnostics/suggest.js';
 import type { Subscription } from '../ir/ir.js';
 import { pluralize, snakeCase } from '../ir/names.js';
@@ -25,14 +25,7 @@ export function resolveSubscribers(app: AppContext, published: Published): void 
   for (const decl of app.decls) {
     if (decl.kind === 'observe' && claimLocal(app, decl.as ?? decl.type)) addObserver(app, published, decl);
   }
-  const onCycle = (name: string, parent: Name, chain: string): void =>
-    app.bag.error(
-      'P202',
-      parent.span,
-      `\`${name}\` extends itself through ${chain}`,
-      'remove one `extends` so that the chain ends at a root subscription',
-    );
-  parentsFirst(byName, onCycle, (name, decl) => addSubscription(app, published, name, decl));
+  parentsFirst(app.bag, byName, 'subscription', (name, decl) => addSubscription(app, published, name, decl));
   checkTables(app);
   resolveLandings(app, published.catalog);
 }
