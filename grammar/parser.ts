@@ -1,4 +1,5 @@
 import { CstParser, type IParserErrorMessageProvider, type TokenType } from 'chevrotain';
+import type { RuleName } from './rule-names.js';
 import * as T from './tokens.js';
 
 /** The tokens that start a top-level item: finding one inside `{ }` means a `}` is missing. */
@@ -16,9 +17,10 @@ const aDeclaration = 'a declaration (`app`, `publish`, `ephemeral`, `embedded`, 
 /** Error messages in the compiler's voice: what was expected, what was found. */
 const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, ruleName }) {
+    const rule = ruleName as RuleName;
     const found = describe(actual.image, actual.tokenType);
-    if (expected === T.RCurly && (ruleName === 'fieldBlock' || ruleName === 'attributeBlock')) {
-      const item = ruleName === 'fieldBlock' ? 'field' : 'attribute';
+    if (expected === T.RCurly && (rule === 'fieldBlock' || rule === 'attributeBlock')) {
+      const item = rule === 'fieldBlock' ? 'field' : 'attribute';
       if (actual.tokenType.name === 'EOF' || declarationStarts.includes(actual.tokenType)) {
         return `expected \`}\` to close the block, found ${found}`;
       }
@@ -35,7 +37,7 @@ const messages: IParserErrorMessageProvider = {
   buildNoViableAltMessage({ expectedPathsPerAlt, actual, previous, ruleName }) {
     const first = actual[0];
     const found = first ? describe(first.image, first.tokenType) : 'the end of the file';
-    if (ruleName === 'field')
+    if ((ruleName as RuleName) === 'field')
       return `expected a type, \`belongs_to\` or \`embeds\` after \`${previous.image}\`, found ${found}`;
     const options = new Set(expectedPathsPerAlt.flatMap((alt) => alt.map((path) => label(path[0] as TokenType))));
     return `expected ${[...options].join(' or ')}, found ${found}`;

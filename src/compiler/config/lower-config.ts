@@ -1,4 +1,3 @@
-import { type Node, Project, SyntaxKind, ts } from 'ts-morph';
 import type {
   AppAst,
   AttributeRefAst,
@@ -14,7 +13,8 @@ import { optional } from '../ast/optional.js';
 import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseFragment } from '../parse/parse-prom.js';
-import { LineIndex, type SourceFile, type Span } from '../source/source-file.js';
+import type { SourceFile, Span } from '../source/source-file.js';
+import { type Loc, rootLoc } from './config-loc.js';
 import { runtimeKeys } from './define-config.js';
 
 /** A loaded `promiscuous.config.ts`: its text (for positions) and its evaluated default export. */
@@ -33,101 +33,12 @@ export function lowerConfig(source: ConfigSource): Result<readonly AppAst[]> {
   return { value: lowering.workspace(), diagnostics: bag.items };
 }
 
-/** A place in the config: its path, and the syntax node found for it (or its nearest ancestor's). */
-class Loc {
-  constructor(
-    readonly path: string,
-    private readonly node: Node | undefined,
-    private readonly keyNode: Node | undefined,
-    private readonly exact: boolean,
-    private readonly lines: LineIndex,
-  ) {}
-
-  key(name: string): Loc {
-    const dotted = this.path === '' ? name : `${this.path}.${name}`;
-    const path = /^[A-Za-z_$][\w$]*$/.test(name) ? dotted : `${this.path}[${JSON.stringify(name)}]`;
-    const object = this.exact ? unwrap(this.node) : undefined;
-    if (object?.getKind() === SyntaxKind.ObjectLiteralExpression) {
-      for (const property of object.asKindOrThrow(SyntaxKind.ObjectLiteralExpression).getProperties()) {
-        if (property.isKind(SyntaxKind.PropertyAssignment) && propertyName(property.getNameNode()) === name) {
-          return new Loc(path, property.getInitializer(), property.getNameNode(), true, this.lines);
-        }
-        if (property.isKind(SyntaxKind.ShorthandPropertyAssignment) && property.getName() === name) {
-          return new Loc(path, resolveIdentifier(property.getNameNode()), property.getNameNode(), true, this.lines);
-        }
-      }
-    }
-    return new Loc(path, this.node, this.keyNode, false, this.lines);
-  }
-
-  index(i: number): Loc {
-    const path = `${this.path}[${i}]`;
-    const array = this.exact ? unwrap(this.node) : undefined;
-    if (array?.getKind() === SyntaxKind.ArrayLiteralExpression) {
-      const element = array.asKindOrThrow(SyntaxKind.ArrayLiteralExpression).getElements()[i];
-      if (element && !element.isKind(SyntaxKind.SpreadElement))
-        return new Loc(path, element, undefined, true, this.lines);
-    }
-    return new Loc(path, this.node, this.keyNode, false, this.lines);
-  }
-
-  /** The value's span; inside a string literal, `offset` and `length` pick a part of its text. */
-  span(offset?: number, length?: number): Span {
-    const node = this.node;
-    if (!node) return this.lines.span(0, 0, this.path);
-    const literal = this.exact && isStringLiteral(node);
-    if (literal && offset !== undefined) return this.lines.span(node.getStart() + 1 + offset, length ?? 0, this.path);
-    return this.lines.span(node.getStart(), node.getWidth(), this.path);
-  }
-
-  /** The property name's span (where a key such as a field name is written). */
-  keySpan(): Span {
-    if (this.keyNode && this.exact) return this.lines.span(this.keyNode.getStart(), this.keyNode.getWidth(), this.path);
-    return this.span();
-  }
-
-  /** Whether the value is written as a plain string literal, so that offsets inside it are exact. */
-  isLiteral(): boolean {
-    return this.exact && this.node !== undefined && isStringLiteral(this.node);
-  }
-}
-
-function isStringLiteral(node: Node): boolean {
-  return node.isKind(SyntaxKind.StringLiteral) || node.isKind(SyntaxKind.NoSubstitutionTemplateLiteral);
-}
-
-function propertyName(node: Node): string {
-  if (node.isKind(SyntaxKind.StringLiteral) || node.isKind(SyntaxKind.NumericLiteral)) return node.getLiteralText();
-  return node.getText();
-}
-
-/** Looks through `as const`, `satisfies`, parentheses, `defineConfig(...)` and local constants. */
-function unwrap(node: Node | undefined): Node | undefined {
-  let current = node;
-  for (let i = 0; current && i < 16; i++) {
-    if (current.isKind(SyntaxKind.AsExpression) || current.isKind(SyntaxKind.SatisfiesExpression)) {
-      current = current.getExpression();
-    } else if (current.isKind(SyntaxKind.ParenthesizedExpression)) current = current.getExpression();
-    else if (current.isKind(SyntaxKind.CallExpression)) current = current.getArguments()[0];
-    else if (current.isKind(SyntaxKind.Identifier)) current = resolveIdentifier(current);
-    else return current;
-  }
-  return current;
-}
-
-function resolveIdentifier(node: Node): Node | undefined {
-  const name = node.getText();
-  const declaration = node.getSourceFile().getVariableDeclaration(name);
-  return declaration?.getInitializer() ?? node;
-}
-
 type Obj = Record<string, unknown>;
 
 /** Config keys whose values are names (of models, tables, columns), not free text. */
 const nameKeys = new Set(['as', 'extends', 'type', 'table', 'into', 'column', 'foreignKey']);
 
 class Lowering {
-  private readonly lines: LineIndex;
   private readonly root: Loc;
   /** Paths of keys reported as misspelled (`fileds` -> `...fields`): not reported missing too. */
   private readonly misspelled = new Set<string>();
@@ -136,14 +47,7 @@ class Lowering {
     private readonly source: ConfigSource,
     private readonly bag: DiagnosticBag,
   ) {
-    this.lines = new LineIndex(source.path, source.text);
-    const project = new Project({
-      useInMemoryFileSystem: true,
-      compilerOptions: { target: ts.ScriptTarget.ES2022, noLib: true },
-    });
-    const file = project.createSourceFile('config.ts', source.text);
-    const exported = file.getFirstDescendantByKind(SyntaxKind.ExportAssignment)?.getExpression();
-    this.root = new Loc('', exported, undefined, exported !== undefined, this.lines);
+    this.root = rootLoc(source.path, source.text);
   }
 
   workspace(): AppAst[] {
@@ -349,6 +253,15 @@ class Lowering {
     const allowed = ['type', 'primary', 'private', 'column', 'virtual', 'belongsTo', 'embedsOne', 'embedsMany'];
     const object = this.object(spec, loc, allowed, `field \`${name}\``);
     if (!object) return undefined;
+    const modifiers = this.modifiers(object, loc);
+    const type = object.type === undefined ? undefined : this.type(object.type, loc.key('type'));
+    if (object.type !== undefined && !type) return undefined;
+    const base = { kind: 'field' as const, span: nameSpan, name: { text: name, span: nameSpan }, modifiers };
+    return type ? { ...base, type } : base;
+  }
+
+  /** The keys of a field object that are modifiers in a `.prom` field, in the order they are read. */
+  private modifiers(object: Obj, loc: Loc): ModifierAst[] {
     const modifiers: ModifierAst[] = [];
     for (const flag of ['primary', 'private'] as const) {
       const value = object[flag];
@@ -378,10 +291,7 @@ class Lowering {
       const nullable = embeds.text.endsWith('?');
       modifiers.push({ kind: 'embeds', span: loc.key(key).keySpan(), many: key === 'embedsMany', target, nullable });
     }
-    const type = object.type === undefined ? undefined : this.type(object.type, loc.key('type'));
-    if (object.type !== undefined && !type) return undefined;
-    const base = { kind: 'field' as const, span: nameSpan, name: { text: name, span: nameSpan }, modifiers };
-    return type ? { ...base, type } : base;
+    return modifiers;
   }
 
   private type(value: unknown, loc: Loc): TypeAst | undefined {

@@ -18,7 +18,32 @@ import { attributesType, columnType, fieldProperty, kindOf, rowType, wireType } 
  * that the runtime reads; `bind` wraps the runtime's transaction in the typed hooks.
  */
 export function emitPublisher(app: App, header: string): string {
-  const statements: Statement[] = [
+  return printModule(header, [
+    ...imports(app),
+    ...app.embedded.map((model) =>
+      iface(
+        attributesType(model.name),
+        model.fields.map((f) => fieldProperty(f)),
+        `An embedded \`${model.name}\` document.`,
+      ),
+    ),
+    ...app.publications.flatMap((p) => publicationTypes(p, app)),
+    ...app.ephemerals.map((e) =>
+      iface(
+        attributesType(e.name),
+        e.fields.map((f) => fieldProperty(f)),
+        `Attributes of the ephemeral \`${e.name}\`, published on \`${e.endpoint.name}\`.`,
+      ),
+    ),
+    virtualsType(app),
+    ...descriptors(app),
+    ...hooks(app),
+    schema(app),
+  ]);
+}
+
+function imports(app: App): Statement[] {
+  return [
     importTypes(
       [
         'EmbeddedDescriptor',
@@ -36,46 +61,28 @@ export function emitPublisher(app: App, header: string): string {
     importNamespace('validators', './validators.js'),
     constant('app', literal(app.name), 'The publishing app.'),
   ];
+}
 
-  for (const model of app.embedded) {
-    statements.push(
-      iface(
-        attributesType(model.name),
-        model.fields.map((f) => fieldProperty(f)),
-        `An embedded \`${model.name}\` document.`,
-      ),
-    );
-  }
-  for (const p of app.publications) statements.push(...publicationTypes(p, app));
-  for (const e of app.ephemerals) {
-    statements.push(
-      iface(
-        attributesType(e.name),
-        e.fields.map((f) => fieldProperty(f)),
-        `Attributes of the ephemeral \`${e.name}\`, published on \`${e.endpoint.name}\`.`,
-      ),
-    );
-  }
-
+function virtualsType(app: App): Statement {
   const virtuals = app.publications.filter((p) => p.fields.some((f) => f.own && f.virtual));
   if (virtuals.length === 0) {
-    statements.push(typeAlias('Virtuals', 'Record<string, never>', 'This app publishes no virtual attributes.'));
-  } else {
-    statements.push(
-      iface(
-        'Virtuals',
-        virtuals.map((p) => {
-          const fns = p.fields
-            .filter((f) => f.own && f.virtual)
-            .map((f) => `${propertyKey(f.name)}(row: Readonly<${rowType(p.name)}>): ${wireType(f.type, f.nullable)}`);
-          return `${p.name}: { ${fns.join('; ')} }`;
-        }),
-        'The functions that compute virtual attributes, by model; `createPublisher` takes them.',
-      ),
-    );
+    return typeAlias('Virtuals', 'Record<string, never>', 'This app publishes no virtual attributes.');
   }
+  return iface(
+    'Virtuals',
+    virtuals.map((p) => {
+      const fns = p.fields
+        .filter((f) => f.own && f.virtual)
+        .map((f) => `${propertyKey(f.name)}(row: Readonly<${rowType(p.name)}>): ${wireType(f.type, f.nullable)}`);
+      return `${p.name}: { ${fns.join('; ')} }`;
+    }),
+    'The functions that compute virtual attributes, by model; `createPublisher` takes them.',
+  );
+}
 
-  statements.push(
+/** The plain data the runtime reads: models, ephemerals and embedded documents. */
+function descriptors(app: App): Statement[] {
+  return [
     constant(
       'models',
       `${literal(Object.fromEntries(app.publications.map((p) => [p.name, modelDescriptor(p)])))} satisfies Readonly<Record<string, ModelDescriptor>>`,
@@ -103,6 +110,12 @@ export function emitPublisher(app: App, header: string): string {
         ),
       )} satisfies Readonly<Record<string, EmbeddedDescriptor>>`,
     ),
+  ];
+}
+
+/** The typed hooks, and `bind`, which wraps the runtime's transaction in them. */
+function hooks(app: App): Statement[] {
+  return [
     iface(
       'Hooks',
       [
@@ -120,28 +133,30 @@ export function emitPublisher(app: App, header: string): string {
         ...app.ephemerals.map((e) => `${e.name}: bindEphemeral<${attributesType(e.name)}>(tx, ephemerals.${e.name})`),
       ])})`,
     ),
-    constant(
-      'schema',
-      literalCode([
-        'app',
-        'models',
-        'ephemerals',
-        'embedded',
-        'bind',
-        `validate: ${literalCode([
-          'envelope: validators.validateEnvelope',
-          `attributes: ${literalCode(
-            [...app.publications, ...app.ephemerals].map(
-              (t) => `${propertyKey(t.name)}: validators.validatePublished${t.name}`,
-            ),
-          )}`,
-        ])}`,
-      ]),
-      `Everything the runtime needs to publish app \`${app.name}\`.`,
-      'PublisherSchema<Hooks, Virtuals>',
-    ),
+  ];
+}
+
+function schema(app: App): Statement {
+  return constant(
+    'schema',
+    literalCode([
+      'app',
+      'models',
+      'ephemerals',
+      'embedded',
+      'bind',
+      `validate: ${literalCode([
+        'envelope: validators.validateEnvelope',
+        `attributes: ${literalCode(
+          [...app.publications, ...app.ephemerals].map(
+            (t) => `${propertyKey(t.name)}: validators.validatePublished${t.name}`,
+          ),
+        )}`,
+      ])}`,
+    ]),
+    `Everything the runtime needs to publish app \`${app.name}\`.`,
+    'PublisherSchema<Hooks, Virtuals>',
   );
-  return printModule(header, statements);
 }
 
 function publicationTypes(p: Publication, app: App): Statement[] {

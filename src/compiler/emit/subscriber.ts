@@ -10,35 +10,60 @@ import { attributesType, kindOf, wireType } from './ts-types.js';
  * subscribed ancestor); the runtime resolves unknown types the same way from `types`.
  */
 export function emitSubscriber(app: App, header: string): string {
-  const statements: Statement[] = [
+  return printModule(header, [
     importTypes(
       ['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'SubscriberSchema', 'SubscriptionDescriptor'],
       'promiscuous/runtime',
     ),
     importNamespace('validators', './validators.js'),
     constant('app', literal(app.name), 'The subscribing app.'),
-  ];
-  for (const s of app.subscriptions) {
+    ...attributeTypes(app),
+    ...descriptors(app),
+    iface(
+      'Callbacks',
+      [...app.subscriptions, ...app.observers].map(
+        (x) => `${propertyKey(x.name)}?: ObserverCallbacks<${attributesType(x.name)}>`,
+      ),
+      'Callbacks after an operation is applied (subscriptions) or received (observers), by local name.',
+    ),
+    constant(
+      'resolution',
+      `${literal(resolutionTable(app))} as const`,
+      'Published type -> the subscription it is applied to, by endpoint.',
+    ),
+    constant(
+      'schema',
+      `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
+      `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
+      'SubscriberSchema<Callbacks>',
+    ),
+  ]);
+}
+
+/** The attributes of each subscription (a subtype's own, after its parent's) and observer. */
+function attributeTypes(app: App): Statement[] {
+  const subscriptions = app.subscriptions.map((s) => {
     const inherited = s.parent !== undefined && s.attributes.some((a) => !a.own);
-    statements.push(
-      iface(
-        attributesType(s.name),
-        s.attributes.filter((a) => a.own || !inherited).map(property),
-        `Attributes of \`${s.type}\` that \`${app.name}\` stores in \`${s.table}\` (from \`${s.source.from}\`).`,
-        inherited && s.parent ? [attributesType(s.parent)] : [],
-      ),
+    return iface(
+      attributesType(s.name),
+      s.attributes.filter((a) => a.own || !inherited).map(property),
+      `Attributes of \`${s.type}\` that \`${app.name}\` stores in \`${s.table}\` (from \`${s.source.from}\`).`,
+      inherited && s.parent ? [attributesType(s.parent)] : [],
     );
-  }
-  for (const o of app.observers) {
-    statements.push(
-      iface(
-        attributesType(o.name),
-        o.attributes.map(property),
-        `Attributes of \`${o.type}\` that \`${app.name}\` observes (from \`${o.source.from}\`).`,
-      ),
-    );
-  }
-  statements.push(
+  });
+  const observers = app.observers.map((o) =>
+    iface(
+      attributesType(o.name),
+      o.attributes.map(property),
+      `Attributes of \`${o.type}\` that \`${app.name}\` observes (from \`${o.source.from}\`).`,
+    ),
+  );
+  return [...subscriptions, ...observers];
+}
+
+/** The plain data the runtime reads: where each subscribed type is stored, and what each observer gets. */
+function descriptors(app: App): Statement[] {
+  return [
     constant(
       'subscriptions',
       `${literal(
@@ -76,26 +101,7 @@ export function emitSubscriber(app: App, header: string): string {
         ),
       )} satisfies Readonly<Record<string, ObserverDescriptor>>`,
     ),
-    iface(
-      'Callbacks',
-      [...app.subscriptions, ...app.observers].map(
-        (x) => `${propertyKey(x.name)}?: ObserverCallbacks<${attributesType(x.name)}>`,
-      ),
-      'Callbacks after an operation is applied (subscriptions) or received (observers), by local name.',
-    ),
-    constant(
-      'resolution',
-      `${literal(resolutionTable(app))} as const`,
-      'Published type -> the subscription it is applied to, by endpoint.',
-    ),
-    constant(
-      'schema',
-      `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
-      `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
-      'SubscriberSchema<Callbacks>',
-    ),
-  );
-  return printModule(header, statements);
+  ];
 }
 
 function property(a: SubscribedAttribute): string {

@@ -1,0 +1,354 @@
+/**
+ * Turns the `.prom` CST into AST nodes. The visitor implements the interface generated from the
+ * grammar (grammar/cst.ts), so a rule or child renamed in the parser is a compile error here.
+ * Recovery may leave holes, so every child is read as optional (`Partial<...>`). Each method
+ * gets its node's location as the visitor's parameter, for the span of what it builds.
+ */
+import type { CstNodeLocation, IToken } from 'chevrotain';
+import type {
+  AppHeaderCstChildren,
+  AsClauseCstChildren,
+  AttributeBlockCstChildren,
+  AttributeRefCstChildren,
+  BelongsToCstChildren,
+  ColumnCstChildren,
+  EmbeddedDeclCstChildren,
+  EmbedsCstChildren,
+  EphemeralDeclCstChildren,
+  ExtendsClauseCstChildren,
+  FieldBlockCstChildren,
+  FieldCstChildren,
+  FileCstChildren,
+  FromClauseCstChildren,
+  ForeignKeyClauseCstChildren,
+  ICstNodeVisitor,
+  IncludeCstChildren,
+  IntoClauseCstChildren,
+  ModifierCstChildren,
+  ObserveDeclCstChildren,
+  PublishDeclCstChildren,
+  SubscribeDeclCstChildren,
+  ToClauseCstChildren,
+  TypeArgCstChildren,
+  TypeRefCstChildren,
+  VirtualCstChildren,
+  WhenClauseCstChildren,
+} from '../../../grammar/cst.js';
+import { parser } from '../../../grammar/parser.js';
+import { UnterminatedString } from '../../../grammar/tokens.js';
+import type {
+  AppAst,
+  AttributeRefAst,
+  DeclAst,
+  Discriminator,
+  FieldAst,
+  ModifierAst,
+  Name,
+  SubscribeAst,
+  TypeAst,
+} from '../ast/ast.js';
+import { optional } from '../ast/optional.js';
+import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
+import type { Span } from '../source/source-file.js';
+import { isReal } from './syntax-errors.js';
+
+/** What one `.prom` file contributes: its app sections and the files it includes. */
+export interface PromFile {
+  readonly apps: readonly AppAst[];
+  readonly includes: readonly Name[];
+}
+
+type At = CstNodeLocation | undefined;
+
+const Base = parser.getBaseCstVisitorConstructor<At, unknown>();
+
+export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
+  private readonly apps: { name: Name; decls: DeclAst[] }[] = [];
+  private readonly includes: Name[] = [];
+
+  constructor(
+    private readonly spanAt: (offset: number, length: number) => Span,
+    private readonly bag: DiagnosticBag,
+  ) {
+    super();
+    this.validateVisitor();
+  }
+
+  file(c: Partial<FileCstChildren>): PromFile {
+    // Children of `file` are grouped by rule; restore source order before reading them.
+    const items = [
+      ...(c.appHeader ?? []),
+      ...(c.include ?? []),
+      ...(c.publishDecl ?? []),
+      ...(c.ephemeralDecl ?? []),
+      ...(c.embeddedDecl ?? []),
+      ...(c.subscribeDecl ?? []),
+      ...(c.observeDecl ?? []),
+    ].sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
+    for (const node of items) this.visit(node, node.location);
+    return {
+      apps: this.apps.map((a) => ({ kind: 'app', name: a.name, decls: a.decls })),
+      includes: this.includes,
+    };
+  }
+
+  appHeader(c: Partial<AppHeaderCstChildren>): void {
+    const name = this.name(c.Identifier);
+    if (name) this.apps.push({ name, decls: [] });
+  }
+
+  include(c: Partial<IncludeCstChildren>): void {
+    const path = this.name(c.StringLiteral);
+    if (path) this.includes.push(path);
+  }
+
+  publishDecl(c: Partial<PublishDeclCstChildren>, at: At): void {
+    const span = this.span(at);
+    const table = this.name(c.Identifier);
+    if (!table || !span) return;
+    this.addDecl({
+      kind: 'publish',
+      span,
+      table,
+      ...optional('as', this.asClause(this.once(c.asClause, 'as')?.children)),
+      ...optional('extends', this.extendsClause(this.once(c.extendsClause, 'extends')?.children)),
+      ...optional('when', this.whenClause(this.once(c.whenClause, 'when')?.children)),
+      ...optional('to', this.toClause(this.once(c.toClause, 'to')?.children)),
+      fields: this.fieldBlock(c.fieldBlock?.[0]?.children),
+    });
+  }
+
+  ephemeralDecl(c: Partial<EphemeralDeclCstChildren>, at: At): void {
+    const span = this.span(at);
+    const name = this.name(c.Identifier);
+    if (!name || !span) return;
+    const to = this.toClause(this.once(c.toClause, 'to')?.children);
+    this.addDecl({
+      kind: 'ephemeral',
+      span,
+      name,
+      ...optional('to', to),
+      fields: this.fieldBlock(c.fieldBlock?.[0]?.children),
+    });
+  }
+
+  embeddedDecl(c: Partial<EmbeddedDeclCstChildren>, at: At): void {
+    const span = this.span(at);
+    const name = this.name(c.Identifier);
+    if (!name || !span) return;
+    this.addDecl({ kind: 'embedded', span, name, fields: this.fieldBlock(c.fieldBlock?.[0]?.children) });
+  }
+
+  subscribeDecl(c: Partial<SubscribeDeclCstChildren>, at: At): void {
+    const span = this.span(at);
+    const type = this.name(c.Identifier);
+    if (!type || !span) return;
+    const decl: SubscribeAst = {
+      kind: 'subscribe',
+      span,
+      type,
+      ...optional('as', this.asClause(this.once(c.asClause, 'as')?.children)),
+      ...optional('extends', this.extendsClause(this.once(c.extendsClause, 'extends')?.children)),
+      ...optional('when', this.whenClause(this.once(c.whenClause, 'when')?.children)),
+      ...optional('from', this.fromClause(this.once(c.fromClause, 'from')?.children)),
+      ...optional('into', this.intoClause(this.once(c.intoClause, 'into')?.children)),
+      ...optional('foreignKey', this.foreignKeyClause(this.once(c.foreignKeyClause, 'foreign_key')?.children)),
+      attributes: this.attributeBlock(c.attributeBlock?.[0]?.children),
+    };
+    this.addDecl(decl);
+  }
+
+  observeDecl(c: Partial<ObserveDeclCstChildren>, at: At): void {
+    const span = this.span(at);
+    const type = this.name(c.Identifier);
+    if (!type || !span) return;
+    this.addDecl({
+      kind: 'observe',
+      span,
+      type,
+      ...optional('as', this.asClause(this.once(c.asClause, 'as')?.children)),
+      ...optional('from', this.fromClause(this.once(c.fromClause, 'from')?.children)),
+      attributes: this.attributeBlock(c.attributeBlock?.[0]?.children),
+    });
+  }
+
+  asClause(c: Partial<AsClauseCstChildren> = {}): Name | undefined {
+    return this.name(c.Identifier);
+  }
+
+  extendsClause(c: Partial<ExtendsClauseCstChildren> = {}): Name | undefined {
+    return this.name(c.Identifier);
+  }
+
+  toClause(c: Partial<ToClauseCstChildren> = {}): Name | undefined {
+    return this.name(c.StringLiteral);
+  }
+
+  fromClause(c: Partial<FromClauseCstChildren> = {}): Name | undefined {
+    return this.name(c.StringLiteral);
+  }
+
+  intoClause(c: Partial<IntoClauseCstChildren> = {}): Name | undefined {
+    return this.name(c.Identifier);
+  }
+
+  whenClause(c: Partial<WhenClauseCstChildren> | undefined): Discriminator | undefined {
+    if (!c) return undefined;
+    const column = this.name(c.Identifier, 0);
+    const value = this.name(c.StringLiteral) ?? this.name(c.Identifier, 1);
+    return column && value ? { column, value } : undefined;
+  }
+
+  foreignKeyClause(c: Partial<ForeignKeyClauseCstChildren> | undefined): SubscribeAst['foreignKey'] {
+    if (!c) return undefined;
+    const column = this.name(c.Identifier);
+    if (!column) return undefined;
+    const node = c.typeRef?.[0];
+    const type = node && this.typeRef(node.children, node.location);
+    return type ? { column, type } : { column };
+  }
+
+  fieldBlock(c: Partial<FieldBlockCstChildren> | undefined): FieldAst[] {
+    return (c?.field ?? []).map((f) => this.field(f.children, f.location)).filter((f) => f !== undefined);
+  }
+
+  attributeBlock(c: Partial<AttributeBlockCstChildren> | undefined): AttributeRefAst[] {
+    return (c?.attributeRef ?? []).flatMap((ref) => this.attributeRef(ref.children));
+  }
+
+  /** Separators carry nothing. */
+  separator(): void {}
+
+  field(c: Partial<FieldCstChildren>, at: At): FieldAst | undefined {
+    const name = this.name(c.Identifier);
+    const span = this.span(at);
+    if (!name || !span) return undefined;
+    const modifiers: ModifierAst[] = [];
+    const typeNode = c.typeRef?.[0];
+    const type = typeNode && this.typeRef(typeNode.children, typeNode.location);
+    const belongsTo = (c.belongsTo ?? []).map((n) => this.belongsTo(n.children, n.location));
+    const embeds = (c.embeds ?? []).map((n) => this.embeds(n.children, n.location));
+    for (const modifier of [...belongsTo, ...embeds]) if (modifier) modifiers.push(modifier);
+    for (const m of c.modifier ?? []) {
+      const modifier = this.modifier(m.children);
+      if (modifier) modifiers.push(modifier);
+    }
+    return type ? { kind: 'field', span, name, type, modifiers } : { kind: 'field', span, name, modifiers };
+  }
+
+  typeRef(c: Partial<TypeRefCstChildren>, at: At): TypeAst | undefined {
+    const name = this.name(c.Identifier);
+    const span = this.span(at);
+    if (!name || !span) return undefined;
+    return {
+      kind: 'type',
+      span,
+      name,
+      args: (c.typeArg ?? []).flatMap((arg) => this.typeArg(arg.children) ?? []),
+      array: (c.ArraySuffix ?? []).length > 0,
+      nullable: (c.Question ?? []).length > 0,
+    };
+  }
+
+  typeArg(c: Partial<TypeArgCstChildren>): Name | undefined {
+    return this.name(c.Identifier) ?? this.name(c.StringLiteral) ?? this.name(c.NumberLiteral);
+  }
+
+  /** One modifier: a flag (`primary`, `private`) or a rule of its own. */
+  modifier(c: Partial<ModifierCstChildren>): ModifierAst | undefined {
+    const primary = c.Primary?.[0];
+    if (primary) return isReal(primary) ? { kind: 'primary', span: this.tokenSpan(primary) } : undefined;
+    const flag = c.Private?.[0];
+    if (flag) return isReal(flag) ? { kind: 'private', span: this.tokenSpan(flag) } : undefined;
+    const node = c.virtual?.[0] ?? c.column?.[0] ?? c.belongsTo?.[0] ?? c.embeds?.[0];
+    if (!node) return undefined;
+    switch (node.name) {
+      case 'virtual':
+        return this.virtual(node.children, node.location);
+      case 'column':
+        return this.column(node.children, node.location);
+      case 'belongsTo':
+        return this.belongsTo(node.children, node.location);
+      case 'embeds':
+        return this.embeds(node.children, node.location);
+    }
+  }
+
+  virtual(c: Partial<VirtualCstChildren>, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const uses = (c.Identifier ?? []).filter(isReal).map((t) => this.tokenName(t));
+    return span ? { kind: 'virtual', span, uses } : undefined;
+  }
+
+  column(c: Partial<ColumnCstChildren>, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const column = this.name(c.Identifier) ?? this.name(c.StringLiteral);
+    return span && column ? { kind: 'column', span, column } : undefined;
+  }
+
+  belongsTo(c: Partial<BelongsToCstChildren>, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const target = this.name(c.Identifier);
+    const nullable = (c.Question ?? []).length > 0;
+    return span && target ? { kind: 'belongsTo', span, target, nullable } : undefined;
+  }
+
+  embeds(c: Partial<EmbedsCstChildren>, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const target = this.name(c.Identifier);
+    const many = (c.Many ?? []).length > 0;
+    const nullable = (c.Question ?? []).length > 0;
+    return span && target ? { kind: 'embeds', span, many, target, nullable } : undefined;
+  }
+
+  attributeRef(c: Partial<AttributeRefCstChildren>): AttributeRefAst[] {
+    const name = this.name(c.Identifier, 0);
+    const column = this.name(c.Identifier, 1);
+    if (!name) return [];
+    return [column ? { name, column } : { name }];
+  }
+
+  private addDecl(decl: DeclAst): void {
+    const app = this.apps.at(-1);
+    if (!app) {
+      this.bag.error('P003', decl.span, `this ${decl.kind} is not inside an app`, 'put an `app <name>` line before it');
+      return;
+    }
+    app.decls.push(decl);
+  }
+
+  /** A header clause given twice is reported, and the first one kept. */
+  private once<N extends { readonly location?: CstNodeLocation }>(nodes: N[] | undefined, word: string): N | undefined {
+    const [first, ...rest] = nodes ?? [];
+    for (const extra of rest) {
+      const span = this.span(extra.location);
+      if (span) this.bag.error('P004', span, `\`${word}\` is given twice`, `keep one \`${word}\` clause`);
+    }
+    return first;
+  }
+
+  private name(tokens: IToken[] | undefined, index = 0): Name | undefined {
+    const token = tokens?.[index];
+    return token && isReal(token) ? this.tokenName(token) : undefined;
+  }
+
+  private tokenName(token: IToken): Name {
+    const quoted = token.tokenType.name === 'StringLiteral';
+    const open = token.tokenType === UnterminatedString;
+    const inner = quoted ? token.image.slice(1, -1) : open ? token.image.slice(1) : token.image;
+    const text = quoted || open ? inner.replace(/\\(.)/g, '$1') : inner;
+    return { text, span: this.tokenSpan(token) };
+  }
+
+  private tokenSpan(token: IToken): Span {
+    return this.spanAt(token.startOffset, token.image.length);
+  }
+
+  private span(location: At): Span | undefined {
+    const start = location?.startOffset;
+    if (start === undefined || Number.isNaN(start)) return undefined;
+    const end = location?.endOffset;
+    const length = end === undefined || Number.isNaN(end) ? 1 : end - start + 1;
+    return this.spanAt(start, length);
+  }
+}
