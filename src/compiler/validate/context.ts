@@ -5,7 +5,7 @@
  */
 import type { AppAst, DeclAst, PublishAst } from '../ast/ast.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import type { EmbeddedModel, Ephemeral, Observer, Publication, Resolution, Subscription } from '../ir/ir.js';
+import type { EmbeddedModel, Ephemeral, Field, Observer, Publication, Resolution, Subscription } from '../ir/ir.js';
 import type { Span } from '../source/source-file.js';
 import type { Catalog, CatalogEndpoint } from './catalog.js';
 
@@ -14,6 +14,13 @@ export interface Located<T> {
   readonly value: T;
   readonly span: Span;
   readonly decl: DeclAst;
+}
+
+/** A model's fields as resolved so far, whether all resolved, and where each was declared. */
+export interface FieldsResult {
+  ok: boolean;
+  fields: Field[];
+  spans: Map<string, Span>;
 }
 
 export interface AppContext {

@@ -5,15 +5,8 @@
 import type { FieldAst } from '../ast/ast.js';
 import { didYouMean } from '../diagnostics/suggest.js';
 import type { Field } from '../ir/ir.js';
-import type { Span } from '../source/source-file.js';
-import { type AppContext, written } from './context.js';
+import { type AppContext, type FieldsResult, written } from './context.js';
 import { type FieldOwner, field } from './field.js';
-
-export interface FieldsResult {
-  ok: boolean;
-  fields: Field[];
-  spans: Map<string, Span>;
-}
 
 /** The fields of a model, after the `inherited` ones of its parent. */
 export function fields(

@@ -5,8 +5,7 @@
 import type { Name, PublishAst } from '../ast/ast.js';
 import type { FieldType, ScalarName } from '../ir/ir.js';
 import type { Span } from '../source/source-file.js';
-import { type AppContext, written } from './context.js';
-import type { FieldsResult } from './fields.js';
+import { type AppContext, type FieldsResult, written } from './context.js';
 import { formatType } from './types.js';
 
 /** The types a primary key may have (P206). */
