@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { PublisherSchema } from '../runtime/contract.js';
 import type { Knex } from 'knex';
+import type { PublisherSchema } from '../runtime/contract.js';
 import { type InitialSyncResult, initialSync } from '../runtime/publisher/initial-sync.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';

@@ -108,8 +108,8 @@ function print(
 
 /** The subscribers' table, a header and a row each; what cannot be shown goes to `notes`. */
 function subscriberRows(subscribers: readonly (SubscriberStatus | Failed)[], notes: string[]): string[][] {
-  const header = ['subscriber', 'workers', 'queued', 'retrying', 'parked', 'waiting', 'oldest waiting'];
-  const rows = [[...header, 'lag (msgs)', 'lag (ops)', 'lag (s)']];
+  const queues = ['workers', 'queued', 'retrying', 'parked'];
+  const rows = [['subscriber', ...queues, 'waiting', 'oldest waiting', 'lag (msgs)', 'lag (ops)', 'lag (s)']];
   for (const s of subscribers) {
     if ('error' in s) {
       notes.push(`${s.app}: ${s.error}`);

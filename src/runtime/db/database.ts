@@ -3,8 +3,8 @@
  * PostgreSQL, MySQL/MariaDB and SQLite (how a transaction begins and how its statements
  * travel, whether writes return rows, row locks, how versions are read and written, multi-row
  * inserts) sits behind {@link Database}, one implementation per database; the publisher and
- * the subscriber never ask which database they are on. `databaseOf` (index.ts) is the one
- * place that reads Knex's client name.
+ * the subscriber never ask which database they are on. Only this folder reads Knex's client
+ * name: `databaseOf` (index.ts), and `readOnlyConfig` for a config not yet connected.
  */
 import type { Knex } from 'knex';
 import type { Session } from './session.js';
@@ -54,11 +54,16 @@ export interface OutboxWork<T> {
 }
 
 export interface Database {
-  readonly knex: Knex;
   /** Whether `FOR UPDATE` and `FOR SHARE` lock rows; SQLite's single writer serialises transactions instead. */
   readonly locksRows: boolean;
   /** Whether INSERT, UPDATE and DELETE can return the rows they wrote (`RETURNING`). */
   readonly returnsRows: boolean;
+  /**
+   * Whether a conditional UPDATE that matched no row is worth trying again once the row is
+   * locked: another transaction may have committed a change between the two (PostgreSQL).
+   * SQLite's transaction holds the write lock from its start.
+   */
+  readonly recheckUpdates: boolean;
   /** The operator that says two values differ, NULL being a value like any other. */
   readonly distinctFrom: string;
   /** What makes a JSON column comparable with {@link distinctFrom} (PostgreSQL's json type has no equality). */

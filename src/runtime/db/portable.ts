@@ -17,6 +17,7 @@ import { outboxTable, versionsTable } from './tables.js';
 
 export class PortableDatabase implements Database {
   readonly locksRows: boolean = true;
+  readonly recheckUpdates: boolean = false;
   readonly distinctFrom: string = 'IS NOT';
   readonly comparableJson: string = '';
   readonly concurrentTransactions: number = 4;
@@ -67,7 +68,7 @@ export class PortableDatabase implements Database {
     }
   }
 
-  /** In a savepoint: if any row conflicts, none is inserted, and every one is returned. */
+  /** In a savepoint: if the insert fails (a row conflicts), none is inserted, and every one is returned. */
   async insertNew(
     trx: Knex.Transaction,
     table: string,

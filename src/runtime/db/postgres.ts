@@ -14,6 +14,7 @@ import { outboxTable, versionsTable } from './tables.js';
 export class PostgresDatabase implements Database {
   readonly locksRows = true;
   readonly returnsRows = true;
+  readonly recheckUpdates = true;
   readonly distinctFrom = 'IS DISTINCT FROM';
   readonly comparableJson = '::jsonb';
   readonly concurrentTransactions = 4;

@@ -206,8 +206,9 @@ export class Publisher<Hooks, Virtuals = unknown> {
       written.row = await this.outboxRow(recorder, session);
       return { value, outbox: written.row?.insert };
     });
-    if (written.row && outboxId !== undefined) {
-      this.relay?.enqueue({ id: outboxId, message: written.row.insert.message, route: written.row.route });
+    if (written.row) {
+      const { insert, route } = written.row;
+      this.relay?.enqueue({ id: outboxId as number | string, message: insert.message, route });
       this.rememberLastWrite(recorder.operations);
     }
     return value;

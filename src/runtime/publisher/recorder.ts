@@ -102,12 +102,13 @@ export class Recorder implements PublisherTransaction {
   }
 
   /**
-   * PostgreSQL and SQLite: one statement writes the row, bumps `_v` and returns the row, on
-   * the condition that a written column feeds a published attribute (directly, or through a
-   * virtual attribute that uses it) and changes. Nothing returned means the row is missing or
-   * the write changes nothing published: on PostgreSQL the row is then locked and the
-   * condition tried once more (a transaction that committed in between may have made it
-   * true), and failing that the columns are written without a new version.
+   * On a database whose writes return rows, one statement writes the row, bumps `_v` and
+   * returns the row, on the condition that a written column feeds a published attribute
+   * (directly, or through a virtual attribute that uses it) and changes. Nothing returned
+   * means the row is missing or the write changes nothing published: where another
+   * transaction can have committed in between (`Database.recheckUpdates`), the row is then
+   * locked and the condition tried once more, and failing that the columns are written
+   * without a new version.
    */
   private async updateReturning(
     model: ModelDescriptor,
@@ -130,9 +131,7 @@ export class Recorder implements PublisherTransaction {
       return this.first(await this.session.raw(sql, [...bindings, ...compared.flatMap((c) => [c, writes[c]])]));
     };
     let row = await bump();
-    // Only a database of row locks can have let another transaction commit in between:
-    // SQLite's transaction holds the write lock from its start.
-    if (!row && compared.length > 0 && this.database.locksRows) {
+    if (!row && compared.length > 0 && this.database.recheckUpdates) {
       if (!(await this.read(model, id, true))) return undefined;
       row = await bump();
     }

@@ -6,7 +6,6 @@
  */
 import { routingKey, topicMatches } from '../../common/topic.js';
 import {
-  type CompiledValidator,
   resolveObservers,
   resolveSubscription,
   type SubscriberSchema,
@@ -14,7 +13,7 @@ import {
 } from '../contract.js';
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { Unprocessable } from '../../common/errors.js';
-import { objectKey, type Plan, type Requirement } from './types.js';
+import { describeErrors, objectKey, type Plan, type Requirement } from './types.js';
 
 /** Where operations under a routing key, of a type chain, go. */
 interface Route {
@@ -121,9 +120,4 @@ export class Planner {
     }
     return route;
   }
-}
-
-/** A validator's errors, in one line. */
-export function describeErrors(validate: CompiledValidator): string {
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
 }

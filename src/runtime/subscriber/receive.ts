@@ -10,7 +10,7 @@ import type { CompiledValidator } from '../contract.js';
 import type { Envelope } from '../envelope.js';
 import { SubscriberError, Unprocessable } from '../../common/errors.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
-import { describeErrors } from './plan.js';
+import { describeErrors } from './types.js';
 
 export interface ReceiverOptions {
   readonly validateEnvelope: CompiledValidator;

@@ -189,13 +189,12 @@ export class Subscriber<Callbacks = unknown> {
       };
       let requirements = this.mode === 'bareback' ? lax : this.planner.requirements(envelope, plans);
       for (;;) {
-        if (!(await this.waiting.lock(message.objects)))
-          return await this.receiver.defer(delivery, envelope, message.since);
-        const readAt = performance.now();
-        const missing = await this.applyLocked(message, requirements);
+        const attempt = await this.tryApply(message, requirements);
+        if (attempt === 'busy') return await this.receiver.defer(delivery, envelope, message.since);
+        const { missing, readAt } = attempt;
         if (missing.length === 0) return;
         this.observer.waiting(delivery, envelope, message.since);
-        if (await this.waitedTooLong(message, missing)) {
+        if (await this.recoverWithout(message, missing)) {
           requirements = lax;
           continue;
         }
@@ -212,11 +211,17 @@ export class Subscriber<Callbacks = unknown> {
   }
 
   /**
-   * Applies the message under its objects' Redis locks, through group commit, and
-   * acknowledges it once committed; returns what it misses (nothing once applied).
+   * Takes the Redis locks of the message's objects ('busy' when another worker keeps one),
+   * applies it through group commit, and acknowledges it once committed. Returns what it
+   * misses (nothing once applied), and when its transaction was asked for it.
    */
-  private async applyLocked(message: InFlight, requirements: readonly Requirement[]): Promise<Requirement[]> {
+  private async tryApply(
+    message: InFlight,
+    requirements: readonly Requirement[],
+  ): Promise<{ missing: Requirement[]; readAt: number } | 'busy'> {
     const { delivery, envelope, plans, objects, deadline } = message;
+    if (!(await this.waiting.lock(objects))) return 'busy';
+    const readAt = performance.now();
     let missing: Requirement[] | undefined;
     try {
       const started = performance.now();
@@ -230,14 +235,15 @@ export class Subscriber<Callbacks = unknown> {
       await this.waiting.unlock(objects, missing?.length === 0);
     }
     if (missing.length === 0) for (const object of objects) this.wake(object);
-    return missing;
+    return { missing, readAt };
   }
 
   /**
-   * Past the dependency timeout, `recovery` applies the message without what it misses
-   * (true: apply it again, without requirements); `causal` asks the publisher for it again.
+   * Whether to apply the message without what it misses: past the dependency timeout in
+   * `recovery` mode, reported as a RecoveryError. In `causal` mode it is then asked of its
+   * publisher again instead, and the message keeps waiting.
    */
-  private async waitedTooLong(message: InFlight, missing: readonly Requirement[]): Promise<boolean> {
+  private async recoverWithout(message: InFlight, missing: readonly Requirement[]): Promise<boolean> {
     const waited = Date.now() - message.since;
     if (waited < (this.options.dependencyTimeoutMs ?? 30_000)) return false;
     if (this.mode === 'recovery') {

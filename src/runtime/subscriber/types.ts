@@ -3,11 +3,9 @@
  * versions read and written, and the message waiting for its transaction. Small helpers that
  * more than one stage uses sit here too.
  */
-import type { SubscriptionDescriptor } from '../contract.js';
+import type { CompiledValidator, SubscriptionDescriptor } from '../contract.js';
 import type { ObjectRef } from '../db/database.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
-
-export type { ObjectRef } from '../db/database.js';
 
 /** One operation of a message, where it goes, and the key of its object. */
 export interface Plan {
@@ -73,4 +71,9 @@ export function latest<V>(map: Map<string, V>, key: string, value: V, limit: num
     if (forget-- <= 0) break;
     map.delete(old);
   }
+}
+
+/** A validator's errors, in one line. */
+export function describeErrors(validate: CompiledValidator): string {
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
 }
