@@ -10,7 +10,6 @@ import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import {
-  AmqpTransport,
   type Envelope,
   goneVersion,
   outboxTable,
@@ -19,14 +18,11 @@ import {
   toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
-import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { amqpUrl, eventually } from '../helpers/services.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { closeWorld, type World as Fixture, manualPublisher, openWorld } from '../helpers/world.js';
 
-interface World {
-  pub: TestDatabase;
-  sub: TestDatabase;
-  namespace: string;
-  transport: AmqpTransport;
+interface World extends Fixture {
   /** Publishes nothing by itself: the tests take its messages from the outbox and deliver them. */
   manual: Publisher<Hooks, Virtuals>;
   subscriber: Subscriber<Callbacks> | undefined;
@@ -51,35 +47,14 @@ function startSubscriber(world: World): Promise<void> {
 }
 
 test.before(async (world) => {
-  world.pub = await database('postgres');
-  world.sub = await database('sqlite');
-  await crowdtapTables(world.pub.knex);
-  await sniperTables(world.sub.knex);
-  world.namespace = randomName('prom');
-  world.transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: world.namespace,
-  });
+  Object.assign(world, await openWorld({ pub: 'postgres', sub: 'sqlite' }));
   world.errors = [];
   world.warnings = [];
-  world.manual = new Publisher({
-    schema: crowdtap,
-    knex: world.pub.knex,
-    transport: world.transport,
-    virtuals,
-    relay: false,
-  });
+  world.manual = manualPublisher(world);
   await startSubscriber(world);
 });
 
-test.after(async (world) => {
-  await world.subscriber?.stop();
-  await world.manual?.close();
-  await world.transport?.close();
-  await world.pub?.drop();
-  await world.sub?.drop();
-});
+test.after((world) => closeWorld(world, world.subscriber, world.manual));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

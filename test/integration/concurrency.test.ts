@@ -4,9 +4,10 @@ import { Redis } from 'ioredis';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AmqpTransport, Publisher, RedisCoordinator, Subscriber } from '../../src/runtime/index.js';
-import { amqpUrl, queueExpiresMs, database, eventually, randomName, redisUrl } from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { Publisher, RedisCoordinator, Subscriber } from '../../src/runtime/index.js';
+import { eventually, redisUrl, type TestDatabase } from '../helpers/services.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { closeWorld, connectTransport, openWorld } from '../helpers/world.js';
 
 /** Callbacks that record, per member, the points of every version applied. */
 function pointsSeen(seen: Map<string, number[]>): Callbacks {
@@ -21,16 +22,19 @@ function pointsSeen(seen: Map<string, number[]>): Callbacks {
   };
 }
 
+/** Waits until the subscriber's member holds `points`. */
+const untilPoints = (sub: TestDatabase, id: string, points: number) =>
+  eventually(
+    async () => ((await sub.knex('members').where('crowdtap_id', id).first())?.points === points ? true : undefined),
+    30_000,
+  );
+
+/** 0, 1, ... n: every value a counter took on its way to n. */
+const upTo = (n: number): number[] => Array.from({ length: n + 1 }, (_, i) => i);
+
 test('ten concurrent writers incrementing the same three rows end with every increment applied in order', async () => {
-  const pub = await database('postgres');
-  const sub = await database('sqlite');
-  await crowdtapTables(pub.knex);
-  await sniperTables(sub.knex);
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const world = await openWorld({ pub: 'postgres', sub: 'sqlite' });
+  const { pub, sub, transport } = world;
   const seen = new Map<string, number[]>();
   const subscriber = new Subscriber({
     schema: sniper,
@@ -60,35 +64,21 @@ test('ten concurrent writers incrementing the same three rows end with every inc
   );
   const total = 10 * rounds;
   for (const m of members) {
-    await eventually(
-      async () => ((await sub.knex('members').where('crowdtap_id', m.id).first())?.points === total ? true : undefined),
-      30_000,
-    );
-    assert.equal(
-      seen.get(m.id),
-      Array.from({ length: total + 1 }, (_, i) => i),
-      `${m.name} saw every increment in order`,
-    );
+    await untilPoints(sub, m.id, total);
+    assert.equal(seen.get(m.id), upTo(total), `${m.name} saw every increment in order`);
     const row = await pub.knex('users').where('id', m.id).first();
     assert.is(Number(row._v), total + 1);
   }
-  await publisher.close();
-  await subscriber.stop();
-  await transport.close();
-  await pub.drop();
-  await sub.drop();
+  await closeWorld(world, publisher, subscriber);
 });
 
 test('two workers on one queue, coordinated through Redis, apply every increment in order, even when Redis is flushed', async () => {
-  const pub = await database('postgres');
-  const sub = await database('postgres');
-  await crowdtapTables(pub.knex);
-  await sniperTables(sub.knex);
-  const namespace = randomName('prom');
+  const world = await openWorld({ pub: 'postgres', sub: 'postgres' });
+  const { pub, sub, namespace } = world;
   const seen = new Map<string, number[]>();
   const workers = await Promise.all(
     [1, 2].map(async () => {
-      const transport = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
+      const transport = await connectTransport(namespace);
       const coordinator = await RedisCoordinator.connect(redisUrl, namespace);
       const subscriber = new Subscriber({
         schema: sniper,
@@ -102,8 +92,7 @@ test('two workers on one queue, coordinated through Redis, apply every increment
       return { transport, coordinator, subscriber };
     }),
   );
-  const publishing = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
-  const publisher = new Publisher({ schema: crowdtap, knex: pub.knex, transport: publishing, virtuals });
+  const publisher = new Publisher({ schema: crowdtap, knex: pub.knex, transport: world.transport, virtuals });
   const members = [newUser('D', { points: 0 }), newUser('E', { points: 0 })];
   await publisher.transaction(async (tx) => {
     for (const m of members) await tx.Member.create(m);
@@ -128,26 +117,11 @@ test('two workers on one queue, coordinated through Redis, apply every increment
     }),
   );
   for (const m of members) {
-    await eventually(
-      async () => ((await sub.knex('members').where('crowdtap_id', m.id).first())?.points === total ? true : undefined),
-      30_000,
-    );
-    assert.equal(
-      seen.get(m.id),
-      Array.from({ length: total + 1 }, (_, i) => i),
-      `${m.name} saw every increment, in order, once`,
-    );
+    await untilPoints(sub, m.id, total);
+    assert.equal(seen.get(m.id), upTo(total), `${m.name} saw every increment, in order, once`);
   }
   await redis.quit();
-  await publisher.close();
-  for (const w of workers) {
-    await w.subscriber.stop();
-    await w.coordinator.close();
-    await w.transport.close();
-  }
-  await publishing.close();
-  await pub.drop();
-  await sub.drop();
+  await closeWorld(world, publisher, ...workers.flatMap((w) => [w.subscriber, w.coordinator, w.transport]));
 });
 
 test.run();

@@ -8,22 +8,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
-import {
-  AmqpTransport,
-  type Envelope,
-  initialSync,
-  Publisher,
-  Subscriber,
-  syncProgressTable,
-} from '../../src/runtime/index.js';
+import { type Envelope, initialSync, Publisher, Subscriber, syncProgressTable } from '../../src/runtime/index.js';
 import type { OutgoingMessage } from '../../src/transport/transport.js';
-import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { eventually } from '../helpers/services.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { closeWorld, type World as Fixture, openWorld } from '../helpers/world.js';
 
-interface World {
-  pub: TestDatabase;
-  sub: TestDatabase;
-  transport: AmqpTransport;
+interface World extends Fixture {
   publisher: Publisher<Hooks, Virtuals>;
   subscriber: Subscriber<Callbacks>;
   errors: Error[];
@@ -32,15 +23,7 @@ interface World {
 const test = suite<World>('initial sync while live, postgres -> sqlite', {} as World);
 
 test.before(async (world) => {
-  world.pub = await database('postgres');
-  world.sub = await database('sqlite');
-  await crowdtapTables(world.pub.knex);
-  await sniperTables(world.sub.knex);
-  world.transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  Object.assign(world, await openWorld({ pub: 'postgres', sub: 'sqlite' }));
   world.errors = [];
   world.publisher = new Publisher({
     schema: crowdtap,
@@ -51,13 +34,7 @@ test.before(async (world) => {
   });
 });
 
-test.after(async (world) => {
-  await world.subscriber?.stop();
-  await world.publisher?.close();
-  await world.transport?.close();
-  await world.pub?.drop();
-  await world.sub?.drop();
-});
+test.after((world) => closeWorld(world, world.subscriber, world.publisher));
 
 /** What the subscriber should hold for every user and organization of the publisher. */
 async function expected(world: World) {

@@ -7,15 +7,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import amqp from 'amqplib';
-import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { runCli } from '../../src/cli/index.js';
 import {
-  AmqpTransport,
   type Envelope,
   listeningPort,
   Metrics,
@@ -28,22 +25,11 @@ import {
   subscriberStatus,
   toOutgoing,
 } from '../../src/runtime/index.js';
-import {
-  amqpUrl,
-  queueExpiresMs,
-  database,
-  eventually,
-  randomName,
-  redisUrl,
-  type TestDatabase,
-} from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { eventually, redisUrl } from '../helpers/services.js';
+import { newUser, sniper } from '../helpers/users-app.js';
+import { closeWorld, type World as Fixture, manualPublisher, openWorld, removeNamespace } from '../helpers/world.js';
 
-interface World {
-  pub: TestDatabase;
-  sub: TestDatabase;
-  namespace: string;
-  transport: AmqpTransport;
+interface World extends Fixture {
   coordinator: RedisCoordinator;
   metrics: Metrics;
   manual: Publisher<Hooks, Virtuals>;
@@ -68,46 +54,16 @@ function startSubscriber(world: World): Promise<void> {
 }
 
 test.before(async (world) => {
-  world.pub = await database('postgres');
-  world.sub = await database('sqlite');
-  await crowdtapTables(world.pub.knex);
-  await sniperTables(world.sub.knex);
-  world.namespace = randomName('prom');
-  world.transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: world.namespace,
-  });
+  Object.assign(world, await openWorld({ pub: 'postgres', sub: 'sqlite' }));
   world.coordinator = await RedisCoordinator.connect(redisUrl, `${world.namespace}:sniper`);
   world.metrics = new Metrics();
-  world.manual = new Publisher({
-    schema: crowdtap,
-    knex: world.pub.knex,
-    transport: world.transport,
-    virtuals,
-    relay: false,
-  });
+  world.manual = manualPublisher(world);
   await startSubscriber(world);
 });
 
 test.after(async (world) => {
-  await world.subscriber?.stop();
-  await world.manual?.close();
-  await world.coordinator?.close();
-  await world.transport?.close();
-  await world.pub?.drop();
-  await world.sub?.drop();
-  const redis = new Redis(redisUrl);
-  const keys = await redis.keys(`${world.namespace}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  const connection = await amqp.connect(amqpUrl);
-  const channel = await connection.createChannel();
-  for (const suffix of ['', '.parked', ...[0, 1, 2, 3, 4, 5].map((level) => `.retry.${level}`)]) {
-    await channel.deleteQueue(`${world.namespace}.sniper${suffix}`);
-  }
-  await channel.deleteExchange(world.namespace);
-  await connection.close();
+  await closeWorld(world, world.subscriber, world.manual, world.coordinator);
+  await removeNamespace(world.namespace, 'sniper');
 });
 
 /** The committed messages waiting in the outbox, oldest first, taken out of it. */

@@ -7,22 +7,12 @@ import * as assert from 'uvu/assert';
 import { ephemerals, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { AmqpTransport, outboxTable, Publisher, Relay, Subscriber, versionsTable } from '../../src/runtime/index.js';
-import {
-  amqpUrl,
-  queueExpiresMs,
-  type Dialect,
-  database,
-  eventually,
-  randomName,
-  type TestDatabase,
-} from '../helpers/services.js';
+import { type Dialect, eventually, randomName } from '../helpers/services.js';
 import type { OutgoingMessage, Transport } from '../../src/transport/transport.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { closeWorld, connectTransport, type World as Fixture, openWorld, usersDatabase } from '../helpers/world.js';
 
-interface World {
-  pub: TestDatabase;
-  sub: TestDatabase;
-  transport: AmqpTransport;
+interface World extends Fixture {
   publisher: Publisher<Hooks, Virtuals>;
   subscriber: Subscriber<Callbacks>;
   events: string[];
@@ -41,16 +31,7 @@ for (const [from, to] of pairs) {
   const test = suite<World>(`${from} -> ${to}`, {} as World);
 
   test.before(async (world) => {
-    world.pub = await database(from);
-    world.sub = await database(to);
-    await crowdtapTables(world.pub.knex);
-    await sniperTables(world.sub.knex);
-    world.transport = await AmqpTransport.connect({
-      url: amqpUrl,
-      expiresMs: queueExpiresMs,
-      namespace: randomName('prom'),
-      retryDelaysMs: [50, 100],
-    });
+    Object.assign(world, await openWorld({ pub: from, sub: to, transport: { retryDelaysMs: [50, 100] } }));
     world.events = [];
     world.errors = [];
     world.subscriber = new Subscriber({
@@ -75,13 +56,7 @@ for (const [from, to] of pairs) {
     });
   });
 
-  test.after(async (world) => {
-    await world.publisher?.close();
-    await world.subscriber?.stop();
-    await world.transport?.close();
-    await world.pub?.drop();
-    await world.sub?.drop();
-  });
+  test.after((world) => closeWorld(world, world.publisher, world.subscriber));
 
   const member = (world: World, id: string) =>
     eventually(
@@ -195,12 +170,7 @@ for (const [from, to] of pairs) {
   test('an ephemeral emitted outside a transaction resolves once confirmed, and rejects when the broker is down', async (world) => {
     await world.publisher.emit(ephemerals.UserEvent, { user_id: crypto.randomUUID(), event: 'deleted' });
     await eventually(async () => (world.events.includes('event deleted') ? true : undefined));
-    const gone = await AmqpTransport.connect({
-      url: amqpUrl,
-      expiresMs: queueExpiresMs,
-      namespace: randomName('prom'),
-      connectTimeoutMs: 300,
-    });
+    const gone = await connectTransport(randomName('prom'), { connectTimeoutMs: 300 });
     await gone.close();
     const orphan = new Publisher({ schema: crowdtap, knex: world.pub.knex, transport: gone, virtuals, relay: false });
     let failure: Error | undefined;
@@ -217,8 +187,7 @@ for (const [from, to] of pairs) {
 
   test('rows a dead publisher left in the outbox are published by another relay; two relays share the work', async (world) => {
     // A database of its own, so that no other relay of this suite sweeps it.
-    const db = await database(from);
-    await crowdtapTables(db.knex);
+    const db = await usersDatabase('publisher', from);
     const dead = new Publisher({ schema: crowdtap, knex: db.knex, transport: world.transport, virtuals, relay: false });
     const users = Array.from({ length: 20 }, (_, i) => newUser(`Left${i}`));
     for (const user of users) await dead.transaction(async (tx) => void (await tx.User.create(user)));
@@ -235,8 +204,7 @@ for (const [from, to] of pairs) {
   });
 
   test('under load the relay spaces its rounds and rows share them; after a quiet moment a row goes at once', async (world) => {
-    const db = await database(from);
-    await crowdtapTables(db.knex);
+    const db = await usersDatabase('publisher', from);
     const rounds: { at: number; rows: number }[] = [];
     const recording: Transport = Object.assign(Object.create(world.transport) as Transport, {
       publish: async (messages: readonly OutgoingMessage[]) => {

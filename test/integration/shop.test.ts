@@ -14,7 +14,6 @@ import { schema as shop, type Virtuals } from '../../examples/shop/generated/sho
 import { up as warehouseMigration } from '../../examples/shop/generated/warehouse/migrations/promiscuous.js';
 import { schema as warehouse } from '../../examples/shop/generated/warehouse/subscriber.js';
 import {
-  AmqpTransport,
   type Envelope,
   outboxTable,
   Publisher,
@@ -22,7 +21,8 @@ import {
   toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
-import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { connectTransport } from '../helpers/world.js';
 
 const virtuals: Virtuals = {
   OrderLine: { line_total: (row) => (Number(row.quantity) * Number(row.unit_price)).toFixed(2) },
@@ -64,11 +64,7 @@ const now = new Date('2026-11-22T10:00:00.000Z');
 
 test('a write to a table published on two endpoints publishes both payloads in one message', async () => {
   const db = await shopDatabase();
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const transport = await connectTransport(randomName('prom'));
   const publisher = new Publisher({ schema: shop, knex: db.knex, transport, virtuals, relay: false });
   const customer = crypto.randomUUID();
   const order = crypto.randomUUID();
@@ -137,11 +133,7 @@ test('one subscriber table fed by two publishers keeps each publisher to its own
   });
   await crmMigration(crmDb.knex);
 
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const transport = await connectTransport(randomName('prom'));
   const subscriber = new Subscriber({ schema: crm, knex: crmDb.knex, transport });
   await subscriber.start();
   const shopPublisher = new Publisher({ schema: shop, knex: shopDb.knex, transport, virtuals });
@@ -193,11 +185,7 @@ test("an order's destroy waits until the warehouse holds no line of it, and heal
   await db.knex.schema.createTable('warehouses', (t) => t.integer('id').primary());
   await db.knex.schema.createTable('stock_levels', (t) => t.bigInteger('id').primary());
   await warehouseMigration(db.knex);
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const transport = await connectTransport(randomName('prom'));
   const errors: Error[] = [];
   const warnings: string[] = [];
   const subscriber = new Subscriber({

@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert';
 import { factories } from '../../examples/users/generated/crowdtap/factories.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import {
-  AmqpTransport,
   defaultMetrics,
   type Envelope,
   MemoryTransport,
@@ -16,21 +15,11 @@ import {
   toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
-import {
-  amqpUrl,
-  queueExpiresMs,
-  type Dialect,
-  database,
-  eventually,
-  isVersionLookup,
-  randomName,
-  type TestDatabase,
-} from '../helpers/services.js';
-import { sniper, sniperTables } from '../helpers/users-app.js';
+import { type Dialect, eventually, isVersionLookup, randomName } from '../helpers/services.js';
+import { sniper } from '../helpers/users-app.js';
+import { closeWorld, connectTransport, type World as Fixture, usersDatabase } from '../helpers/world.js';
 
-interface World {
-  db: TestDatabase;
-  transport: AmqpTransport;
+interface World extends Pick<Fixture, 'sub' | 'transport'> {
   subscriber: Subscriber<Callbacks>;
   app: string;
   calls: string[];
@@ -48,20 +37,16 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   const test = suite<World>(`subscriber on ${dialect}`, {} as World);
 
   test.before(async (world) => {
-    world.db = await database(dialect);
-    await sniperTables(world.db.knex);
-    world.transport = await AmqpTransport.connect({
-      url: amqpUrl,
-      expiresMs: queueExpiresMs,
-      namespace: randomName('prom'),
-      retryDelaysMs: [100, 200, 400],
+    Object.assign(world, {
+      sub: await usersDatabase('subscriber', dialect),
+      transport: await connectTransport(randomName('prom'), { retryDelaysMs: [100, 200, 400] }),
     });
     world.calls = [];
     world.errors = [];
     world.failures = 0;
     world.subscriber = new Subscriber({
       schema: sniper,
-      knex: world.db.knex,
+      knex: world.sub.knex,
       transport: world.transport,
       prefetch: 5,
       maxAttempts: 3,
@@ -90,14 +75,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await world.subscriber.start();
   });
 
-  test.after(async (world) => {
-    await world.subscriber?.stop();
-    await world.transport?.close();
-    await world.db?.drop();
-  });
+  test.after((world) => closeWorld(world, world.subscriber));
 
   const send = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
-  const row = (world: World, id: string) => world.db.knex('members').where('crowdtap_id', id).first();
+  const row = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
 
   test('out-of-order updates keep the newest', async (world) => {
     const created = factories.User.create({ name: 'v1' });
@@ -106,7 +87,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const v3 = factories.User.update(id, { name: 'v3' });
     await send(world, v3, created, v2);
     await eventually(async () => {
-      const versions = await world.db.knex('promiscuous_versions').where('object_id', id).first();
+      const versions = await world.sub.knex('promiscuous_versions').where('object_id', id).first();
       return Number(versions?.version) === 3 ? true : undefined;
     });
     await new Promise((r) => setTimeout(r, 200));
@@ -124,13 +105,13 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const count = (query: { sql: string }): void => {
       if (isVersionLookup(query.sql, versionsTable)) lookups.push(query.sql);
     };
-    world.db.knex.on('query', count);
+    world.sub.knex.on('query', count);
     try {
       // One frame, the newer update first: the two join one batch in that order.
       await send(world, third, second);
       await eventually(async () => ((await row(world, id))?.name === 'third' ? true : undefined));
     } finally {
-      world.db.knex.off('query', count);
+      world.sub.knex.off('query', count);
     }
     assert.is(lookups.length, 1, 'one transaction, one version lookup');
     assert.equal(
@@ -154,13 +135,13 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       // The create comes as the update's transaction finds it missing, as the next frame of a backlog would.
       sent ??= send(world, created);
     };
-    world.db.knex.on('query', count);
+    world.sub.knex.on('query', count);
     try {
       await send(world, second);
       await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
       await sent;
     } finally {
-      world.db.knex.off('query', count);
+      world.sub.knex.off('query', count);
     }
     assert.is(lookups.length, 2, 'the update alone, then the create with the update after it');
     assert.is((await misses()) - missesBefore, 1, 'one miss: the update alone');
@@ -183,7 +164,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const record = (query: { sql: string; bindings?: unknown[] }): void => {
       if (isVersionLookup(query.sql, versionsTable)) lookups.push(JSON.stringify(query.bindings ?? []));
     };
-    world.db.knex.on('query', record);
+    world.sub.knex.on('query', record);
     try {
       const met = on(1);
       await send(world, met);
@@ -195,7 +176,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       await send(world, factories.User.update(parentId, { name: 'parent v2' }));
       await eventually(async () => ((await row(world, unmet.operations[0]?.id as string)) ? true : undefined));
     } finally {
-      world.db.knex.off('query', record);
+      world.sub.knex.off('query', record);
     }
   });
 
@@ -229,7 +210,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const [first, second] = [factories.User.create({ name: 'Rey' }), factories.User.create({ name: 'Finn' })];
     const ids = [first, second].map((m) => m.operations[0]?.id as string);
     // Put in by hand before the initial sync: no version row.
-    await world.db.knex('members').insert({ crowdtap_id: ids[0], type: 'User', name: 'stale' });
+    await world.sub.knex('members').insert({ crowdtap_id: ids[0], type: 'User', name: 'stale' });
     const synced = envelopeWith(first, second);
     await send(world, {
       ...synced,
@@ -237,7 +218,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     });
     await eventually(async () => ((await row(world, ids[1] as string))?.name === 'Finn' ? true : undefined));
     assert.is((await row(world, ids[0] as string))?.name, 'Rey');
-    assert.is(Number((await world.db.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' }))[0]?.n), 2);
+    assert.is(Number((await world.sub.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' }))[0]?.n), 2);
   });
 
   test('a transaction of 600 creates applies as one message', async (world) => {
@@ -245,10 +226,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const ids = creates.map((m) => m.operations[0]?.id as string);
     await send(world, envelopeWith(...creates));
     await eventually(async () => {
-      const [{ n } = { n: 0 }] = await world.db.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' });
+      const [{ n } = { n: 0 }] = await world.sub.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' });
       return Number(n) === 600 ? true : undefined;
     });
-    assert.is(Number((await world.db.knex(versionsTable).whereIn('object_id', ids).count({ n: '*' }))[0]?.n), 600);
+    assert.is(Number((await world.sub.knex(versionsTable).whereIn('object_id', ids).count({ n: '*' }))[0]?.n), 600);
   });
 
   test('a destroy before its create leaves no row behind', async (world) => {
@@ -257,7 +238,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const destroyed = factories.User.destroy(id);
     await send(world, destroyed);
     await eventually(
-      async () => (await world.db.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined,
+      async () => (await world.sub.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined,
     );
     await send(world, created);
     await new Promise((r) => setTimeout(r, 300));
@@ -370,8 +351,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 const memory = suite('memory transport');
 
 memory('factories deliver through the applicators without a broker', async () => {
-  const db = await database('sqlite');
-  await sniperTables(db.knex);
+  const db = await usersDatabase('subscriber', 'sqlite');
   const transport: Transport & { drained(): Promise<void> } = new MemoryTransport();
   const greetings: string[] = [];
   const subscriber = new Subscriber({

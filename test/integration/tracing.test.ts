@@ -29,17 +29,10 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
-import {
-  AmqpTransport,
-  type Envelope,
-  Metrics,
-  outboxTable,
-  Publisher,
-  Subscriber,
-  toOutgoing,
-} from '../../src/runtime/index.js';
-import { amqpUrl, queueExpiresMs, database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
+import { type Envelope, Metrics, outboxTable, Publisher, Subscriber, toOutgoing } from '../../src/runtime/index.js';
+import { eventually } from '../helpers/services.js';
+import { closeWorld, type World as Fixture, manualPublisher, openWorld } from '../helpers/world.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
 
 class RecordedSpan implements Span {
   readonly context: SpanContext;
@@ -153,10 +146,7 @@ const propagator: TextMapPropagator = {
   fields: () => ['traceparent'],
 };
 
-interface World {
-  pub: TestDatabase;
-  sub: TestDatabase;
-  transport: AmqpTransport;
+interface World extends Fixture {
   subscriber: Subscriber;
   manual: Publisher<Hooks, Virtuals>;
 }
@@ -167,23 +157,8 @@ test.before(async (world) => {
   assert.ok(context.setGlobalContextManager(contextManager), 'the context manager is registered');
   assert.ok(trace.setGlobalTracerProvider(provider), 'the tracer provider is registered');
   assert.ok(propagation.setGlobalPropagator(propagator), 'the propagator is registered');
-  world.pub = await database('postgres');
-  world.sub = await database('sqlite');
-  await crowdtapTables(world.pub.knex);
-  await sniperTables(world.sub.knex);
-  world.transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
-  world.manual = new Publisher({
-    schema: crowdtap,
-    knex: world.pub.knex,
-    transport: world.transport,
-    virtuals,
-    relay: false,
-    metrics: new Metrics(),
-  });
+  Object.assign(world, await openWorld({ pub: 'postgres', sub: 'sqlite' }));
+  world.manual = manualPublisher(world, { metrics: new Metrics() });
   world.subscriber = new Subscriber({
     schema: sniper,
     knex: world.sub.knex,
@@ -195,11 +170,7 @@ test.before(async (world) => {
 });
 
 test.after(async (world) => {
-  await world.subscriber?.stop();
-  await world.manual?.close();
-  await world.transport?.close();
-  await world.pub?.drop();
-  await world.sub?.drop();
+  await closeWorld(world, world.subscriber, world.manual);
   // Back to the API's no-ops for the test files that run after this one.
   trace.disable();
   propagation.disable();

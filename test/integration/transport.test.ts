@@ -4,8 +4,9 @@ import { EventEmitter } from 'node:events';
 import amqp from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AmqpTransport, type Delivery } from '../../src/runtime/index.js';
+import type { Delivery } from '../../src/runtime/index.js';
 import { amqpUrl, queueExpiresMs, eventually, randomName } from '../helpers/services.js';
+import { connectTransport } from '../helpers/world.js';
 
 function collector() {
   const bodies: string[] = [];
@@ -19,12 +20,7 @@ function collector() {
 }
 
 test('a quorum queue carries messages like a classic one', async () => {
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-    quorum: true,
-  });
+  const transport = await connectTransport(randomName('prom'), { quorum: true });
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
   await transport.publish([{ routingKeys: ['a.thing.create'], messageId: 'q1', body: Buffer.from('hello') }]);
@@ -53,7 +49,7 @@ async function declaredVersion(queue: string, args: Record<string, unknown> = {}
 
 test("an app's classic queues are of version 2; one an earlier release declared without a version still serves", async () => {
   const namespace = randomName('prom');
-  const transport = await AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace });
+  const transport = await connectTransport(namespace);
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
   assert.is(await declaredVersion(`${namespace}.app`), '2');
@@ -83,11 +79,7 @@ test("an app's classic queues are of version 2; one an earlier release declared 
 });
 
 test('one message published under several keys reaches a queue once', async () => {
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const transport = await connectTransport(randomName('prom'));
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*', 'a.other.*'] }, seen.handle);
   await transport.publish([
@@ -102,13 +94,7 @@ test('one message published under several keys reaches a queue once', async () =
 
 test('when the broker drops every connection, publishing waits for the reconnection and consumers resume, also one started meanwhile', async () => {
   const name = randomName('dropped');
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-    connectTimeoutMs: 20_000,
-    connectionName: name,
-  });
+  const transport = await connectTransport(randomName('prom'), { connectTimeoutMs: 20_000, connectionName: name });
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
   assert.ok(transport.healthy());
@@ -142,12 +128,7 @@ test('when the broker drops every connection, publishing waits for the reconnect
 
 test('messages published together travel as one broker message and are settled one by one', async () => {
   const namespace = randomName('prom');
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace,
-    retryDelaysMs: [100],
-  });
+  const transport = await connectTransport(namespace, { retryDelaysMs: [100] });
   const bindings = ['a.thing.*', 'a.other.*'];
   await transport.declare('app', bindings);
   const message = (id: string, key: string) => ({
@@ -195,11 +176,7 @@ test('messages published together travel as one broker message and are settled o
 });
 
 test('a connection whose socket fails while it is being set up hands the error to the reconnection', async () => {
-  const transport = await AmqpTransport.connect({
-    url: amqpUrl,
-    expiresMs: queueExpiresMs,
-    namespace: randomName('prom'),
-  });
+  const transport = await connectTransport(randomName('prom'));
   // What amqplib's reconnection hands the setup: a new connection, with no listener of its own
   // for errors yet. Its socket fails (the broker restarting) while the setup talks to it.
   const model = new EventEmitter() as EventEmitter & { createConfirmChannel(): Promise<never> };
