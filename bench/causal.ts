@@ -2,7 +2,7 @@
  * Causal-order benchmark: what waiting for dependencies costs a subscriber. The same workload,
  * on the same databases, queue and processes, is applied by a `Subscriber` in `causal` mode (an
  * operation waits for its object's previous version and for every dependency this app tracks)
- * and in `bareback` mode (eventual: no waiting at all), in alternating rounds (ABBA) so that a
+ * and in `bareback` mode (no waiting at all), in alternating rounds (ABBA) so that a
  * drift of the machine hits both.
  *
  *   npm run bench:causal

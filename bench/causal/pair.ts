@@ -107,21 +107,21 @@ function summarise(mode: Mode, phases: readonly Phase[]): Summary {
 
 export interface Figure {
   readonly causal: Summary;
-  readonly eventual: Summary;
+  readonly bareback: Summary;
   readonly ratio: number;
   readonly roundRatios: number[];
 }
 
 function figure(phases: readonly Phase[], rounds: number): Figure {
   const causal = summarise('causal', phases);
-  const eventual = summarise('bareback', phases);
+  const bareback = summarise('bareback', phases);
   const roundRatios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const c = phases.filter((p) => p.mode === 'causal')[r];
     const e = phases.filter((p) => p.mode === 'bareback')[r];
     if (c && e) roundRatios.push(c.rate / e.rate);
   }
-  return { causal, eventual, ratio: causal.rate / eventual.rate, roundRatios };
+  return { causal, bareback, ratio: causal.rate / bareback.rate, roundRatios };
 }
 
 export interface PairResult {

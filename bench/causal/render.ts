@@ -52,7 +52,7 @@ function preamble(r: Results): string[] {
     `${otherLoadLine(r.run.otherCores ?? Number.NaN, r.machine.cores, 'while the figures were measured')}${perFigureLoad}`,
     `- Workload (the users example): ${settings.writers} writers run requests at full speed, each inside \`publisher.context(...)\`, so that every message depends on the context's previous one: (1) \`Organization.find\` and \`User.create\` in that organization (\`org_id belongs_to Organization\`), (2) \`User.find\` of a user another writer created lately and \`User.update\` of the writer's own user, (3) every ${orgRenameEvery}th request, \`Organization.update\` of one of the writer's organizations. Every message carries one to three dependencies.`,
     `- One subscriber process, prefetch ${settings.prefetch ?? '5 (default)'}, on the same database and queue in both modes: the mode changes between phases (the \`Subscriber\` is stopped and a new one started). Modes alternate ABBA from round to round; a warm-up phase of each mode runs before each figure's rounds.`,
-    `- "Waited": messages whose apply found a dependency missing at least once (more than one database transaction for the message, or deferred through the broker), counted in the subscriber process. Eventual mode never waits.`,
+    `- "Waited": messages whose apply found a dependency missing at least once (more than one database transaction for the message, or deferred through the broker), counted in the subscriber process. Bareback mode never waits.`,
   ];
 }
 
@@ -64,7 +64,7 @@ function rows(r: Results, f: (p: PairResult) => Figure, drain: boolean): string[
       'operations',
       ...(drain ? [] : ['commits/s']),
       'applied/s',
-      'causal / eventual',
+      'causal / bareback',
       'per round (median)',
       ...(drain ? [] : ['p50 ms', 'p99 ms']),
       'dependency misses (per message)',
@@ -76,7 +76,7 @@ function rows(r: Results, f: (p: PairResult) => Figure, drain: boolean): string[
       'other load',
     ],
     ...r.pairs.flatMap((p) =>
-      (['causal', 'eventual'] as const).map((kind) => {
+      (['causal', 'bareback'] as const).map((kind) => {
         const fig = f(p);
         const s = fig[kind];
         return [
@@ -112,7 +112,7 @@ function rows(r: Results, f: (p: PairResult) => Figure, drain: boolean): string[
 function failures(r: Results): string[] {
   return r.pairs.flatMap((p) =>
     [p.endToEnd, p.drain].flatMap((f) =>
-      [f.causal, f.eventual]
+      [f.causal, f.bareback]
         .filter((s) => s.errors > 0 || s.missing > 0)
         .map(
           (s) =>
@@ -132,7 +132,7 @@ function whereTheTimeGoes(out: Text, r: Results): void {
       ['fig. 1', p.endToEnd],
       ['fig. 2', p.drain],
     ] as const) {
-      for (const s of [f.causal, f.eventual]) {
+      for (const s of [f.causal, f.bareback]) {
         const what = `${name} ${p.from} > ${p.to} ${s.mode}`;
         b.push([`${what}: CPU`, cpuPer(s.cpu, s.ops)]);
         b.push([`${what}: subscriber statements`, perUnit(s.subscriberQueries, s.messages)]);
@@ -146,14 +146,14 @@ export function goalsOf(r: Results): FigureGoal[] {
   return r.pairs.flatMap((p) => [
     {
       figure: '1',
-      what: `causal / eventual applied/s end to end, ${p.from} > ${p.to}`,
+      what: `causal / bareback applied/s end to end, ${p.from} > ${p.to}`,
       value: fmt(p.endToEnd.ratio, 2),
       goal: `>= ${goal}`,
       ok: p.endToEnd.ratio >= goal,
     },
     {
       figure: '2',
-      what: `causal / eventual applied/s, subscriber draining a backlog, ${p.from} > ${p.to}`,
+      what: `causal / bareback applied/s, subscriber draining a backlog, ${p.from} > ${p.to}`,
       value: fmt(p.drain.ratio, 2),
       goal: `>= ${goal}`,
       ok: p.drain.ratio >= goal,

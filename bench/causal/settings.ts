@@ -27,7 +27,7 @@ export const orgRenameEvery = 8;
 
 export type Mode = Extract<SubscriberMode, 'causal' | 'bareback'>;
 export const modes: readonly Mode[] = ['causal', 'bareback'];
-export const modeName = (m: Mode): string => (m === 'causal' ? 'causal' : 'eventual (bareback)');
+export const modeName = (m: Mode): string => (m === 'causal' ? 'causal' : 'bareback');
 
 export interface PublisherInit {
   readonly role: 'publisher';
