@@ -4,8 +4,6 @@ import { PortableDatabase } from './portable.js';
 import { PostgresDatabase } from './postgres.js';
 import { SqliteDatabase } from './sqlite.js';
 
-export type { Database } from './database.js';
-
 const databases = new WeakMap<Knex, Database>();
 
 /** The database behind a Knex instance: PostgreSQL (pg), SQLite (better-sqlite3), or any other through portable Knex. */
