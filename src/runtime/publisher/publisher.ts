@@ -53,6 +53,12 @@ export interface Context {
   readonly userId?: string;
 }
 
+/** A transaction's outbox row before it is inserted, with the route the relay publishes it by. */
+interface PendingOutboxRow {
+  readonly insert: OutboxInsert;
+  readonly route: NonNullable<OutboxRow['route']>;
+}
+
 /** A running context: what it is, and the operations of its last message, which its next one depends on. */
 interface ContextState {
   readonly context: Context;
@@ -198,7 +204,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
     const recorder = new Recorder(this.publications, this.database, this.watch);
-    const written: { row?: Awaited<ReturnType<Publisher<Hooks, Virtuals>['outboxRow']>> } = {};
+    // Filled inside the transaction: a holder, since TypeScript does not follow a `let` assigned in a callback.
+    const written: { row?: PendingOutboxRow | undefined } = {};
     const { value, outboxId } = await this.database.outboxTransaction(async (session) => {
       recorder.begin(session);
       const value = await fn(this.options.schema.bind(recorder));
@@ -215,10 +222,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   /** The outbox row of a transaction's operations, with their dependencies; none when it wrote nothing published. */
-  private async outboxRow(
-    recorder: Recorder,
-    session: Session,
-  ): Promise<{ insert: OutboxInsert; route: NonNullable<OutboxRow['route']> } | undefined> {
+  private async outboxRow(recorder: Recorder, session: Session): Promise<PendingOutboxRow | undefined> {
     if (recorder.operations.length === 0) return undefined;
     const { models } = this.options.schema;
     const relations = await relationDependencies(session.table, models, recorder.written, recorder.known);
