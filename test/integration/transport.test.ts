@@ -1,10 +1,11 @@
 /** The RabbitMQ transport on its own: queue types, reconnection, health. */
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import amqp from 'amqplib';
+import amqp, { type ChannelModel } from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Delivery } from '../../src/runtime/index.js';
+import { AmqpConnection } from '../../src/transport/amqp/connection.js';
 import { amqpUrl, queueExpiresMs, eventually, randomName } from '../helpers/services.js';
 import { connectTransport } from '../helpers/world.js';
 
@@ -176,7 +177,7 @@ test('messages published together travel as one broker message and are settled o
 });
 
 test('a connection whose socket fails while it is being set up hands the error to the reconnection', async () => {
-  const transport = await connectTransport(randomName('prom'));
+  const connection = await AmqpConnection.open({ url: amqpUrl }, { prepare: async () => {}, resume: async () => {} });
   // What amqplib's reconnection hands the setup: a new connection, with no listener of its own
   // for errors yet. Its socket fails (the broker restarting) while the setup talks to it.
   const model = new EventEmitter() as EventEmitter & { createConfirmChannel(): Promise<never> };
@@ -186,16 +187,14 @@ test('a connection whose socket fails while it is being set up hands the error t
     return Promise.reject(new Error('Connection closed'));
   };
   try {
-    const { connection } = transport as unknown as { connection: { reconnected(model: unknown): Promise<void> } };
-    const setup = connection.reconnected.bind(connection);
-    const failed = await setup(model).then(
+    const failed = await connection.reconnected(model as unknown as ChannelModel).then(
       () => undefined,
       (e: Error) => e,
     );
     assert.ok(listened, 'an error of the socket meanwhile does not go unheard (it would throw at the process)');
     assert.match(String(failed?.message), /Connection closed/, 'the setup fails, and the reconnection tries again');
   } finally {
-    await transport.close();
+    await connection.close();
   }
 });
 

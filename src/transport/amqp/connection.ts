@@ -72,8 +72,8 @@ export class AmqpConnection implements Channels {
     return this.model as ChannelFactory;
   }
 
-  /** Runs after every successful (re)connection. */
-  private async reconnected(model: ChannelModel): Promise<void> {
+  /** amqplib's recovery calls it after every successful (re)connection, with the new connection. */
+  async reconnected(model: ChannelModel): Promise<void> {
     // amqplib listens to a new connection's errors only once this setup succeeded: a socket
     // that fails meanwhile (the broker restarting) would otherwise throw at the process. The
     // failure reaches the reconnection anyway, through the setup's own rejection.
