@@ -1,7 +1,7 @@
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
-import { AmqpTransport, Publisher } from '../../src/runtime/index.js';
+import { AmqpTransport, type Envelope, outboxTable, Publisher, toOutgoing } from '../../src/runtime/index.js';
 import {
   amqpUrl,
   type Dialect,
@@ -53,6 +53,23 @@ export async function usersDatabase(side: 'publisher' | 'subscriber', dialect: D
 /** Another transport on a namespace, as another worker of the app would connect. */
 export function connectTransport(namespace: string, options: TransportOptions = {}): Promise<AmqpTransport> {
   return AmqpTransport.connect({ url: amqpUrl, expiresMs: queueExpiresMs, namespace, ...options });
+}
+
+/** The messages crowdtap's outbox holds, in commit order, taken out of it. */
+export async function takeOutbox(world: Pick<World, 'pub'>): Promise<Envelope[]> {
+  const rows = (await world.pub.knex(outboxTable).select('id', 'message').orderBy('id')) as { message: string }[];
+  await world.pub.knex(outboxTable).delete();
+  return rows.map((row) => JSON.parse(row.message) as Envelope);
+}
+
+/** Publishes messages to the world's subscribers, in the order given. */
+export function deliver(world: Pick<World, 'transport'>, ...envelopes: Envelope[]): Promise<void> {
+  return world.transport.publish(envelopes.map(toOutgoing));
+}
+
+/** sniper's row of a crowdtap user. */
+export function member(world: Pick<World, 'sub'>, id: string): Promise<Record<string, unknown> | undefined> {
+  return world.sub.knex('members').where('crowdtap_id', id).first();
 }
 
 /**

@@ -9,18 +9,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
-import {
-  type Envelope,
-  goneVersion,
-  outboxTable,
-  Publisher,
-  Subscriber,
-  toOutgoing,
-  versionsTable,
-} from '../../src/runtime/index.js';
+import { type Envelope, goneVersion, Publisher, Subscriber, versionsTable } from '../../src/runtime/index.js';
 import { amqpUrl, eventually } from '../helpers/services.js';
 import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
-import { closeWorld, type World as Fixture, manualPublisher, openWorld } from '../helpers/world.js';
+import {
+  closeWorld,
+  deliver,
+  member,
+  manualPublisher,
+  openWorld,
+  takeOutbox,
+  type World as Fixture,
+} from '../helpers/world.js';
 
 interface World extends Fixture {
   /** Publishes nothing by itself: the tests take its messages from the outbox and deliver them. */
@@ -59,14 +59,6 @@ test.after((world) => closeWorld(world, world.subscriber, world.manual));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The committed messages waiting in the outbox, oldest first, taken out of it. */
-async function takeOutbox(world: World): Promise<Envelope[]> {
-  const rows = (await world.pub.knex(outboxTable).select('id', 'message').orderBy('id')) as { message: string }[];
-  await world.pub.knex(outboxTable).delete();
-  return rows.map((row) => JSON.parse(row.message) as Envelope);
-}
-
-const deliver = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
-const member = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
 
 test('a row waits for the row it references, and unrelated rows do not wait for it', async (world) => {
   const leia = newUser('Leia', { org_id: 7 });

@@ -13,21 +13,27 @@ import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/pu
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { runCli } from '../../src/cli/index.js';
 import {
-  type Envelope,
   listeningPort,
   Metrics,
-  outboxTable,
   Publisher,
   RedisCoordinator,
   Subscriber,
   type SubscriberStatus,
   serveMetrics,
   subscriberStatus,
-  toOutgoing,
 } from '../../src/runtime/index.js';
 import { eventually, redisUrl } from '../helpers/services.js';
 import { newUser, sniper } from '../helpers/users-app.js';
-import { closeWorld, type World as Fixture, manualPublisher, openWorld, removeNamespace } from '../helpers/world.js';
+import {
+  closeWorld,
+  deliver,
+  member,
+  manualPublisher,
+  openWorld,
+  removeNamespace,
+  takeOutbox,
+  type World as Fixture,
+} from '../helpers/world.js';
 
 interface World extends Fixture {
   coordinator: RedisCoordinator;
@@ -67,14 +73,6 @@ test.after(async (world) => {
 });
 
 /** The committed messages waiting in the outbox, oldest first, taken out of it. */
-async function takeOutbox(world: World): Promise<Envelope[]> {
-  const rows = (await world.pub.knex(outboxTable).select('id', 'message').orderBy('id')) as { message: string }[];
-  await world.pub.knex(outboxTable).delete();
-  return rows.map((row) => JSON.parse(row.message) as Envelope);
-}
-
-const deliver = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
-const member = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
 
 interface Readable {
   get(): Promise<{ values: { labels: Record<string, string | number>; value: number; metricName?: string }[] }>;

@@ -17,7 +17,7 @@ import {
 } from '../../src/runtime/index.js';
 import { type Dialect, eventually, isVersionLookup, randomName } from '../helpers/services.js';
 import { sniper } from '../helpers/users-app.js';
-import { closeWorld, connectTransport, type World as Fixture, usersDatabase } from '../helpers/world.js';
+import { closeWorld, connectTransport, deliver, type World as Fixture, usersDatabase } from '../helpers/world.js';
 
 interface World extends Pick<Fixture, 'sub' | 'transport'> {
   subscriber: Subscriber<Callbacks>;
@@ -77,7 +77,6 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 
   test.after((world) => closeWorld(world, world.subscriber));
 
-  const send = (world: World, ...envelopes: Envelope[]) => world.transport.publish(envelopes.map(toOutgoing));
   const row = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
 
   test('out-of-order updates keep the newest', async (world) => {
@@ -85,7 +84,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const id = created.operations[0]?.id as string;
     const v2 = factories.User.update(id, { name: 'v2' });
     const v3 = factories.User.update(id, { name: 'v3' });
-    await send(world, v3, created, v2);
+    await deliver(world, v3, created, v2);
     await eventually(async () => {
       const versions = await world.sub.knex('promiscuous_versions').where('object_id', id).first();
       return Number(versions?.version) === 3 ? true : undefined;
@@ -99,7 +98,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const id = created.operations[0]?.id as string;
     const second = factories.User.update(id, { name: 'second' });
     const third = factories.User.update(id, { name: 'third' });
-    await send(world, created);
+    await deliver(world, created);
     await eventually(async () => ((await row(world, id))?.name === 'first' ? true : undefined));
     const lookups: string[] = [];
     const count = (query: { sql: string }): void => {
@@ -108,7 +107,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     world.sub.knex.on('query', count);
     try {
       // One frame, the newer update first: the two join one batch in that order.
-      await send(world, third, second);
+      await deliver(world, third, second);
       await eventually(async () => ((await row(world, id))?.name === 'third' ? true : undefined));
     } finally {
       world.sub.knex.off('query', count);
@@ -133,11 +132,11 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       if (!isVersionLookup(query.sql, versionsTable)) return;
       lookups.push(query.sql);
       // The create comes as the update's transaction finds it missing, as the next frame of a backlog would.
-      sent ??= send(world, created);
+      sent ??= deliver(world, created);
     };
     world.sub.knex.on('query', count);
     try {
-      await send(world, second);
+      await deliver(world, second);
       await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
       await sent;
     } finally {
@@ -154,7 +153,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   test('a dependency met by a version the subscriber saw committed is not read again; one it did not see is', async (world) => {
     const parent = factories.User.create({ name: 'parent' });
     const parentId = parent.operations[0]?.id as string;
-    await send(world, parent);
+    await deliver(world, parent);
     await eventually(async () => ((await row(world, parentId)) ? true : undefined));
     const on = (version: number): Envelope => ({
       ...factories.User.create({ name: `after v${version}` }),
@@ -167,13 +166,13 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     world.sub.knex.on('query', record);
     try {
       const met = on(1);
-      await send(world, met);
+      await deliver(world, met);
       await eventually(async () => ((await row(world, met.operations[0]?.id as string)) ? true : undefined));
       assert.is(lookups.filter((bindings) => bindings.includes(parentId)).length, 0, 'version 1 was seen committed');
       const unmet = on(2);
-      await send(world, unmet);
+      await deliver(world, unmet);
       await eventually(async () => (lookups.some((bindings) => bindings.includes(parentId)) ? true : undefined));
-      await send(world, factories.User.update(parentId, { name: 'parent v2' }));
+      await deliver(world, factories.User.update(parentId, { name: 'parent v2' }));
       await eventually(async () => ((await row(world, unmet.operations[0]?.id as string)) ? true : undefined));
     } finally {
       world.sub.knex.off('query', record);
@@ -184,10 +183,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const created = factories.User.create({ name: 'first' });
     const id = created.operations[0]?.id as string;
     const updated = factories.User.update(id, { name: 'second' });
-    await send(world, updated);
+    await deliver(world, updated);
     await new Promise((r) => setTimeout(r, 100));
     assert.is(await row(world, id), undefined, 'the update waits');
-    await send(world, created);
+    await deliver(world, created);
     await eventually(async () => ((await row(world, id))?.name === 'second' ? true : undefined));
     assert.equal(
       world.calls.filter((c) => c.includes(id)),
@@ -198,10 +197,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   test('an update whose create never comes is applied after the dependency timeout, creating the row', async (world) => {
     const created = factories.User.create({ name: 'lost' });
     const id = created.operations[0]?.id as string;
-    await send(world, factories.User.update(id, { name: 'found' }));
+    await deliver(world, factories.User.update(id, { name: 'found' }));
     await eventually(async () => ((await row(world, id))?.name === 'found' ? true : undefined));
     assert.ok(world.errors.some((e) => e.name === 'RecoveryError' && e.message.includes(`${id} at version 1`)));
-    await send(world, created);
+    await deliver(world, created);
     await new Promise((r) => setTimeout(r, 300));
     assert.is((await row(world, id))?.name, 'found', 'the late create changes nothing');
   });
@@ -212,7 +211,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     // Put in by hand before the initial sync: no version row.
     await world.sub.knex('members').insert({ crowdtap_id: ids[0], type: 'User', name: 'stale' });
     const synced = envelopeWith(first, second);
-    await send(world, {
+    await deliver(world, {
       ...synced,
       operations: synced.operations.map((op) => ({ ...op, operation: 'sync' as const })),
     });
@@ -224,7 +223,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   test('a transaction of 600 creates applies as one message', async (world) => {
     const creates = Array.from({ length: 600 }, (_, i) => factories.User.create({ name: `Clone ${i}` }));
     const ids = creates.map((m) => m.operations[0]?.id as string);
-    await send(world, envelopeWith(...creates));
+    await deliver(world, envelopeWith(...creates));
     await eventually(async () => {
       const [{ n } = { n: 0 }] = await world.sub.knex('members').whereIn('crowdtap_id', ids).count({ n: '*' });
       return Number(n) === 600 ? true : undefined;
@@ -236,11 +235,11 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const created = factories.User.create({ name: 'doomed' });
     const id = created.operations[0]?.id as string;
     const destroyed = factories.User.destroy(id);
-    await send(world, destroyed);
+    await deliver(world, destroyed);
     await eventually(
       async () => (await world.sub.knex('promiscuous_versions').where('object_id', id).first()) ?? undefined,
     );
-    await send(world, created);
+    await deliver(world, created);
     await new Promise((r) => setTimeout(r, 300));
     assert.is(await row(world, id), undefined);
   });
@@ -248,7 +247,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   test('a redelivered message changes nothing twice and calls back once', async (world) => {
     const created = factories.User.create({ name: 'once' });
     const id = created.operations[0]?.id as string;
-    await send(world, created, created, created);
+    await deliver(world, created, created, created);
     await eventually(async () => (await row(world, id)) ?? undefined);
     await new Promise((r) => setTimeout(r, 300));
     assert.is(world.calls.filter((c) => c === `create crowdtap/user:${id}:1`).length, 1);
@@ -263,8 +262,8 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       ...broken,
       operations: broken.operations.map((op) => ({ ...op, attributes: { ...op.attributes, points: 'many' } })),
     };
-    await send(world, envelopeWith(a, bad));
-    await send(world, envelopeWith(b));
+    await deliver(world, envelopeWith(a, bad));
+    await deliver(world, envelopeWith(b));
     const bId = b.operations[0]?.id as string;
     await eventually(async () => (await row(world, bId)) ?? undefined);
     const parked = await eventually(async () => {
@@ -292,7 +291,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       },
     ]);
     const after = factories.User.create({ name: 'still working' });
-    await send(world, after);
+    await deliver(world, after);
     await eventually(async () => (await row(world, after.operations[0]?.id as string)) ?? undefined);
     const parked = await eventually(async () => {
       const list = await world.transport.parked(sniper.app);
@@ -310,7 +309,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 
   test('a throwing callback is retried after a delay and succeeds once the fault clears', async (world) => {
     const started = Date.now();
-    await send(world, factories.UserEvent.create({ event: 'registered' }));
+    await deliver(world, factories.UserEvent.create({ event: 'registered' }));
     await eventually(async () => (world.calls.includes('mailed') ? true : undefined));
     assert.is(world.failures, 2);
     assert.ok(Date.now() - started >= 200, 'two retries waited out their delays');
@@ -321,7 +320,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     const user = factories.User.create();
     const unknown = { ...user, operations: user.operations.map((op) => ({ ...op, types: ['Droid'] })) };
     const impostor = { ...factories.User.create(), app: 'empire' };
-    await send(world, unknown, impostor);
+    await deliver(world, unknown, impostor);
     const parked = await eventually(async () => {
       const list = await world.transport.parked(sniper.app);
       return list.length >= 2 ? list : undefined;
@@ -340,7 +339,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     };
     await world.transport.publish([{ ...toOutgoing(other), routingKeys: ['crowdtap.user.create'] }]);
     const after = factories.User.create({ name: 'after the stranger' });
-    await send(world, after);
+    await deliver(world, after);
     await eventually(async () => (await row(world, after.operations[0]?.id as string)) ?? undefined);
     assert.equal(await world.transport.parked(sniper.app), []);
   });

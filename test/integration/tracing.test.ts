@@ -29,9 +29,9 @@ import {
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
-import { type Envelope, Metrics, outboxTable, Publisher, Subscriber, toOutgoing } from '../../src/runtime/index.js';
+import { type Envelope, Metrics, Publisher, Subscriber, toOutgoing } from '../../src/runtime/index.js';
 import { eventually } from '../helpers/services.js';
-import { closeWorld, type World as Fixture, manualPublisher, openWorld } from '../helpers/world.js';
+import { closeWorld, manualPublisher, member, openWorld, takeOutbox, type World as Fixture } from '../helpers/world.js';
 import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
 
 class RecordedSpan implements Span {
@@ -176,14 +176,6 @@ test.after(async (world) => {
   propagation.disable();
   context.disable();
 });
-
-const member = (world: World, id: string) => world.sub.knex('members').where('crowdtap_id', id).first();
-
-async function takeOutbox(world: World): Promise<Envelope[]> {
-  const rows = (await world.pub.knex(outboxTable).select('id', 'message').orderBy('id')) as { message: string }[];
-  await world.pub.knex(outboxTable).delete();
-  return rows.map((row) => JSON.parse(row.message) as Envelope);
-}
 
 const applySpans = (traceId?: string) =>
   spans.filter(
