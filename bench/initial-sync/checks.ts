@@ -85,7 +85,7 @@ export class QueueWatch {
     };
     const ready = await count(n.queue(sniper.app));
     let retrying = 0;
-    for (let level = 0; level < 6; level++) retrying += await count(n.retry(sniper.app, level));
+    for (const queue of n.retries(sniper.app)) retrying += await count(queue);
     return { ready, retrying };
   }
 

@@ -155,11 +155,7 @@ export async function cleanup(): Promise<void> {
     const connection = await amqp.connect(services.amqpUrl);
     for (const { ns, apps, extra } of namespaces.splice(0)) {
       const n = names(ns);
-      const queues = apps.flatMap((app) => [
-        n.queue(app),
-        n.parked(app),
-        ...Array.from({ length: 6 }, (_, level) => n.retry(app, level)),
-      ]);
+      const queues = apps.flatMap((app) => [n.queue(app), n.parked(app), ...n.retries(app)]);
       // A channel per deletion: deleting what does not exist closes the channel.
       for (const queue of [...queues, ...extra.queues]) {
         const channel = await connection.createChannel();

@@ -1,6 +1,7 @@
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
+import { names } from '../../src/transport/amqp/topology.js';
 import { AmqpTransport, type Envelope, outboxTable, Publisher, toOutgoing } from '../../src/runtime/index.js';
 import {
   amqpUrl,
@@ -122,9 +123,8 @@ export async function removeNamespace(namespace: string, app: string): Promise<v
   redis.disconnect();
   const connection = await amqp.connect(amqpUrl);
   const channel = await connection.createChannel();
-  for (const suffix of ['', '.parked', ...[0, 1, 2, 3, 4, 5].map((level) => `.retry.${level}`)]) {
-    await channel.deleteQueue(`${namespace}.${app}${suffix}`);
-  }
-  await channel.deleteExchange(namespace);
+  const n = names(namespace);
+  for (const queue of [n.queue(app), n.parked(app), ...n.retries(app)]) await channel.deleteQueue(queue);
+  await channel.deleteExchange(n.exchange);
   await connection.close();
 }

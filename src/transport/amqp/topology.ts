@@ -10,10 +10,15 @@ import type { QueueStats } from '../transport.js';
 import { type ChannelFactory, openChannel } from './connection.js';
 import type { AmqpOptions } from './options.js';
 
+/** The delay of each retry queue, shortest first, unless the options say otherwise. */
+export const defaultRetryDelaysMs: readonly number[] = [200, 1_000, 5_000, 30_000, 120_000, 600_000];
+
 export interface Names {
   readonly exchange: string;
   queue(app: string): string;
   retry(app: string, level: number): string;
+  /** An app's retry queues, one per delay (by default, one per default delay). */
+  retries(app: string, levels?: number): string[];
   parked(app: string): string;
 }
 
@@ -22,6 +27,8 @@ export function names(namespace: string): Names {
     exchange: namespace,
     queue: (app) => `${namespace}.${app}`,
     retry: (app, level) => `${namespace}.${app}.retry.${level}`,
+    retries: (app, levels = defaultRetryDelaysMs.length) =>
+      Array.from({ length: levels }, (_, level) => `${namespace}.${app}.retry.${level}`),
     parked: (app) => `${namespace}.${app}.parked`,
   };
 }
@@ -33,7 +40,7 @@ export class Topology {
 
   constructor(private readonly options: AmqpOptions) {
     this.names = names(options.namespace ?? 'promiscuous');
-    this.retryDelays = options.retryDelaysMs ?? [200, 1_000, 5_000, 30_000, 120_000, 600_000];
+    this.retryDelays = options.retryDelaysMs ?? defaultRetryDelaysMs;
   }
 
   async declareExchange(channel: Channel): Promise<void> {
