@@ -1,8 +1,7 @@
 /** The users example as the benchmarks write it. */
 import { randomUUID } from 'node:crypto';
-import type { Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 
-export const virtuals: Virtuals = { User: { full_name: (row) => `${row.first_name} ${row.last_name}` } };
+export { crowdtapVirtuals as virtuals } from '../../examples/users/virtuals.js';
 
 let serial = 0;
 

@@ -3,8 +3,8 @@
 // the processes run (`npm run demo` starts them); the routes compiler ignores them.
 import { join } from 'node:path';
 import { defineConfig } from 'promiscuous';
-import type { Virtuals } from './generated/crowdtap/publisher.js';
 import type { Callbacks } from './generated/sniper/subscriber.js';
+import { crowdtapVirtuals } from './virtuals.js';
 
 const sniperCallbacks: Callbacks = {
   User: {
@@ -18,10 +18,6 @@ const sniperCallbacks: Callbacks = {
   UserEvent: {
     afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`),
   },
-};
-
-const crowdtapVirtuals: Virtuals = {
-  User: { full_name: (row) => `${row.first_name} ${row.last_name}` },
 };
 
 export default defineConfig({

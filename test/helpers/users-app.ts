@@ -1,11 +1,9 @@
-import { schema as crowdtap, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
+import { schema as crowdtap } from '../../examples/users/generated/crowdtap/publisher.js';
 import { schema as sniper } from '../../examples/users/generated/sniper/subscriber.js';
 
 export { crowdtap, sniper };
 
-export const virtuals: Virtuals = {
-  User: { full_name: (row) => `${row.first_name} ${row.last_name}` },
-};
+export { crowdtapVirtuals as virtuals } from '../../examples/users/virtuals.js';
 
 export { crowdtapTables, sniperTables } from '../../examples/users/schema.js';
 
