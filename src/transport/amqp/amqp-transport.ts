@@ -76,7 +76,7 @@ export class AmqpTransport implements Transport {
 
   /** Declares an app's queues and bindings without consuming, so that messages wait for it. */
   async declare(app: string, bindings: readonly string[]): Promise<void> {
-    await this.topology.declareApp(await this.connection.channels(), app, bindings);
+    await this.topology.declareApp(await this.connection.channelFactory(), app, bindings);
   }
 
   parked(app: string): Promise<ParkedMessage[]> {
@@ -92,7 +92,7 @@ export class AmqpTransport implements Transport {
   }
 
   async stats(app: string): Promise<QueueStats | undefined> {
-    return this.topology.stats(await this.connection.channels(), app);
+    return this.topology.stats(await this.connection.channelFactory(), app);
   }
 
   healthy(): boolean {

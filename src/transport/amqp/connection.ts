@@ -19,7 +19,7 @@ export interface Channels {
   /** The publishing confirm channel; waits for a connection, and rejects once the transport is closed. */
   confirmChannel(): Promise<ConfirmChannel>;
   /** What opens channels of their own, once there is a connection (it waits as {@link confirmChannel} does). */
-  channels(): Promise<ChannelFactory>;
+  channelFactory(): Promise<ChannelFactory>;
 }
 
 /** What the transport does at every (re)connection, in this order, before anyone waiting is woken. */
@@ -110,7 +110,7 @@ export class AmqpConnection implements Channels {
     return this.publishChannel;
   }
 
-  async channels(): Promise<ChannelFactory> {
+  async channelFactory(): Promise<ChannelFactory> {
     await this.confirmChannel();
     return this.factory;
   }

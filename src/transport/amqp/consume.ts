@@ -6,7 +6,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConsumeOptions, Consumer, Delivery } from '../transport.js';
 import { type ChannelFactory, type Channels, openChannel } from './connection.js';
-import { deliveries } from './delivery.js';
+import { type DeliveryContext, deliveries } from './delivery.js';
 import type { Topology } from './topology.js';
 
 export class AmqpConsumer implements Consumer {
@@ -14,6 +14,8 @@ export class AmqpConsumer implements Consumer {
   private tag: string | undefined;
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
+  /** Where this app's copies go: the same for every delivery. */
+  private readonly context: DeliveryContext;
   /** Not to be started again: stopped, or its transport closed. */
   stopped = false;
 
@@ -22,8 +24,10 @@ export class AmqpConsumer implements Consumer {
     private readonly options: ConsumeOptions,
     private readonly handle: (delivery: Delivery) => Promise<void>,
     private readonly topology: Topology,
-    private readonly channels: Channels,
-  ) {}
+    channels: Channels,
+  ) {
+    this.context = { app, topology, channels };
+  }
 
   async start(model: ChannelFactory): Promise<void> {
     await this.topology.declareApp(model, this.app, this.options.bindings);
@@ -56,9 +60,8 @@ export class AmqpConsumer implements Consumer {
         if (this.inFlight === 0) this.onIdle?.();
       }
     };
-    const context = { app: this.app, topology: this.topology, channels: this.channels };
     await Promise.all(
-      deliveries(message, context, settled).map(async (delivery) => {
+      deliveries(message, this.context, settled).map(async (delivery) => {
         try {
           await this.handle(delivery);
         } catch (error) {

@@ -47,7 +47,7 @@ export class ParkedQueue {
 
   /** Reads the parked queue through; each message is kept (requeued at the end) or taken (acked). */
   private async browse(app: string, decide: (m: ParkedMessage) => 'keep' | 'take'): Promise<ParkedMessage[]> {
-    const model = await this.channels.channels();
+    const model = await this.channels.channelFactory();
     let channel = await openChannel(model);
     try {
       const queue = this.topology.names.parked(app);

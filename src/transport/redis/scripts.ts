@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of lua/ (one a file, `<command>-<numKeys>.lua`), registered on a connection,
+ * The Lua scripts of lua/ (one a file, named after its command), registered on a connection,
  * and what their negative replies mean.
  */
 import { readFileSync } from 'node:fs';
