@@ -1,6 +1,6 @@
 /**
  * A table, aligned for the terminal or in Markdown. A module of its own, which loads nothing,
- * so that bench/compile.ts can use it without the weight of bench/lib.ts in the processes
+ * so that bench/compile/ can use it without the weight of bench/lib/ in the processes
  * whose memory it measures.
  */
 export function table(rows: readonly (readonly string[])[], markdown: boolean): string {

@@ -36,8 +36,9 @@ export {
   jobName,
   syncProgressTable,
 } from './publisher/initial-sync.js';
-export { outboxBacklog, outboxTable } from './publisher/outbox.js';
+export { outboxTable, versionsTable } from './db/tables.js';
+export { outboxBacklog } from './publisher/outbox.js';
 export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
-export { Subscriber, type SubscriberMode, type SubscriberOptions, versionsTable } from './subscriber/subscriber.js';
+export { Subscriber, type SubscriberMode, type SubscriberOptions } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

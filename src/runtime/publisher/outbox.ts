@@ -1,11 +1,9 @@
 /**
- * The outbox table, as the publisher writes it, the relay empties it and the status reads
- * it. Apart from the relay, so that reading the backlog needs none of the relay's metrics.
+ * The outbox's backlog, which the relay reports in its metrics and the status reads: apart
+ * from the relay, so that reading it needs none of the relay's metrics.
  */
 import type { Knex } from 'knex';
 import { outboxTable } from '../db/tables.js';
-
-export { outboxTable } from '../db/tables.js';
 
 /** How many rows the outbox holds, and the commit time (ms since the epoch) of the oldest. */
 export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest: number | null }> {

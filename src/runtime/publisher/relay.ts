@@ -6,7 +6,8 @@ import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { databaseOf } from '../db/index.js';
-import { outboxBacklog, outboxTable } from './outbox.js';
+import { outboxTable } from '../db/tables.js';
+import { outboxBacklog } from './outbox.js';
 
 export interface RelayOptions {
   /** Outbox rows published per round (default 200). */

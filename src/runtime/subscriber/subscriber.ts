@@ -27,8 +27,6 @@ import { describeRequirement, lax, type Plan, type Requirement } from './types.j
 import { VersionStore } from './version-store.js';
 import { Waiting } from './waiting.js';
 
-export { versionsTable } from '../db/tables.js';
-
 export type SubscriberMode = 'causal' | 'recovery' | 'bareback';
 
 export interface SubscriberOptions<Callbacks = unknown> {
