@@ -5,6 +5,7 @@ import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
+import type { Database } from '../db/database.js';
 import { databaseOf } from '../db/index.js';
 import { outboxTable } from '../db/tables.js';
 import { outboxBacklog } from './outbox.js';
@@ -68,12 +69,14 @@ export class Relay {
   private lastRound = { at: 0, rows: 0 };
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
+  private readonly database: Database;
 
   constructor(
     private readonly knex: Knex,
     private readonly transport: Transport,
     private readonly options: RelayOptions = {},
   ) {
+    this.database = databaseOf(knex);
     this.timer = setInterval(() => this.schedule(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
     this.metrics = options.metrics ?? defaultMetrics();
@@ -213,7 +216,7 @@ export class Relay {
         .limit(limit);
       // Rows another process claims meanwhile are skipped, not waited for; SQLite's single
       // writer serialises the claims instead.
-      if (databaseOf(this.knex).locksRows) query.forUpdate().skipLocked();
+      if (this.database.locksRows) query.forUpdate().skipLocked();
       const rows = (await query) as OutboxRow[];
       if (rows.length === 0) return [];
       await trx(outboxTable)
