@@ -62,6 +62,9 @@ type At = CstNodeLocation | undefined;
 
 const Base = parser.getBaseCstVisitorConstructor<At, unknown>();
 
+// `implements` already proves that every rule has a method, so Chevrotain's runtime
+// `validateVisitor()` is not called: it would run again on every file and every fragment.
+
 export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
   private readonly apps: { name: Name; decls: DeclAst[] }[] = [];
   private readonly includes: Name[] = [];
@@ -71,7 +74,6 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     private readonly bag: DiagnosticBag,
   ) {
     super();
-    this.validateVisitor();
   }
 
   file(c: Partial<FileCstChildren>): PromFile {
