@@ -60,6 +60,9 @@ export interface PromFile {
 
 type At = CstNodeLocation | undefined;
 
+/** A node directly under `file`: a declaration, an app header or an include. */
+type TopLevelNode = NonNullable<FileCstChildren[keyof FileCstChildren]>[number];
+
 const Base = parser.getBaseCstVisitorConstructor<At, unknown>();
 
 // `implements` already proves that every rule has a method, so Chevrotain's runtime
@@ -77,16 +80,12 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
   }
 
   file(c: Partial<FileCstChildren>): PromFile {
-    // Children of `file` are grouped by rule; restore source order before reading them.
-    const items = [
-      ...(c.appHeader ?? []),
-      ...(c.include ?? []),
-      ...(c.publishDecl ?? []),
-      ...(c.ephemeralDecl ?? []),
-      ...(c.embeddedDecl ?? []),
-      ...(c.subscribeDecl ?? []),
-      ...(c.observeDecl ?? []),
-    ].sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
+    // Children of `file` are grouped by rule; restore source order before reading them. Every
+    // group is read, so a top-level rule added to the grammar reaches its method here.
+    const groups: (TopLevelNode[] | undefined)[] = Object.values(c);
+    const items = groups
+      .flatMap((nodes) => nodes ?? [])
+      .sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
     for (const node of items) this.visit(node, node.location);
     return {
       apps: this.apps.map((a) => ({ kind: 'app', name: a.name, decls: a.decls })),
