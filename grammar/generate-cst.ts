@@ -17,9 +17,17 @@ const header = `// Generated from grammar/parser.ts by grammar/generate-cst.ts: 
 
 /** What cst.ts must hold for the grammar as it is now, formatted as the repository formats code. */
 export async function cstTypes(): Promise<string> {
-  const text = header + generateCstDts(parser.getGAstProductions());
+  const text = header + everyChildOptional(generateCstDts(parser.getGAstProductions()));
   const options = await resolveConfig(cstTypesPath);
   return format(text, { ...options, filepath: cstTypesPath });
+}
+
+/**
+ * Chevrotain types a child the grammar always consumes as present, but error recovery can
+ * leave any child out; a visitor typed by the generated children must therefore check each one.
+ */
+function everyChildOptional(dts: string): string {
+  return dts.replace(/^( +\w+): (.+\[\];)$/gm, '$1?: $2');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
