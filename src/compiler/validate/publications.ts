@@ -80,7 +80,7 @@ function addPublication(app: AppContext, name: string, decl: PublishAst): void {
   }
   const to = parent ? parent.endpoint : endpoint(app, decl.to, name);
   if (!to) return;
-  const discriminator = parent ? subtypeDiscriminator(app, name, decl, parent) : undefined;
+  const discriminator = parent ? claimDiscriminator(app, name, decl, parent) : undefined;
   if (parent && !discriminator) return;
   app.publications.set(name, {
     value: {
@@ -163,9 +163,10 @@ function reportUnknownParent(app: AppContext, name: string, decl: PublishAst, pa
 
 /**
  * The column and value that tell a subtype's rows apart in its root's table: one column for
- * the whole tree, one value per type. The root, once it has a subtype, gets its own name.
+ * the whole tree, one value per type. The root's entry in `app.publications`, once it has a
+ * subtype, gets its own name.
  */
-function subtypeDiscriminator(
+function claimDiscriminator(
   app: AppContext,
   name: string,
   decl: PublishAst,

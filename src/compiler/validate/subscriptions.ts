@@ -53,7 +53,7 @@ function addObserver(app: AppContext, published: Published, decl: ObserveAst): v
 function addSubscription(app: AppContext, published: Published, name: string, decl: SubscribeAst): void {
   const parented = parentOf(app, decl);
   if (!parented) return;
-  let { parent } = parented;
+  const { parent } = parented;
   const from = source(app, published, decl, parent?.source.from);
   if (!from) return;
   if (parent && from.type && !from.type.ancestors.includes(parent.type)) {
@@ -73,7 +73,7 @@ function addSubscription(app: AppContext, published: Published, name: string, de
   const sameTable = parent !== undefined && parent.table === table;
   let discriminator: Subscription['discriminator'];
   if (sameTable && parent) {
-    ({ discriminator, parent } = subtypeDiscriminator(app, name, decl, parent));
+    discriminator = claimDiscriminator(app, name, decl, parent);
   } else if (decl.when) {
     app.bag.error(
       'P212',
@@ -156,22 +156,23 @@ function foreignKey(
 }
 
 /**
- * A subtype stored in its parent's table is told apart by a discriminator; the parent, when it
- * had none, gets one with its own name, and is returned updated.
+ * A subtype stored in its parent's table is told apart by a discriminator; the parent's entry in
+ * `app.subscriptions`, when it had none, gets one with its own name.
  */
-function subtypeDiscriminator(
+function claimDiscriminator(
   app: AppContext,
   name: string,
   decl: SubscribeAst,
   parent: Subscription,
-): { discriminator: Subscription['discriminator']; parent: Subscription } {
+): Subscription['discriminator'] {
   const discriminator = {
     column: decl.when?.column.text ?? parent.discriminator?.column ?? 'type',
     value: decl.when?.value.text ?? name,
   };
   const entry = app.subscriptions.get(parent.name);
-  if (parent.discriminator || !entry) return { discriminator, parent };
-  const root = { column: discriminator.column, value: parent.name };
-  app.subscriptions.set(parent.name, { ...entry, value: { ...entry.value, discriminator: root } });
-  return { discriminator, parent: { ...parent, discriminator: root } };
+  if (!parent.discriminator && entry) {
+    const root = { column: discriminator.column, value: parent.name };
+    app.subscriptions.set(parent.name, { ...entry, value: { ...entry.value, discriminator: root } });
+  }
+  return discriminator;
 }
