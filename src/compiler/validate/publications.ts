@@ -10,7 +10,7 @@ import { type AppContext, written } from './context.js';
 import { endpoint } from './endpoints.js';
 import { fields } from './fields.js';
 import { primaryKey } from './keys.js';
-import { claimName, publicationName } from './naming.js';
+import { claimName, publicationName, rootName } from './naming.js';
 import { parentsFirst } from './order.js';
 
 export function resolvePublishers(app: AppContext): void {
@@ -211,6 +211,5 @@ function claimDiscriminator(
 }
 
 function rootOf(app: AppContext, publication: Publication): Publication {
-  const rootName = publication.ancestors.at(-1) ?? publication.name;
-  return app.publications.get(rootName)?.value ?? publication;
+  return app.publications.get(rootName(publication))?.value ?? publication;
 }
