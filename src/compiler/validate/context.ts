@@ -81,8 +81,3 @@ export interface BrokenType {
 export function written(span: Span, prom: string, config: string): string {
   return span.path === undefined ? prom : config;
 }
-
-/** Code-unit order, independent of locale, so that output is the same on every machine. */
-export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

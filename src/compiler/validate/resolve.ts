@@ -11,10 +11,10 @@
  * An `AppContext` (context.ts) carries each app's state from pass to pass.
  */
 import type { AppAst, WorkspaceAst } from '../ast/ast.js';
-import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
+import { compare, DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import type { App, Workspace } from '../ir/ir.js';
 import { type CatalogEndpoint, Catalog } from './catalog.js';
-import { type AppContext, appContext, compare, type Located } from './context.js';
+import { type AppContext, appContext, type Located } from './context.js';
 import { brokenTypes, checkEndpoints } from './endpoints.js';
 import { checkAppName } from './naming.js';
 import { resolvePublishers } from './publications.js';
