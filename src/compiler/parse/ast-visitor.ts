@@ -261,18 +261,14 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     if (primary) return isReal(primary) ? { kind: 'primary', span: this.tokenSpan(primary) } : undefined;
     const flag = c.Private?.[0];
     if (flag) return isReal(flag) ? { kind: 'private', span: this.tokenSpan(flag) } : undefined;
-    const node = c.virtual?.[0] ?? c.column?.[0] ?? c.belongsTo?.[0] ?? c.embeds?.[0];
-    if (!node) return undefined;
-    switch (node.name) {
-      case 'virtual':
-        return this.virtual(node.children, node.location);
-      case 'column':
-        return this.column(node.children, node.location);
-      case 'belongsTo':
-        return this.belongsTo(node.children, node.location);
-      case 'embeds':
-        return this.embeds(node.children, node.location);
-    }
+    const virtual = c.virtual?.[0];
+    if (virtual) return this.virtual(virtual.children, virtual.location);
+    const column = c.column?.[0];
+    if (column) return this.column(column.children, column.location);
+    const belongsTo = c.belongsTo?.[0];
+    if (belongsTo) return this.belongsTo(belongsTo.children, belongsTo.location);
+    const embeds = c.embeds?.[0];
+    return embeds && this.embeds(embeds.children, embeds.location);
   }
 
   virtual(c: VirtualCstChildren, at: At): ModifierAst | undefined {
