@@ -13,7 +13,7 @@ import { publicationName, rootName } from './naming.js';
 import { chainRoot } from './order.js';
 
 /** The endpoint a model is published to: `to`, or else `<app>/<model>`. */
-export function endpoint(app: AppContext, to: Name | undefined, model: string): Endpoint | undefined {
+export function resolveEndpoint(app: AppContext, to: Name | undefined, model: string): Endpoint | undefined {
   if (!to) return defaultEndpoint(app, model);
   const [owner, modelPart, ...rest] = to.text.split('/');
   if (owner === undefined || modelPart === undefined || rest.length > 0 || !/^[a-z0-9_]+$/.test(modelPart)) {
@@ -93,7 +93,7 @@ function catalogEndpoints(app: AppContext): CatalogEndpoint[] {
   for (const { value: e } of app.ephemerals.values()) {
     add(e.endpoint, { name: e.name, ancestors: [e.name], ephemeral: true, attributes: publishedFields(e.fields) });
   }
-  return [...endpoints].map(([name, types]) => at(name, types));
+  return [...endpoints].map(([name, types]) => catalogEndpoint(name, types));
 }
 
 function publishedFields(fields: readonly Field[]): CatalogType['attributes'] {
@@ -115,17 +115,20 @@ export function brokenTypes(app: AppContext): BrokenType[] {
     // A broken chain still names the furthest declaration reached: its endpoint is the best guess.
     const { root } = chainRoot(app.publishDecls, decl);
     const to = root.to?.text ?? defaultEndpoint(app, publicationName(root).text).name;
-    out.push({ type: name, endpoint: at(to) });
+    out.push({ type: name, endpoint: catalogEndpoint(to) });
   }
   for (const decl of app.decls) {
     if (decl.kind !== 'ephemeral' || app.ephemerals.has(decl.name.text)) continue;
-    out.push({ type: decl.name.text, endpoint: at(decl.to?.text ?? defaultEndpoint(app, decl.name.text).name) });
+    out.push({
+      type: decl.name.text,
+      endpoint: catalogEndpoint(decl.to?.text ?? defaultEndpoint(app, decl.name.text).name),
+    });
   }
   return out;
 }
 
 /** A catalog endpoint by its name, `<app>/<model>`. */
-function at(name: string, types: readonly CatalogType[] = []): CatalogEndpoint {
+function catalogEndpoint(name: string, types: readonly CatalogType[] = []): CatalogEndpoint {
   const [app = '', model = ''] = name.split('/');
   return { name, app, model, types };
 }

@@ -8,7 +8,7 @@ import type { Subscription } from '../ir/ir.js';
 import type { Catalog, CatalogEndpoint } from './catalog.js';
 import type { AppContext } from './context.js';
 
-export function resolveLandings(app: AppContext, catalog: Catalog): void {
+export function addResolutions(app: AppContext, catalog: Catalog): void {
   const subscriptions = [...app.subscriptions.values()].map((s) => s.value).sort((a, b) => compare(a.name, b.name));
   const byType = new Map<string, Subscription[]>();
   const endpoints = new Map<string, CatalogEndpoint>();

@@ -11,8 +11,8 @@ import { attributes } from './attributes.js';
 import { type AppContext, type Published, written } from './context.js';
 import { claimLocal } from './naming.js';
 import { parentsFirst } from './order.js';
-import { resolveLandings } from './resolutions.js';
-import { type Source, source } from './sources.js';
+import { addResolutions } from './resolutions.js';
+import { resolveSource, type Source } from './sources.js';
 import { checkTables } from './tables.js';
 import { formatType, resolveType, sameType } from './types.js';
 
@@ -27,13 +27,13 @@ export function resolveSubscribers(app: AppContext, published: Published): void 
   }
   parentsFirst(app.bag, byName, 'subscription', (name, decl) => addSubscription(app, published, name, decl));
   checkTables(app);
-  resolveLandings(app, published.catalog);
+  addResolutions(app, published.catalog);
 }
 
 function addObserver(app: AppContext, published: Published, decl: ObserveAst): void {
-  const from = source(app, published, decl);
-  if (!from) return;
-  const own = attributes(app, decl.attributes, from.type, decl.type.text);
+  const source = resolveSource(app, published, decl);
+  if (!source) return;
+  const own = attributes(app, decl.attributes, source.type, decl.type.text);
   if (!own) return;
   const name = (decl.as ?? decl.type).text;
   app.observers.set(name, {
@@ -41,9 +41,9 @@ function addObserver(app: AppContext, published: Published, decl: ObserveAst): v
       kind: 'observer',
       name,
       type: decl.type.text,
-      source: { from: from.from, binding: from.binding },
+      source: { from: source.from, binding: source.binding },
       attributes: own,
-      ...(from.publisher ? { publisher: from.publisher } : {}),
+      ...(source.publisher ? { publisher: source.publisher } : {}),
     },
     span: (decl.as ?? decl.type).span,
     decl,
@@ -54,21 +54,21 @@ function addSubscription(app: AppContext, published: Published, name: string, de
   const parented = parentOf(app, decl);
   if (!parented) return;
   const { parent } = parented;
-  const from = source(app, published, decl, parent?.source.from);
-  if (!from) return;
-  if (parent && from.type && !from.type.ancestors.includes(parent.type)) {
+  const source = resolveSource(app, published, decl, parent?.source.from);
+  if (!source) return;
+  if (parent && source.type && !source.type.ancestors.includes(parent.type)) {
     app.bag.error(
       'P409',
       decl.extends?.span ?? decl.span,
-      `\`${decl.type.text}\` does not extend \`${parent.type}\` on the publisher (its ancestors: ${from.type.ancestors.map((a) => `\`${a}\``).join(', ')})`,
+      `\`${decl.type.text}\` does not extend \`${parent.type}\` on the publisher (its ancestors: ${source.type.ancestors.map((a) => `\`${a}\``).join(', ')})`,
       'extend the subscription of one of its ancestors, or none',
     );
     return;
   }
   // Attributes and key are checked independently, so that both mistakes show at once.
-  const own = attributes(app, decl.attributes, from.type, decl.type.text);
+  const own = attributes(app, decl.attributes, source.type, decl.type.text);
   const table = decl.into?.text ?? parent?.table ?? pluralize(snakeCase(name));
-  const key = foreignKey(app, decl, from, parent);
+  const key = foreignKey(app, decl, source, parent);
   if (!key || !own) return;
   const sameTable = parent !== undefined && parent.table === table;
   let discriminator: Subscription['discriminator'];
@@ -84,13 +84,13 @@ function addSubscription(app: AppContext, published: Published, name: string, de
     return;
   }
   const inherited = sameTable && parent ? parent.attributes.map((a) => ({ ...a, own: false })) : [];
-  const publisher = from.publisher ?? parent?.publisher;
+  const publisher = source.publisher ?? parent?.publisher;
   app.subscriptions.set(name, {
     value: {
       kind: 'subscription',
       name,
       type: decl.type.text,
-      source: { from: from.from, binding: from.binding },
+      source: { from: source.from, binding: source.binding },
       table,
       key,
       ...(parent ? { parent: parent.name } : {}),
@@ -129,7 +129,7 @@ function parentOf(app: AppContext, decl: SubscribeAst): { parent?: Subscription 
 function foreignKey(
   app: AppContext,
   decl: SubscribeAst,
-  from: Source,
+  source: Source,
   parent: Subscription | undefined,
 ): Subscription['key'] | undefined {
   const keyType = decl.foreignKey?.type ? resolveType(app.bag, decl.foreignKey.type) : undefined;
@@ -137,7 +137,7 @@ function foreignKey(
   const key = decl.foreignKey
     ? { column: decl.foreignKey.column.text, ...(keyType ? { type: keyType } : {}) }
     : (parent?.key ?? { column: 'id' });
-  const idType = from.type?.idType;
+  const idType = source.type?.idType;
   if (keyType && idType && !sameType(keyType, idType)) {
     const span = decl.foreignKey?.type?.span ?? decl.span;
     app.bag.error(
