@@ -1,9 +1,7 @@
 /**
  * Generates cst.ts, the types of the parser's CST nodes, from the grammar itself, so that the
  * AST builder's visitor names every rule and child through a checked type. A unit test fails
- * when the committed file is stale. Regenerate it with:
- *
- *   node --conditions=source --import tsx grammar/generate-cst.ts
+ * when the committed file is stale. Regenerate it with `npm run generate:cst`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

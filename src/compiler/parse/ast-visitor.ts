@@ -1,8 +1,8 @@
 /**
  * Turns the `.prom` CST into AST nodes. The visitor implements the interface generated from the
  * grammar (grammar/cst.ts), so a rule or child renamed in the parser is a compile error here.
- * Recovery may leave holes, so grammar/cst.ts types every child as optional. Each method
- * gets its node's location as the visitor's parameter, for the span of what it builds.
+ * Recovery may leave holes, so grammar/cst.ts types every child as optional. A method whose
+ * AST node has a span of its own takes the CST node's location as its second argument.
  */
 import type { CstNodeLocation, IToken } from 'chevrotain';
 import type {
@@ -35,7 +35,7 @@ import type {
   WhenClauseCstChildren,
 } from '../../../grammar/cst.js';
 import { parser } from '../../../grammar/parser.js';
-import { UnterminatedString } from '../../../grammar/tokens.js';
+import { isReal, UnterminatedString } from '../../../grammar/tokens.js';
 import type {
   AppAst,
   AttributeRefAst,
@@ -50,7 +50,6 @@ import type {
 import { optional } from '../ast/optional.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { Span } from '../source/source-file.js';
-import { isReal } from './syntax-errors.js';
 
 /** What one `.prom` file contributes: its app sections and the files it includes. */
 export interface PromFile {

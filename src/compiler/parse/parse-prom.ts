@@ -13,8 +13,6 @@ import { LineIndex, type SourceFile, type Span } from '../source/source-file.js'
 import { AstVisitor, type PromFile } from './ast-visitor.js';
 import { type FragmentRule, inFragment, reportLexing, syntaxDiagnostic } from './syntax-errors.js';
 
-export type { PromFile } from './ast-visitor.js';
-
 /** Parses one `.prom` file into AST nodes. Syntax errors become P001 diagnostics. */
 export function parseProm(source: SourceFile): Result<PromFile> {
   const lines = new LineIndex(source.path, source.text);

@@ -5,7 +5,15 @@
 import type { ILexingResult, IRecognitionException, IToken } from 'chevrotain';
 import { declarationStarts } from '../../../grammar/parser.js';
 import type { RuleName } from '../../../grammar/rule-names.js';
-import { Comma, keywords, LCurly, Newline, reservedWords, UnterminatedString } from '../../../grammar/tokens.js';
+import {
+  Comma,
+  isReal,
+  keywords,
+  LCurly,
+  Newline,
+  reservedWords,
+  UnterminatedString,
+} from '../../../grammar/tokens.js';
 import { type Diagnostic, DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
 import type { Span } from '../source/source-file.js';
@@ -181,10 +189,6 @@ export function inFragment(error: IRecognitionException, diagnostic: Diagnostic,
         suggestion:
           'a `type` holds only a type, such as `string?`; `primary`, `private` and `column` are keys of their own',
       };
-}
-
-export function isReal(token: IToken | undefined): token is IToken {
-  return token !== undefined && !Number.isNaN(token.startOffset) && token.tokenType.name !== 'EOF';
 }
 
 /** The rule the parser was in. Its stack holds the grammar's rule names, typed as strings. */
