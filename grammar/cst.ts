@@ -23,8 +23,8 @@ export interface AppHeaderCstNode extends CstNode {
 }
 
 export type AppHeaderCstChildren = {
-  App: IToken[];
-  Identifier: IToken[];
+  App?: IToken[];
+  Identifier?: IToken[];
 };
 
 export interface IncludeCstNode extends CstNode {
@@ -33,8 +33,8 @@ export interface IncludeCstNode extends CstNode {
 }
 
 export type IncludeCstChildren = {
-  Include: IToken[];
-  StringLiteral: IToken[];
+  Include?: IToken[];
+  StringLiteral?: IToken[];
 };
 
 export interface PublishDeclCstNode extends CstNode {
@@ -43,13 +43,13 @@ export interface PublishDeclCstNode extends CstNode {
 }
 
 export type PublishDeclCstChildren = {
-  Publish: IToken[];
-  Identifier: IToken[];
+  Publish?: IToken[];
+  Identifier?: IToken[];
   asClause?: AsClauseCstNode[];
   extendsClause?: ExtendsClauseCstNode[];
   whenClause?: WhenClauseCstNode[];
   toClause?: ToClauseCstNode[];
-  fieldBlock: FieldBlockCstNode[];
+  fieldBlock?: FieldBlockCstNode[];
 };
 
 export interface EphemeralDeclCstNode extends CstNode {
@@ -58,10 +58,10 @@ export interface EphemeralDeclCstNode extends CstNode {
 }
 
 export type EphemeralDeclCstChildren = {
-  Ephemeral: IToken[];
-  Identifier: IToken[];
+  Ephemeral?: IToken[];
+  Identifier?: IToken[];
   toClause?: ToClauseCstNode[];
-  fieldBlock: FieldBlockCstNode[];
+  fieldBlock?: FieldBlockCstNode[];
 };
 
 export interface EmbeddedDeclCstNode extends CstNode {
@@ -70,9 +70,9 @@ export interface EmbeddedDeclCstNode extends CstNode {
 }
 
 export type EmbeddedDeclCstChildren = {
-  Embedded: IToken[];
-  Identifier: IToken[];
-  fieldBlock: FieldBlockCstNode[];
+  Embedded?: IToken[];
+  Identifier?: IToken[];
+  fieldBlock?: FieldBlockCstNode[];
 };
 
 export interface SubscribeDeclCstNode extends CstNode {
@@ -81,15 +81,15 @@ export interface SubscribeDeclCstNode extends CstNode {
 }
 
 export type SubscribeDeclCstChildren = {
-  Subscribe: IToken[];
-  Identifier: IToken[];
+  Subscribe?: IToken[];
+  Identifier?: IToken[];
   asClause?: AsClauseCstNode[];
   extendsClause?: ExtendsClauseCstNode[];
   whenClause?: WhenClauseCstNode[];
   fromClause?: FromClauseCstNode[];
   intoClause?: IntoClauseCstNode[];
   foreignKeyClause?: ForeignKeyClauseCstNode[];
-  attributeBlock: AttributeBlockCstNode[];
+  attributeBlock?: AttributeBlockCstNode[];
 };
 
 export interface ObserveDeclCstNode extends CstNode {
@@ -98,11 +98,11 @@ export interface ObserveDeclCstNode extends CstNode {
 }
 
 export type ObserveDeclCstChildren = {
-  Observe: IToken[];
-  Identifier: IToken[];
+  Observe?: IToken[];
+  Identifier?: IToken[];
   asClause?: AsClauseCstNode[];
   fromClause?: FromClauseCstNode[];
-  attributeBlock: AttributeBlockCstNode[];
+  attributeBlock?: AttributeBlockCstNode[];
 };
 
 export interface AsClauseCstNode extends CstNode {
@@ -111,8 +111,8 @@ export interface AsClauseCstNode extends CstNode {
 }
 
 export type AsClauseCstChildren = {
-  As: IToken[];
-  Identifier: IToken[];
+  As?: IToken[];
+  Identifier?: IToken[];
 };
 
 export interface ExtendsClauseCstNode extends CstNode {
@@ -121,8 +121,8 @@ export interface ExtendsClauseCstNode extends CstNode {
 }
 
 export type ExtendsClauseCstChildren = {
-  Extends: IToken[];
-  Identifier: IToken[];
+  Extends?: IToken[];
+  Identifier?: IToken[];
 };
 
 export interface WhenClauseCstNode extends CstNode {
@@ -131,9 +131,9 @@ export interface WhenClauseCstNode extends CstNode {
 }
 
 export type WhenClauseCstChildren = {
-  When: IToken[];
-  Identifier: IToken[];
-  Equals: IToken[];
+  When?: IToken[];
+  Identifier?: IToken[];
+  Equals?: IToken[];
   StringLiteral?: IToken[];
 };
 
@@ -143,8 +143,8 @@ export interface ToClauseCstNode extends CstNode {
 }
 
 export type ToClauseCstChildren = {
-  To: IToken[];
-  StringLiteral: IToken[];
+  To?: IToken[];
+  StringLiteral?: IToken[];
 };
 
 export interface FromClauseCstNode extends CstNode {
@@ -153,8 +153,8 @@ export interface FromClauseCstNode extends CstNode {
 }
 
 export type FromClauseCstChildren = {
-  From: IToken[];
-  StringLiteral: IToken[];
+  From?: IToken[];
+  StringLiteral?: IToken[];
 };
 
 export interface IntoClauseCstNode extends CstNode {
@@ -163,8 +163,8 @@ export interface IntoClauseCstNode extends CstNode {
 }
 
 export type IntoClauseCstChildren = {
-  Into: IToken[];
-  Identifier: IToken[];
+  Into?: IToken[];
+  Identifier?: IToken[];
 };
 
 export interface ForeignKeyClauseCstNode extends CstNode {
@@ -173,8 +173,8 @@ export interface ForeignKeyClauseCstNode extends CstNode {
 }
 
 export type ForeignKeyClauseCstChildren = {
-  ForeignKey: IToken[];
-  Identifier: IToken[];
+  ForeignKey?: IToken[];
+  Identifier?: IToken[];
   typeRef?: TypeRefCstNode[];
 };
 
@@ -184,10 +184,10 @@ export interface FieldBlockCstNode extends CstNode {
 }
 
 export type FieldBlockCstChildren = {
-  LCurly: IToken[];
+  LCurly?: IToken[];
   separator?: SeparatorCstNode[];
   field?: FieldCstNode[];
-  RCurly: IToken[];
+  RCurly?: IToken[];
 };
 
 export interface AttributeBlockCstNode extends CstNode {
@@ -196,10 +196,10 @@ export interface AttributeBlockCstNode extends CstNode {
 }
 
 export type AttributeBlockCstChildren = {
-  LCurly: IToken[];
+  LCurly?: IToken[];
   separator?: SeparatorCstNode[];
   attributeRef?: AttributeRefCstNode[];
-  RCurly: IToken[];
+  RCurly?: IToken[];
 };
 
 export interface SeparatorCstNode extends CstNode {
@@ -218,7 +218,7 @@ export interface FieldCstNode extends CstNode {
 }
 
 export type FieldCstChildren = {
-  Identifier: IToken[];
+  Identifier?: IToken[];
   typeRef?: TypeRefCstNode[];
   belongsTo?: BelongsToCstNode[];
   embeds?: EmbedsCstNode[];
@@ -231,7 +231,7 @@ export interface TypeRefCstNode extends CstNode {
 }
 
 export type TypeRefCstChildren = {
-  Identifier: IToken[];
+  Identifier?: IToken[];
   LParen?: IToken[];
   typeArg?: TypeArgCstNode[];
   Comma?: IToken[];
@@ -271,12 +271,12 @@ export interface VirtualCstNode extends CstNode {
 }
 
 export type VirtualCstChildren = {
-  Virtual: IToken[];
-  LParen: IToken[];
-  Use: IToken[];
-  Identifier: IToken[];
+  Virtual?: IToken[];
+  LParen?: IToken[];
+  Use?: IToken[];
+  Identifier?: IToken[];
   Comma?: IToken[];
-  RParen: IToken[];
+  RParen?: IToken[];
 };
 
 export interface ColumnCstNode extends CstNode {
@@ -285,7 +285,7 @@ export interface ColumnCstNode extends CstNode {
 }
 
 export type ColumnCstChildren = {
-  Column: IToken[];
+  Column?: IToken[];
   Identifier?: IToken[];
   StringLiteral?: IToken[];
 };
@@ -296,8 +296,8 @@ export interface BelongsToCstNode extends CstNode {
 }
 
 export type BelongsToCstChildren = {
-  BelongsTo: IToken[];
-  Identifier: IToken[];
+  BelongsTo?: IToken[];
+  Identifier?: IToken[];
   Question?: IToken[];
 };
 
@@ -307,10 +307,10 @@ export interface EmbedsCstNode extends CstNode {
 }
 
 export type EmbedsCstChildren = {
-  Embeds: IToken[];
+  Embeds?: IToken[];
   One?: IToken[];
   Many?: IToken[];
-  Identifier: IToken[];
+  Identifier?: IToken[];
   Question?: IToken[];
 };
 
@@ -320,7 +320,7 @@ export interface AttributeRefCstNode extends CstNode {
 }
 
 export type AttributeRefCstChildren = {
-  Identifier: IToken[];
+  Identifier?: IToken[];
   As?: IToken[];
 };
 

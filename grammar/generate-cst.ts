@@ -1,9 +1,7 @@
 /**
  * Generates cst.ts, the types of the parser's CST nodes, from the grammar itself, so that the
  * AST builder's visitor names every rule and child through a checked type. A unit test fails
- * when the committed file is stale. Regenerate it with:
- *
- *   node --conditions=source --import tsx grammar/generate-cst.ts
+ * when the committed file is stale. Regenerate it with `npm run generate:cst`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +15,17 @@ const header = `// Generated from grammar/parser.ts by grammar/generate-cst.ts: 
 
 /** What cst.ts must hold for the grammar as it is now, formatted as the repository formats code. */
 export async function cstTypes(): Promise<string> {
-  const text = header + generateCstDts(parser.getGAstProductions());
+  const text = header + everyChildOptional(generateCstDts(parser.getGAstProductions()));
   const options = await resolveConfig(cstTypesPath);
   return format(text, { ...options, filepath: cstTypesPath });
+}
+
+/**
+ * Chevrotain types a child the grammar always consumes as present, but error recovery can
+ * leave any child out; a visitor typed by the generated children must therefore check each one.
+ */
+function everyChildOptional(dts: string): string {
+  return dts.replace(/^( +\w+): (.+\[\];)$/gm, '$1?: $2');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

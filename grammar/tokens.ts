@@ -1,4 +1,4 @@
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { createToken, type IToken, Lexer, type TokenType } from 'chevrotain';
 
 /**
  * Tokens of the `.prom` language. Newlines separate fields inside `{ }` and are skipped
@@ -126,3 +126,11 @@ export const lexer = new Lexer(
   },
   { positionTracking: 'onlyOffset', ensureOptimizations: false },
 );
+
+/**
+ * Whether a token is in the text: one that error recovery invented has no position, and the
+ * end of input is no token of the text. Messages and spans are anchored on real tokens only.
+ */
+export function isReal(token: IToken | undefined): token is IToken {
+  return token !== undefined && !Number.isNaN(token.startOffset) && token.tokenType.name !== 'EOF';
+}

@@ -12,7 +12,7 @@ import type {
 import { optional } from '../ast/optional.js';
 import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import { closest, didYouMean } from '../diagnostics/suggest.js';
-import { parseFragment } from '../parse/parse-prom.js';
+import { parseField, parseType } from '../parse/parse-prom.js';
 import type { SourceFile, Span } from '../source/source-file.js';
 import { type Loc, rootLoc } from './config-loc.js';
 import { runtimeKeys } from './define-config.js';
@@ -239,7 +239,7 @@ class Lowering {
       const text = `${name} ${spec}`;
       const spanAt = (offset: number, length: number): Span =>
         offset <= name.length ? nameSpan : loc.isLiteral() ? loc.span(offset - name.length - 1, length) : loc.span();
-      return parseFragment(text, 'field', spanAt, this.bag) as FieldAst | undefined;
+      return parseField(text, spanAt, this.bag);
     }
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
       this.bag.error(
@@ -300,7 +300,7 @@ class Lowering {
       return undefined;
     }
     const spanAt = (offset: number, length: number): Span => (loc.isLiteral() ? loc.span(offset, length) : loc.span());
-    return parseFragment(value, 'typeRef', spanAt, this.bag) as TypeAst | undefined;
+    return parseType(value, spanAt, this.bag);
   }
 
   private names(value: unknown, loc: Loc): Name[] | undefined {

@@ -57,6 +57,7 @@ export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[
   );
 }
 
-function compare(a: string, b: string): number {
+/** Code-unit order, independent of locale, so that output is the same on every machine. */
+export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

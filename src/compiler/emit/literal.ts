@@ -26,6 +26,15 @@ export function literal(value: unknown, indent = ''): string {
   throw new Error(`cannot print ${typeof value} as a literal`);
 }
 
+/**
+ * An object literal from entries already printed as code (`key: value`, or a shorthand name),
+ * one per line. A multi-line entry is printed at column 0 and indented here, so literals nest.
+ */
+export function literalCode(entries: readonly string[]): string {
+  if (entries.length === 0) return '{}';
+  return `{\n${entries.map((e) => `  ${e.replace(/\n/g, '\n  ')},`).join('\n')}\n}`;
+}
+
 export function quote(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
 }

@@ -1,5 +1,5 @@
 import type { App, Field, Publication } from '../ir/ir.js';
-import { literal, propertyKey } from './literal.js';
+import { literal, literalCode, propertyKey } from './literal.js';
 import {
   constant,
   iface,
@@ -244,10 +244,4 @@ export function attributeDescriptor(f: Field): Record<string, unknown> {
     many: type.kind === 'embedded' ? type.many : undefined,
     private: f.private ? true : undefined,
   };
-}
-
-/** An object literal from already-printed `key: value` entries. */
-function literalCode(entries: readonly string[]): string {
-  if (entries.length === 0) return '{}';
-  return `{\n${entries.map((e) => `  ${e.replace(/\n/g, '\n  ')},`).join('\n')}\n}`;
 }

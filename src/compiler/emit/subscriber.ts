@@ -1,5 +1,5 @@
 import type { App, SubscribedAttribute } from '../ir/ir.js';
-import { literal, propertyKey } from './literal.js';
+import { literal, literalCode, propertyKey } from './literal.js';
 import { constant, iface, importNamespace, importTypes, printModule, type Statement } from './module.js';
 import { attributesType, kindOf, wireType } from './ts-types.js';
 
@@ -33,7 +33,13 @@ export function emitSubscriber(app: App, header: string): string {
     ),
     constant(
       'schema',
-      `{\n  app,\n  subscriptions,\n  observers,\n  bindings: ${literal(bindings(app), '  ')},\n  validate: {\n    envelope: validators.validateEnvelope,\n    attributes: ${validatorMap(app)},\n  },\n}`,
+      literalCode([
+        'app',
+        'subscriptions',
+        'observers',
+        `bindings: ${literal(bindings(app))}`,
+        `validate: ${literalCode(['envelope: validators.validateEnvelope', `attributes: ${validatorMap(app)}`])}`,
+      ]),
       `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
       'SubscriberSchema<Callbacks>',
     ),
@@ -127,9 +133,9 @@ export function bindings(app: App): string[] {
 }
 
 function validatorMap(app: App): string {
-  const entries = [...app.subscriptions, ...app.observers].map(
-    (x) => `${propertyKey(x.name)}: validators.validateSubscribed${x.name}`,
+  return literalCode(
+    [...app.subscriptions, ...app.observers].map(
+      (x) => `${propertyKey(x.name)}: validators.validateSubscribed${x.name}`,
+    ),
   );
-  if (entries.length === 0) return '{}';
-  return `{\n${entries.map((e) => `      ${e},`).join('\n')}\n    }`;
 }

@@ -1,8 +1,8 @@
 /**
  * Turns the `.prom` CST into AST nodes. The visitor implements the interface generated from the
  * grammar (grammar/cst.ts), so a rule or child renamed in the parser is a compile error here.
- * Recovery may leave holes, so every child is read as optional (`Partial<...>`). Each method
- * gets its node's location as the visitor's parameter, for the span of what it builds.
+ * Recovery may leave holes, so grammar/cst.ts types every child as optional. A method whose
+ * AST node has a span of its own takes the CST node's location as its second argument.
  */
 import type { CstNodeLocation, IToken } from 'chevrotain';
 import type {
@@ -35,7 +35,7 @@ import type {
   WhenClauseCstChildren,
 } from '../../../grammar/cst.js';
 import { parser } from '../../../grammar/parser.js';
-import { UnterminatedString } from '../../../grammar/tokens.js';
+import { isReal, UnterminatedString } from '../../../grammar/tokens.js';
 import type {
   AppAst,
   AttributeRefAst,
@@ -50,7 +50,6 @@ import type {
 import { optional } from '../ast/optional.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { Span } from '../source/source-file.js';
-import { isReal } from './syntax-errors.js';
 
 /** What one `.prom` file contributes: its app sections and the files it includes. */
 export interface PromFile {
@@ -60,7 +59,13 @@ export interface PromFile {
 
 type At = CstNodeLocation | undefined;
 
+/** A node directly under `file`: a declaration, an app header or an include. */
+type TopLevelNode = NonNullable<FileCstChildren[keyof FileCstChildren]>[number];
+
 const Base = parser.getBaseCstVisitorConstructor<At, unknown>();
+
+// `implements` already proves that every rule has a method, so Chevrotain's runtime
+// `validateVisitor()` is not called: it would run again on every file and every fragment.
 
 export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
   private readonly apps: { name: Name; decls: DeclAst[] }[] = [];
@@ -71,20 +76,15 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     private readonly bag: DiagnosticBag,
   ) {
     super();
-    this.validateVisitor();
   }
 
-  file(c: Partial<FileCstChildren>): PromFile {
-    // Children of `file` are grouped by rule; restore source order before reading them.
-    const items = [
-      ...(c.appHeader ?? []),
-      ...(c.include ?? []),
-      ...(c.publishDecl ?? []),
-      ...(c.ephemeralDecl ?? []),
-      ...(c.embeddedDecl ?? []),
-      ...(c.subscribeDecl ?? []),
-      ...(c.observeDecl ?? []),
-    ].sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
+  file(c: FileCstChildren): PromFile {
+    // Children of `file` are grouped by rule; restore source order before reading them. Every
+    // group is read, so a top-level rule added to the grammar reaches its method here.
+    const groups: (TopLevelNode[] | undefined)[] = Object.values(c);
+    const items = groups
+      .flatMap((nodes) => nodes ?? [])
+      .sort((a, b) => (a.location?.startOffset ?? 0) - (b.location?.startOffset ?? 0));
     for (const node of items) this.visit(node, node.location);
     return {
       apps: this.apps.map((a) => ({ kind: 'app', name: a.name, decls: a.decls })),
@@ -92,17 +92,17 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     };
   }
 
-  appHeader(c: Partial<AppHeaderCstChildren>): void {
+  appHeader(c: AppHeaderCstChildren): void {
     const name = this.name(c.Identifier);
     if (name) this.apps.push({ name, decls: [] });
   }
 
-  include(c: Partial<IncludeCstChildren>): void {
+  include(c: IncludeCstChildren): void {
     const path = this.name(c.StringLiteral);
     if (path) this.includes.push(path);
   }
 
-  publishDecl(c: Partial<PublishDeclCstChildren>, at: At): void {
+  publishDecl(c: PublishDeclCstChildren, at: At): void {
     const span = this.span(at);
     const table = this.name(c.Identifier);
     if (!table || !span) return;
@@ -118,7 +118,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     });
   }
 
-  ephemeralDecl(c: Partial<EphemeralDeclCstChildren>, at: At): void {
+  ephemeralDecl(c: EphemeralDeclCstChildren, at: At): void {
     const span = this.span(at);
     const name = this.name(c.Identifier);
     if (!name || !span) return;
@@ -132,14 +132,14 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     });
   }
 
-  embeddedDecl(c: Partial<EmbeddedDeclCstChildren>, at: At): void {
+  embeddedDecl(c: EmbeddedDeclCstChildren, at: At): void {
     const span = this.span(at);
     const name = this.name(c.Identifier);
     if (!name || !span) return;
     this.addDecl({ kind: 'embedded', span, name, fields: this.fieldBlock(c.fieldBlock?.[0]?.children) });
   }
 
-  subscribeDecl(c: Partial<SubscribeDeclCstChildren>, at: At): void {
+  subscribeDecl(c: SubscribeDeclCstChildren, at: At): void {
     const span = this.span(at);
     const type = this.name(c.Identifier);
     if (!type || !span) return;
@@ -158,7 +158,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     this.addDecl(decl);
   }
 
-  observeDecl(c: Partial<ObserveDeclCstChildren>, at: At): void {
+  observeDecl(c: ObserveDeclCstChildren, at: At): void {
     const span = this.span(at);
     const type = this.name(c.Identifier);
     if (!type || !span) return;
@@ -172,34 +172,34 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     });
   }
 
-  asClause(c: Partial<AsClauseCstChildren> = {}): Name | undefined {
+  asClause(c: AsClauseCstChildren = {}): Name | undefined {
     return this.name(c.Identifier);
   }
 
-  extendsClause(c: Partial<ExtendsClauseCstChildren> = {}): Name | undefined {
+  extendsClause(c: ExtendsClauseCstChildren = {}): Name | undefined {
     return this.name(c.Identifier);
   }
 
-  toClause(c: Partial<ToClauseCstChildren> = {}): Name | undefined {
+  toClause(c: ToClauseCstChildren = {}): Name | undefined {
     return this.name(c.StringLiteral);
   }
 
-  fromClause(c: Partial<FromClauseCstChildren> = {}): Name | undefined {
+  fromClause(c: FromClauseCstChildren = {}): Name | undefined {
     return this.name(c.StringLiteral);
   }
 
-  intoClause(c: Partial<IntoClauseCstChildren> = {}): Name | undefined {
+  intoClause(c: IntoClauseCstChildren = {}): Name | undefined {
     return this.name(c.Identifier);
   }
 
-  whenClause(c: Partial<WhenClauseCstChildren> | undefined): Discriminator | undefined {
+  whenClause(c: WhenClauseCstChildren | undefined): Discriminator | undefined {
     if (!c) return undefined;
     const column = this.name(c.Identifier, 0);
     const value = this.name(c.StringLiteral) ?? this.name(c.Identifier, 1);
     return column && value ? { column, value } : undefined;
   }
 
-  foreignKeyClause(c: Partial<ForeignKeyClauseCstChildren> | undefined): SubscribeAst['foreignKey'] {
+  foreignKeyClause(c: ForeignKeyClauseCstChildren | undefined): SubscribeAst['foreignKey'] {
     if (!c) return undefined;
     const column = this.name(c.Identifier);
     if (!column) return undefined;
@@ -208,18 +208,18 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     return type ? { column, type } : { column };
   }
 
-  fieldBlock(c: Partial<FieldBlockCstChildren> | undefined): FieldAst[] {
+  fieldBlock(c: FieldBlockCstChildren | undefined): FieldAst[] {
     return (c?.field ?? []).map((f) => this.field(f.children, f.location)).filter((f) => f !== undefined);
   }
 
-  attributeBlock(c: Partial<AttributeBlockCstChildren> | undefined): AttributeRefAst[] {
+  attributeBlock(c: AttributeBlockCstChildren | undefined): AttributeRefAst[] {
     return (c?.attributeRef ?? []).flatMap((ref) => this.attributeRef(ref.children));
   }
 
   /** Separators carry nothing. */
   separator(): void {}
 
-  field(c: Partial<FieldCstChildren>, at: At): FieldAst | undefined {
+  field(c: FieldCstChildren, at: At): FieldAst | undefined {
     const name = this.name(c.Identifier);
     const span = this.span(at);
     if (!name || !span) return undefined;
@@ -236,7 +236,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     return type ? { kind: 'field', span, name, type, modifiers } : { kind: 'field', span, name, modifiers };
   }
 
-  typeRef(c: Partial<TypeRefCstChildren>, at: At): TypeAst | undefined {
+  typeRef(c: TypeRefCstChildren, at: At): TypeAst | undefined {
     const name = this.name(c.Identifier);
     const span = this.span(at);
     if (!name || !span) return undefined;
@@ -250,50 +250,46 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     };
   }
 
-  typeArg(c: Partial<TypeArgCstChildren>): Name | undefined {
+  typeArg(c: TypeArgCstChildren): Name | undefined {
     return this.name(c.Identifier) ?? this.name(c.StringLiteral) ?? this.name(c.NumberLiteral);
   }
 
   /** One modifier: a flag (`primary`, `private`) or a rule of its own. */
-  modifier(c: Partial<ModifierCstChildren>): ModifierAst | undefined {
+  modifier(c: ModifierCstChildren): ModifierAst | undefined {
     const primary = c.Primary?.[0];
     if (primary) return isReal(primary) ? { kind: 'primary', span: this.tokenSpan(primary) } : undefined;
     const flag = c.Private?.[0];
     if (flag) return isReal(flag) ? { kind: 'private', span: this.tokenSpan(flag) } : undefined;
-    const node = c.virtual?.[0] ?? c.column?.[0] ?? c.belongsTo?.[0] ?? c.embeds?.[0];
-    if (!node) return undefined;
-    switch (node.name) {
-      case 'virtual':
-        return this.virtual(node.children, node.location);
-      case 'column':
-        return this.column(node.children, node.location);
-      case 'belongsTo':
-        return this.belongsTo(node.children, node.location);
-      case 'embeds':
-        return this.embeds(node.children, node.location);
-    }
+    const virtual = c.virtual?.[0];
+    if (virtual) return this.virtual(virtual.children, virtual.location);
+    const column = c.column?.[0];
+    if (column) return this.column(column.children, column.location);
+    const belongsTo = c.belongsTo?.[0];
+    if (belongsTo) return this.belongsTo(belongsTo.children, belongsTo.location);
+    const embeds = c.embeds?.[0];
+    return embeds && this.embeds(embeds.children, embeds.location);
   }
 
-  virtual(c: Partial<VirtualCstChildren>, at: At): ModifierAst | undefined {
+  virtual(c: VirtualCstChildren, at: At): ModifierAst | undefined {
     const span = this.span(at);
     const uses = (c.Identifier ?? []).filter(isReal).map((t) => this.tokenName(t));
     return span ? { kind: 'virtual', span, uses } : undefined;
   }
 
-  column(c: Partial<ColumnCstChildren>, at: At): ModifierAst | undefined {
+  column(c: ColumnCstChildren, at: At): ModifierAst | undefined {
     const span = this.span(at);
     const column = this.name(c.Identifier) ?? this.name(c.StringLiteral);
     return span && column ? { kind: 'column', span, column } : undefined;
   }
 
-  belongsTo(c: Partial<BelongsToCstChildren>, at: At): ModifierAst | undefined {
+  belongsTo(c: BelongsToCstChildren, at: At): ModifierAst | undefined {
     const span = this.span(at);
     const target = this.name(c.Identifier);
     const nullable = (c.Question ?? []).length > 0;
     return span && target ? { kind: 'belongsTo', span, target, nullable } : undefined;
   }
 
-  embeds(c: Partial<EmbedsCstChildren>, at: At): ModifierAst | undefined {
+  embeds(c: EmbedsCstChildren, at: At): ModifierAst | undefined {
     const span = this.span(at);
     const target = this.name(c.Identifier);
     const many = (c.Many ?? []).length > 0;
@@ -301,7 +297,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     return span && target ? { kind: 'embeds', span, many, target, nullable } : undefined;
   }
 
-  attributeRef(c: Partial<AttributeRefCstChildren>): AttributeRefAst[] {
+  attributeRef(c: AttributeRefCstChildren): AttributeRefAst[] {
     const name = this.name(c.Identifier, 0);
     const column = this.name(c.Identifier, 1);
     if (!name) return [];

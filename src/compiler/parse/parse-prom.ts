@@ -13,8 +13,6 @@ import { LineIndex, type SourceFile, type Span } from '../source/source-file.js'
 import { AstVisitor, type PromFile } from './ast-visitor.js';
 import { type FragmentRule, inFragment, reportLexing, syntaxDiagnostic } from './syntax-errors.js';
 
-export type { PromFile } from './ast-visitor.js';
-
 /** Parses one `.prom` file into AST nodes. Syntax errors become P001 diagnostics. */
 export function parseProm(source: SourceFile): Result<PromFile> {
   const lines = new LineIndex(source.path, source.text);
@@ -57,26 +55,45 @@ function dropStrayNewlines(tokens: IToken[]): IToken[] {
 }
 
 /**
- * Parses one field (`email string? primary`) or one type (`enum(a, b)[]`) written inside a
- * config string, with the `.prom` grammar, so that both front ends read them the same way.
- * `spanAt` maps offsets in `text` back to the config file.
+ * Parses one field (`email string? primary`) written inside a config string, with the `.prom`
+ * grammar, so that both front ends read it the same way. `spanAt` maps offsets in `text` back
+ * to the config file.
  */
-export function parseFragment(
+export function parseField(
   text: string,
-  rule: FragmentRule,
   spanAt: (offset: number, length: number) => Span,
   bag: DiagnosticBag,
-): FieldAst | TypeAst | undefined {
+): FieldAst | undefined {
+  const cst = parseFragment(text, 'field', () => parser.field() as FieldCstNode, spanAt, bag);
+  return cst && new AstVisitor(spanAt, bag).field(cst.children, cst.location);
+}
+
+/** Parses one type (`enum(a, b)[]`) written inside a config string, as {@link parseField} a field. */
+export function parseType(
+  text: string,
+  spanAt: (offset: number, length: number) => Span,
+  bag: DiagnosticBag,
+): TypeAst | undefined {
+  const cst = parseFragment(text, 'typeRef', () => parser.typeRef() as TypeRefCstNode, spanAt, bag);
+  return cst && new AstVisitor(spanAt, bag).typeRef(cst.children, cst.location);
+}
+
+/** The CST of a fragment read by `rule`, or nothing when it has a syntax error (reported). */
+function parseFragment<N>(
+  text: string,
+  rule: FragmentRule,
+  parse: () => N,
+  spanAt: (offset: number, length: number) => Span,
+  bag: DiagnosticBag,
+): N | undefined {
   const before = bag.items.length;
   const lexed: ILexingResult = lexer.tokenize(text);
   reportLexing(text, lexed, spanAt, bag);
   parser.input = withEnds(lexed.tokens);
-  const cst = (rule === 'field' ? parser.field() : parser.typeRef()) as FieldCstNode | TypeRefCstNode;
+  const cst = parse();
   for (const error of parser.errors) {
     const diagnostic = syntaxDiagnostic(error, spanAt, lexed.tokens);
     bag.push(inFragment(error, diagnostic, rule));
   }
-  if (bag.items.length > before) return undefined;
-  const visitor = new AstVisitor(spanAt, bag);
-  return cst.name === 'field' ? visitor.field(cst.children, cst.location) : visitor.typeRef(cst.children, cst.location);
+  return bag.items.length > before ? undefined : cst;
 }

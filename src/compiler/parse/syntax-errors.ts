@@ -5,7 +5,15 @@
 import type { ILexingResult, IRecognitionException, IToken } from 'chevrotain';
 import { declarationStarts } from '../../../grammar/parser.js';
 import type { RuleName } from '../../../grammar/rule-names.js';
-import { Comma, keywords, LCurly, Newline, reservedWords, UnterminatedString } from '../../../grammar/tokens.js';
+import {
+  Comma,
+  isReal,
+  keywords,
+  LCurly,
+  Newline,
+  reservedWords,
+  UnterminatedString,
+} from '../../../grammar/tokens.js';
 import { type Diagnostic, DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
 import type { Span } from '../source/source-file.js';
@@ -59,9 +67,12 @@ function reportUnterminated(
   }
 }
 
+/** What a stray item at the top level needs. */
+const outsideBlocks = 'move it inside a `{ }` block, or remove it';
+
 /** What to write instead, by the rule the parser was in, when nothing more precise applies. */
-const ruleHelp: Partial<Record<RuleName, string>> = {
-  file: 'move it inside a `{ }` block, or remove it',
+const ruleHelp: Record<RuleName, string> = {
+  file: outsideBlocks,
   appHeader: 'name the app: `app shop`',
   include: 'quote the path: `include "billing.prom"`',
   publishDecl: 'write `publish <table> { <field> <type> ... }`',
@@ -76,6 +87,8 @@ const ruleHelp: Partial<Record<RuleName, string>> = {
   fromClause: 'quote the source: `from "<app>/<model>"` or `from "<app>.<model>.*"`',
   intoClause: 'name the table: `into <table>`',
   foreignKeyClause: 'name the column: `foreign_key <column>`, optionally followed by its type',
+  // A field with no real token before the error has nothing to name in a more precise help.
+  field: outsideBlocks,
   fieldBlock: 'open the fields with `{`: `{ id integer primary }`',
   attributeBlock: 'open the attributes with `{`: `{ name, email }`',
   separator: 'separate items with a new line or `,`',
@@ -154,7 +167,7 @@ function syntaxHelp(error: IRecognitionException, token: IToken | undefined, pre
     const argument = isReal(token) && ['Identifier', 'NumberLiteral', 'StringLiteral'].includes(token.tokenType.name);
     return argument ? 'separate the arguments with `,`: `decimal(12, 2)`' : 'close the arguments with `)`';
   }
-  return ruleHelp[rule] ?? ruleHelp.file ?? '';
+  return ruleHelp[rule];
 }
 
 /** A fragment is not a file: its text ends, and what follows a whole field or type is no declaration. */
@@ -163,12 +176,12 @@ export function inFragment(error: IRecognitionException, diagnostic: Diagnostic,
     return { ...diagnostic, message: diagnostic.message.replace('the end of the file', 'the end of the text') };
   }
   const extra = `\`${error.token.image}\``;
-  const guessed = diagnostic.suggestion !== ruleHelp.file;
+  const guessed = diagnostic.suggestion !== outsideBlocks;
   return rule === 'field'
     ? {
         ...diagnostic,
         message: `expected a modifier (\`primary\`, \`private\`, \`column\`, \`belongs_to\`, \`embeds\`) after the type, found ${extra}`,
-        suggestion: guessed ? diagnostic.suggestion : (ruleHelp.modifier as string),
+        suggestion: guessed ? diagnostic.suggestion : ruleHelp.modifier,
       }
     : {
         ...diagnostic,
@@ -176,10 +189,6 @@ export function inFragment(error: IRecognitionException, diagnostic: Diagnostic,
         suggestion:
           'a `type` holds only a type, such as `string?`; `primary`, `private` and `column` are keys of their own',
       };
-}
-
-export function isReal(token: IToken | undefined): token is IToken {
-  return token !== undefined && !Number.isNaN(token.startOffset) && token.tokenType.name !== 'EOF';
 }
 
 /** The rule the parser was in. Its stack holds the grammar's rule names, typed as strings. */

@@ -1,7 +1,11 @@
 /**
  * The state the resolver's passes share, one `AppContext` per app. Each pass takes the context
- * and fills its own maps; later passes read what earlier ones resolved. A node with an error
- * is left out of its map, so a later pass sees only what resolved cleanly.
+ * and fills its own maps; later passes read what earlier ones resolved. The maps of resolved
+ * nodes (`embedded`, `publications`, `ephemerals`, `subscriptions`, `observers`) leave out a
+ * node with an error, so a later pass sees only what resolved cleanly. `names`, `embeddedNames`,
+ * `publishDecls` and `localNames` record every declaration, resolved or not: a declaration not
+ * resolved yet can be read, and a reference to one that failed (reported there) is not
+ * reported again as unknown.
  */
 import type { AppAst, DeclAst, PublishAst } from '../ast/ast.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -80,9 +84,4 @@ export interface BrokenType {
 /** The fix in the user's own syntax: a span with a config path comes from `defineConfig`. */
 export function written(span: Span, prom: string, config: string): string {
   return span.path === undefined ? prom : config;
-}
-
-/** Code-unit order, independent of locale, so that output is the same on every machine. */
-export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -9,18 +9,20 @@ import { snakeCase } from '../ir/names.js';
 import type { Span } from '../source/source-file.js';
 import type { CatalogEndpoint, CatalogType } from './catalog.js';
 import { type AppContext, type BrokenType, written } from './context.js';
-import { publicationName } from './naming.js';
+import { publicationName, rootName } from './naming.js';
+import { chainRoot } from './order.js';
 
 /** The endpoint a model is published to: `to`, or else `<app>/<model>`. */
-export function endpoint(app: AppContext, to: Name | undefined, model: string): Endpoint | undefined {
-  if (!to) return { name: `${app.name}/${snakeCase(model)}`, app: app.name, model: snakeCase(model) };
+export function resolveEndpoint(app: AppContext, to: Name | undefined, model: string): Endpoint | undefined {
+  if (!to) return defaultEndpoint(app, model);
   const [owner, modelPart, ...rest] = to.text.split('/');
   if (owner === undefined || modelPart === undefined || rest.length > 0 || !/^[a-z0-9_]+$/.test(modelPart)) {
+    const suggested = defaultEndpoint(app, model).name;
     app.bag.error(
       'P301',
       to.span,
       `\`${to.text}\` is not an endpoint`,
-      `write ${written(to.span, `\`to "${app.name}/${snakeCase(model)}"\``, `\`to: '${app.name}/${snakeCase(model)}'\``)}: the app, a slash, then lowercase letters, digits and \`_\``,
+      `write ${written(to.span, `\`to "${suggested}"\``, `\`to: '${suggested}'\``)}: the app, a slash, then lowercase letters, digits and \`_\``,
     );
     return undefined;
   }
@@ -36,6 +38,11 @@ export function endpoint(app: AppContext, to: Name | undefined, model: string): 
   return { name: to.text, app: owner, model: modelPart };
 }
 
+/** Where a model is published when it names no endpoint: `<app>/<model>`. */
+function defaultEndpoint(app: AppContext, model: string): Endpoint {
+  return { name: `${app.name}/${snakeCase(model)}`, app: app.name, model: snakeCase(model) };
+}
+
 /** Checks that each endpoint carries one model tree, then adds the workspace's endpoints to the catalog. */
 export function checkEndpoints(apps: readonly AppContext[], catalog: Map<string, CatalogEndpoint>): void {
   for (const app of apps) {
@@ -49,15 +56,16 @@ export function checkEndpoints(apps: readonly AppContext[], catalog: Map<string,
 function checkOwners(app: AppContext): void {
   const owners = new Map<string, { span: Span; root: string }>();
   for (const { value, span } of [...app.publications.values(), ...app.ephemerals.values()]) {
-    const root = value.kind === 'publication' ? (value.ancestors.at(-1) ?? value.name) : value.name;
+    const root = value.kind === 'publication' ? rootName(value) : value.name;
     const previous = owners.get(value.endpoint.name);
     if (!previous) owners.set(value.endpoint.name, { span, root });
     else if (previous.root !== root) {
+      const suggested = defaultEndpoint(app, value.name).name;
       app.bag.error(
         'P303',
         span,
         `\`${value.endpoint.name}\` is already published by \`${previous.root}\``,
-        `publish \`${value.name}\` to its own endpoint with ${written(span, `\`to "${app.name}/${snakeCase(value.name)}"\``, `\`to: '${app.name}/${snakeCase(value.name)}'\``)} (one endpoint carries one model and its subtypes)`,
+        `publish \`${value.name}\` to its own endpoint with ${written(span, `\`to "${suggested}"\``, `\`to: '${suggested}'\``)} (one endpoint carries one model and its subtypes)`,
         [{ message: 'first published here', span: previous.span }],
       );
     }
@@ -85,7 +93,7 @@ function catalogEndpoints(app: AppContext): CatalogEndpoint[] {
   for (const { value: e } of app.ephemerals.values()) {
     add(e.endpoint, { name: e.name, ancestors: [e.name], ephemeral: true, attributes: publishedFields(e.fields) });
   }
-  return [...endpoints].map(([name, types]) => at(name, types));
+  return [...endpoints].map(([name, types]) => catalogEndpoint(name, types));
 }
 
 function publishedFields(fields: readonly Field[]): CatalogType['attributes'] {
@@ -104,26 +112,23 @@ export function brokenTypes(app: AppContext): BrokenType[] {
   const out: BrokenType[] = [];
   for (const [name, decl] of app.publishDecls) {
     if (app.publications.has(name)) continue;
-    let root = decl;
-    const chain = new Set([name]);
-    while (root.extends && !chain.has(root.extends.text)) {
-      const parent = app.publishDecls.get(root.extends.text);
-      if (!parent) break;
-      chain.add(root.extends.text);
-      root = parent;
-    }
-    const rootName = publicationName(root).text;
-    out.push({ type: name, endpoint: at(root.to?.text ?? `${app.name}/${snakeCase(rootName)}`) });
+    // A broken chain still names the furthest declaration reached: its endpoint is the best guess.
+    const { root } = chainRoot(app.publishDecls, decl);
+    const to = root.to?.text ?? defaultEndpoint(app, publicationName(root).text).name;
+    out.push({ type: name, endpoint: catalogEndpoint(to) });
   }
   for (const decl of app.decls) {
     if (decl.kind !== 'ephemeral' || app.ephemerals.has(decl.name.text)) continue;
-    out.push({ type: decl.name.text, endpoint: at(decl.to?.text ?? `${app.name}/${snakeCase(decl.name.text)}`) });
+    out.push({
+      type: decl.name.text,
+      endpoint: catalogEndpoint(decl.to?.text ?? defaultEndpoint(app, decl.name.text).name),
+    });
   }
   return out;
 }
 
 /** A catalog endpoint by its name, `<app>/<model>`. */
-function at(name: string, types: readonly CatalogType[] = []): CatalogEndpoint {
+function catalogEndpoint(name: string, types: readonly CatalogType[] = []): CatalogEndpoint {
   const [app = '', model = ''] = name.split('/');
   return { name, app, model, types };
 }

@@ -2,10 +2,11 @@
  * Primary keys: a model's own (P204-P206, P208) and the key a `belongs_to` takes its type from,
  * read from the target's declaration when it is not resolved yet.
  */
-import type { Name, PublishAst } from '../ast/ast.js';
+import type { Name } from '../ast/ast.js';
 import type { FieldType, ScalarName } from '../ir/ir.js';
 import type { Span } from '../source/source-file.js';
 import { type AppContext, type FieldsResult, written } from './context.js';
+import { chainRoot } from './order.js';
 import { formatType } from './types.js';
 
 /** The types a primary key may have (P206). */
@@ -78,11 +79,13 @@ export function relationKey(
     const key = resolved.fields.find((f) => f.name === resolved.primaryKey);
     return key ? { name: key.name, type: key.type } : 'broken';
   }
-  if (!app.publishDecls.has(target)) return undefined;
+  const decl = app.publishDecls.get(target);
+  if (!decl) return undefined;
   if (visiting.has(target)) return 'loop';
   visiting.add(target);
-  const root = declaredRoot(app, target);
-  if (!root) return 'broken';
+  // The key is declared on the root: a chain that breaks before it has none to read.
+  const { root, complete } = chainRoot(app.publishDecls, decl);
+  if (!complete) return 'broken';
   const primaries = root.fields.filter((f) => f.modifiers.some((m) => m.kind === 'primary'));
   const field = primaries.length > 0 ? primaries[0] : root.fields.find((f) => f.name.text === 'id');
   if (!field || primaries.length > 1) return 'broken';
@@ -97,17 +100,4 @@ export function relationKey(
   }
   if (type.array || type.nullable || type.args.length > 0 || !keyTypes.includes(type.name.text)) return 'broken';
   return { name: field.name.text, type: { kind: 'scalar', name: type.name.text as ScalarName } };
-}
-
-/** The declaration that holds a declared publication's key: its root's; none if the chain breaks. */
-function declaredRoot(app: AppContext, name: string): PublishAst | undefined {
-  let decl = app.publishDecls.get(name);
-  const chain = new Set([name]);
-  while (decl?.extends) {
-    const parent: PublishAst | undefined = app.publishDecls.get(decl.extends.text);
-    if (!parent || chain.has(decl.extends.text)) return undefined;
-    chain.add(decl.extends.text);
-    decl = parent;
-  }
-  return decl;
 }

@@ -4,6 +4,7 @@
  */
 import type { AppAst, Name, PublishAst } from '../ast/ast.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
+import type { Publication } from '../ir/ir.js';
 import { pascalCase, singularize, snakeCase } from '../ir/names.js';
 import type { AppContext } from './context.js';
 
@@ -51,6 +52,11 @@ export function claimLocal(app: AppContext, name: Name): boolean {
   }
   app.localNames.set(name.text, name.span);
   return true;
+}
+
+/** The root of a publication's model tree, which owns its table and endpoint. */
+export function rootName(publication: Publication): string {
+  return publication.ancestors.at(-1) ?? publication.name;
 }
 
 /** A publication is named by `as`, or else after its table: `users` publishes `User`. */

@@ -1,6 +1,7 @@
 /**
- * Resolves declarations that may `extends` one another parents first, so that a subtype sees
- * its parent resolved, and reports each `extends` cycle once, where it closes.
+ * Declarations that may `extends` one another: resolved parents first, so that a subtype sees
+ * its parent resolved, with each `extends` cycle reported once, where it closes; and followed
+ * up to their root by the passes that read declarations not resolved yet.
  */
 import type { Name } from '../ast/ast.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -42,6 +43,25 @@ export function parentsFirst<D extends Extending>(
     state.set(name, 'done');
   };
   for (const [name, decl] of byName) visit(name, decl);
+}
+
+/**
+ * Where `start`'s `extends` chain ends: its root, or, when a parent is not in `byName` or the
+ * chain loops, the last declaration reached (`complete: false`).
+ */
+export function chainRoot<D extends Extending>(
+  byName: ReadonlyMap<string, D>,
+  start: D,
+): { root: D; complete: boolean } {
+  let root = start;
+  const chain = new Set([start]);
+  while (root.extends) {
+    const parent = byName.get(root.extends.text);
+    if (!parent || chain.has(parent)) return { root, complete: false };
+    chain.add(parent);
+    root = parent;
+  }
+  return { root, complete: true };
 }
 
 /** `\`A\` -> \`B\` -> \`A\``: the `extends` chain from `start` back to where it loops. */

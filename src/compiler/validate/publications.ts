@@ -7,10 +7,10 @@ import type { EmbeddedAst, EphemeralAst, Name, PublishAst } from '../ast/ast.js'
 import { didYouMean } from '../diagnostics/suggest.js';
 import type { Publication } from '../ir/ir.js';
 import { type AppContext, written } from './context.js';
-import { endpoint } from './endpoints.js';
+import { resolveEndpoint } from './endpoints.js';
 import { fields } from './fields.js';
 import { primaryKey } from './keys.js';
-import { claimName, publicationName } from './naming.js';
+import { claimName, publicationName, rootName } from './naming.js';
 import { parentsFirst } from './order.js';
 
 export function resolvePublishers(app: AppContext): void {
@@ -37,11 +37,11 @@ function addEmbedded(app: AppContext, decl: EmbeddedAst): void {
 
 function addEphemeral(app: AppContext, decl: EphemeralAst): void {
   if (!claimName(app, decl.name, false)) return;
-  const to = endpoint(app, decl.to, decl.name.text);
+  const endpoint = resolveEndpoint(app, decl.to, decl.name.text);
   const resolved = fields(app, decl.fields, 'ephemeral', []);
-  if (!resolved.ok || !to) return;
+  if (!resolved.ok || !endpoint) return;
   app.ephemerals.set(decl.name.text, {
-    value: { kind: 'ephemeral', name: decl.name.text, endpoint: to, fields: resolved.fields },
+    value: { kind: 'ephemeral', name: decl.name.text, endpoint, fields: resolved.fields },
     span: decl.name.span,
     decl,
   });
@@ -78,16 +78,16 @@ function addPublication(app: AppContext, name: string, decl: PublishAst): void {
       return;
     }
   }
-  const to = parent ? parent.endpoint : endpoint(app, decl.to, name);
-  if (!to) return;
-  const discriminator = parent ? subtypeDiscriminator(app, name, decl, parent) : undefined;
+  const endpoint = parent ? parent.endpoint : resolveEndpoint(app, decl.to, name);
+  if (!endpoint) return;
+  const discriminator = parent ? claimDiscriminator(app, name, decl, parent) : undefined;
   if (parent && !discriminator) return;
   app.publications.set(name, {
     value: {
       kind: 'publication',
       name,
       table: decl.table.text,
-      endpoint: to,
+      endpoint,
       ...(parent ? { parent: parent.name } : {}),
       ancestors: [name, ...(parent?.ancestors ?? [])],
       ...(discriminator ? { discriminator } : {}),
@@ -163,9 +163,10 @@ function reportUnknownParent(app: AppContext, name: string, decl: PublishAst, pa
 
 /**
  * The column and value that tell a subtype's rows apart in its root's table: one column for
- * the whole tree, one value per type. The root, once it has a subtype, gets its own name.
+ * the whole tree, one value per type. The root's entry in `app.publications`, once it has a
+ * subtype, gets its own name.
  */
-function subtypeDiscriminator(
+function claimDiscriminator(
   app: AppContext,
   name: string,
   decl: PublishAst,
@@ -210,6 +211,5 @@ function subtypeDiscriminator(
 }
 
 function rootOf(app: AppContext, publication: Publication): Publication {
-  const rootName = publication.ancestors.at(-1) ?? publication.name;
-  return app.publications.get(rootName)?.value ?? publication;
+  return app.publications.get(rootName(publication))?.value ?? publication;
 }

@@ -3,11 +3,12 @@
  * ancestor that reaches its endpoint (an `Admin` arrives as a `User` when only `User` is
  * subscribed), in a stable order.
  */
+import { compare } from '../diagnostics/diagnostic.js';
 import type { Subscription } from '../ir/ir.js';
 import type { Catalog, CatalogEndpoint } from './catalog.js';
-import { type AppContext, compare } from './context.js';
+import type { AppContext } from './context.js';
 
-export function resolveLandings(app: AppContext, catalog: Catalog): void {
+export function addResolutions(app: AppContext, catalog: Catalog): void {
   const subscriptions = [...app.subscriptions.values()].map((s) => s.value).sort((a, b) => compare(a.name, b.name));
   const byType = new Map<string, Subscription[]>();
   const endpoints = new Map<string, CatalogEndpoint>();

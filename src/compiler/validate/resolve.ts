@@ -2,19 +2,18 @@
  * Checks a workspace and lowers it to the IR. Every problem becomes a diagnostic; a node with
  * an error is left out of the IR, and the CLI writes nothing when any error was found.
  *
- * The passes, in order (each file's header says what it checks):
- * 1. publications.ts, per app: embedded models, publications, ephemerals (with naming.ts,
- *    fields.ts, field.ts, keys.ts, types.ts, endpoints.ts);
- * 2. endpoints.ts, across apps: one model tree per endpoint, then the catalog of what is published;
- * 3. subscriptions.ts, per app: observers and subscriptions against that catalog (with
- *    sources.ts, attributes.ts), then tables.ts and resolutions.ts.
- * An `AppContext` (context.ts) carries each app's state from pass to pass.
+ * The passes, in order, each needing what the one before resolved:
+ * 1. per app, the publishers: embedded models, publications, ephemerals;
+ * 2. across apps, the endpoints: one model tree per endpoint, then the catalog of what is published;
+ * 3. per app, the subscribers: observers and subscriptions against that catalog, then their
+ *    tables and where each published type lands.
+ * An `AppContext` carries each app's state from pass to pass.
  */
 import type { AppAst, WorkspaceAst } from '../ast/ast.js';
-import { DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
+import { compare, DiagnosticBag, type Result } from '../diagnostics/diagnostic.js';
 import type { App, Workspace } from '../ir/ir.js';
 import { type CatalogEndpoint, Catalog } from './catalog.js';
-import { type AppContext, appContext, compare, type Located } from './context.js';
+import { type AppContext, appContext, type Located } from './context.js';
 import { brokenTypes, checkEndpoints } from './endpoints.js';
 import { checkAppName } from './naming.js';
 import { resolvePublishers } from './publications.js';

@@ -18,7 +18,7 @@ export interface Source {
 }
 
 /** Finds what is published under `from` and checks the requested type against it. */
-export function source(
+export function resolveSource(
   app: AppContext,
   published: Published,
   decl: SubscribeAst | ObserveAst,

@@ -11,8 +11,8 @@ import { attributes } from './attributes.js';
 import { type AppContext, type Published, written } from './context.js';
 import { claimLocal } from './naming.js';
 import { parentsFirst } from './order.js';
-import { resolveLandings } from './resolutions.js';
-import { type Source, source } from './sources.js';
+import { addResolutions } from './resolutions.js';
+import { resolveSource, type Source } from './sources.js';
 import { checkTables } from './tables.js';
 import { formatType, resolveType, sameType } from './types.js';
 
@@ -27,13 +27,13 @@ export function resolveSubscribers(app: AppContext, published: Published): void 
   }
   parentsFirst(app.bag, byName, 'subscription', (name, decl) => addSubscription(app, published, name, decl));
   checkTables(app);
-  resolveLandings(app, published.catalog);
+  addResolutions(app, published.catalog);
 }
 
 function addObserver(app: AppContext, published: Published, decl: ObserveAst): void {
-  const from = source(app, published, decl);
-  if (!from) return;
-  const own = attributes(app, decl.attributes, from.type, decl.type.text);
+  const source = resolveSource(app, published, decl);
+  if (!source) return;
+  const own = attributes(app, decl.attributes, source.type, decl.type.text);
   if (!own) return;
   const name = (decl.as ?? decl.type).text;
   app.observers.set(name, {
@@ -41,9 +41,9 @@ function addObserver(app: AppContext, published: Published, decl: ObserveAst): v
       kind: 'observer',
       name,
       type: decl.type.text,
-      source: { from: from.from, binding: from.binding },
+      source: { from: source.from, binding: source.binding },
       attributes: own,
-      ...(from.publisher ? { publisher: from.publisher } : {}),
+      ...(source.publisher ? { publisher: source.publisher } : {}),
     },
     span: (decl.as ?? decl.type).span,
     decl,
@@ -53,27 +53,27 @@ function addObserver(app: AppContext, published: Published, decl: ObserveAst): v
 function addSubscription(app: AppContext, published: Published, name: string, decl: SubscribeAst): void {
   const parented = parentOf(app, decl);
   if (!parented) return;
-  let { parent } = parented;
-  const from = source(app, published, decl, parent?.source.from);
-  if (!from) return;
-  if (parent && from.type && !from.type.ancestors.includes(parent.type)) {
+  const { parent } = parented;
+  const source = resolveSource(app, published, decl, parent?.source.from);
+  if (!source) return;
+  if (parent && source.type && !source.type.ancestors.includes(parent.type)) {
     app.bag.error(
       'P409',
       decl.extends?.span ?? decl.span,
-      `\`${decl.type.text}\` does not extend \`${parent.type}\` on the publisher (its ancestors: ${from.type.ancestors.map((a) => `\`${a}\``).join(', ')})`,
+      `\`${decl.type.text}\` does not extend \`${parent.type}\` on the publisher (its ancestors: ${source.type.ancestors.map((a) => `\`${a}\``).join(', ')})`,
       'extend the subscription of one of its ancestors, or none',
     );
     return;
   }
   // Attributes and key are checked independently, so that both mistakes show at once.
-  const own = attributes(app, decl.attributes, from.type, decl.type.text);
+  const own = attributes(app, decl.attributes, source.type, decl.type.text);
   const table = decl.into?.text ?? parent?.table ?? pluralize(snakeCase(name));
-  const key = foreignKey(app, decl, from, parent);
+  const key = foreignKey(app, decl, source, parent);
   if (!key || !own) return;
   const sameTable = parent !== undefined && parent.table === table;
   let discriminator: Subscription['discriminator'];
   if (sameTable && parent) {
-    ({ discriminator, parent } = subtypeDiscriminator(app, name, decl, parent));
+    discriminator = claimDiscriminator(app, name, decl, parent);
   } else if (decl.when) {
     app.bag.error(
       'P212',
@@ -84,13 +84,13 @@ function addSubscription(app: AppContext, published: Published, name: string, de
     return;
   }
   const inherited = sameTable && parent ? parent.attributes.map((a) => ({ ...a, own: false })) : [];
-  const publisher = from.publisher ?? parent?.publisher;
+  const publisher = source.publisher ?? parent?.publisher;
   app.subscriptions.set(name, {
     value: {
       kind: 'subscription',
       name,
       type: decl.type.text,
-      source: { from: from.from, binding: from.binding },
+      source: { from: source.from, binding: source.binding },
       table,
       key,
       ...(parent ? { parent: parent.name } : {}),
@@ -129,7 +129,7 @@ function parentOf(app: AppContext, decl: SubscribeAst): { parent?: Subscription 
 function foreignKey(
   app: AppContext,
   decl: SubscribeAst,
-  from: Source,
+  source: Source,
   parent: Subscription | undefined,
 ): Subscription['key'] | undefined {
   const keyType = decl.foreignKey?.type ? resolveType(app.bag, decl.foreignKey.type) : undefined;
@@ -137,7 +137,7 @@ function foreignKey(
   const key = decl.foreignKey
     ? { column: decl.foreignKey.column.text, ...(keyType ? { type: keyType } : {}) }
     : (parent?.key ?? { column: 'id' });
-  const idType = from.type?.idType;
+  const idType = source.type?.idType;
   if (keyType && idType && !sameType(keyType, idType)) {
     const span = decl.foreignKey?.type?.span ?? decl.span;
     app.bag.error(
@@ -156,22 +156,23 @@ function foreignKey(
 }
 
 /**
- * A subtype stored in its parent's table is told apart by a discriminator; the parent, when it
- * had none, gets one with its own name, and is returned updated.
+ * A subtype stored in its parent's table is told apart by a discriminator; the parent's entry in
+ * `app.subscriptions`, when it had none, gets one with its own name.
  */
-function subtypeDiscriminator(
+function claimDiscriminator(
   app: AppContext,
   name: string,
   decl: SubscribeAst,
   parent: Subscription,
-): { discriminator: Subscription['discriminator']; parent: Subscription } {
+): Subscription['discriminator'] {
   const discriminator = {
     column: decl.when?.column.text ?? parent.discriminator?.column ?? 'type',
     value: decl.when?.value.text ?? name,
   };
   const entry = app.subscriptions.get(parent.name);
-  if (parent.discriminator || !entry) return { discriminator, parent };
-  const root = { column: discriminator.column, value: parent.name };
-  app.subscriptions.set(parent.name, { ...entry, value: { ...entry.value, discriminator: root } });
-  return { discriminator, parent: { ...parent, discriminator: root } };
+  if (!parent.discriminator && entry) {
+    const root = { column: discriminator.column, value: parent.name };
+    app.subscriptions.set(parent.name, { ...entry, value: { ...entry.value, discriminator: root } });
+  }
+  return discriminator;
 }
