@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { exitCodeOf, exitCodes } from './exit-codes.js';
 import { generate } from './generate.js';
 import { consoleOutput, type Output } from './output.js';
 import { parked } from './parked.js';
@@ -146,9 +147,10 @@ export async function runCli(argv: readonly string[], output: Output = consoleOu
   } catch (error) {
     const exit = error as { exitCode?: number; code?: string };
     if (exit.code === 'commander.helpDisplayed' || exit.code === 'commander.version') return 0;
-    if (typeof exit.exitCode === 'number') return exit.exitCode;
+    // Commander's own errors (an unknown option, a missing argument) carry their exit code.
+    if (typeof exit.exitCode === 'number') return exit.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     output.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    return 1;
+    return exitCodeOf(error);
   }
   return code;
 }

@@ -1,15 +1,14 @@
 import type { Output } from './output.js';
-import { appRuntime } from './runtime.js';
+import { withAppRuntime } from './runtime.js';
 
 /** `promiscuous parked list|retry|drop [ids...]`: the messages the app's subscriber gave up on. */
-export async function parked(
+export function parked(
   action: 'list' | 'retry' | 'drop',
   ids: readonly string[],
   options: { config?: string; app?: string },
   output: Output,
 ): Promise<number> {
-  const runtime = await appRuntime(options);
-  try {
+  return withAppRuntime(options, async (runtime) => {
     const only = ids.length > 0 ? ids : undefined;
     if (action === 'list') {
       const messages = await runtime.transport.parked(runtime.app);
@@ -27,7 +26,5 @@ export async function parked(
       output.info(`${await runtime.transport.dropParked(runtime.app, only)} message(s) dropped`);
     }
     return 0;
-  } finally {
-    await runtime.close();
-  }
+  });
 }

@@ -4,7 +4,7 @@ import type { PublisherSchema } from '../runtime/contract.js';
 import { type InitialSyncResult, initialSync } from '../runtime/publisher/initial-sync.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';
-import { appRuntime } from './runtime.js';
+import { withAppRuntime } from './runtime.js';
 
 export interface PublishOptions {
   readonly config?: string;
@@ -27,40 +27,41 @@ export async function publish(selections: readonly string[], options: PublishOpt
     output.error(shard);
     return 1;
   }
-  const runtime = await appRuntime(options);
-  const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-  const publisher: Publisher<unknown, unknown> = new Publisher({
-    schema,
-    knex: runtime.knex,
-    transport: runtime.transport,
-    virtuals: runtime.config.virtuals?.[runtime.app],
-    relay: false,
-    answerResync: false,
-  });
-  const stop = new AbortController();
-  const interrupt = () => stop.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  let code = 0;
-  try {
-    for (const selection of selections) {
-      const result = await syncSelection(publisher, runtime.knex, selection, { ...options, shard }, stop.signal);
-      const state = result.finished ? 'done' : 'stopped; run the same command again to resume';
-      output.info(
-        `[${runtime.app}] ${result.job}: published ${result.published} rows (${result.total} in all), ${state}`,
-      );
-      if (!result.finished) break;
+  return withAppRuntime(options, async (runtime, opened) => {
+    const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
+    const publisher: Publisher<unknown, unknown> = opened.add(
+      new Publisher({
+        schema,
+        knex: runtime.knex,
+        transport: runtime.transport,
+        virtuals: runtime.config.virtuals?.[runtime.app],
+        relay: false,
+        answerResync: false,
+      }),
+      (p) => p.close(),
+    );
+    const stop = new AbortController();
+    const interrupt = () => stop.abort();
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    try {
+      for (const selection of selections) {
+        const result = await syncSelection(publisher, runtime.knex, selection, { ...options, shard }, stop.signal);
+        const state = result.finished ? 'done' : 'stopped; run the same command again to resume';
+        output.info(
+          `[${runtime.app}] ${result.job}: published ${result.published} rows (${result.total} in all), ${state}`,
+        );
+        if (!result.finished) break;
+      }
+      return 0;
+    } catch (error) {
+      output.error(`[${runtime.app}] ${(error as Error).message}`);
+      return 1;
+    } finally {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
     }
-  } catch (error) {
-    output.error(`[${runtime.app}] ${(error as Error).message}`);
-    code = 1;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    await publisher.close();
-    await runtime.close();
-  }
-  return code;
+  });
 }
 
 /** Publishes one selection (`Type[ where ...]`), with a progress bar on a terminal. */

@@ -2,7 +2,7 @@ import type { PublisherSchema } from '../runtime/contract.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { appRuntime, untilSignal } from './runtime.js';
+import { untilSignal, withAppRuntime } from './runtime.js';
 
 /**
  * `promiscuous relay`: publishes the outbox of the app's database on its own, for rows that
@@ -10,25 +10,26 @@ import { appRuntime, untilSignal } from './runtime.js';
  * with `relay: false`, and answers subscribers' re-sync requests. Several relays on one
  * database are safe: rows are claimed.
  */
-export async function relay(
+export function relay(
   options: { config?: string; app?: string; metricsPort?: string },
   output: Output,
 ): Promise<number> {
-  const runtime = await appRuntime(options);
-  const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-  const stopMetrics = await metricsServer(options.metricsPort, runtime.app, output);
-  const publisher = new Publisher({
-    schema,
-    knex: runtime.knex,
-    transport: runtime.transport,
-    virtuals: runtime.config.virtuals?.[runtime.app],
-    errorNotifier: (error) => output.error(`[${runtime.app}] ${error.message}`),
+  return withAppRuntime(options, async (runtime, opened) => {
+    const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
+    opened.add(await metricsServer(options.metricsPort, runtime.app, output), (stop) => stop());
+    const publisher = opened.add(
+      new Publisher({
+        schema,
+        knex: runtime.knex,
+        transport: runtime.transport,
+        virtuals: runtime.config.virtuals?.[runtime.app],
+        errorNotifier: (error) => output.error(`[${runtime.app}] ${error.message}`),
+      }),
+      (p) => p.close(),
+    );
+    publisher.relay?.schedule();
+    output.info(`[${runtime.app}] relaying the outbox and answering re-sync requests`);
+    await untilSignal();
+    return 0;
   });
-  publisher.relay?.schedule();
-  output.info(`[${runtime.app}] relaying the outbox and answering re-sync requests`);
-  await untilSignal();
-  await publisher.close();
-  await stopMetrics();
-  await runtime.close();
-  return 0;
 }

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
 import type { RoutesConfig } from '../compiler/config/define-config.js';
 import { connectTransport, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { Transport } from '../transport/transport.js';
+import { ConfigError } from './exit-codes.js';
 import { findRoutes, loadConfig } from './files.js';
 
 /** What a runtime command needs: the config, the app, its database and a connected transport. */
@@ -15,36 +17,68 @@ export interface AppRuntime {
   readonly transport: Transport;
   /** Imports one of the app's generated modules (`subscriber`, `publisher`). */
   generated<T>(module: string): Promise<T>;
-  close(): Promise<void>;
+}
+
+/**
+ * What a command opened, closed last opened first: when the command ends, and as soon as its
+ * start fails, so that a process that cannot start leaves nothing open and exits.
+ */
+export class Opened {
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  /** Registers how to close what was just opened; returns it. */
+  add<T>(value: T, close: (value: T) => Promise<unknown>): T {
+    this.closers.push(() => close(value));
+    return value;
+  }
+
+  /** Closes everything, each even if another failed to close. */
+  async close(): Promise<void> {
+    for (let close = this.closers.pop(); close; close = this.closers.pop()) await close().catch(() => {});
+  }
+}
+
+/** Runs a command with the app's runtime, and closes whatever it opened however it ends. */
+export async function withAppRuntime<T>(
+  options: { config?: string; app?: string },
+  run: (runtime: AppRuntime, opened: Opened) => Promise<T>,
+): Promise<T> {
+  const opened = new Opened();
+  try {
+    return await run(await appRuntime(options, opened), opened);
+  } finally {
+    await opened.close();
+  }
 }
 
 /** The runtime config (`promiscuous.config.ts`) and the path it was read from. */
 export async function runtimeConfig(options: { config?: string }): Promise<{ path: string; config: RoutesConfig }> {
   const path = findRoutes(options.config).find((p) => p.endsWith('.ts'));
-  if (!path) throw new Error('the runtime commands read promiscuous.config.ts: pass --config <file>');
+  if (!path) throw new ConfigError('the runtime commands read promiscuous.config.ts: pass --config <file>');
   const loaded = await loadConfig(path);
-  if ('error' in loaded) throw new Error(`${path} could not be loaded: ${loaded.error}`);
+  if ('error' in loaded) throw new ConfigError(`${path} could not be loaded: ${loaded.error}`);
   return { path, config: loaded.value as RoutesConfig };
 }
 
 /** The Knex config of an app's database. */
 export function databaseConfig(config: RoutesConfig, app: string): Knex.Config {
   const database = typeof config.database === 'function' ? config.database(app) : config.database;
-  if (!database) throw new Error('the config has no `database` (a Knex config, or a function of the app name)');
+  if (!database) throw new ConfigError('the config has no `database` (a Knex config, or a function of the app name)');
   return database as Knex.Config;
 }
 
-export async function appRuntime(options: { config?: string; app?: string }): Promise<AppRuntime> {
+/** Connects an app's runtime; what it opens is registered in `opened`. */
+async function appRuntime(options: { config?: string; app?: string }, opened: Opened): Promise<AppRuntime> {
   const { path, config } = await runtimeConfig(options);
   const settings = runtimeSettings({ ...config, ...(options.app ? { app: options.app } : {}) });
   const apps = Object.keys(config.apps ?? {});
   const app = settings.app ?? (apps.length === 1 ? apps[0] : undefined);
   if (!app || !apps.includes(app)) {
-    throw new Error(`choose the app this process runs with --app or PROMISCUOUS_APP (one of ${apps.join(', ')})`);
+    throw new ConfigError(`choose the app this process runs with --app or PROMISCUOUS_APP (one of ${apps.join(', ')})`);
   }
   const database = databaseConfig(config, app);
-  const transport = await connectTransport(settings);
-  const db = knex(database);
+  const transport = opened.add(await connectTransport(settings), (t) => t.close());
+  const db = opened.add(knex(database), (k) => k.destroy());
   const folder = join(dirname(resolve(path)), config.generated ?? 'generated', app);
   return {
     config,
@@ -53,12 +87,10 @@ export async function appRuntime(options: { config?: string; app?: string }): Pr
     knex: db,
     transport,
     async generated<T>(module: string): Promise<T> {
+      const file = join(folder, `${module}.ts`);
+      if (!existsSync(file)) throw new ConfigError(`${file} is missing: run \`promiscuous generate\` first`);
       const { tsImport } = await import('tsx/esm/api');
-      return (await tsImport(pathToFileURL(join(folder, `${module}.ts`)).href, import.meta.url)) as T;
-    },
-    async close() {
-      await transport.close();
-      await db.destroy();
+      return (await tsImport(pathToFileURL(file).href, import.meta.url)) as T;
     },
   };
 }

@@ -1,0 +1,99 @@
+/**
+ * A runtime command that cannot start closes what it opened and exits at once, with a code
+ * that tells why and a message that names the cause. Each case runs the CLI as a real
+ * process against the real services.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { amqpUrl, queueExpiresMs, randomName } from '../helpers/services.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+interface Exit {
+  readonly code: number | null;
+  readonly stderr: string;
+  /** Whether the process was still running at the deadline, and was killed. */
+  readonly hung: boolean;
+}
+
+/** Runs `promiscuous args...` and waits for it to exit, killing it if it still runs after 30 s. */
+function promiscuous(args: readonly string[], env: Record<string, string>): Promise<Exit> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bin/promiscuous.js', ...args], {
+      cwd: root,
+      env: {
+        ...process.env,
+        PROMISCUOUS_AMQP_URL: amqpUrl,
+        PROMISCUOUS_NAMESPACE: randomName('prom'),
+        PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    let hung = false;
+    const deadline = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, stderr, hung });
+    });
+  });
+}
+
+test('subscribe exits with 69 naming Redis when Redis cannot be reached', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  try {
+    const exit = await promiscuous(
+      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
+      { PROMISCUOUS_REDIS_URL: 'redis://127.0.0.1:1', PROMISCUOUS_SQLITE_DIR: dir },
+    );
+    assert.not.ok(exit.hung, 'the process exits by itself: the broker connection it opened is closed');
+    assert.is(exit.code, 69, exit.stderr);
+    assert.match(exit.stderr, 'cannot reach Redis at redis://127.0.0.1:1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('relay exits with 78 naming the missing generated code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  try {
+    const config = join(dir, 'promiscuous.config.ts');
+    writeFileSync(
+      config,
+      "export default { apps: { blog: {} }, database: { client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true } };\n",
+    );
+    const exit = await promiscuous(['relay', '--config', config], {});
+    assert.not.ok(exit.hung, 'the process exits by itself: the broker connection and the database are closed');
+    assert.is(exit.code, 78, exit.stderr);
+    assert.match(exit.stderr, `${join(dir, 'generated', 'blog', 'publisher.ts')} is missing`);
+    assert.match(exit.stderr, 'promiscuous generate');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('subscribe exits with 69 naming RabbitMQ when the broker cannot be reached', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  try {
+    const exit = await promiscuous(
+      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
+      { PROMISCUOUS_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1', PROMISCUOUS_SQLITE_DIR: dir },
+    );
+    assert.not.ok(exit.hung);
+    assert.is(exit.code, 69, exit.stderr);
+    assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
