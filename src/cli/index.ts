@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { packageVersion, port, wholeNumber } from './arguments.js';
 import { exitCodeOf, exitCodes } from './exit-codes.js';
 import { generate } from './generate.js';
 import { consoleOutput, type Output } from './output.js';
@@ -15,6 +16,7 @@ type Done = (code: number) => void;
 export function buildCli(output: Output, done: Done): Command {
   const program = new Command('promiscuous')
     .description('Replication between services that each own their database.')
+    .version(packageVersion())
     .exitOverride()
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => output.info(s.trimEnd()), writeErr: (s) => output.error(s.trimEnd()) });
@@ -28,8 +30,8 @@ export function buildCli(output: Output, done: Done): Command {
 }
 
 const configOption = '-c, --config <file>';
-const metricsPortOption = '--metrics-port <port>';
-const metricsPortHelp = 'serve Prometheus metrics at http://localhost:<port>/metrics';
+const metricsPort = () =>
+  new Option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics').argParser(port);
 
 function defineGenerate(program: Command, output: Output, done: Done): void {
   const format = new Option('--format <format>', 'how diagnostics are printed')
@@ -68,8 +70,8 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     .description("apply the app's subscriptions: consume its queue until SIGTERM")
     .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs (default: PROMISCUOUS_APP, or the only app)')
-    .option('--prefetch <n>', 'messages in flight at once', '5')
-    .option('--concurrency <n>', 'consumers in this process', '1')
+    .option('--prefetch <n>', 'messages in flight at once', wholeNumber(1), 5)
+    .option('--concurrency <n>', 'consumers in this process', wholeNumber(1), 1)
     .option(
       '--recovery',
       'apply a message whose dependency is still missing after the timeout, reporting a RecoveryError, instead of asking its publisher to re-sync it',
@@ -77,10 +79,11 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     .option(
       '--dependency-timeout <ms>',
       'how long a message waits for a dependency before the re-sync or recovery',
-      '30000',
+      wholeNumber(0),
+      30_000,
     )
     .option('--bareback', 'apply messages in any order (development only)')
-    .option(metricsPortOption, metricsPortHelp)
+    .addOption(metricsPort())
     .action(async (options) => done(await subscribe(options, output)));
 }
 
@@ -90,7 +93,7 @@ function defineRelay(program: Command, output: Output, done: Done): void {
     .description("publish the app's outbox until SIGTERM (rows left behind by dead publishers)")
     .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs')
-    .option(metricsPortOption, metricsPortHelp)
+    .addOption(metricsPort())
     .action(async (options) => done(await relay(options, output)));
 }
 
@@ -112,7 +115,7 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the publishing app')
     .option('--to <app>', "only to this subscriber app's queue (default: every subscriber)")
-    .option('--page-size <n>', 'rows read and published per page', '1000')
+    .option('--page-size <n>', 'rows read and published per page', wholeNumber(1), 1000)
     .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i")
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')

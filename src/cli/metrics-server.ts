@@ -11,21 +11,17 @@ let processMetricsCollected = false;
  * loop lag), at `http://<host>:<port>/metrics`. Resolves to a function that stops serving.
  */
 export async function metricsServer(
-  port: string | undefined,
+  port: number | undefined,
   app: string,
   output: Output,
 ): Promise<() => Promise<void>> {
   if (port === undefined) return async () => {};
-  const number = Number(port);
-  if (!Number.isInteger(number) || number < 0 || number > 65_535) {
-    throw new Error(`--metrics-port ${port} is not a port number`);
-  }
   const metrics = defaultMetrics();
   if (!processMetricsCollected) {
     collectDefaultMetrics({ register: metrics.registry });
     processMetricsCollected = true;
   }
-  const server: Server = await serveMetrics(metrics, number);
+  const server: Server = await serveMetrics(metrics, port);
   output.info(`[${app}] metrics at http://localhost:${listeningPort(server)}/metrics`);
   return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -10,7 +10,7 @@ export interface PublishOptions {
   readonly config?: string;
   readonly app?: string;
   readonly to?: string;
-  readonly pageSize?: string;
+  readonly pageSize?: number;
   readonly shard?: string;
   readonly restart?: boolean;
   readonly progress?: boolean;
@@ -83,7 +83,7 @@ async function syncSelection(
     type,
     ...(where ? { where } : {}),
     ...(options.to ? { to: options.to } : {}),
-    ...(options.pageSize ? { pageSize: Number(options.pageSize) } : {}),
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
     ...(options.shard ? { shard: options.shard } : {}),
     ...(options.restart ? { restart: true } : {}),
     signal,

@@ -11,7 +11,7 @@ import { untilSignal, withAppRuntime } from './runtime.js';
  * database are safe: rows are claimed.
  */
 export function relay(
-  options: { config?: string; app?: string; metricsPort?: string },
+  options: { config?: string; app?: string; metricsPort?: number },
   output: Output,
 ): Promise<number> {
   return withAppRuntime(options, async (runtime, opened) => {

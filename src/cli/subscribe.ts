@@ -8,12 +8,12 @@ import { untilSignal, withAppRuntime } from './runtime.js';
 export interface SubscribeOptions {
   readonly config?: string;
   readonly app?: string;
-  readonly prefetch?: string;
-  readonly concurrency?: string;
+  readonly prefetch?: number;
+  readonly concurrency?: number;
   readonly recovery?: boolean;
-  readonly dependencyTimeout?: string;
+  readonly dependencyTimeout?: number;
   readonly bareback?: boolean;
-  readonly metricsPort?: string;
+  readonly metricsPort?: number;
 }
 
 /**
@@ -33,16 +33,16 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
     if (options.bareback)
       output.error('WARNING: --bareback applies messages in any order. Never use it in production.');
     const workers = Array.from(
-      { length: Math.max(1, Number(options.concurrency ?? 1)) },
+      { length: options.concurrency ?? 1 },
       () =>
         new Subscriber({
           schema,
           knex: runtime.knex,
           transport: runtime.transport,
-          prefetch: Number(options.prefetch ?? 5),
+          prefetch: options.prefetch ?? 5,
           ...(coordinator ? { coordinator } : {}),
           mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
-          dependencyTimeoutMs: Number(options.dependencyTimeout ?? 30_000),
+          dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
           callbacks: runtime.config.callbacks?.[runtime.app],
           logger: { warn: (m) => output.error(`[${runtime.app}] ${m}`) },
           errorNotifier: (error) => {

@@ -162,4 +162,30 @@ test('--help lists the commands', async () => {
   assert.match(sub.out, '--output <file>');
 });
 
+test('a wrong option value stops the command line with 64, naming the option, before anything runs', async () => {
+  for (const args of [
+    ['subscribe', '--prefetch', 'abc'],
+    ['subscribe', '--concurrency', '-3'],
+    ['subscribe', '--dependency-timeout', '1.5'],
+    ['relay', '--metrics-port', '70000'],
+    ['publish', 'User', '--page-size', '0'],
+  ]) {
+    const run = await cli(...args);
+    assert.is(run.code, 64, `${args.join(' ')}: ${run.err}`);
+    assert.match(run.err, args.find((a) => a.startsWith('--')) as string);
+  }
+  const unknown = await cli('subscribe', '--prefetsh', '5');
+  assert.is(unknown.code, 64);
+  assert.match(unknown.err, '--prefetsh');
+});
+
+test('--version prints the package version', async () => {
+  const run = await cli('--version');
+  assert.is(run.code, 0);
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  assert.is(run.out, manifest.version);
+});
+
 test.run();
