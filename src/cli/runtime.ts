@@ -55,6 +55,7 @@ export async function withAppRuntime<T>(
 export async function runtimeConfig(options: { config?: string }): Promise<{ path: string; config: RoutesConfig }> {
   const path = findRoutes(options.config).find((p) => p.endsWith('.ts'));
   if (!path) throw new ConfigError('the runtime commands read promiscuous.config.ts: pass --config <file>');
+  if (!existsSync(path)) throw new ConfigError(`${path} does not exist: pass the config's path with --config <file>`);
   const loaded = await loadConfig(path);
   if ('error' in loaded) throw new ConfigError(`${path} could not be loaded: ${loaded.error}`);
   return { path, config: loaded.value as RoutesConfig };

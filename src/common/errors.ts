@@ -6,7 +6,12 @@
 
 /** RabbitMQ, Redis or the database could not be reached, or the connection was lost. */
 export class ConnectionError extends Error {
-  override readonly name = 'ConnectionError';
+  override readonly name: string = 'ConnectionError';
+}
+
+/** RabbitMQ or Redis answered, and refused the credentials: retrying will not help. */
+export class CredentialsError extends ConnectionError {
+  override readonly name = 'CredentialsError';
 }
 
 /** A change could not be published (the broker refused it, or the relay failed). */

@@ -1,4 +1,4 @@
-import { ConnectionError } from '../common/errors.js';
+import { ConnectionError, CredentialsError } from '../common/errors.js';
 import { redact } from '../common/redact.js';
 import { AmqpTransport } from '../transport/amqp/amqp-transport.js';
 import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
@@ -51,9 +51,17 @@ export async function connectTransport(settings: RuntimeSettings): Promise<Trans
       ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
     });
   } catch (error) {
+    if (error instanceof CredentialsError) throw error;
     throw new ConnectionError(
-      `cannot reach RabbitMQ at ${redact(settings.amqpUrl)}: is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,
+      `cannot reach RabbitMQ at ${redact(settings.amqpUrl)} (${causeOf(error)}): is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,
       { cause: error },
     );
   }
+}
+
+/** The innermost message of an error: what the network or the broker said. */
+function causeOf(error: unknown): string {
+  let inner = error as Error;
+  while (inner.cause instanceof Error) inner = inner.cause;
+  return inner.message;
 }

@@ -90,10 +90,37 @@ test('subscribe exits with 69 naming RabbitMQ when the broker cannot be reached'
     );
     assert.not.ok(exit.hung);
     assert.is(exit.code, 69, exit.stderr);
-    assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1');
+    assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1 (connect ECONNREFUSED');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('subscribe exits with 78 when RabbitMQ refuses the credentials, and says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  try {
+    const url = new URL(amqpUrl);
+    url.password = 'not-the-password';
+    const exit = await promiscuous(
+      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
+      { PROMISCUOUS_AMQP_URL: url.toString(), PROMISCUOUS_SQLITE_DIR: dir },
+    );
+    assert.not.ok(exit.hung);
+    assert.is(exit.code, 78, exit.stderr);
+    assert.match(exit.stderr, `refused the user \`${decodeURIComponent(url.username)}\` (ACCESS_REFUSED)`);
+    assert.not.match(exit.stderr, 'not-the-password', 'the password is never printed');
+    assert.not.match(exit.stderr, 'is it running');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a runtime command given a config file that does not exist exits with 78 naming it', async () => {
+  const exit = await promiscuous(['relay', '--config', 'nowhere/promiscuous.config.ts'], {});
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 78, exit.stderr);
+  assert.match(exit.stderr, 'nowhere/promiscuous.config.ts does not exist');
+  assert.not.match(exit.stderr, 'ENOENT');
 });
 
 test.run();

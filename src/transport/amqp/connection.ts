@@ -5,7 +5,7 @@
  * is away waits here for it, up to `connectTimeoutMs`.
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { ConnectionError } from '../../common/errors.js';
+import { ConnectionError, CredentialsError } from '../../common/errors.js';
 import { redact } from '../../common/redact.js';
 import type { AmqpOptions } from './options.js';
 
@@ -50,9 +50,15 @@ export class AmqpConnection implements Channels {
     try {
       connection.model = await connectRecovering(options, (model) => connection.reconnected(model));
     } catch (error) {
-      throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const message = (error as Error).message;
+      if (/ACCESS.REFUSED/.test(message)) {
+        const user = decodeURIComponent(new URL(options.url).username) || 'guest';
+        throw new CredentialsError(
+          `RabbitMQ at ${redact(options.url)} refused the user \`${user}\` (ACCESS_REFUSED): check the user and password of the URL`,
+          { cause: error },
+        );
+      }
+      throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${message}`, { cause: error });
     }
     connection.model.on('disconnect', () => {
       connection.up = false;
