@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { collectDefaultMetrics } from 'prom-client';
-import { listeningPort, serveMetrics } from '../runtime/observability/http.js';
+import { listeningPort, type ReadinessChecks, serveMetrics } from '../runtime/observability/http.js';
 import { defaultMetrics } from '../runtime/observability/metrics.js';
 import type { Output } from './output.js';
 
@@ -14,6 +14,7 @@ export async function metricsServer(
   port: number | undefined,
   app: string,
   output: Output,
+  readiness?: () => Promise<ReadinessChecks>,
 ): Promise<() => Promise<void>> {
   if (port === undefined) return async () => {};
   const metrics = defaultMetrics();
@@ -21,7 +22,7 @@ export async function metricsServer(
     collectDefaultMetrics({ register: metrics.registry });
     processMetricsCollected = true;
   }
-  const server: Server = await serveMetrics(metrics, port);
+  const server: Server = await serveMetrics(metrics, port, undefined, readiness);
   output.info(`[${app}] metrics at http://localhost:${listeningPort(server)}/metrics`);
   return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -2,7 +2,7 @@ import type { PublisherSchema } from '../runtime/contract.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { untilSignal, withAppRuntime } from './runtime.js';
+import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
 
 /**
  * `promiscuous relay`: publishes the outbox of the app's database on its own, for rows that
@@ -16,7 +16,9 @@ export function relay(
 ): Promise<number> {
   return withAppRuntime(options, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-    opened.add(await metricsServer(options.metricsPort, runtime.app, output), (stop) => stop());
+    opened.add(await metricsServer(options.metricsPort, runtime.app, output, () => runtimeChecks(runtime)), (stop) =>
+      stop(),
+    );
     const publisher = opened.add(
       new Publisher({
         schema,

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
 import type { RoutesConfig } from '../compiler/config/define-config.js';
 import { connectTransport, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
+import type { ReadinessChecks } from '../runtime/observability/http.js';
 import type { Transport } from '../transport/transport.js';
 import { ConfigError } from './exit-codes.js';
 import { findRoutes, loadConfig } from './files.js';
@@ -94,6 +95,22 @@ async function appRuntime(options: { config?: string; app?: string }, opened: Op
       return (await tsImport(pathToFileURL(file).href, import.meta.url)) as T;
     },
   };
+}
+
+/** What every runtime command needs ready: the broker, and its database answering within 2 s. */
+export async function runtimeChecks(runtime: AppRuntime): Promise<ReadinessChecks> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('the database did not answer within 2 s'), 2_000);
+  });
+  const database = await Promise.race([
+    runtime.knex.raw('SELECT 1').then(
+      () => true as const,
+      (error: Error) => `the database failed: ${error.message}`,
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
+  return { broker: runtime.transport.healthy() || 'not connected to RabbitMQ', database };
 }
 
 /** Resolves on the first SIGTERM or SIGINT. */

@@ -1,9 +1,10 @@
 import type { SubscriberSchema } from '../runtime/contract.js';
+import type { ReadinessChecks } from '../runtime/observability/http.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { untilSignal, withAppRuntime } from './runtime.js';
+import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
 
 export interface SubscribeOptions {
   readonly config?: string;
@@ -51,14 +52,22 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           },
         }),
     );
-    opened.add(await metricsServer(options.metricsPort, runtime.app, output), (stop) => stop());
+    let consuming = false;
+    const readiness = async (): Promise<ReadinessChecks> => ({
+      ...(await runtimeChecks(runtime)),
+      ...(coordinator ? { redis: coordinator.healthy() || 'not connected to Redis' } : {}),
+      consuming: consuming || 'not consuming: starting, or finishing the messages in flight',
+    });
+    opened.add(await metricsServer(options.metricsPort, runtime.app, output, readiness), (stop) => stop());
     for (const worker of workers) {
       await worker.start();
       // Stopped first at the end: they finish and acknowledge the messages in flight.
       opened.add(worker, (w) => w.stop());
     }
+    consuming = true;
     output.info(`[${runtime.app}] subscribed to ${schema.bindings.join(', ')} (prefetch ${options.prefetch ?? 5})`);
     const signal = await untilSignal();
+    consuming = false;
     output.info(`[${runtime.app}] ${signal}: finishing the messages in flight`);
     return 0;
   });

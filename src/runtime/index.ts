@@ -18,7 +18,7 @@ export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';
 export * from './factories.js';
-export { listeningPort, serveMetrics } from './observability/http.js';
+export { listeningPort, type ReadinessChecks, serveMetrics } from './observability/http.js';
 export { defaultMetrics, Metrics } from './observability/metrics.js';
 export {
   type PublisherStatus,

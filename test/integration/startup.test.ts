@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { amqpUrl, queueExpiresMs, randomName } from '../helpers/services.js';
+import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -121,6 +121,55 @@ test('a runtime command given a config file that does not exist exits with 78 na
   assert.is(exit.code, 78, exit.stderr);
   assert.match(exit.stderr, 'nowhere/promiscuous.config.ts does not exist');
   assert.not.match(exit.stderr, 'ENOENT');
+});
+
+test('a subscriber serves /healthz and /readyz on its metrics port, ready once it consumes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      'bin/promiscuous.js',
+      'subscribe',
+      '--config',
+      'examples/users/promiscuous.config.ts',
+      '--app',
+      'sniper',
+      '--metrics-port',
+      '0',
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        PROMISCUOUS_AMQP_URL: amqpUrl,
+        PROMISCUOUS_NAMESPACE: randomName('prom'),
+        PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
+        PROMISCUOUS_SQLITE_DIR: dir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  try {
+    const port = await eventually(async () => /metrics at http:\/\/localhost:(\d+)\/metrics/.exec(stdout)?.[1]);
+    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    assert.is((await fetch(url('/healthz'))).status, 200);
+    const ready = await eventually(async () => {
+      const response = await fetch(url('/readyz'));
+      return response.status === 200 ? ((await response.json()) as { checks: Record<string, unknown> }) : undefined;
+    });
+    assert.equal(ready.checks, { broker: true, database: true, redis: true, consuming: true });
+    child.kill('SIGTERM');
+    assert.is(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

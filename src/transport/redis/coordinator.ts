@@ -168,6 +168,11 @@ export class RedisCoordinator {
     return () => this.listeners.delete(listener);
   }
 
+  /** Whether both connections to Redis are up: a lock taken now, and a wake-up sent now, would get through. */
+  healthy(): boolean {
+    return this.client.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
