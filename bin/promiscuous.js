@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 import { runCli } from 'promiscuous/cli';
 
-process.exitCode = await runCli(process.argv);
+// Exits even if something left open keeps the event loop alive: a drain past its timeout.
+process.exit(await runCli(process.argv));

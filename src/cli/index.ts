@@ -30,6 +30,13 @@ export function buildCli(output: Output, done: Done): Command {
 }
 
 const configOption = '-c, --config <file>';
+const shutdownTimeout = () =>
+  new Option(
+    '--shutdown-timeout <ms>',
+    'after SIGTERM, how long to finish the messages in flight and close before exiting anyway',
+  )
+    .argParser(wholeNumber(0))
+    .default(30_000);
 const metricsPort = () =>
   new Option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics').argParser(port);
 
@@ -84,6 +91,7 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     )
     .option('--bareback', 'apply messages in any order (development only)')
     .addOption(metricsPort())
+    .addOption(shutdownTimeout())
     .action(async (options) => done(await subscribe(options, output)));
 }
 
@@ -94,6 +102,7 @@ function defineRelay(program: Command, output: Output, done: Done): void {
     .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'the app this process runs')
     .addOption(metricsPort())
+    .addOption(shutdownTimeout())
     .action(async (options) => done(await relay(options, output)));
 }
 

@@ -8,7 +8,7 @@ export function parked(
   options: { config?: string; app?: string },
   output: Output,
 ): Promise<number> {
-  return withAppRuntime(options, async (runtime) => {
+  return withAppRuntime(options, output, async (runtime) => {
     const only = ids.length > 0 ? ids : undefined;
     if (action === 'list') {
       const messages = await runtime.transport.parked(runtime.app);

@@ -27,7 +27,7 @@ export async function publish(selections: readonly string[], options: PublishOpt
     output.error(shard);
     return 1;
   }
-  return withAppRuntime(options, async (runtime, opened) => {
+  return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
     const publisher: Publisher<unknown, unknown> = opened.add(
       new Publisher({

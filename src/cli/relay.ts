@@ -11,10 +11,10 @@ import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
  * database are safe: rows are claimed.
  */
 export function relay(
-  options: { config?: string; app?: string; metricsPort?: number },
+  options: { config?: string; app?: string; metricsPort?: number; shutdownTimeout?: number },
   output: Output,
 ): Promise<number> {
-  return withAppRuntime(options, async (runtime, opened) => {
+  return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
     opened.add(await metricsServer(options.metricsPort, runtime.app, output, () => runtimeChecks(runtime)), (stop) =>
       stop(),

@@ -6,7 +6,8 @@ import type { RoutesConfig } from '../compiler/config/define-config.js';
 import { connectTransport, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import type { Transport } from '../transport/transport.js';
-import { ConfigError } from './exit-codes.js';
+import { ConfigError, exitCodes } from './exit-codes.js';
+import type { Output } from './output.js';
 import { findRoutes, loadConfig } from './files.js';
 
 /** What a runtime command needs: the config, the app, its database and a connected transport. */
@@ -33,23 +34,44 @@ export class Opened {
     return value;
   }
 
-  /** Closes everything, each even if another failed to close. */
-  async close(): Promise<void> {
-    for (let close = this.closers.pop(); close; close = this.closers.pop()) await close().catch(() => {});
+  /**
+   * Closes everything, each even if another failed to close; resolves to false if that took
+   * longer than `timeoutMs` (what is left goes on closing meanwhile).
+   */
+  async close(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const all = (async () => {
+      for (let close = this.closers.pop(); close; close = this.closers.pop()) await close().catch(() => {});
+      return true;
+    })();
+    if (!Number.isFinite(timeoutMs)) return all;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    return Promise.race([all, late]).finally(() => clearTimeout(timer));
   }
 }
 
-/** Runs a command with the app's runtime, and closes whatever it opened however it ends. */
-export async function withAppRuntime<T>(
-  options: { config?: string; app?: string },
-  run: (runtime: AppRuntime, opened: Opened) => Promise<T>,
-): Promise<T> {
+/**
+ * Runs a command with the app's runtime, and closes whatever it opened however it ends, within
+ * `shutdownTimeout` ms (default 30 s): past it, the command says so and fails, and the process
+ * exits without waiting further (a message not acknowledged is delivered again).
+ */
+export async function withAppRuntime(
+  options: { config?: string; app?: string; shutdownTimeout?: number },
+  output: Output,
+  run: (runtime: AppRuntime, opened: Opened) => Promise<number>,
+): Promise<number> {
   const opened = new Opened();
+  let code: number;
   try {
-    return await run(await appRuntime(options, opened), opened);
+    code = await run(await appRuntime(options, opened), opened);
   } finally {
-    await opened.close();
+    const timeout = options.shutdownTimeout ?? 30_000;
+    if (!(await opened.close(timeout))) {
+      output.error(`did not finish closing within ${timeout} ms: exiting anyway`);
+      code = exitCodes.failure;
+    }
   }
+  return code;
 }
 
 /** The runtime config (`promiscuous.config.ts`) and the path it was read from. */

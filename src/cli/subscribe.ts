@@ -15,6 +15,7 @@ export interface SubscribeOptions {
   readonly dependencyTimeout?: number;
   readonly bareback?: boolean;
   readonly metricsPort?: number;
+  readonly shutdownTimeout?: number;
 }
 
 /**
@@ -22,7 +23,7 @@ export interface SubscribeOptions {
  * lets those in flight finish and acknowledges them, and exits.
  */
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
-  return withAppRuntime(options, async (runtime, opened) => {
+  return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
     const coordinator =
       runtime.settings.backend === 'amqp'

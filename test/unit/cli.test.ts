@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli } from '../../src/cli/index.js';
+import { Opened } from '../../src/cli/runtime.js';
 import type { Output } from '../../src/cli/output.js';
 
 const routes = `app blog
@@ -168,6 +169,7 @@ test('a wrong option value stops the command line with 64, naming the option, be
     ['subscribe', '--concurrency', '-3'],
     ['subscribe', '--dependency-timeout', '1.5'],
     ['relay', '--metrics-port', '70000'],
+    ['subscribe', '--shutdown-timeout', 'soon'],
     ['publish', 'User', '--page-size', '0'],
   ]) {
     const run = await cli(...args);
@@ -186,6 +188,23 @@ test('--version prints the package version', async () => {
     version: string;
   };
   assert.is(run.out, manifest.version);
+});
+
+test('closing what a command opened gives up past its timeout instead of hanging', async () => {
+  const opened = new Opened();
+  const closed: string[] = [];
+  opened.add('pool', async () => closed.push('pool'));
+  opened.add('worker', () => new Promise(() => {}));
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise((resolve) => (timer = setTimeout(() => resolve('hung'), 2_000)));
+  const result = await Promise.race([opened.close(50), hung]);
+  clearTimeout(timer);
+  assert.is(result, false, 'a drain that never ends is given up on');
+  const again = new Opened();
+  again.add('pool', async () => closed.push('pool'));
+  again.add('worker', async () => closed.push('worker'));
+  assert.is(await again.close(1_000), true);
+  assert.equal(closed, ['worker', 'pool'], 'the last opened is closed first');
 });
 
 test.run();
