@@ -33,7 +33,7 @@ export function findRoutes(config: string | undefined): string[] {
 }
 
 /** Evaluates a `promiscuous.config.ts` (with its imports) through tsx. */
-export async function loadConfig(path: string): Promise<ConfigSource | { path: string; text: string; error: string }> {
+export async function loadConfig(path: string): Promise<ConfigSource | ConfigLoadError> {
   const text = readFileSync(path, 'utf8');
   try {
     const { tsImport } = await import('tsx/esm/api');
@@ -53,8 +53,34 @@ export async function loadConfig(path: string): Promise<ConfigSource | { path: s
       return { path, text, error: 'it has no default export: write `export default defineConfig({ ... })`' };
     return { path, text, value };
   } catch (error) {
-    return { path, text, error: (error as Error).message.split('\n')[0] ?? String(error) };
+    return { path, text, ...configError(error, resolve(path)) };
   }
+}
+
+/** A config file that could not be evaluated: why, and where in it when that is known (1-based). */
+export interface ConfigLoadError {
+  readonly path: string;
+  readonly text: string;
+  readonly error: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * What went wrong in a config and where: a syntax error as the TypeScript transform reports it
+ * (`<file>:<line>:<column>: ERROR: <text>` under "Transform failed", its column 0-based), or an
+ * error the file threw, placed by the first frame of its stack in the file.
+ */
+function configError(error: unknown, file: string): Pick<ConfigLoadError, 'error' | 'line' | 'column'> {
+  const message = String((error as Error).message ?? error);
+  const syntax = /:(\d+):(\d+): ERROR: (.*)/.exec(message);
+  if (syntax) return { error: syntax[3] as string, line: Number(syntax[1]), column: Number(syntax[2]) + 1 };
+  const first = message.split('\n')[0] as string;
+  const frame = String((error as Error).stack ?? '')
+    .split('\n')
+    .find((line) => line.includes(file));
+  const place = frame === undefined ? undefined : /:(\d+):(\d+)\)?\s*$/.exec(frame);
+  return place ? { error: first, line: Number(place[1]), column: Number(place[2]) } : { error: first };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

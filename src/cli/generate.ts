@@ -42,7 +42,7 @@ export async function compileRoutes(
         code: 'P006',
         severity: 'error',
         message: `\`${path}\` could not be loaded: ${loaded.error}`,
-        span: { file: path, offset: 0, length: 0, line: 1, column: 1 },
+        span: spanAt(loaded.text, path, loaded.line ?? 1, loaded.column ?? 1),
         notes: [],
         suggestion: 'fix the error above; the file must `export default defineConfig({ ... })`',
       });
@@ -72,6 +72,10 @@ export async function generate(
 ): Promise<number> {
   const { workspace, base } = await compileRoutes(options, output);
   if (!workspace) return 1;
+  if (workspace.apps.length === 0) {
+    const routes = findRoutes(options.config).join(', ');
+    output.error(`warning: ${routes} declares no app: there is nothing to generate (start one with \`app <name>\`)`);
+  }
   const outDir = options.out ?? join(base, 'generated');
   let files: EmittedFile[];
   let target = outDir;
@@ -117,4 +121,11 @@ export async function generate(
       (plan.removed.length > 0 ? `, ${plan.removed.length} removed` : ''),
   );
   return 0;
+}
+
+/** The span of a 1-based line and column of a file's text. */
+function spanAt(text: string, file: string, line: number, column: number) {
+  const lines = text.split('\n');
+  const before = lines.slice(0, line - 1).reduce((sum, l) => sum + l.length + 1, 0);
+  return { file, offset: Math.min(text.length, before + column - 1), length: 0, line, column };
 }

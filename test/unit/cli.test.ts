@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -205,6 +205,35 @@ test('closing what a command opened gives up past its timeout instead of hanging
   again.add('worker', async () => closed.push('worker'));
   assert.is(await again.close(1_000), true);
   assert.equal(closed, ['worker', 'pool'], 'the last opened is closed first');
+});
+
+test('a config with a syntax error, or that throws, is reported with its own message at its line', async () => {
+  // In a package of ES modules, as this one: a CommonJS package's config runs without a source map.
+  mkdirSync(new URL('../../.tmp/', import.meta.url), { recursive: true });
+  const dir = mkdtempSync(join(new URL('../../.tmp/', import.meta.url).pathname, 'promiscuous-cli-'));
+  const file = join(dir, 'promiscuous.config.ts');
+  writeFileSync(file, 'export default {\n  apps: {\n    blog: { publish: [ }\n  },\n};\n');
+  const syntax = await cli('generate', '--config', file, '--format', 'compact');
+  assert.is(syntax.code, 1);
+  assert.match(syntax.err, 'promiscuous.config.ts:3:24: error[P006]');
+  assert.match(syntax.err, 'Unexpected "}"');
+  assert.not.match(syntax.err, 'Transform failed');
+  writeFileSync(
+    file,
+    "const a = 1;\nconst b = 2;\nconst c = a + b;\nif (c > 0) throw new Error('on line 4');\nexport default {};\n",
+  );
+  const thrown = await cli('generate', '--config', file, '--format', 'compact');
+  assert.match(thrown.err, /promiscuous\.config\.ts:4:\d+: error\[P006\]/);
+  assert.match(thrown.err, 'on line 4');
+  rmSync(dir, { recursive: true });
+});
+
+test('a routes file that declares no app says so', async () => {
+  const ws = workspace('');
+  const run = await cli('generate', '--config', ws.file, '--out', ws.out);
+  assert.is(run.code, 0);
+  assert.match(run.err, 'routes.prom declares no app: there is nothing to generate');
+  rmSync(ws.dir, { recursive: true });
 });
 
 test.run();
