@@ -3,10 +3,11 @@
  * that tells why and a message that names the cause. Each case runs the CLI as a real
  * process against the real services.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
@@ -20,20 +21,26 @@ interface Exit {
   readonly hung: boolean;
 }
 
+/** Starts `promiscuous args...` from the sources, on the real services, in a namespace of its own. */
+function start(args: readonly string[], env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bin/promiscuous.js', ...args], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PROMISCUOUS_AMQP_URL: amqpUrl,
+      PROMISCUOUS_NAMESPACE: randomName('prom'),
+      PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Runs `promiscuous args...` and waits for it to exit, killing it if it still runs after 30 s. */
 function promiscuous(args: readonly string[], env: Record<string, string>): Promise<Exit> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bin/promiscuous.js', ...args], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PROMISCUOUS_AMQP_URL: amqpUrl,
-        PROMISCUOUS_NAMESPACE: randomName('prom'),
-        PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = start(args, env);
+    child.stdout.resume();
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     let hung = false;
@@ -48,19 +55,23 @@ function promiscuous(args: readonly string[], env: Record<string, string>): Prom
   });
 }
 
-test('subscribe exits with 69 naming Redis when Redis cannot be reached', async () => {
+const sniper = ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'];
+
+/** Runs sniper's subscriber with `env`, its SQLite database in a folder removed after. */
+async function subscribeSniper(env: Record<string, string>, extra: readonly string[] = []): Promise<Exit> {
   const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
   try {
-    const exit = await promiscuous(
-      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
-      { PROMISCUOUS_REDIS_URL: 'redis://127.0.0.1:1', PROMISCUOUS_SQLITE_DIR: dir },
-    );
-    assert.not.ok(exit.hung, 'the process exits by itself: the broker connection it opened is closed');
-    assert.is(exit.code, 69, exit.stderr);
-    assert.match(exit.stderr, 'cannot reach Redis at redis://127.0.0.1:1');
+    return await promiscuous([...sniper, ...extra], { PROMISCUOUS_SQLITE_DIR: dir, ...env });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('subscribe exits with 69 naming Redis when Redis cannot be reached', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_REDIS_URL: 'redis://127.0.0.1:1' });
+  assert.not.ok(exit.hung, 'the process exits by itself: the broker connection it opened is closed');
+  assert.is(exit.code, 69, exit.stderr);
+  assert.match(exit.stderr, 'cannot reach Redis at redis://127.0.0.1:1');
 });
 
 test('relay exits with 78 naming the missing generated code', async () => {
@@ -82,37 +93,21 @@ test('relay exits with 78 naming the missing generated code', async () => {
 });
 
 test('subscribe exits with 69 naming RabbitMQ when the broker cannot be reached', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  try {
-    const exit = await promiscuous(
-      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
-      { PROMISCUOUS_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1', PROMISCUOUS_SQLITE_DIR: dir },
-    );
-    assert.not.ok(exit.hung);
-    assert.is(exit.code, 69, exit.stderr);
-    assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1 (connect ECONNREFUSED');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const exit = await subscribeSniper({ PROMISCUOUS_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 69, exit.stderr);
+  assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1 (connect ECONNREFUSED');
 });
 
 test('subscribe exits with 78 when RabbitMQ refuses the credentials, and says so', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  try {
-    const url = new URL(amqpUrl);
-    url.password = 'not-the-password';
-    const exit = await promiscuous(
-      ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'],
-      { PROMISCUOUS_AMQP_URL: url.toString(), PROMISCUOUS_SQLITE_DIR: dir },
-    );
-    assert.not.ok(exit.hung);
-    assert.is(exit.code, 78, exit.stderr);
-    assert.match(exit.stderr, `refused the user \`${decodeURIComponent(url.username)}\` (ACCESS_REFUSED)`);
-    assert.not.match(exit.stderr, 'not-the-password', 'the password is never printed');
-    assert.not.match(exit.stderr, 'is it running');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const url = new URL(amqpUrl);
+  url.password = 'not-the-password';
+  const exit = await subscribeSniper({ PROMISCUOUS_AMQP_URL: url.toString() });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 78, exit.stderr);
+  assert.match(exit.stderr, `refused the user \`${decodeURIComponent(url.username)}\` (ACCESS_REFUSED)`);
+  assert.not.match(exit.stderr, 'not-the-password', 'the password is never printed');
+  assert.not.match(exit.stderr, 'is it running');
 });
 
 test('a runtime command given a config file that does not exist exits with 78 naming it', async () => {
@@ -125,33 +120,8 @@ test('a runtime command given a config file that does not exist exits with 78 na
 
 test('a subscriber serves /healthz and /readyz on its metrics port, ready once it consumes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=source',
-      '--import',
-      'tsx',
-      'bin/promiscuous.js',
-      'subscribe',
-      '--config',
-      'examples/users/promiscuous.config.ts',
-      '--app',
-      'sniper',
-      '--metrics-port',
-      '0',
-    ],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        PROMISCUOUS_AMQP_URL: amqpUrl,
-        PROMISCUOUS_NAMESPACE: randomName('prom'),
-        PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
-        PROMISCUOUS_SQLITE_DIR: dir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = start([...sniper, '--metrics-port', '0'], { PROMISCUOUS_SQLITE_DIR: dir });
+  child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
