@@ -23,6 +23,21 @@ export function port(value: string): number {
   return n;
 }
 
+/** A process's share of the rows: integer key modulo `count` equals `index`. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** `i/n`, with 0 <= i < n. */
+export function shard(value: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) throw new InvalidArgumentError('i/n with 0 <= i < n is expected');
+  return { index, count };
+}
+
 /** This package's version, from the package.json above this module (in src/ or dist/). */
 export function packageVersion(): string {
   for (let url = new URL('../', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {

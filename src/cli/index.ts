@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { packageVersion, port, wholeNumber } from './arguments.js';
+import { packageVersion, port, shard, wholeNumber } from './arguments.js';
 import { exitCodeOf, exitCodes } from './exit-codes.js';
 import { generate } from './generate.js';
 import { consoleOutput, type Output } from './output.js';
@@ -125,7 +125,7 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .option('--app <name>', 'the publishing app')
     .option('--to <app>', "only to this subscriber app's queue (default: every subscriber)")
     .option('--page-size <n>', 'rows read and published per page', wholeNumber(1), 1000)
-    .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i")
+    .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i", shard)
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')
     .action(async (selections: string[], options) => done(await publish(selections, options, output)));

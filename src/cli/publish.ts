@@ -4,6 +4,7 @@ import type { PublisherSchema } from '../runtime/contract.js';
 import { type InitialSyncResult, initialSync } from '../runtime/publisher/initial-sync.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';
+import type { Shard } from './arguments.js';
 import { withAppRuntime } from './runtime.js';
 
 export interface PublishOptions {
@@ -11,7 +12,7 @@ export interface PublishOptions {
   readonly app?: string;
   readonly to?: string;
   readonly pageSize?: number;
-  readonly shard?: string;
+  readonly shard?: Shard;
   readonly restart?: boolean;
   readonly progress?: boolean;
 }
@@ -21,12 +22,7 @@ export interface PublishOptions {
  * a new subscriber, with a progress bar; resumable (run it again), splittable (`--shard i/n`
  * in several processes), safe while live writes go on. SIGINT stops after the current page.
  */
-export async function publish(selections: readonly string[], options: PublishOptions, output: Output): Promise<number> {
-  const shard = parseShard(options.shard);
-  if (typeof shard === 'string') {
-    output.error(shard);
-    return 1;
-  }
+export function publish(selections: readonly string[], options: PublishOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
     const publisher: Publisher<unknown, unknown> = opened.add(
@@ -46,7 +42,7 @@ export async function publish(selections: readonly string[], options: PublishOpt
     process.once('SIGTERM', interrupt);
     try {
       for (const selection of selections) {
-        const result = await syncSelection(publisher, runtime.knex, selection, { ...options, shard }, stop.signal);
+        const result = await syncSelection(publisher, runtime.knex, selection, options, stop.signal);
         const state = result.finished ? 'done' : 'stopped; run the same command again to resume';
         output.info(
           `[${runtime.app}] ${result.job}: published ${result.published} rows (${result.total} in all), ${state}`,
@@ -69,7 +65,7 @@ async function syncSelection(
   publisher: Publisher<unknown, unknown>,
   knex: Knex,
   selection: string,
-  options: Omit<PublishOptions, 'shard'> & { readonly shard: { index: number; count: number } | undefined },
+  options: PublishOptions,
   signal: AbortSignal,
 ): Promise<InitialSyncResult> {
   const [type = '', ...rest] = selection.trim().split(/\s+/);
@@ -93,13 +89,4 @@ async function syncSelection(
       bar.update(done);
     },
   }).finally(() => show && bar.stop());
-}
-
-function parseShard(value: string | undefined): { index: number; count: number } | undefined | string {
-  if (value === undefined) return undefined;
-  const match = /^(\d+)\/(\d+)$/.exec(value);
-  const index = Number(match?.[1]);
-  const count = Number(match?.[2]);
-  if (!match || count < 1 || index >= count) return `--shard takes i/n with 0 <= i < n (got ${value})`;
-  return { index, count };
 }

@@ -171,6 +171,7 @@ test('a wrong option value stops the command line with 64, naming the option, be
     ['relay', '--metrics-port', '70000'],
     ['subscribe', '--shutdown-timeout', 'soon'],
     ['publish', 'User', '--page-size', '0'],
+    ['publish', 'User', '--shard', '2/2'],
   ]) {
     const run = await cli(...args);
     assert.is(run.code, 64, `${args.join(' ')}: ${run.err}`);
