@@ -198,45 +198,4 @@ test('a connection whose socket fails while it is being set up hands the error t
   }
 });
 
-/** Deletes queues from outside, as an operator (or their expiry) would. */
-async function deleteQueues(...queues: string[]): Promise<void> {
-  const connection = await amqp.connect(amqpUrl);
-  const channel = await connection.createChannel();
-  for (const queue of queues) await channel.deleteQueue(queue);
-  await connection.close();
-}
-
-test('a retry or a park to a queue that is gone declares it again, and loses nothing', async () => {
-  const namespace = randomName('prom');
-  const transport = await connectTransport(namespace, { retryDelaysMs: [50] });
-  const retried: number[] = [];
-  const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, async (d) => {
-    const body = d.body.toString();
-    if (body === 'retry me' && d.attempt === 0) {
-      await deleteQueues(`${namespace}.app.retry.0`, `${namespace}.app.parked`);
-      return d.retry(new Error('failed once'), 50);
-    }
-    if (body === 'retry me') {
-      retried.push(d.attempt);
-      return d.ack();
-    }
-    await deleteQueues(`${namespace}.app.parked`);
-    return d.park('cannot be applied');
-  });
-  await transport.publish([{ routingKeys: ['a.thing.create'], messageId: 'r1', body: Buffer.from('retry me') }]);
-  await eventually(async () => (retried.length > 0 ? true : undefined), 10_000, 'the retried message back');
-  assert.equal(retried, [1], 'it came back once, from the retry queue declared again');
-  await transport.publish([{ routingKeys: ['a.thing.create'], messageId: 'p1', body: Buffer.from('park me') }]);
-  const parked = await eventually(async () => {
-    const messages = await transport.parked('app');
-    return messages.length > 0 ? messages : undefined;
-  });
-  assert.equal(
-    parked.map((m) => [m.messageId, m.reason]),
-    [['p1', 'cannot be applied']],
-  );
-  await consumer.stop();
-  await transport.close();
-});
-
 test.run();

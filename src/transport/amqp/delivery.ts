@@ -4,12 +4,12 @@
  * queue. The broker message is acknowledged once every message of it is settled, and not at
  * all when a copy failed: the broker then delivers it again.
  */
-import type { ConsumeMessage, Options } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import type { Delivery } from '../transport.js';
 import type { Channels } from './connection.js';
 import { frameHeader, unframe } from './frames.js';
 import { attemptHeader, parkedAtHeader, reasonHeader, waitingHeader } from './headers.js';
-import { copyHeader, persistentJson, sendConfirmed } from './publish.js';
+import { persistentJson, sendConfirmed } from './publish.js';
 import type { Topology } from './topology.js';
 
 /** Where a consumed app's copies go, and the channel they are written on. */
@@ -28,7 +28,7 @@ export function deliveries(
   context: DeliveryContext,
   settled: (failed: boolean) => void,
 ): Delivery[] {
-  const { [frameHeader]: _ids, [copyHeader]: _copy, ...headers } = message.properties.headers ?? {};
+  const { [frameHeader]: _ids, ...headers } = message.properties.headers ?? {};
   const parts = unframe(message);
   const attempt = Number(headers[attemptHeader] ?? 0);
   const waiting = headers[waitingHeader];
@@ -38,7 +38,10 @@ export function deliveries(
     const settle = countdown.once();
     const copy = async (queue: string, extra: Record<string, unknown>): Promise<void> =>
       // Written on the confirm channel, so the copy is safe before the original is acked.
-      copyTo(context, queue, body, { ...persistentJson(messageId), headers: { ...headers, ...extra } });
+      sendConfirmed(await context.channels.confirmChannel(), queue, body, {
+        ...persistentJson(messageId),
+        headers: { ...headers, ...extra },
+      });
     return {
       body,
       messageId,
@@ -60,24 +63,6 @@ export function deliveries(
         ),
     };
   });
-}
-
-/**
- * Writes a copy of a message to one of the app's retry or parked queues. A queue that is gone
- * (expired, deleted by an operator) is declared again, with its siblings, and the copy sent
- * once more; if it still finds no queue, the copy fails, and the original, unacknowledged, is
- * delivered again: nothing is lost.
- */
-async function copyTo(
-  context: DeliveryContext,
-  queue: string,
-  body: Buffer,
-  properties: Options.Publish,
-): Promise<void> {
-  if (await sendConfirmed(await context.channels.confirmChannel(), queue, body, properties)) return;
-  await context.topology.redeclareRetryAndParked(await context.channels.channelFactory(), context.app);
-  if (await sendConfirmed(await context.channels.confirmChannel(), queue, body, properties)) return;
-  throw new Error(`the queue ${queue} is missing and could not be declared again`);
 }
 
 /** Counts a broker message's messages down as they are settled, and remembers whether any settlement failed. */

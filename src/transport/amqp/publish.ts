@@ -45,38 +45,15 @@ export async function publishFrames(
   await Promise.all(confirms);
 }
 
-/** The header that tells a copy the broker returned from the others in flight on its channel. */
-export const copyHeader = 'x-promiscuous-copy';
-
-/** By channel: the copies it sent that the broker returned, unroutable, by their {@link copyHeader}. */
-const returnedCopies = new WeakMap<ConfirmChannel, Set<string>>();
-let copies = 0;
-
-/**
- * Writes one message straight to a queue; resolves once the broker confirmed it, to whether a
- * queue took it. It is sent mandatory: a message to a queue that is gone comes back (before
- * its confirm, on the same channel) instead of vanishing.
- */
+/** Writes one message straight to a queue; resolves once the broker confirmed it. */
 export function sendConfirmed(
   channel: ConfirmChannel,
   queue: string,
   body: Buffer,
   properties: Options.Publish,
-): Promise<boolean> {
-  let returned = returnedCopies.get(channel);
-  if (!returned) {
-    const set = new Set<string>();
-    channel.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
-      const tag = message.properties.headers?.[copyHeader];
-      if (typeof tag === 'string') set.add(tag);
-    });
-    returnedCopies.set(channel, (returned = set));
-  }
-  const taken = returned;
-  const tag = String((copies += 1));
-  const sent = { ...properties, mandatory: true, headers: { ...properties.headers, [copyHeader]: tag } };
-  return new Promise<boolean>((resolve, reject) =>
-    channel.sendToQueue(queue, body, sent, (error: unknown) => (error ? reject(error) : resolve(!taken.delete(tag)))),
+): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    channel.sendToQueue(queue, body, properties, (error: unknown) => (error ? reject(error) : resolve())),
   );
 }
 

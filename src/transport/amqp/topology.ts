@@ -58,34 +58,20 @@ export class Topology {
       await this.declareExchange(channel);
       channel = await this.declareQueue(model, channel, queue, this.options.quorum ? { 'x-queue-type': 'quorum' } : {});
       for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
-      channel = await this.declareRetryAndParked(model, channel, app);
+      for (const [level, delay] of this.retryDelays.entries()) {
+        // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
+        channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
+          'x-message-ttl': delay,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': queue,
+        });
+      }
+      channel = await this.declareQueue(model, channel, this.names.parked(app), {});
     } finally {
       // Not awaited: amqplib settles a close only on the broker's answer, which a connection
       // lost meanwhile never brings, and the reconnection's setup runs this.
       void channel.close().catch(() => {});
     }
-  }
-
-  /** Declares an app's retry and parked queues again: their expiry or an operator may have removed them. */
-  async redeclareRetryAndParked(model: ChannelFactory, app: string): Promise<void> {
-    let channel = await openChannel(model);
-    try {
-      channel = await this.declareRetryAndParked(model, channel, app);
-    } finally {
-      void channel.close().catch(() => {});
-    }
-  }
-
-  private async declareRetryAndParked(model: ChannelFactory, channel: Channel, app: string): Promise<Channel> {
-    for (const [level, delay] of this.retryDelays.entries()) {
-      // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
-      channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
-        'x-message-ttl': delay,
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': this.names.queue(app),
-      });
-    }
-    return this.declareQueue(model, channel, this.names.parked(app), {});
   }
 
   /**
