@@ -1,5 +1,5 @@
 /**
  * `promiscuous`: the config API for `promiscuous.config.ts`. The runtime is `promiscuous/runtime`,
- * the compiler `promiscuous/compiler`.
+ * the compiler the package `promiscuous-compiler`.
  */
-export * from './compiler/config/define-config.js';
+export * from './common/define-config.js';

@@ -3,7 +3,7 @@
  * mistake in the command line or the config (fix it, do not restart) from a service that is
  * away (restart later).
  */
-import { ConnectionError, CredentialsError } from '../common/errors.js';
+import { ConnectionError, CredentialsError, SettingError } from '../common/errors.js';
 
 export const exitCodes = {
   ok: 0,
@@ -26,6 +26,6 @@ export class ConfigError extends Error {
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CredentialsError) return exitCodes.config;
   if (error instanceof ConnectionError) return exitCodes.unavailable;
-  if (error instanceof ConfigError) return exitCodes.config;
+  if (error instanceof ConfigError || error instanceof SettingError) return exitCodes.config;
   return exitCodes.failure;
 }

@@ -1,18 +1,33 @@
 import { Command, Option } from 'commander';
 import { packageVersion, port, shard, wholeNumber } from './arguments.js';
-import { exitCodeOf, exitCodes } from './exit-codes.js';
-import { generate } from './generate.js';
+import { ConfigError, exitCodeOf, exitCodes } from './exit-codes.js';
 import { consoleOutput, type Output } from './output.js';
-import { parked } from './parked.js';
-import { relay } from './relay.js';
-import { status } from './status.js';
-import { publish } from './publish.js';
-import { subscribe } from './subscribe.js';
 
 /** Reports a command's exit code. */
 type Done = (code: number) => void;
 
-/** Builds the `promiscuous` command line. Commander wiring only: each command lives in its own file. */
+/**
+ * The compiler, a package of its own that production installs leave out: `generate` is the
+ * only command that needs it.
+ */
+async function compiler(): Promise<typeof import('promiscuous-compiler')> {
+  try {
+    return await import('promiscuous-compiler');
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' ||
+      !String(error).includes('promiscuous-compiler')
+    ) {
+      throw error;
+    }
+    throw new ConfigError('`generate` needs the compiler: `npm install --save-dev promiscuous-compiler`');
+  }
+}
+
+/**
+ * Builds the `promiscuous` command line. Commander wiring only: each command lives in its own
+ * file, imported when it runs, so that a command loads only what it uses.
+ */
 export function buildCli(output: Output, done: Done): Command {
   const program = new Command('promiscuous')
     .description('Replication between services that each own their database.')
@@ -56,7 +71,7 @@ function defineGenerate(program: Command, output: Output, done: Done): void {
     .option('--check', 'write nothing; exit 1 listing stale files')
     .addOption(format)
     .enablePositionalOptions()
-    .action(async (options) => done(await generate(options, output)));
+    .action(async (options) => done(await (await compiler()).generate(options, output)));
 
   generateCommand
     .command('mocks')
@@ -68,7 +83,9 @@ function defineGenerate(program: Command, output: Output, done: Done): void {
     .option('--schemas <dir>', 'endpoint schemas of publishers outside this workspace')
     .option('--check', 'write nothing; exit 1 listing stale files')
     .addOption(format)
-    .action(async (options) => done(await generate(options, output, { file: options.output, app: options.app })));
+    .action(async (options) =>
+      done(await (await compiler()).generate(options, output, { file: options.output, app: options.app })),
+    );
 }
 
 function defineSubscribe(program: Command, output: Output, done: Done): void {
@@ -92,7 +109,7 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     .option('--bareback', 'apply messages in any order (development only)')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
-    .action(async (options) => done(await subscribe(options, output)));
+    .action(async (options) => done(await (await import('./subscribe.js')).subscribe(options, output)));
 }
 
 function defineRelay(program: Command, output: Output, done: Done): void {
@@ -103,7 +120,7 @@ function defineRelay(program: Command, output: Output, done: Done): void {
     .option('--app <name>', 'the app this process runs')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
-    .action(async (options) => done(await relay(options, output)));
+    .action(async (options) => done(await (await import('./relay.js')).relay(options, output)));
 }
 
 function defineStatus(program: Command, output: Output, done: Done): void {
@@ -113,7 +130,7 @@ function defineStatus(program: Command, output: Output, done: Done): void {
     .option(configOption, 'promiscuous.config.ts (default: found here)')
     .option('--app <name>', 'only this app (default: every app of the config)')
     .option('--json', 'print JSON instead of a table')
-    .action(async (options) => done(await status(options, output)));
+    .action(async (options) => done(await (await import('./status.js')).status(options, output)));
 }
 
 function definePublish(program: Command, output: Output, done: Done): void {
@@ -128,7 +145,9 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i", shard)
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')
-    .action(async (selections: string[], options) => done(await publish(selections, options, output)));
+    .action(async (selections: string[], options) =>
+      done(await (await import('./publish.js')).publish(selections, options, output)),
+    );
 }
 
 function defineParked(program: Command, output: Output, done: Done): void {
@@ -144,7 +163,7 @@ function defineParked(program: Command, output: Output, done: Done): void {
         output.error(`unknown action \`${action}\`: use list, retry or drop`);
         return done(1);
       }
-      done(await parked(action, ids, options, output));
+      done(await (await import('./parked.js')).parked(action, ids, options, output));
     });
 }
 

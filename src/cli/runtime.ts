@@ -1,14 +1,14 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import knex, { type Knex } from 'knex';
-import type { RoutesConfig } from '../compiler/config/define-config.js';
-import { connectTransport, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
+import { findRoutes, isConfigFile, loadConfig } from '../common/config-file.js';
+import type { RoutesConfig } from '../common/define-config.js';
+import { importFile, loadAsEsm, NoTypeScriptLoader } from '../common/modules.js';
+import { connectTransport, databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import type { Transport } from '../transport/transport.js';
 import { ConfigError, exitCodes } from './exit-codes.js';
 import type { Output } from './output.js';
-import { findRoutes, loadConfig } from './files.js';
 
 /** What a runtime command needs: the config, the app, its database and a connected transport. */
 export interface AppRuntime {
@@ -74,36 +74,98 @@ export async function withAppRuntime(
   return code;
 }
 
-/** The runtime config (`promiscuous.config.ts`) and the path it was read from. */
-export async function runtimeConfig(options: { config?: string }): Promise<{ path: string; config: RoutesConfig }> {
-  const path = findRoutes(options.config).find((p) => p.endsWith('.ts'));
-  if (!path) throw new ConfigError('the runtime commands read promiscuous.config.ts: pass --config <file>');
-  if (!existsSync(path)) throw new ConfigError(`${path} does not exist: pass the config's path with --config <file>`);
-  const loaded = await loadConfig(path);
-  if ('error' in loaded) throw new ConfigError(`${path} could not be loaded: ${loaded.error}`);
-  return { path, config: loaded.value as RoutesConfig };
+/** The runtime config, and the folder of the generated code (one subfolder per app). */
+export interface RuntimeSource {
+  readonly config: RoutesConfig;
+  readonly generated: string;
 }
 
-/** The Knex config of an app's database. */
-export function databaseConfig(config: RoutesConfig, app: string): Knex.Config {
+/**
+ * The runtime config: `--config`, or else the `promiscuous.config.*` here. Routes kept in `.prom`
+ * files need none: the settings then come from the environment, and the generated code is
+ * beside the routes, where `promiscuous generate` wrote it.
+ */
+export async function runtimeConfig(options: { config?: string }): Promise<RuntimeSource> {
+  const routes = findRoutes(options.config);
+  const path = routes.find(isConfigFile);
+  if (path === undefined) {
+    if (routes.length === 0)
+      throw new ConfigError('no config here: pass --config <file> (a promiscuous.config.* or .prom file)');
+    return { config: {}, generated: join(dirname(routes[0] as string), 'generated') };
+  }
+  if (!existsSync(path)) throw new ConfigError(`${path} does not exist: pass the config's path with --config <file>`);
+  const loaded = await loadConfig(path);
+  if ('error' in loaded) {
+    const at = loaded.line === undefined ? '' : `:${loaded.line}:${loaded.column ?? 1}`;
+    throw new ConfigError(`${path}${at} could not be loaded: ${loaded.error}`);
+  }
+  const config = loaded.value as RoutesConfig;
+  return { config, generated: join(dirname(path), config.generated ?? 'generated') };
+}
+
+/** An app a runtime command can run, and what it does. */
+export interface RuntimeApp {
+  readonly name: string;
+  readonly publishes: boolean;
+  readonly subscribes: boolean;
+}
+
+/**
+ * The apps of a config: those under its `apps`, and those of the `.prom` routes it names (or
+ * stands in for), found in the generated code.
+ */
+export function runtimeApps({ config, generated }: RuntimeSource): RuntimeApp[] {
+  const apps = Object.entries(config.apps ?? {}).map(([name, app]) => ({
+    name,
+    publishes: (app.publish?.length ?? 0) > 0 || Object.keys(app.ephemerals ?? {}).length > 0,
+    subscribes: (app.subscribe?.length ?? 0) > 0 || (app.observe?.length ?? 0) > 0,
+  }));
+  if (config.apps !== undefined && config.routes === undefined) return apps;
+  if (!existsSync(generated)) throw new ConfigError(`${generated} is missing: run \`promiscuous generate\` first`);
+  const found = readdirSync(generated, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !apps.some((app) => app.name === entry.name))
+    .map((entry) => ({
+      name: entry.name,
+      publishes: moduleFile(join(generated, entry.name), 'publisher') !== undefined,
+      subscribes: moduleFile(join(generated, entry.name), 'subscriber') !== undefined,
+    }))
+    .filter((app) => app.publishes || app.subscribes);
+  return [...apps, ...found].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A generated module's file: compiled JavaScript first, else the TypeScript. */
+function moduleFile(folder: string, module: string): string | undefined {
+  return ['.js', '.ts'].map((ext) => join(folder, `${module}${ext}`)).find((file) => existsSync(file));
+}
+
+/** The Knex config of an app's database: `PROMISCUOUS_DATABASE_URL`, or else the config's `database`. */
+export function databaseConfig(config: RoutesConfig, app: string, env = process.env): Knex.Config {
+  if (env.PROMISCUOUS_DATABASE_URL) return databaseFromUrl(env.PROMISCUOUS_DATABASE_URL);
   const database = typeof config.database === 'function' ? config.database(app) : config.database;
-  if (!database) throw new ConfigError('the config has no `database` (a Knex config, or a function of the app name)');
+  if (!database) {
+    throw new ConfigError(
+      'no database: set PROMISCUOUS_DATABASE_URL, or `database` in the config (a Knex config, or a function of the app name)',
+    );
+  }
   return database as Knex.Config;
 }
 
 /** Connects an app's runtime; what it opens is registered in `opened`. */
 async function appRuntime(options: { config?: string; app?: string }, opened: Opened): Promise<AppRuntime> {
-  const { path, config } = await runtimeConfig(options);
+  const source = await runtimeConfig(options);
+  const { config, generated } = source;
   const settings = runtimeSettings({ ...config, ...(options.app ? { app: options.app } : {}) });
-  const apps = Object.keys(config.apps ?? {});
+  const apps = runtimeApps(source).map((a) => a.name);
   const app = settings.app ?? (apps.length === 1 ? apps[0] : undefined);
   if (!app || !apps.includes(app)) {
-    throw new ConfigError(`choose the app this process runs with --app or PROMISCUOUS_APP (one of ${apps.join(', ')})`);
+    const which = apps.length === 0 ? `none is generated in ${generated}` : `one of ${apps.join(', ')}`;
+    throw new ConfigError(`choose the app this process runs with --app or PROMISCUOUS_APP (${which})`);
   }
   const database = databaseConfig(config, app);
   const transport = opened.add(await connectTransport(settings), (t) => t.close());
   const db = opened.add(knex(database), (k) => k.destroy());
-  const folder = join(dirname(resolve(path)), config.generated ?? 'generated', app);
+  const folder = join(generated, app);
+  loadAsEsm(generated);
   return {
     config,
     settings,
@@ -111,10 +173,15 @@ async function appRuntime(options: { config?: string; app?: string }, opened: Op
     knex: db,
     transport,
     async generated<T>(module: string): Promise<T> {
-      const file = join(folder, `${module}.ts`);
-      if (!existsSync(file)) throw new ConfigError(`${file} is missing: run \`promiscuous generate\` first`);
-      const { tsImport } = await import('tsx/esm/api');
-      return (await tsImport(pathToFileURL(file).href, import.meta.url)) as T;
+      const file = moduleFile(folder, module);
+      if (!file)
+        throw new ConfigError(`${join(folder, `${module}.ts`)} is missing: run \`promiscuous generate\` first`);
+      try {
+        return (await importFile(file)) as T;
+      } catch (error) {
+        if (error instanceof NoTypeScriptLoader) throw new ConfigError(error.message);
+        throw error;
+      }
     },
   };
 }

@@ -1,6 +1,5 @@
 import knex, { type Knex } from 'knex';
 import { redact } from '../common/redact.js';
-import type { AppConfig } from '../compiler/config/define-config.js';
 import { connectTransport, runtimeSettings } from '../runtime/config.js';
 import { readOnlyConfig } from '../runtime/db/read-only.js';
 import {
@@ -11,7 +10,7 @@ import {
 } from '../runtime/observability/status.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import type { Output } from './output.js';
-import { databaseConfig, runtimeConfig } from './runtime.js';
+import { databaseConfig, runtimeApps, runtimeConfig } from './runtime.js';
 
 export interface StatusOptions {
   readonly config?: string;
@@ -27,18 +26,20 @@ type Failed = { readonly app: string; readonly error: string };
  * broker, Redis and the publishers' databases; writes nothing.
  */
 export async function status(options: StatusOptions, output: Output): Promise<number> {
-  const { config } = await runtimeConfig(options);
+  const source = await runtimeConfig(options);
+  const { config } = source;
   const settings = runtimeSettings(config);
-  const apps = Object.entries(config.apps ?? {}).filter(([name]) => options.app === undefined || name === options.app);
+  const all = runtimeApps(source);
+  const apps = all.filter((app) => options.app === undefined || app.name === options.app);
   if (apps.length === 0) {
-    output.error(`no app ${options.app} in the config (it has ${Object.keys(config.apps ?? {}).join(', ')})`);
+    output.error(`no app ${options.app} in the config (it has ${all.map((a) => a.name).join(', ')})`);
     return 1;
   }
   const transport = await connectTransport(settings);
   const subscribers: (SubscriberStatus | Failed)[] = [];
   const publishers: (PublisherStatus | Failed)[] = [];
   try {
-    for (const [app] of apps.filter(([, a]) => subscribes(a))) {
+    for (const { name: app } of apps.filter((a) => a.subscribes)) {
       const coordinator =
         settings.backend === 'amqp'
           ? await connectRedis(settings.redisUrl, `${settings.namespace}:${app}`, output)
@@ -51,7 +52,7 @@ export async function status(options: StatusOptions, output: Output): Promise<nu
         await coordinator?.close();
       }
     }
-    for (const [app] of apps.filter(([, a]) => publishes(a))) {
+    for (const { name: app } of apps.filter((a) => a.publishes)) {
       let db: Knex | undefined;
       try {
         db = knex(readOnlyConfig(databaseConfig(config, app)));
@@ -68,14 +69,6 @@ export async function status(options: StatusOptions, output: Output): Promise<nu
   if (options.json) output.info(JSON.stringify({ at: Date.now(), subscribers, publishers }, null, 2));
   else print(subscribers, publishers, output);
   return [...subscribers, ...publishers].some((s) => 'error' in s) ? 1 : 0;
-}
-
-function subscribes(app: AppConfig): boolean {
-  return (app.subscribe?.length ?? 0) > 0 || (app.observe?.length ?? 0) > 0;
-}
-
-function publishes(app: AppConfig): boolean {
-  return (app.publish?.length ?? 0) > 0 || Object.keys(app.ephemerals ?? {}).length > 0;
 }
 
 /** Without Redis the status still reports what the broker knows. */

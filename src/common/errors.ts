@@ -33,3 +33,8 @@ export class RecoveryError extends Error {
 export class Unprocessable extends Error {
   override readonly name = 'Unprocessable';
 }
+
+/** A setting that cannot be used, named as the user wrote it: the environment variable when it came from there. */
+export class SettingError extends Error {
+  override readonly name = 'SettingError';
+}

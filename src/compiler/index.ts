@@ -1,7 +1,10 @@
-/** The compiler's public API: routes in, IR and generated files out. It reads and writes no files. */
+/**
+ * The compiler's public API: routes in, IR and generated files out, reading and writing no
+ * files; and `generate`, the command that reads the routes and writes what they generate.
+ */
 export type { AppAst, WorkspaceAst } from './ast/ast.js';
 export { type CompileInput, type CompileOutput, type CompilerHost, compile } from './compile.js';
-export * from './config/define-config.js';
+export * from '../common/define-config.js';
 export type { ConfigSource } from './config/lower-config.js';
 export { codes } from './diagnostics/codes.js';
 export type { Diagnostic, Severity } from './diagnostics/diagnostic.js';
@@ -10,3 +13,4 @@ export { renderCompact, renderPretty } from './diagnostics/render.js';
 export { type EmittedFile, emitMocks, emitWorkspace, workspaceHash } from './emit/emit.js';
 export type * from './ir/ir.js';
 export type { SourceFile, Span } from './source/source-file.js';
+export { generate, type GenerateOptions } from './cli/generate.js';

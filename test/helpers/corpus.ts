@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { loadConfig } from '../../src/cli/files.js';
+import { loadConfig } from '../../src/common/config-file.js';
 import { type CompileOutput, type CompilerHost, compile, type SourceFile } from '../../src/compiler/index.js';
 
 /** A host that reads files relative to `root`, so that paths in messages are short and stable. */

@@ -15,7 +15,7 @@ import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseField, parseType } from '../parse/parse-prom.js';
 import type { SourceFile, Span } from '../source/source-file.js';
 import { type Loc, rootLoc } from './config-loc.js';
-import { runtimeKeys } from './define-config.js';
+import { runtimeKeys } from '../../common/define-config.js';
 
 /** A loaded `promiscuous.config.ts`: its text (for positions) and its evaluated default export. */
 export interface ConfigSource extends SourceFile {

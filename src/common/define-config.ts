@@ -116,11 +116,15 @@ export interface AppConfig {
 /**
  * How this process runs (the routes compiler ignores these keys). Each can be overridden from
  * the environment: `PROMISCUOUS_APP`, `PROMISCUOUS_AMQP_URL`, `PROMISCUOUS_REDIS_URL`,
- * `PROMISCUOUS_BACKEND`.
+ * `PROMISCUOUS_NAMESPACE`, `PROMISCUOUS_BACKEND`, `PROMISCUOUS_DATABASE_URL`.
  */
 export interface RuntimeConfig {
+  /** `.prom` routes files, relative to this file: the routes then need not be repeated under `apps`. */
+  readonly routes?: string | readonly string[];
   /** The app this process runs, when the routes describe several. */
   readonly app?: string;
+  /** Prefix of exchange and queue names; publishers and their subscribers share it. Default `promiscuous`. */
+  readonly namespace?: string;
   /** Default `amqp://guest:guest@127.0.0.1:5672`. */
   readonly amqpUrl?: string;
   /** Default `redis://127.0.0.1:6379`. */
@@ -141,7 +145,9 @@ export interface RuntimeConfig {
 
 /** The runtime keys that may stand beside `apps`. */
 export const runtimeKeys = [
+  'routes',
   'app',
+  'namespace',
   'amqpUrl',
   'redisUrl',
   'database',
@@ -153,8 +159,9 @@ export const runtimeKeys = [
   'errorNotifier',
 ] as const satisfies readonly (keyof RuntimeConfig)[];
 
+/** A config: its routes (under `apps`, in `.prom` files named by `routes`, or both) and how it runs. */
 export interface RoutesConfig extends RuntimeConfig {
-  readonly apps: { readonly [name: string]: AppConfig };
+  readonly apps?: { readonly [name: string]: AppConfig };
 }
 
 /** Types the config for autocompletion; returns it unchanged. */

@@ -1,18 +1,18 @@
 import { dirname, join } from 'node:path';
-import {
-  type CompileOutput,
-  type ConfigSource,
-  compile,
-  type Diagnostic,
-  type EmittedFile,
-  emitMocks,
-  emitWorkspace,
-  renderCompact,
-  renderPretty,
-  type Workspace,
-} from '../compiler/index.js';
-import { display, fileHost, findRoutes, loadConfig, readSchemas, writeOutput } from './files.js';
-import type { Output } from './output.js';
+import { display, findRoutes, isConfigFile, loadConfig } from '../../common/config-file.js';
+import { type CompileOutput, compile } from '../compile.js';
+import type { ConfigSource } from '../config/lower-config.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { renderCompact, renderPretty } from '../diagnostics/render.js';
+import { type EmittedFile, emitMocks, emitWorkspace } from '../emit/emit.js';
+import type { Workspace } from '../ir/ir.js';
+import { fileHost, readSchemas, writeOutput } from './files.js';
+
+/** Where the command prints: results, and diagnostics. */
+export interface Output {
+  info(line: string): void;
+  error(line: string): void;
+}
 
 export interface GenerateOptions {
   readonly config?: string;
@@ -32,10 +32,10 @@ export async function compileRoutes(
     output.error('no routes found: pass --config <file>, or add promiscuous.config.ts or a *.prom file here');
     return { base: '.' };
   }
-  const prom = routes.filter((r) => !r.endsWith('.ts'));
+  const prom = routes.filter((r) => !isConfigFile(r));
   const configs: ConfigSource[] = [];
   const loadErrors: Diagnostic[] = [];
-  for (const path of routes.filter((r) => r.endsWith('.ts'))) {
+  for (const path of routes.filter(isConfigFile)) {
     const loaded = await loadConfig(path);
     if ('error' in loaded) {
       loadErrors.push({
@@ -46,7 +46,10 @@ export async function compileRoutes(
         notes: [],
         suggestion: 'fix the error above; the file must `export default defineConfig({ ... })`',
       });
-    } else configs.push(loaded);
+    } else {
+      prom.push(...routesOf(loaded.value, path));
+      if (!isObject(loaded.value) || !('routes' in loaded.value) || 'apps' in loaded.value) configs.push(loaded);
+    }
   }
   const result: CompileOutput = compile(
     { prom, configs, schemas: options.schemas ? readSchemas(options.schemas) : [] },
@@ -121,6 +124,17 @@ export async function generate(
       (plan.removed.length > 0 ? `, ${plan.removed.length} removed` : ''),
   );
   return 0;
+}
+
+/** The `.prom` files a config names with `routes`, relative to the config's folder. */
+function routesOf(config: unknown, path: string): string[] {
+  if (!isObject(config) || config.routes === undefined) return [];
+  const routes = Array.isArray(config.routes) ? config.routes : [config.routes];
+  return routes.map((route) => display(join(dirname(path), String(route))));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 /** The span of a 1-based line and column of a file's text. */
