@@ -1,0 +1,231 @@
+/**
+ * The packages as a user installs them, in each shape of project: an ES-module package and a
+ * CommonJS one with `promiscuous.config.ts`, `.prom` routes with settings from the environment,
+ * and a production install (no compiler, no TypeScript loader) running compiled JavaScript.
+ * Each runs the installed `promiscuous` as real processes, and a row replicates on PostgreSQL,
+ * RabbitMQ and Redis.
+ */
+import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import knex, { type Knex } from 'knex';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { installed, pack, project, pruneDev, write } from '../helpers/packed.js';
+import { amqpUrl, eventually, queueExpiresMs, randomName, redisUrl } from '../helpers/services.js';
+
+const pg = { host: '127.0.0.1', user: 'postgres', database: 'test' };
+const pgUrl = 'postgres://postgres@127.0.0.1:5432/test';
+
+const routes = `app blog
+
+publish posts as Post to "blog/post" {
+  id     integer primary
+  title  string
+}
+
+app reader
+
+subscribe Post from "blog/post" into posts {
+  title
+}
+`;
+
+/** The same routes as a config; each app's database is a PostgreSQL schema named after the shape. */
+const config = (shape: string) => `import { defineConfig } from 'promiscuous';
+
+export default defineConfig({
+  apps: {
+    blog: { publish: [{ table: 'posts', as: 'Post', to: 'blog/post', fields: { id: 'integer primary', title: 'string' } }] },
+    reader: { subscribe: [{ type: 'Post', from: 'blog/post', into: 'posts', attributes: ['title'] }] },
+  },
+  database: (app) => ({ client: 'pg', connection: '${pgUrl}', searchPath: ['${shape}_' + app] }),
+});
+`;
+
+let dir = '';
+let tarballs = { runtime: '', compiler: '' };
+let admin: Knex;
+const schemas: string[] = [];
+
+test.before(async () => {
+  tarballs = pack();
+  dir = project(tarballs, { pg: '8.23.1' }, { tsx: '4.23.15', typescript: '5.9.3' });
+  admin = knex({ client: 'pg', connection: pg });
+});
+
+test.after(async () => {
+  for (const schema of schemas) await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+  await admin.destroy();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(tarballs.runtime), { recursive: true, force: true });
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const env = (namespace: string, extra: Record<string, string> = {}) => ({
+  ...process.env,
+  PROMISCUOUS_AMQP_URL: amqpUrl,
+  PROMISCUOUS_REDIS_URL: redisUrl,
+  PROMISCUOUS_NAMESPACE: namespace,
+  PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
+  ...extra,
+});
+
+/** Runs the installed `promiscuous` in `cwd` to its end. */
+function promiscuous(cwd: string, args: readonly string[], vars: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      join(dir, 'node_modules/.bin/promiscuous'),
+      [...args],
+      { cwd, env: vars, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function start(
+  cwd: string,
+  args: readonly string[],
+  vars: NodeJS.ProcessEnv,
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(join(dir, 'node_modules/.bin/promiscuous'), [...args], {
+    cwd,
+    env: vars,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Creates each app's schema, its table and the generated migration's tables. */
+async function prepare(shape: string, folder: string, migrations: 'ts' | 'js'): Promise<void> {
+  for (const app of ['blog', 'reader']) {
+    const schema = `${shape}_${app}`;
+    schemas.push(schema);
+    await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+    await admin.raw('CREATE SCHEMA ??', [schema]);
+    const db = knex({ client: 'pg', connection: pg, searchPath: [schema] });
+    try {
+      await db.schema.createTable('posts', (t) => {
+        t.integer('id').primary();
+        t.text('title');
+      });
+      const migration = join(folder, 'generated', app, 'migrations', `promiscuous.${migrations}`);
+      const { up } = (await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> };
+      await up(db);
+      if (app === 'blog') await db('posts').insert({ id: 1, title: `hello from ${shape}` });
+    } finally {
+      await db.destroy();
+    }
+  }
+}
+
+/**
+ * Runs reader's subscriber and blog's initial sync as processes; resolves when the row is in
+ * reader's table, then stops the subscriber and checks it exits cleanly.
+ */
+async function replicate(
+  shape: string,
+  folder: string,
+  args: readonly string[],
+  vars: (app: string) => NodeJS.ProcessEnv,
+) {
+  const subscriber = start(folder, ['subscribe', ...args, '--app', 'reader'], vars('reader'));
+  let out = '';
+  subscriber.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  subscriber.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => subscriber.on('exit', resolve));
+  try {
+    await eventually(
+      async () => (out.includes('subscribed to') ? true : undefined),
+      30_000,
+      `reader to consume: ${out}`,
+    );
+    const sync = await promiscuous(
+      folder,
+      ['publish', ...args, '--app', 'blog', '--no-progress', 'Post'],
+      vars('blog'),
+    );
+    assert.is(sync.code, 0, sync.stderr);
+    const reader = knex({ client: 'pg', connection: pg, searchPath: [`${shape}_reader`] });
+    try {
+      const row = await eventually(() => reader('posts').where({ id: 1 }).first(), 20_000, `the row: ${out}`);
+      assert.is(row.title, `hello from ${shape}`);
+    } finally {
+      await reader.destroy();
+    }
+  } finally {
+    subscriber.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, out);
+}
+
+test('an ES-module package with promiscuous.config.ts', async () => {
+  const folder = join(dir, 'esm');
+  write(folder, { 'package.json': '{ "type": "module" }\n', 'promiscuous.config.ts': config('esm') });
+  const generate = await promiscuous(folder, ['generate'], process.env);
+  assert.is(generate.code, 0, generate.stderr);
+  await prepare('esm', folder, 'ts');
+  const namespace = randomName('prom');
+  await replicate('esm', folder, [], () => env(namespace));
+});
+
+test('a CommonJS package with promiscuous.config.ts', async () => {
+  const folder = join(dir, 'cjs');
+  write(folder, { 'package.json': '{ "name": "cjs" }\n', 'promiscuous.config.ts': config('cjs') });
+  const generate = await promiscuous(folder, ['generate'], process.env);
+  assert.is(generate.code, 0, generate.stderr);
+  await prepare('cjs', folder, 'ts');
+  const namespace = randomName('prom');
+  await replicate('cjs', folder, [], () => env(namespace));
+});
+
+test('.prom routes, the runtime settings from the environment', async () => {
+  const folder = join(dir, 'prom');
+  write(folder, { 'package.json': '{ "type": "module" }\n', 'routes.prom': routes });
+  const generate = await promiscuous(folder, ['generate'], process.env);
+  assert.is(generate.code, 0, generate.stderr);
+  await prepare('prom', folder, 'ts');
+  const namespace = randomName('prom');
+  const url = (app: string) => `${pgUrl}?options=${encodeURIComponent(`-c search_path=prom_${app}`)}`;
+  await replicate('prom', folder, [], (app) => env(namespace, { PROMISCUOUS_DATABASE_URL: url(app) }));
+});
+
+test('a production install runs compiled JavaScript, without the compiler or a TypeScript loader', async () => {
+  const folder = join(dir, 'compiled');
+  write(folder, {
+    'package.json': '{ "type": "module" }\n',
+    'promiscuous.config.ts': config('compiled'),
+    'tsconfig.json': JSON.stringify({
+      compilerOptions: { module: 'NodeNext', target: 'ES2022', skipLibCheck: true, strict: true },
+      include: ['promiscuous.config.ts', 'generated'],
+    }),
+  });
+  const generate = await promiscuous(folder, ['generate'], process.env);
+  assert.is(generate.code, 0, generate.stderr);
+  await new Promise<void>((resolve, reject) =>
+    execFile(join(dir, 'node_modules/.bin/tsc'), ['-p', folder], (error, stdout) =>
+      error ? reject(new Error(stdout)) : resolve(),
+    ),
+  );
+  pruneDev(dir);
+  const left = installed(dir).packages;
+  for (const gone of ['promiscuous-compiler', 'typescript', 'ts-morph', 'chevrotain', 'tsx', 'esbuild']) {
+    assert.not.ok(left.includes(gone), `${gone} is installed`);
+  }
+  assert.ok(existsSync(join(folder, 'generated/reader/subscriber.js')));
+  const without = await promiscuous(folder, ['generate'], process.env);
+  assert.is(without.code, 78, without.stderr);
+  assert.match(without.stderr, 'npm install --save-dev promiscuous-compiler');
+  await prepare('compiled', folder, 'js');
+  const namespace = randomName('prom');
+  await replicate('compiled', folder, ['--config', 'promiscuous.config.js'], () => env(namespace));
+});
+
+test.run();
