@@ -8,7 +8,7 @@ export default tseslint.config(
     ignores: [
       '**/generated/**',
       'test/codegen/*/expected/**',
-      'dist/**',
+      '**/dist/**',
       '.tmp/**',
       'node_modules/**',
       'test/validation/**/*.config.ts',

@@ -14,6 +14,7 @@ export type {
   QueueStats,
   Transport,
 } from '../transport/transport.js';
+export { databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../common/settings.js';
 export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';

@@ -74,6 +74,13 @@ test('subscribe exits with 69 naming Redis when Redis cannot be reached', async 
   assert.match(exit.stderr, 'cannot reach Redis at redis://127.0.0.1:1');
 });
 
+test('a setting of the wrong kind exits with 78 naming its variable, before connecting', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_REDIS_URL: 'http://127.0.0.1:6379' });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 78, exit.stderr);
+  assert.match(exit.stderr, 'PROMISCUOUS_REDIS_URL is a http: URL: use redis: or rediss:');
+});
+
 test('relay exits with 78 naming the missing generated code', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
   try {

@@ -4,6 +4,7 @@
  * exchanges, queues and bindings (topology.ts), publishing in frames (publish.ts, frames.ts),
  * consuming and settling (consume.ts, delivery.ts) and the parked queue (parked.ts).
  */
+import { runtimeSettings } from '../../common/settings.js';
 import type {
   ConsumeOptions,
   Consumer,
@@ -37,7 +38,15 @@ export class AmqpTransport implements Transport {
   }
 
   /** Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its password). */
-  static async connect(options: AmqpOptions): Promise<AmqpTransport> {
+  static async connect(given: Partial<AmqpOptions> = {}): Promise<AmqpTransport> {
+    // What is not given comes from the environment, as for the CLI: a program on the API and
+    // the CLI's processes then agree on the broker and the namespace.
+    const environment = runtimeSettings({});
+    const options: AmqpOptions = {
+      ...given,
+      url: given.url ?? environment.amqpUrl,
+      namespace: given.namespace ?? environment.namespace,
+    };
     const topology = new Topology(options);
     const consumers: AmqpConsumer[] = [];
     const connection = await AmqpConnection.open(options, {

@@ -1,7 +1,8 @@
 /** What the AMQP transport can be told; every process of a namespace passes the same. */
 export interface AmqpOptions {
+  /** Default: `PROMISCUOUS_AMQP_URL`, else `amqp://guest:guest@127.0.0.1:5672`. */
   readonly url: string;
-  /** Prefix of the exchange and queue names (default `promiscuous`); tests use a random one. */
+  /** Prefix of the exchange and queue names. Default: `PROMISCUOUS_NAMESPACE`, else `promiscuous`. */
   readonly namespace?: string;
   /** Quorum queues for the apps' queues (replicated; needs a RabbitMQ cluster to matter). */
   readonly quorum?: boolean;
