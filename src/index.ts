@@ -3,3 +3,4 @@
  * the compiler `promiscuous/compiler`.
  */
 export * from './compiler/config/define-config.js';
+export type { LogFields, LogFn, Logger, LogLevel } from './common/logger.js';
