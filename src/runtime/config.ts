@@ -1,4 +1,5 @@
 import { ConnectionError, CredentialsError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { redact } from '../common/redact.js';
 import { AmqpTransport } from '../transport/amqp/amqp-transport.js';
 import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
@@ -39,8 +40,11 @@ export function runtimeSettings(config: RuntimeInput, env: NodeJS.ProcessEnv = p
   };
 }
 
-/** The transport for a backend; an unreachable broker fails within a few seconds, saying how to start it. */
-export async function connectTransport(settings: RuntimeSettings): Promise<Transport> {
+/**
+ * The transport for a backend; an unreachable broker fails within a few seconds, saying how to
+ * start it. `logger` hears when the connection is lost and back.
+ */
+export async function connectTransport(settings: RuntimeSettings, logger?: Logger): Promise<Transport> {
   if (settings.backend === 'memory') return new MemoryTransport();
   if (settings.backend === 'null') return new NullTransport();
   try {
@@ -48,6 +52,7 @@ export async function connectTransport(settings: RuntimeSettings): Promise<Trans
       url: settings.amqpUrl,
       initialRetries: 2,
       namespace: settings.namespace,
+      ...(logger ? { logger } : {}),
       ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
     });
   } catch (error) {
