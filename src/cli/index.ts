@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
+import { logLevels } from '../common/logger.js';
 import { packageVersion, port, shard, wholeNumber } from './arguments.js';
 import { exitCodeOf, exitCodes } from './exit-codes.js';
 import { generate } from './generate.js';
+import { logFormats } from './log.js';
 import { consoleOutput, type Output } from './output.js';
 import { parked } from './parked.js';
 import { relay } from './relay.js';
@@ -39,6 +41,13 @@ const shutdownTimeout = () =>
     .default(30_000);
 const metricsPort = () =>
   new Option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics').argParser(port);
+const logFormat = () =>
+  new Option(
+    '--log-format <format>',
+    'log lines to stderr: pretty, or JSON as pino writes them (default: pretty on a terminal)',
+  ).choices(logFormats);
+const logLevel = () =>
+  new Option('--log-level <level>', 'the least severe level logged').choices(logLevels).default('info');
 
 function defineGenerate(program: Command, output: Output, done: Done): void {
   const format = new Option('--format <format>', 'how diagnostics are printed')
@@ -92,6 +101,8 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     .option('--bareback', 'apply messages in any order (development only)')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (options) => done(await subscribe(options, output)));
 }
 
@@ -103,6 +114,8 @@ function defineRelay(program: Command, output: Output, done: Done): void {
     .option('--app <name>', 'the app this process runs')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (options) => done(await relay(options, output)));
 }
 
@@ -128,6 +141,8 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i", shard)
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (selections: string[], options) => done(await publish(selections, options, output)));
 }
 

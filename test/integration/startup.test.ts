@@ -118,16 +118,34 @@ test('a runtime command given a config file that does not exist exits with 78 na
   assert.not.match(exit.stderr, 'ENOENT');
 });
 
+/** A subscriber's stderr as it comes, and its exit. */
+function watch(child: ChildProcessByStdio<null, Readable, Readable>): {
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return { stderr: () => stderr, exited: new Promise((resolve) => child.on('exit', resolve)) };
+}
+
+/** The JSON records of the lines written so far (a line not yet complete is left out). */
+function jsonRecords(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 test('a subscriber serves /healthz and /readyz on its metrics port, ready once it consumes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
   const child = start([...sniper, '--metrics-port', '0'], { PROMISCUOUS_SQLITE_DIR: dir });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  const { stderr, exited } = watch(child);
   try {
-    const port = await eventually(async () => /metrics at http:\/\/localhost:(\d+)\/metrics/.exec(stdout)?.[1]);
-    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    const port = await eventually(
+      async () => jsonRecords(stderr()).find((r) => r.msg === 'serving metrics and probes')?.port,
+    );
+    const url = (path: string) => `http://127.0.0.1:${String(port)}${path}`;
     assert.is((await fetch(url('/healthz'))).status, 200);
     const ready = await eventually(async () => {
       const response = await fetch(url('/readyz'));
