@@ -3,13 +3,15 @@
  * records with their fields, and error records that never carry an SQL statement, the values
  * it wrote, or a password. The lines are those `--log-format json` writes.
  */
+import { execFileSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { factories } from '../../examples/users/generated/crowdtap/factories.js';
 import type { Callbacks } from '../../examples/users/generated/sniper/subscriber.js';
 import { cliLogger } from '../../src/cli/log.js';
 import { Subscriber } from '../../src/runtime/index.js';
-import { eventually, randomName } from '../helpers/services.js';
+import { recordingLogger } from '../helpers/log.js';
+import { amqpUrl, eventually, randomName } from '../helpers/services.js';
 import { sniper } from '../helpers/users-app.js';
 import { closeWorld, connectTransport, deliver, type World as Fixture, usersDatabase } from '../helpers/world.js';
 
@@ -126,3 +128,39 @@ test("a callback's error that names a URL with its password is logged without th
 });
 
 test.run();
+
+const connection = suite('logging, the AMQP connection');
+
+connection('a connection the broker drops is logged as lost, then back, without the password', async () => {
+  const name = randomName('dropped');
+  const log = recordingLogger();
+  const transport = await connectTransport(randomName('prom'), { connectionName: name, logger: log });
+  try {
+    // Only this transport's connection: anything else on the broker is left alone.
+    const listing = execFileSync('rabbitmqctl', ['list_connections', '--quiet', 'pid', 'client_properties'], {
+      encoding: 'utf8',
+    });
+    const pid = listing
+      .split('\n')
+      .find((line) => line.includes(name))
+      ?.split('\t')[0];
+    assert.ok(pid, `RabbitMQ lists the connection ${name}`);
+    execFileSync('rabbitmqctl', ['close_connection', pid, 'test: dropping the connection'], { stdio: 'ignore' });
+    await eventually(async () => log.records.find((r) => r.msg === 'reconnected to RabbitMQ'), 15_000);
+    const url = new URL(amqpUrl);
+    if (url.password) url.password = '***';
+    assert.equal(
+      log.records.map(({ level, msg, fields }) => ({ level, msg, component: fields.component, url: fields.url })),
+      [
+        { level: 'warn', msg: 'lost the connection to RabbitMQ; reconnecting', component: 'amqp', url: url.toString() },
+        { level: 'info', msg: 'reconnected to RabbitMQ', component: 'amqp', url: url.toString() },
+      ],
+    );
+    const password = new URL(amqpUrl).password;
+    if (password) assert.not.match(JSON.stringify(log.records), `:${password}@`);
+  } finally {
+    await transport.close();
+  }
+});
+
+connection.run();
