@@ -4,7 +4,7 @@
  *
  *   --help                      until it exits
  *   generate                    the users example's routes, until it exits
- *   subscribe                   until it consumes (its "subscribed to" line), with the services up
+ *   subscribe                   until it consumes (its JSON record "consuming"), with the services up
  *   node -e 0                   the baseline: a bare Node process on this machine, in this run
  *
  * then the production install (`npm prune --omit=dev`): its packages and bytes.
@@ -83,7 +83,7 @@ async function measureAll(dir: string, admin: Knex): Promise<Figures> {
   } finally {
     await db.destroy();
   }
-  const subscribe = await median(() => timed(bin, ['subscribe', '--app', 'sniper'], dir, env, 'subscribed to'));
+  const subscribe = await median(() => timed(bin, ['subscribe', '--app', 'sniper'], dir, env, '"msg":"consuming"'));
   const development = installed(dir);
   pruneDev(dir);
   const production = installed(dir);

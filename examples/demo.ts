@@ -87,10 +87,24 @@ for (const [app, tables] of [
 }
 
 const config = 'examples/users/promiscuous.config.ts';
-const sniper = run('sniper', ['bin/promiscuous.js', 'subscribe', '--config', config, '--app', 'sniper']);
+// Readable lines, though its output goes to a pipe.
+const sniper = run('sniper', [
+  'bin/promiscuous.js',
+  'subscribe',
+  '--config',
+  config,
+  '--app',
+  'sniper',
+  '--log-format',
+  'pretty',
+]);
 let code = 1;
 try {
-  await until('sniper to subscribe', () => sniper.output.some((l) => l.includes('subscribed to')), 15_000);
+  await until(
+    'sniper to subscribe',
+    () => sniper.output.some((l) => l.includes('subscriber[sniper] consuming')),
+    15_000,
+  );
   const crowdtap = run('crowdtap', ['examples/users/crowdtap-demo.ts']);
   if ((await crowdtap.exited) !== 0) throw new Error('the crowdtap process failed');
   await until('every change to reach sniper', () => sniper.output.some((l) => l.startsWith('Bye ')), 15_000);

@@ -3,3 +3,4 @@
  * the compiler the package `promiscuous-compiler`.
  */
 export * from './common/define-config.js';
+export type { LogFields, LogFn, Logger, LogLevel } from './common/logger.js';

@@ -5,7 +5,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { schema as sniper } from '../../examples/users/generated/sniper/subscriber.js';
-import { AmqpTransport, type Delivery, Subscriber, type Transport } from '../../src/runtime/index.js';
+import {
+  AmqpTransport,
+  type Delivery,
+  type Logger,
+  silentLogger,
+  Subscriber,
+  type Transport,
+} from '../../src/runtime/index.js';
 import {
   connect,
   type DeliveredOperation,
@@ -59,11 +66,7 @@ export async function subscriberRole(init: SubscriberInit): Promise<Role> {
     knex: db,
     transport: side.recording,
     errorNotifier: side.noteError,
-    logger: {
-      warn: (message) => {
-        if (message.startsWith('asking')) side.resyncRequests += 1;
-      },
-    },
+    logger: side.counting,
   });
   await subscriber.start();
   const started = now();
@@ -137,6 +140,14 @@ class SubscriberSide {
   readonly recording: Transport;
   readonly timeline: [number, number][] = [];
   resyncRequests = 0;
+  /** Counts the re-sync requests the subscriber logs. */
+  readonly counting: Logger = {
+    ...silentLogger,
+    warn: (_fields: unknown, message?: string) => {
+      if (message?.startsWith('asking the publisher to re-sync')) this.resyncRequests += 1;
+    },
+    child: () => this.counting,
+  };
   private readonly queries = new QueryStats();
   private readonly handling = new AsyncLocalStorage<{ begins: number }>();
   /** Deliveries handled, the transactions they ran, and the time they held one of the prefetch slots. */

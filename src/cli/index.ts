@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
+import { logLevels } from '../common/logger.js';
 import { packageVersion, port, shard, wholeNumber } from './arguments.js';
 import { ConfigError, exitCodeOf, exitCodes } from './exit-codes.js';
+import { logFormats } from './log.js';
 import { consoleOutput, type Output } from './output.js';
 
 /** Reports a command's exit code. */
@@ -54,6 +56,13 @@ const shutdownTimeout = () =>
     .default(30_000);
 const metricsPort = () =>
   new Option('--metrics-port <port>', 'serve Prometheus metrics at http://localhost:<port>/metrics').argParser(port);
+const logFormat = () =>
+  new Option(
+    '--log-format <format>',
+    'log lines to stderr: pretty, or JSON as pino writes them (default: pretty on a terminal)',
+  ).choices(logFormats);
+const logLevel = () =>
+  new Option('--log-level <level>', 'the least severe level logged').choices(logLevels).default('info');
 
 function defineGenerate(program: Command, output: Output, done: Done): void {
   const format = new Option('--format <format>', 'how diagnostics are printed')
@@ -109,6 +118,8 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
     .option('--bareback', 'apply messages in any order (development only)')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (options) => done(await (await import('./subscribe.js')).subscribe(options, output)));
 }
 
@@ -120,6 +131,8 @@ function defineRelay(program: Command, output: Output, done: Done): void {
     .option('--app <name>', 'the app this process runs')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (options) => done(await (await import('./relay.js')).relay(options, output)));
 }
 
@@ -145,6 +158,8 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .option('--shard <i/n>', "this process's share of the rows: integer key modulo n equals i", shard)
     .option('--restart', 'start again from the first row instead of resuming')
     .option('--no-progress', 'no progress bar')
+    .addOption(logFormat())
+    .addOption(logLevel())
     .action(async (selections: string[], options) =>
       done(await (await import('./publish.js')).publish(selections, options, output)),
     );

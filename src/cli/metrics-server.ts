@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { collectDefaultMetrics } from 'prom-client';
 import { listeningPort, type ReadinessChecks, serveMetrics } from '../runtime/observability/http.js';
 import { defaultMetrics } from '../runtime/observability/metrics.js';
-import type { Output } from './output.js';
+import type { Logger } from '../common/logger.js';
 
 let processMetricsCollected = false;
 
@@ -12,8 +12,7 @@ let processMetricsCollected = false;
  */
 export async function metricsServer(
   port: number | undefined,
-  app: string,
-  output: Output,
+  log: Logger,
   readiness?: () => Promise<ReadinessChecks>,
 ): Promise<() => Promise<void>> {
   if (port === undefined) return async () => {};
@@ -23,6 +22,7 @@ export async function metricsServer(
     processMetricsCollected = true;
   }
   const server: Server = await serveMetrics(metrics, port, undefined, readiness);
-  output.info(`[${app}] metrics at http://localhost:${listeningPort(server)}/metrics`);
+  const served = listeningPort(server);
+  log.info({ port: served, url: `http://localhost:${served}/metrics` }, 'serving metrics and probes');
   return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }

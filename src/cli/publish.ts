@@ -5,11 +5,9 @@ import { type InitialSyncResult, initialSync } from '../runtime/publisher/initia
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';
 import type { Shard } from './arguments.js';
-import { withAppRuntime } from './runtime.js';
+import { type RuntimeOptions, withAppRuntime } from './runtime.js';
 
-export interface PublishOptions {
-  readonly config?: string;
-  readonly app?: string;
+export interface PublishOptions extends RuntimeOptions {
   readonly to?: string;
   readonly pageSize?: number;
   readonly shard?: Shard;
@@ -33,6 +31,7 @@ export function publish(selections: readonly string[], options: PublishOptions, 
         virtuals: runtime.config.virtuals?.[runtime.app],
         relay: false,
         answerResync: false,
+        logger: runtime.logger,
       }),
       (p) => p.close(),
     );

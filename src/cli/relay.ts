@@ -2,7 +2,7 @@ import type { PublisherSchema } from '../runtime/contract.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
 
 /**
  * `promiscuous relay`: publishes the outbox of the app's database on its own, for rows that
@@ -11,26 +11,26 @@ import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
  * database are safe: rows are claimed.
  */
 export function relay(
-  options: { config?: string; app?: string; metricsPort?: number; shutdownTimeout?: number },
+  options: RuntimeOptions & { metricsPort?: number; shutdownTimeout?: number },
   output: Output,
 ): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-    opened.add(await metricsServer(options.metricsPort, runtime.app, output, () => runtimeChecks(runtime)), (stop) =>
-      stop(),
-    );
+    const log = runtime.logger.child({ app: runtime.app, component: 'cli' });
+    opened.add(await metricsServer(options.metricsPort, log, () => runtimeChecks(runtime)), (stop) => stop());
     const publisher = opened.add(
       new Publisher({
         schema,
         knex: runtime.knex,
         transport: runtime.transport,
         virtuals: runtime.config.virtuals?.[runtime.app],
-        errorNotifier: (error) => output.error(`[${runtime.app}] ${error.message}`),
+        logger: runtime.logger,
+        ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),
       }),
       (p) => p.close(),
     );
     publisher.relay?.schedule();
-    output.info(`[${runtime.app}] relaying the outbox and answering re-sync requests`);
+    log.info('relaying the outbox and answering re-sync requests');
     await untilSignal();
     return 0;
   });

@@ -3,12 +3,14 @@ import { dirname, join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { findRoutes, isConfigFile, loadConfig } from '../common/config-file.js';
 import type { RoutesConfig } from '../common/define-config.js';
+import type { Logger, LogLevel } from '../common/logger.js';
 import { importFile, loadAsEsm, NoTypeScriptLoader } from '../common/modules.js';
 import { connectTransport, databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import type { Transport } from '../transport/transport.js';
 import { ConfigError, exitCodes } from './exit-codes.js';
 import type { Output } from './output.js';
+import { commandLogger, type LogFormat } from './log.js';
 
 /** What a runtime command needs: the config, the app, its database and a connected transport. */
 export interface AppRuntime {
@@ -17,6 +19,8 @@ export interface AppRuntime {
   readonly app: string;
   readonly knex: Knex;
   readonly transport: Transport;
+  /** The config's `logger`, or the one `--log-format` and `--log-level` describe. */
+  readonly logger: Logger;
   /** Imports one of the app's generated modules (`subscriber`, `publisher`). */
   generated<T>(module: string): Promise<T>;
 }
@@ -56,22 +60,34 @@ export class Opened {
  * exits without waiting further (a message not acknowledged is delivered again).
  */
 export async function withAppRuntime(
-  options: { config?: string; app?: string; shutdownTimeout?: number },
+  options: RuntimeOptions & { shutdownTimeout?: number },
   output: Output,
   run: (runtime: AppRuntime, opened: Opened) => Promise<number>,
 ): Promise<number> {
   const opened = new Opened();
+  let runtime: AppRuntime | undefined;
   let code: number;
   try {
-    code = await run(await appRuntime(options, opened), opened);
+    runtime = await appRuntime(options, opened);
+    code = await run(runtime, opened);
   } finally {
     const timeout = options.shutdownTimeout ?? 30_000;
     if (!(await opened.close(timeout))) {
-      output.error(`did not finish closing within ${timeout} ms: exiting anyway`);
+      if (runtime)
+        runtime.logger.error({ app: runtime.app, timeoutMs: timeout }, 'did not finish closing: exiting anyway');
+      else output.error(`did not finish closing within ${timeout} ms: exiting anyway`);
       code = exitCodes.failure;
     }
   }
   return code;
+}
+
+/** What picks a runtime command's config, app and logger. */
+export interface RuntimeOptions {
+  readonly config?: string;
+  readonly app?: string;
+  readonly logFormat?: LogFormat;
+  readonly logLevel?: LogLevel;
 }
 
 /** The runtime config, and the folder of the generated code (one subfolder per app). */
@@ -151,7 +167,7 @@ export function databaseConfig(config: RoutesConfig, app: string, env = process.
 }
 
 /** Connects an app's runtime; what it opens is registered in `opened`. */
-async function appRuntime(options: { config?: string; app?: string }, opened: Opened): Promise<AppRuntime> {
+async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppRuntime> {
   const source = await runtimeConfig(options);
   const { config, generated } = source;
   const settings = runtimeSettings({ ...config, ...(options.app ? { app: options.app } : {}) });
@@ -162,7 +178,8 @@ async function appRuntime(options: { config?: string; app?: string }, opened: Op
     throw new ConfigError(`choose the app this process runs with --app or PROMISCUOUS_APP (${which})`);
   }
   const database = databaseConfig(config, app);
-  const transport = opened.add(await connectTransport(settings), (t) => t.close());
+  const logger = commandLogger(config.logger, { format: options.logFormat, level: options.logLevel });
+  const transport = opened.add(await connectTransport(settings, logger), (t) => t.close());
   const db = opened.add(knex(database), (k) => k.destroy());
   const folder = join(generated, app);
   loadAsEsm(generated);
@@ -172,6 +189,7 @@ async function appRuntime(options: { config?: string; app?: string }, opened: Op
     app,
     knex: db,
     transport,
+    logger,
     async generated<T>(module: string): Promise<T> {
       const file = moduleFile(folder, module);
       if (!file)

@@ -4,11 +4,9 @@ import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
 
-export interface SubscribeOptions {
-  readonly config?: string;
-  readonly app?: string;
+export interface SubscribeOptions extends RuntimeOptions {
   readonly prefetch?: number;
   readonly concurrency?: number;
   readonly recovery?: boolean;
@@ -25,15 +23,14 @@ export interface SubscribeOptions {
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
+    const { logger } = runtime;
+    const log = logger.child({ app: runtime.app, component: 'cli' });
+    const namespace = `${runtime.settings.namespace}:${runtime.app}`;
     const coordinator =
       runtime.settings.backend === 'amqp'
-        ? opened.add(
-            await RedisCoordinator.connect(runtime.settings.redisUrl, `${runtime.settings.namespace}:${runtime.app}`),
-            (c) => c.close(),
-          )
+        ? opened.add(await RedisCoordinator.connect(runtime.settings.redisUrl, namespace, { logger }), (c) => c.close())
         : undefined;
-    if (options.bareback)
-      output.error('WARNING: --bareback applies messages in any order. Never use it in production.');
+    if (options.bareback) log.warn('--bareback applies messages in any order: never use it in production');
     const workers = Array.from(
       { length: options.concurrency ?? 1 },
       () =>
@@ -46,11 +43,9 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
           dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
           callbacks: runtime.config.callbacks?.[runtime.app],
-          logger: { warn: (m) => output.error(`[${runtime.app}] ${m}`) },
-          errorNotifier: (error) => {
-            runtime.config.errorNotifier?.(error);
-            output.error(`[${runtime.app}] ${error.name}: ${error.message}`);
-          },
+          // The subscriber logs each error it reports: the notifier is the config's alone.
+          logger,
+          ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),
         }),
     );
     let consuming = false;
@@ -59,17 +54,16 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
       ...(coordinator ? { redis: coordinator.healthy() || 'not connected to Redis' } : {}),
       consuming: consuming || 'not consuming: starting, or finishing the messages in flight',
     });
-    opened.add(await metricsServer(options.metricsPort, runtime.app, output, readiness), (stop) => stop());
+    opened.add(await metricsServer(options.metricsPort, log, readiness), (stop) => stop());
     for (const worker of workers) {
       await worker.start();
       // Stopped first at the end: they finish and acknowledge the messages in flight.
       opened.add(worker, (w) => w.stop());
     }
     consuming = true;
-    output.info(`[${runtime.app}] subscribed to ${schema.bindings.join(', ')} (prefetch ${options.prefetch ?? 5})`);
     const signal = await untilSignal();
     consuming = false;
-    output.info(`[${runtime.app}] ${signal}: finishing the messages in flight`);
+    log.info({ signal }, 'finishing the messages in flight');
     return 0;
   });
 }

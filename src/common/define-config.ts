@@ -18,6 +18,8 @@
  * ```
  */
 
+import type { Logger } from './logger.js';
+
 /** The built-in scalar types. */
 export type ScalarType =
   'string' | 'text' | 'integer' | 'bigint' | 'decimal' | 'float' | 'boolean' | 'date' | 'timestamp' | 'uuid' | 'json';
@@ -139,7 +141,17 @@ export interface RuntimeConfig {
   readonly callbacks?: { readonly [app: string]: object };
   /** Virtual attribute functions of each publishing app (the generated `Virtuals` types). */
   readonly virtuals?: { readonly [app: string]: object };
-  readonly logger?: { info(message: string): void; warn(message: string): void; error(message: string): void };
+  /**
+   * The logger of `subscribe`, `relay` and `publish` (default: theirs, as `--log-format` and
+   * `--log-level` say): a pino logger, or any {@link Logger}.
+   *
+   * @example
+   * ```ts
+   * import pino from 'pino';
+   * export default defineConfig({ apps: { ... }, logger: pino({ level: 'info' }) });
+   * ```
+   */
+  readonly logger?: Logger;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
 }
 

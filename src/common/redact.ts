@@ -8,3 +8,11 @@ export function redact(url: string): string {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
 }
+
+/** The user and password of a URL written in a text (`amqp://user:secret@host`). */
+const credentials = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s@/]*@/gi;
+
+/** A text fit for logs: the password of every URL in it replaced. */
+export function redactText(text: string): string {
+  return text.includes('://') ? text.replace(credentials, '$1:***@') : text;
+}

@@ -1,4 +1,5 @@
 import { ConnectionError, CredentialsError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { redact } from '../common/redact.js';
 import type { RuntimeSettings } from '../common/settings.js';
 import { AmqpTransport } from '../transport/amqp/amqp-transport.js';
@@ -7,8 +8,11 @@ import type { Transport } from '../transport/transport.js';
 
 export { databaseFromUrl, type RuntimeInput, type RuntimeSettings, runtimeSettings } from '../common/settings.js';
 
-/** The transport for a backend; an unreachable broker fails within a few seconds, saying how to start it. */
-export async function connectTransport(settings: RuntimeSettings): Promise<Transport> {
+/**
+ * The transport for a backend; an unreachable broker fails within a few seconds, saying how to
+ * start it. `logger` hears when the connection is lost and back.
+ */
+export async function connectTransport(settings: RuntimeSettings, logger?: Logger): Promise<Transport> {
   if (settings.backend === 'memory') return new MemoryTransport();
   if (settings.backend === 'null') return new NullTransport();
   try {
@@ -16,6 +20,7 @@ export async function connectTransport(settings: RuntimeSettings): Promise<Trans
       url: settings.amqpUrl,
       initialRetries: 2,
       namespace: settings.namespace,
+      ...(logger ? { logger } : {}),
       ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
     });
   } catch (error) {

@@ -18,6 +18,7 @@ export { databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../commo
 export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';
+export { type LogFields, type LogFn, type Logger, type LogLevel, silentLogger } from '../common/logger.js';
 export * from './factories.js';
 export { listeningPort, type ReadinessChecks, serveMetrics } from './observability/http.js';
 export { defaultMetrics, Metrics } from './observability/metrics.js';

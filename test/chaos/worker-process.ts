@@ -19,6 +19,7 @@ import {
   Subscriber,
 } from '../../src/runtime/index.js';
 import { type Callbacks, type SaleAttributes, schema } from '../fixtures/chinook/generated/replica/subscriber.js';
+import { recordingLogger } from '../helpers/log.js';
 import { describeOperations } from './broker.js';
 import { type Command, type DeliveryStats, event, FaultPoints, send, workerTransport } from './fault-points.js';
 import { effectsTable, replicaApp, replicaKnex, type SqliteConnection, worldFromEnv } from './world.js';
@@ -99,7 +100,9 @@ const subscriber = new Subscriber({
   callbacks,
   errorNotifier: (error, payload) =>
     event({ event: 'error', name: error.name, message: error.message, operations: describe(payload) }),
-  logger: { warn: (message) => event({ event: 'warning', message }) },
+  logger: recordingLogger((record) => {
+    if (record.level === 'warn') event({ event: 'warning', message: record.msg, ...record.fields });
+  }),
 });
 
 // Deliveries counted as they happen: a SIGKILL loses at most the last half second.

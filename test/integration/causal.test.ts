@@ -21,13 +21,14 @@ import {
   takeOutbox,
   type World as Fixture,
 } from '../helpers/world.js';
+import { recordingLogger } from '../helpers/log.js';
 
 interface World extends Fixture {
   /** Publishes nothing by itself: the tests take its messages from the outbox and deliver them. */
   manual: Publisher<Hooks, Virtuals>;
   subscriber: Subscriber<Callbacks> | undefined;
   errors: Error[];
-  warnings: string[];
+  log: ReturnType<typeof recordingLogger>;
 }
 
 const test = suite<World>('causal order and re-sync, postgres -> sqlite', {} as World);
@@ -41,7 +42,7 @@ function startSubscriber(world: World): Promise<void> {
     dependencyTimeoutMs,
     waitMs: 200,
     errorNotifier: (e) => world.errors.push(e),
-    logger: { warn: (m) => void world.warnings.push(m) },
+    logger: world.log,
   });
   return world.subscriber.start();
 }
@@ -49,7 +50,7 @@ function startSubscriber(world: World): Promise<void> {
 test.before(async (world) => {
   Object.assign(world, await openWorld({ pub: 'postgres', sub: 'sqlite' }));
   world.errors = [];
-  world.warnings = [];
+  world.log = recordingLogger();
   world.manual = manualPublisher(world);
   await startSubscriber(world);
 });
@@ -163,7 +164,11 @@ test('a lost message heals by itself through a re-sync, without skipping anythin
   console.log(`    lost create healed in ${healedMs} ms (dependency timeout ${dependencyTimeoutMs} ms)`);
   assert.ok(row);
   assert.ok(healedMs >= dependencyTimeoutMs, 'it waited for the timeout before asking');
-  assert.ok(world.warnings.some((w) => w.includes('asking crowdtap to re-sync') && w.includes(finn.id)));
+  const asked = world.log.records.filter((r) => r.level === 'warn' && r.msg?.startsWith('asking the publisher'));
+  assert.ok(
+    asked.some((r) => r.fields.publisher === 'crowdtap' && JSON.stringify(r.fields.objects).includes(finn.id)),
+    JSON.stringify(asked),
+  );
   assert.equal(
     world.errors.filter((e) => e.name === 'RecoveryError'),
     [],

@@ -6,7 +6,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -125,16 +125,34 @@ test('a runtime command given a config file that does not exist exits with 78 na
   assert.not.match(exit.stderr, 'ENOENT');
 });
 
+/** A subscriber's stderr as it comes, and its exit. */
+function watch(child: ChildProcessByStdio<null, Readable, Readable>): {
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return { stderr: () => stderr, exited: new Promise((resolve) => child.on('exit', resolve)) };
+}
+
+/** The JSON records of the lines written so far (a line not yet complete is left out). */
+function jsonRecords(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 test('a subscriber serves /healthz and /readyz on its metrics port, ready once it consumes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
   const child = start([...sniper, '--metrics-port', '0'], { PROMISCUOUS_SQLITE_DIR: dir });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  const { stderr, exited } = watch(child);
   try {
-    const port = await eventually(async () => /metrics at http:\/\/localhost:(\d+)\/metrics/.exec(stdout)?.[1]);
-    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    const port = await eventually(
+      async () => jsonRecords(stderr()).find((r) => r.msg === 'serving metrics and probes')?.port,
+    );
+    const url = (path: string) => `http://127.0.0.1:${String(port)}${path}`;
     assert.is((await fetch(url('/healthz'))).status, 200);
     const ready = await eventually(async () => {
       const response = await fetch(url('/readyz'));
@@ -143,6 +161,80 @@ test('a subscriber serves /healthz and /readyz on its metrics port, ready once i
     assert.equal(ready.checks, { broker: true, database: true, redis: true, consuming: true });
     child.kill('SIGTERM');
     assert.is(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('subscribe --log-format json writes every line as a pino-shaped JSON record on stderr', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  const child = start([...sniper, '--log-format', 'json', '--bareback'], { PROMISCUOUS_SQLITE_DIR: dir });
+  const { stderr, exited } = watch(child);
+  try {
+    await eventually(async () => jsonRecords(stderr()).find((r) => r.msg === 'consuming'));
+    child.kill('SIGTERM');
+    assert.is(await exited, 0, stderr());
+    const records = jsonRecords(stderr());
+    assert.is(records.length, stderr().split('\n').length - 1, 'every line is a record');
+    for (const record of records) {
+      assert.type(record.level, 'number');
+      assert.type(record.time, 'number');
+      assert.is(record.pid, child.pid);
+      assert.is(record.app, 'sniper');
+    }
+    const said = records.map(({ level, component, msg }) => `${String(level)} ${String(component)} ${String(msg)}`);
+    assert.equal(said, [
+      '40 cli --bareback applies messages in any order: never use it in production',
+      '30 subscriber consuming',
+      '30 cli finishing the messages in flight',
+      '30 subscriber stopped: the messages in flight are settled',
+    ]);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a runtime command logs through the config's logger when the config has one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  const config = join(dir, 'promiscuous.config.ts');
+  // The users example's config, with a logger of its own that marks its lines.
+  writeFileSync(
+    config,
+    [
+      `import base from ${JSON.stringify(join(root, 'examples/users/promiscuous.config.ts'))};`,
+      'const logger = (bindings = {}) => {',
+      "  const at = (level) => (first, msg) => process.stderr.write(`custom ${level} ${JSON.stringify(typeof first === 'string' ? { ...bindings, msg: first } : { ...bindings, ...first, msg })}\\n`);",
+      "  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => logger({ ...bindings, ...more }) };",
+      '};',
+      `export default { ...base, generated: ${JSON.stringify(relative(dir, join(root, 'examples/users/generated')))}, logger: logger() };`,
+      '',
+    ].join('\n'),
+  );
+  const child = start(['subscribe', '--config', config, '--app', 'sniper', '--log-format', 'json'], {
+    PROMISCUOUS_SQLITE_DIR: dir,
+  });
+  const { stderr, exited } = watch(child);
+  try {
+    const consuming = await eventually(async () => /^custom info (.*"msg":"consuming".*)$/m.exec(stderr())?.[1]);
+    assert.equal(JSON.parse(consuming), {
+      app: 'sniper',
+      component: 'subscriber',
+      bindings: ['*.user.*', 'crowdtap.organization.*', 'crowdtap.user_event.*'],
+      prefetch: 5,
+      mode: 'causal',
+      msg: 'consuming',
+    });
+    child.kill('SIGTERM');
+    assert.is(await exited, 0, stderr());
+    assert.ok(
+      stderr()
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => line.startsWith('custom ')),
+      stderr(),
+    );
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

@@ -143,7 +143,7 @@ async function replicate(
   const exited = new Promise<number | null>((resolve) => subscriber.on('exit', resolve));
   try {
     await eventually(
-      async () => (out.includes('subscribed to') ? true : undefined),
+      async () => (out.includes('"msg":"consuming"') ? true : undefined),
       30_000,
       `reader to consume: ${out}`,
     );

@@ -9,6 +9,7 @@ import type { Database, OutboxInsert } from '../db/database.js';
 import type { Session } from '../db/session.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
+import { errorText, guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';
@@ -39,6 +40,12 @@ export interface PublisherOptions<Hooks, Virtuals> {
    */
   readonly answerResync?: boolean;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
+  /**
+   * Where the publisher, its relay and its re-sync answers say what they do and what went
+   * wrong (default: nowhere): a pino logger, or any {@link Logger}. Records carry `app` and
+   * `component` (`publisher`, `relay`).
+   */
+  readonly logger?: Logger;
   /**
    * Report writes to published tables that bypass the hooks (a raw Knex query, say): they
    * would never be published. Default: on unless NODE_ENV is `production`.
@@ -79,8 +86,11 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly publications: Publications;
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
+  private readonly log: Logger;
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
+    const logger = guardedLogger(options.logger ?? silentLogger);
+    this.log = logger.child({ app: options.schema.app, component: 'publisher' });
     this.host = options.host ?? hostname();
     this.database = databaseOf(options.knex);
     this.publications = new Publications(
@@ -91,7 +101,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
       options.detectRawWrites ?? process.env.NODE_ENV !== 'production',
       options.knex,
       (table) => this.publications.publishes(table),
-      (error) => this.report(error),
+      (error, table) => {
+        this.log.warn(
+          { table, err: error },
+          'a write to a published table bypassed the hooks: it will not be published',
+        );
+        this.report(error);
+      },
     );
     this.relay =
       options.relay === false
@@ -100,6 +116,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
             ...options.relay,
             onError: (e) => this.report(e),
             app: options.schema.app,
+            logger,
             ...(options.metrics ? { metrics: options.metrics } : {}),
           });
     if (options.answerResync ?? this.relay !== undefined) {
@@ -109,6 +126,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
         publications: this.publications,
         sync: (model, ids, to) => this.sync(model, ids, { to }),
         report: (error) => this.report(error),
+        log: this.log,
         metrics: options.metrics,
       });
     }
@@ -244,12 +262,10 @@ export class Publisher<Hooks, Virtuals = unknown> {
     try {
       await this.options.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
-      const failure = new PublisherError(
-        `ephemeral message ${envelope.id} was not published: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${errorText(error)}`, {
+        cause: error,
+      });
+      this.log.error({ messageId: envelope.id, err: error }, 'an ephemeral message was not published');
       this.report(failure, envelope);
       throw failure;
     }

@@ -15,7 +15,7 @@ export class RawWriteWatch {
     private readonly enabled: boolean,
     knex: Knex,
     publishes: (table: string) => boolean,
-    report: (error: Error) => void,
+    report: (error: Error, table: string) => void,
   ) {
     if (!enabled) return;
     knex.on('query', (query: { method?: string; sql?: string }) => {
@@ -27,6 +27,7 @@ export class RawWriteWatch {
         new PublisherError(
           `a write to the published table ${table} bypassed the hooks and will not be published: ${query.sql.slice(0, 120)}`,
         ),
+        table,
       );
     });
   }

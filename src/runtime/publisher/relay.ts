@@ -4,6 +4,7 @@ import { routingKey } from '../../common/topic.js';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
+import { errorText, guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import type { Database } from '../db/database.js';
 import { databaseOf } from '../db/index.js';
@@ -32,6 +33,11 @@ export interface RelayOptions {
    */
   readonly lingerMs?: number;
   readonly onError?: (error: Error) => void;
+  /**
+   * Where the relay says what went wrong, and at `debug` what it published (default: nowhere;
+   * the publisher passes its own). Records carry `app` and `component: 'relay'`.
+   */
+  readonly logger?: Logger;
   /** The publishing app, to label its metrics and report its outbox backlog in them (the publisher passes its own). */
   readonly app?: string;
   /** Where the relay records what it published (default: {@link defaultMetrics}). */
@@ -70,6 +76,7 @@ export class Relay {
   private readonly metrics: Metrics;
   private readonly unwatch: (() => void) | undefined;
   private readonly database: Database;
+  private readonly log: Logger;
 
   constructor(
     private readonly knex: Knex,
@@ -77,6 +84,10 @@ export class Relay {
     private readonly options: RelayOptions = {},
   ) {
     this.database = databaseOf(knex);
+    this.log = guardedLogger(options.logger ?? silentLogger).child({
+      ...(options.app === undefined ? {} : { app: options.app }),
+      component: 'relay',
+    });
     this.timer = setInterval(() => this.schedule(), options.sweepIntervalMs ?? 1_000);
     this.timer.unref();
     this.metrics = options.metrics ?? defaultMetrics();
@@ -131,15 +142,19 @@ export class Relay {
       while (!this.stopped && (await this.round()) > 0) {
         // Rounds until the outbox has nothing claimable left.
       }
+      if (this.failures > 0) this.log.info({ failures: this.failures }, 'the relay publishes again');
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
       this.metrics.relayFailures.inc({ app: this.options.app ?? 'unknown' });
-      this.options.onError?.(
-        new PublisherError(`the relay could not publish: ${(error as Error).message}`, { cause: error }),
+      const backoffMs = Math.min(5_000, 100 * 2 ** this.failures);
+      this.log.error(
+        { err: error, failures: this.failures, retryInMs: backoffMs },
+        'the relay could not publish; the rows stay in the outbox',
       );
+      this.options.onError?.(new PublisherError(`the relay could not publish: ${errorText(error)}`, { cause: error }));
       // Backs off before the sweeper's next attempt; the rows stay in the outbox meanwhile.
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** this.failures)).unref());
+      await new Promise((r) => setTimeout(r, backoffMs).unref());
     }
   }
 
@@ -154,7 +169,8 @@ export class Relay {
       await new Promise((resolve) => setTimeout(resolve, Math.ceil(linger)));
     }
     const at = performance.now();
-    const rows = this.pending.length > 0 ? this.pending.splice(0, limit) : await this.claimExpired();
+    const own = this.pending.length > 0;
+    const rows = own ? this.pending.splice(0, limit) : await this.claimExpired();
     if (rows.length === 0) return 0;
     this.lastRound = { at, rows: rows.length };
     const app = this.options.app ?? 'unknown';
@@ -167,6 +183,8 @@ export class Relay {
       throw error;
     }
     this.metrics.relayPublished.inc({ app }, rows.length);
+    // Swept: rows nobody had claimed (publishers with `relay: false`) or whose claim expired.
+    this.log.debug({ rows: rows.length, swept: !own }, 'published outbox rows');
     for (const row of rows) this.confirmed.push(row.id);
     const delay = this.options.deleteDelayMs ?? 50;
     if (delay <= 0 || this.confirmed.length >= deleteBatch) await this.deleteConfirmed();
@@ -199,8 +217,9 @@ export class Relay {
   }
 
   private readonly reportDeleteFailure = (error: Error): void => {
+    this.log.error({ err: error }, 'the relay could not delete published rows; it tries again with the next deletion');
     this.options.onError?.(
-      new PublisherError(`the relay could not delete published rows: ${error.message}`, { cause: error }),
+      new PublisherError(`the relay could not delete published rows: ${errorText(error)}`, { cause: error }),
     );
   };
 

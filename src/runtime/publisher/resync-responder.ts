@@ -6,6 +6,7 @@
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import type { Id, ModelDescriptor } from '../contract.js';
 import { PublisherError } from '../../common/errors.js';
+import { errorText, type Logger } from '../../common/logger.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { parseResyncRequest, resyncQueueApp, resyncRequestKey } from '../resync.js';
 import type { Publications } from './publications.js';
@@ -17,6 +18,7 @@ export interface ResyncResponderOptions {
   /** Publishes the current state of a model's objects to one app (see `Publisher.sync`). */
   sync(model: ModelDescriptor, ids: readonly Id[], to: string): Promise<unknown>;
   report(error: Error): void;
+  readonly log: Logger;
   readonly metrics?: Metrics | undefined;
 }
 
@@ -29,7 +31,8 @@ export async function answerResyncRequests(options: ResyncResponderOptions): Pro
       (delivery) => answer(options, delivery),
     );
   } catch (error) {
-    options.report(new PublisherError(`cannot answer re-sync requests: ${(error as Error).message}`, { cause: error }));
+    options.log.error({ err: error }, 'cannot answer re-sync requests');
+    options.report(new PublisherError(`cannot answer re-sync requests: ${errorText(error)}`, { cause: error }));
     return undefined;
   }
 }
@@ -37,7 +40,10 @@ export async function answerResyncRequests(options: ResyncResponderOptions): Pro
 /** Answers one request: the current state of each object asked for, to the asking app. */
 async function answer(options: ResyncResponderOptions, delivery: Delivery): Promise<void> {
   const request = parseResyncRequest(delivery.body);
-  if (typeof request === 'string') return delivery.park(request);
+  if (typeof request === 'string') {
+    options.log.warn({ messageId: delivery.messageId, reason: request }, 'parked a re-sync request it cannot read');
+    return delivery.park(request);
+  }
   try {
     const byModel = new Map<ModelDescriptor, string[]>();
     for (const object of request.objects) {
@@ -47,7 +53,9 @@ async function answer(options: ResyncResponderOptions, delivery: Delivery): Prom
     for (const [model, ids] of byModel) await options.sync(model, ids, request.app);
     await delivery.ack();
     (options.metrics ?? defaultMetrics()).resyncAnswered.inc({ app: options.app });
+    options.log.info({ to: request.app, objects: request.objects.length }, 'answered a re-sync request');
   } catch (error) {
+    options.log.error({ to: request.app, err: error }, 'could not answer a re-sync request; retrying it later');
     options.report(new PublisherError(`could not answer a re-sync request of ${request.app}`, { cause: error }));
     await delivery.retry(error as Error, Math.min(60_000, 1_000 * 2 ** delivery.attempt));
   }

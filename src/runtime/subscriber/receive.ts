@@ -9,6 +9,7 @@ import type { Delivery } from '../../transport/transport.js';
 import type { CompiledValidator } from '../contract.js';
 import type { Envelope } from '../envelope.js';
 import { SubscriberError, Unprocessable } from '../../common/errors.js';
+import { errorText, type Logger } from '../../common/logger.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { describeErrors } from './types.js';
 
@@ -20,6 +21,7 @@ export interface ReceiverOptions {
   /** Delay before retry n (0-based). */
   retryDelayMs(attempt: number): number;
   report(error: Error, payload?: unknown): void;
+  readonly log: Logger;
 }
 
 export class Receiver {
@@ -46,27 +48,43 @@ export class Receiver {
   async failed(delivery: Delivery, envelope: Envelope, error: unknown): Promise<void> {
     if (error instanceof Unprocessable) return this.park(delivery, error.message, envelope);
     const attempts = delivery.attempt + 1;
-    const reason = `${(error as Error).message}`;
+    // The driver's words without the statement: the notification, the log and the parked
+    // message's header would otherwise carry every value the transaction wrote.
+    const reason = errorText(error);
     this.options.report(
       new SubscriberError(`message ${envelope.id} failed (attempt ${attempts}): ${reason}`, { cause: error }),
       envelope,
     );
     if (attempts >= this.options.maxAttempts)
-      return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope);
+      return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope, error);
+    const delayMs = this.options.retryDelayMs(delivery.attempt);
+    this.options.log.warn(
+      { messageId: envelope.id, publisher: envelope.app, attempt: attempts, retryInMs: delayMs, err: error },
+      'failed to apply a message; retrying it later',
+    );
     this.options.observer.retried(delivery, error as Error);
-    await delivery.retry(error as Error, this.options.retryDelayMs(delivery.attempt));
+    await delivery.retry(error as Error, delayMs);
   }
 
   /** Sends the message to wait in a retry queue, so that it holds no prefetch slot meanwhile. */
   async defer(delivery: Delivery, envelope: Envelope, since: number): Promise<void> {
+    this.options.log.debug(
+      { messageId: envelope.id, publisher: envelope.app, waitedMs: Date.now() - since },
+      'deferring a message that waits for a dependency or an object another worker holds',
+    );
     this.options.observer.deferred(delivery, envelope, since);
     await delivery.defer(200, since);
   }
 
-  private async park(delivery: Delivery, reason: string, envelope?: Envelope): Promise<void> {
+  private async park(delivery: Delivery, reason: string, envelope?: Envelope, error?: unknown): Promise<void> {
+    const messageId = delivery.messageId ?? envelope?.id;
     this.options.report(
-      new SubscriberError(`message ${delivery.messageId ?? '?'} parked: ${reason}`),
+      new SubscriberError(`message ${messageId ?? '?'} parked: ${reason}`),
       envelope ?? delivery.body.toString('utf8'),
+    );
+    this.options.log.error(
+      { messageId, ...(envelope ? { publisher: envelope.app } : {}), reason, ...(error ? { err: error } : {}) },
+      'parked a message: `promiscuous parked list` shows it',
     );
     this.options.observer.parked(delivery, reason);
     await delivery.park(reason);

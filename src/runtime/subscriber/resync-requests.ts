@@ -6,16 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Transport } from '../../transport/transport.js';
 import { SubscriberError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { type ResyncRequest, resyncRequestKey } from '../resync.js';
-import { describeRequirement, type Requirement } from './types.js';
+import type { Requirement } from './types.js';
 
 export interface ResyncRequestsOptions {
   readonly app: string;
   readonly transport: Transport;
   readonly timeoutMs: number;
   readonly observer: SubscriberObserver;
-  readonly logger?: { warn(message: string): void } | undefined;
+  readonly log: Logger;
   report(error: Error, payload?: unknown): void;
 }
 
@@ -47,8 +48,9 @@ export class ResyncRequests {
       app: this.options.app,
       objects: objects.map(({ endpoint, id, version }) => ({ endpoint, id, version })),
     };
-    this.options.logger?.warn(
-      `asking ${publisher} to re-sync ${objects.map(describeRequirement).join(', ')}, missing for ${this.options.timeoutMs} ms`,
+    this.options.log.warn(
+      { publisher, objects: request.objects, timeoutMs: this.options.timeoutMs },
+      'asking the publisher to re-sync objects missing past the dependency timeout',
     );
     try {
       await this.options.transport.publish([
@@ -60,6 +62,7 @@ export class ResyncRequests {
       ]);
       this.options.observer.resyncRequested(publisher);
     } catch (error) {
+      this.options.log.error({ publisher, err: error }, 'could not ask the publisher to re-sync');
       this.options.report(new SubscriberError(`could not ask ${publisher} to re-sync`, { cause: error }), request);
     }
   }

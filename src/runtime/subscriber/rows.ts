@@ -9,6 +9,7 @@ import type { SubscriberSchema, SubscriptionDescriptor } from '../contract.js';
 import { versionsTable } from '../db/tables.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
 import { Unprocessable } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 import { toColumn } from '../values.js';
 import { objectKey, type Requirement } from './types.js';
 
@@ -21,7 +22,7 @@ export class RowWriter {
 
   constructor(
     private readonly schema: SubscriberSchema<unknown>,
-    private readonly logger: { warn(message: string): void } | undefined,
+    private readonly log: Logger,
   ) {
     const roots = new Map<string, Set<string>>();
     for (const s of Object.values(schema.subscriptions)) {
@@ -54,7 +55,16 @@ export class RowWriter {
       return;
     }
     if (op.operation === 'update' && !known) {
-      this.logger?.warn(`${subscription.name} ${op.id}: update for a row that is not here; creating it`);
+      this.log.warn(
+        {
+          subscription: subscription.name,
+          table: subscription.table,
+          endpoint: op.endpoint,
+          id: op.id,
+          version: op.version,
+        },
+        'update for a row that is not here; creating it',
+      );
     }
     await this.upsert(trx, subscription, this.row(subscription, op));
   }

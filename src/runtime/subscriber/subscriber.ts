@@ -13,6 +13,7 @@ import type { ObserverCallbacks, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
 import type { Envelope } from '../envelope.js';
 import { RecoveryError } from '../../common/errors.js';
+import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { syncReplyKey } from '../resync.js';
@@ -69,7 +70,11 @@ export interface SubscriberOptions<Callbacks = unknown> {
    */
   readonly coordinator?: RedisCoordinator;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
-  readonly logger?: { warn(message: string): void };
+  /**
+   * Where the subscriber says what it does and what went wrong (default: nowhere): a pino
+   * logger, or any {@link Logger}. Its records carry `app` and `component: 'subscriber'`.
+   */
+  readonly logger?: Logger;
   /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
   readonly metrics?: Metrics;
 }
@@ -105,11 +110,13 @@ export class Subscriber<Callbacks = unknown> {
   private readonly resync: ResyncRequests;
   private readonly groupCommit: GroupCommit;
   private readonly unlisten: (() => void) | undefined;
+  private readonly log: Logger;
 
   constructor(private readonly options: SubscriberOptions<Callbacks>) {
     const { schema, coordinator } = options;
     const database = databaseOf(options.knex);
     const report = (error: Error, payload?: unknown) => options.errorNotifier?.(error, payload);
+    this.log = guardedLogger(options.logger ?? silentLogger).child({ app: schema.app, component: 'subscriber' });
     this.mode = options.mode ?? 'causal';
     this.observer = new SubscriberObserver(schema.app, options.metrics ?? defaultMetrics(), coordinator);
     this.receiver = new Receiver({
@@ -118,6 +125,7 @@ export class Subscriber<Callbacks = unknown> {
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? defaultDelay,
       report,
+      log: this.log,
     });
     this.planner = new Planner(schema as SubscriberSchema<unknown>);
     this.waiting = new Waiting(coordinator, options.lockLeaseMs ?? 5_000);
@@ -126,13 +134,13 @@ export class Subscriber<Callbacks = unknown> {
       transport: options.transport,
       timeoutMs: options.dependencyTimeoutMs ?? 30_000,
       observer: this.observer,
-      logger: options.logger,
+      log: this.log,
       report,
     });
     const applier = new Applier({
       database,
       versions: new VersionStore(database),
-      rows: new RowWriter(schema as SubscriberSchema<unknown>, options.logger),
+      rows: new RowWriter(schema as SubscriberSchema<unknown>, this.log),
       callbacks: new CallbackRunner(
         options.callbacks as Readonly<Record<string, ObserverCallbacks<unknown>>> | undefined,
       ),
@@ -149,12 +157,14 @@ export class Subscriber<Callbacks = unknown> {
 
   async start(): Promise<void> {
     const { schema } = this.options;
+    const prefetch = this.options.prefetch ?? 5;
     this.consumer = await this.options.transport.consume(
       schema.app,
-      { prefetch: this.options.prefetch ?? 5, bindings: [...schema.bindings, syncReplyKey(schema.app)] },
+      { prefetch, bindings: [...schema.bindings, syncReplyKey(schema.app)] },
       (delivery) => this.handle(delivery),
     );
     this.observer.start(this.options.transport);
+    this.log.info({ bindings: schema.bindings, prefetch, mode: this.mode }, 'consuming');
   }
 
   /** Stops taking messages and waits for those in flight to be applied and acknowledged. */
@@ -162,6 +172,7 @@ export class Subscriber<Callbacks = unknown> {
     await this.consumer?.stop();
     this.unlisten?.();
     await this.observer.stop();
+    if (this.consumer) this.log.info('stopped: the messages in flight are settled');
   }
 
   /** Takes one delivery from receipt to acknowledgement (or retry, deferral, parking). */
@@ -248,6 +259,15 @@ export class Subscriber<Callbacks = unknown> {
       const error = new RecoveryError(
         `message ${message.envelope.id} waited ${waited} ms for ${missing.map(describeRequirement).join(', ')}; applied without it`,
       );
+      this.log.warn(
+        {
+          messageId: message.envelope.id,
+          publisher: message.envelope.app,
+          missing: missing.map(objectOf),
+          waitedMs: waited,
+        },
+        'applying a message without a dependency still missing (recovery mode)',
+      );
       this.options.errorNotifier?.(error, message.envelope);
       return true;
     }
@@ -260,6 +280,11 @@ export class Subscriber<Callbacks = unknown> {
     this.groupCommit.applied(object);
     this.waiting.applied(object);
   }
+}
+
+/** A requirement as a log record shows it. */
+function objectOf({ endpoint, id, version }: Requirement): { endpoint: string; id: string; version: number } {
+  return { endpoint, id, version };
 }
 
 function defaultDelay(attempt: number): number {

@@ -6,6 +6,7 @@
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { ConnectionError, CredentialsError } from '../../common/errors.js';
+import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { redact } from '../../common/redact.js';
 import type { AmqpOptions } from './options.js';
 
@@ -37,12 +38,17 @@ export class AmqpConnection implements Channels {
   private publishChannel: ConfirmChannel | undefined;
   private up = false;
   private closed = false;
+  /** Lost since the last (re)connection: the next one says it is back. */
+  private lost = false;
   private readonly waiting = new Set<() => void>();
+  private readonly log: Logger;
 
   private constructor(
     private readonly options: AmqpOptions,
     private readonly setup: ConnectionSetup,
-  ) {}
+  ) {
+    this.log = guardedLogger(options.logger ?? silentLogger).child({ component: 'amqp', url: redact(options.url) });
+  }
 
   /** Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its password). */
   static async open(options: AmqpOptions, setup: ConnectionSetup): Promise<AmqpConnection> {
@@ -60,11 +66,18 @@ export class AmqpConnection implements Channels {
       }
       throw new ConnectionError(`cannot reach RabbitMQ at ${redact(options.url)}: ${message}`, { cause: error });
     }
-    connection.model.on('disconnect', () => {
+    connection.model.on('disconnect', (error?: Error) => {
       connection.up = false;
       connection.publishChannel = undefined;
+      if (connection.closed || connection.lost) return;
+      connection.lost = true;
+      connection.log.warn({ ...(error ? { err: error } : {}) }, 'lost the connection to RabbitMQ; reconnecting');
     });
     connection.model.on('error', () => {});
+    connection.model.on('blocked', (reason: string) =>
+      connection.log.warn({ reason }, 'RabbitMQ blocks publishing (a memory or disk alarm)'),
+    );
+    connection.model.on('unblocked', () => connection.log.info('RabbitMQ takes messages again'));
     return connection;
   }
 
@@ -93,6 +106,8 @@ export class AmqpConnection implements Channels {
     this.publishChannel = channel;
     await this.setup.resume(model);
     this.up = true;
+    if (this.lost) this.log.info('reconnected to RabbitMQ');
+    this.lost = false;
     for (const wake of this.waiting) wake();
     this.waiting.clear();
   }

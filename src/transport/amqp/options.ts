@@ -1,3 +1,5 @@
+import type { Logger } from '../../common/logger.js';
+
 /** What the AMQP transport can be told; every process of a namespace passes the same. */
 export interface AmqpOptions {
   /** Default: `PROMISCUOUS_AMQP_URL`, else `amqp://guest:guest@127.0.0.1:5672`. */
@@ -26,4 +28,9 @@ export interface AmqpOptions {
    * and are handed to the consumer one by one again: see `frameHeader` in frames.ts.
    */
   readonly frameSize?: number;
+  /**
+   * Where the connection says that it was lost, is back, or is blocked by the broker (default:
+   * nowhere). Records carry `component: 'amqp'` and the URL without its password.
+   */
+  readonly logger?: Logger;
 }

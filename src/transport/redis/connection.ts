@@ -5,9 +5,10 @@
  */
 import { Redis } from 'ioredis';
 import { ConnectionError } from '../../common/errors.js';
+import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { redact } from '../../common/redact.js';
 
-export async function connectRedis(url: string): Promise<{ client: Redis; subscriber: Redis }> {
+export async function connectRedis(url: string, logger?: Logger): Promise<{ client: Redis; subscriber: Redis }> {
   const options = {
     lazyConnect: true,
     maxRetriesPerRequest: 3,
@@ -26,5 +27,23 @@ export async function connectRedis(url: string): Promise<{ client: Redis; subscr
       { cause: error },
     );
   }
+  const log = guardedLogger(logger ?? silentLogger).child({ component: 'redis', url: redact(url) });
+  watch(client, log.child({ connection: 'commands' }));
+  watch(subscriber, log.child({ connection: 'wake-ups' }));
   return { client, subscriber };
+}
+
+/** Says once that a connection was lost (ioredis then retries, erring at every attempt), and once that it is back. */
+function watch(connection: Redis, log: Logger): void {
+  let lost = false;
+  // Emitted before each new attempt, never after a close asked for.
+  connection.on('reconnecting', () => {
+    if (lost) return;
+    lost = true;
+    log.warn('lost the connection to Redis; reconnecting');
+  });
+  connection.on('ready', () => {
+    if (lost) log.info('reconnected to Redis');
+    lost = false;
+  });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../../common/logger.js';
 import { connectRedis } from './connection.js';
 import { redisKeys } from './keys.js';
 import { defineScripts, ScriptCode, type Scripts } from './scripts.js';
@@ -54,8 +55,9 @@ export class RedisCoordinator {
     this.keys = redisKeys(namespace);
   }
 
-  static async connect(url: string, namespace: string): Promise<RedisCoordinator> {
-    const { client, subscriber } = await connectRedis(url);
+  /** `logger` hears when a connection is lost and back (default: nowhere). */
+  static async connect(url: string, namespace: string, options: { logger?: Logger } = {}): Promise<RedisCoordinator> {
+    const { client, subscriber } = await connectRedis(url, options.logger);
     const coordinator = new RedisCoordinator(defineScripts(client), subscriber, namespace);
     await subscriber.subscribe(coordinator.keys.applied);
     subscriber.on('message', (_channel: string, message: string) => coordinator.wake(message));
