@@ -58,20 +58,39 @@ export class Topology {
       await this.declareExchange(channel);
       channel = await this.declareQueue(model, channel, queue, this.options.quorum ? { 'x-queue-type': 'quorum' } : {});
       for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
-      for (const [level, delay] of this.retryDelays.entries()) {
-        // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
-        channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
-          'x-message-ttl': delay,
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': queue,
-        });
-      }
-      channel = await this.declareQueue(model, channel, this.names.parked(app), {});
+      channel = await this.declareCopyQueues(model, channel, app);
     } finally {
       // Not awaited: amqplib settles a close only on the broker's answer, which a connection
       // lost meanwhile never brings, and the reconnection's setup runs this.
       void channel.close().catch(() => {});
     }
+  }
+
+  /**
+   * Declares an app's retry and parked queues again, on a channel of their own: an operator
+   * may have deleted one, or its expiry (`expiresMs`) removed it, since the app's consumer
+   * declared them.
+   */
+  async redeclareCopyQueues(model: ChannelFactory, app: string): Promise<void> {
+    let channel = await openChannel(model);
+    try {
+      channel = await this.declareCopyQueues(model, channel, app);
+    } finally {
+      void channel.close().catch(() => {});
+    }
+  }
+
+  /** The queues a delivery's copies go to: the retry queues and the parked queue. */
+  private async declareCopyQueues(model: ChannelFactory, channel: Channel, app: string): Promise<Channel> {
+    for (const [level, delay] of this.retryDelays.entries()) {
+      // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
+      channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
+        'x-message-ttl': delay,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': this.names.queue(app),
+      });
+    }
+    return this.declareQueue(model, channel, this.names.parked(app), {});
   }
 
   /**
