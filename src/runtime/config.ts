@@ -1,4 +1,4 @@
-import { ConnectionError, CredentialsError } from '../common/errors.js';
+import { ConnectionError, CredentialsError, TopologyError } from '../common/errors.js';
 import { redact } from '../common/redact.js';
 import { AmqpTransport } from '../transport/amqp/amqp-transport.js';
 import { MemoryTransport, NullTransport } from '../transport/memory/memory-transport.js';
@@ -51,7 +51,8 @@ export async function connectTransport(settings: RuntimeSettings): Promise<Trans
       ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
     });
   } catch (error) {
-    if (error instanceof CredentialsError) throw error;
+    // Refused credentials, or the exchange declared with other arguments: it was reached, and said why.
+    if (error instanceof CredentialsError || error instanceof TopologyError) throw error;
     throw new ConnectionError(
       `cannot reach RabbitMQ at ${redact(settings.amqpUrl)} (${causeOf(error)}): is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,
       { cause: error },
