@@ -3,7 +3,7 @@
  * mistake in the command line or the config (fix it, do not restart) from a service that is
  * away (restart later).
  */
-import { ConnectionError, CredentialsError, SettingError } from '../common/errors.js';
+import { ConnectionError, CredentialsError, SettingError, TopologyError } from '../common/errors.js';
 
 export const exitCodes = {
   ok: 0,
@@ -25,6 +25,7 @@ export class ConfigError extends Error {
 /** The exit code of a command that failed with `error`. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CredentialsError) return exitCodes.config;
+  if (error instanceof TopologyError) return exitCodes.config;
   if (error instanceof ConnectionError) return exitCodes.unavailable;
   if (error instanceof ConfigError || error instanceof SettingError) return exitCodes.config;
   return exitCodes.failure;

@@ -14,6 +14,14 @@ export class CredentialsError extends ConnectionError {
   override readonly name = 'CredentialsError';
 }
 
+/**
+ * RabbitMQ refused to declare a queue or the exchange because one of that name exists with
+ * other arguments (PRECONDITION_FAILED): retrying will not help; the message names it and the fix.
+ */
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+}
+
 /** A change could not be published (the broker refused it, or the relay failed). */
 export class PublisherError extends Error {
   override readonly name = 'PublisherError';

@@ -1,4 +1,4 @@
-import { ConnectionError, CredentialsError } from '../common/errors.js';
+import { ConnectionError, CredentialsError, TopologyError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { redact } from '../common/redact.js';
 import type { RuntimeSettings } from '../common/settings.js';
@@ -24,7 +24,8 @@ export async function connectTransport(settings: RuntimeSettings, logger?: Logge
       ...(settings.queueExpiresMs === undefined ? {} : { expiresMs: settings.queueExpiresMs }),
     });
   } catch (error) {
-    if (error instanceof CredentialsError) throw error;
+    // Refused credentials, or the exchange declared with other arguments: it was reached, and said why.
+    if (error instanceof CredentialsError || error instanceof TopologyError) throw error;
     throw new ConnectionError(
       `cannot reach RabbitMQ at ${redact(settings.amqpUrl)} (${causeOf(error)}): is it running? Start it with \`rabbitmq-server -detached\`, or set PROMISCUOUS_AMQP_URL`,
       { cause: error },

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
+import amqp, { type Channel } from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
@@ -115,6 +116,52 @@ test('subscribe exits with 78 when RabbitMQ refuses the credentials, and says so
   assert.match(exit.stderr, `refused the user \`${decodeURIComponent(url.username)}\` (ACCESS_REFUSED)`);
   assert.not.match(exit.stderr, 'not-the-password', 'the password is never printed');
   assert.not.match(exit.stderr, 'is it running');
+});
+
+/** Declares, on a connection of its own, what an earlier run with other settings left in RabbitMQ. */
+async function leftBehind(declare: (channel: Channel) => Promise<unknown>): Promise<void> {
+  const connection = await amqp.connect(amqpUrl);
+  try {
+    await declare(await connection.createChannel());
+  } finally {
+    await connection.close();
+  }
+}
+
+test('subscribe exits with 78 naming the queue RabbitMQ holds with other arguments, and how to fix it', async () => {
+  const namespace = randomName('prom');
+  const queue = `${namespace}.sniper`;
+  // Declared by a run whose queues expired after 5 minutes; this one says 10.
+  const other = { 'x-expires': queueExpiresMs / 2, 'x-queue-version': 2 };
+  await leftBehind((c) => c.assertQueue(queue, { durable: true, arguments: other }));
+  try {
+    const exit = await subscribeSniper({ PROMISCUOUS_NAMESPACE: namespace });
+    assert.not.ok(exit.hung);
+    assert.is(exit.code, 78, exit.stderr);
+    assert.match(exit.stderr, `RabbitMQ already has the queue \`${queue}\` with other arguments (PRECONDITION_FAILED)`);
+    assert.match(exit.stderr, `its x-expires is '${queueExpiresMs / 2}', this process declares '${queueExpiresMs}'`);
+    assert.match(exit.stderr, `rabbitmqctl delete_queue ${queue}`);
+    assert.match(exit.stderr, 'PROMISCUOUS_QUEUE_EXPIRES_MS) must be the same in every process');
+    assert.not.match(exit.stderr, 'is it running');
+  } finally {
+    await leftBehind((c) => c.deleteQueue(queue));
+  }
+});
+
+test('subscribe exits with 78 naming the exchange RabbitMQ holds with other arguments', async () => {
+  const namespace = randomName('prom');
+  // Declared by a process without a queue expiry, where this one has one (an auto-deleted exchange).
+  await leftBehind((c) => c.assertExchange(namespace, 'topic', { durable: true }));
+  try {
+    const exit = await subscribeSniper({ PROMISCUOUS_NAMESPACE: namespace });
+    assert.not.ok(exit.hung);
+    assert.is(exit.code, 78, exit.stderr);
+    assert.match(exit.stderr, `RabbitMQ already has the exchange \`${namespace}\` with other arguments`);
+    assert.match(exit.stderr, "its auto_delete is 'false', this process declares 'true'");
+    assert.not.match(exit.stderr, 'is it running');
+  } finally {
+    await leftBehind((c) => c.deleteExchange(namespace));
+  }
 });
 
 test('a runtime command given a config file that does not exist exits with 78 naming it', async () => {

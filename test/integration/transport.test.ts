@@ -176,6 +176,32 @@ test('messages published together travel as one broker message and are settled o
   await transport.close();
 });
 
+test("parked messages moved back to an app's queue that is gone stay parked, and the caller hears why", async () => {
+  const namespace = randomName('prom');
+  const transport = await connectTransport(namespace);
+  try {
+    await transport.declare('app', ['a.thing.*']);
+    const connection = await amqp.connect(amqpUrl);
+    const channel = await connection.createConfirmChannel();
+    channel.sendToQueue(`${namespace}.app.parked`, Buffer.from('{}'), { persistent: true, messageId: 'p1' });
+    await channel.waitForConfirms();
+    await channel.deleteQueue(`${namespace}.app`);
+    await connection.close();
+    const refused = await transport.retryParked('app').then(
+      (moved) => `moved ${moved}`,
+      (error: Error) => error.message,
+    );
+    assert.match(refused, `the queue ${namespace}.app does not exist`);
+    assert.equal(
+      (await transport.parked('app')).map((m) => m.messageId),
+      ['p1'],
+      'still parked',
+    );
+  } finally {
+    await transport.close();
+  }
+});
+
 test('a connection whose socket fails while it is being set up hands the error to the reconnection', async () => {
   const connection = await AmqpConnection.open({ url: amqpUrl }, { prepare: async () => {}, resume: async () => {} });
   // What amqplib's reconnection hands the setup: a new connection, with no listener of its own

@@ -5,7 +5,7 @@
  * is away waits here for it, up to `connectTimeoutMs`.
  */
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { ConnectionError, CredentialsError } from '../../common/errors.js';
+import { ConnectionError, CredentialsError, TopologyError } from '../../common/errors.js';
 import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { redact } from '../../common/redact.js';
 import type { AmqpOptions } from './options.js';
@@ -50,12 +50,17 @@ export class AmqpConnection implements Channels {
     this.log = guardedLogger(options.logger ?? silentLogger).child({ component: 'amqp', url: redact(options.url) });
   }
 
-  /** Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its password). */
+  /**
+   * Connects, retrying a few times; rejects with a ConnectionError naming the URL (without its
+   * password), or with the setup's TopologyError.
+   */
   static async open(options: AmqpOptions, setup: ConnectionSetup): Promise<AmqpConnection> {
     const connection = new AmqpConnection(options, setup);
     try {
       connection.model = await connectRecovering(options, (model) => connection.reconnected(model));
     } catch (error) {
+      // The exchange exists with other arguments: a reconnection would be refused as well.
+      if (error instanceof TopologyError) throw error;
       const message = (error as Error).message;
       if (/ACCESS.REFUSED/.test(message)) {
         const user = decodeURIComponent(new URL(options.url).username) || 'guest';

@@ -52,8 +52,10 @@ export class AmqpConsumer implements Consumer {
     this.inFlight += 1;
     const settled = (failed: boolean): void => {
       try {
-        // A copy that failed leaves the message unacknowledged: the broker delivers it again.
-        // So does a channel closed meanwhile (the ack then throws).
+        // Acknowledged only once each of its messages was acknowledged or confirmed into a
+        // queue (delivery.ts). A copy that is not known to be in a queue leaves it
+        // unacknowledged, and the broker delivers it again once this channel closes (a
+        // reconnection, the consumer's stop). So does a channel closed meanwhile (the ack throws).
         if (!failed) channel.ack(message);
       } finally {
         this.inFlight -= 1;

@@ -2,14 +2,14 @@
  * The messages a broker message carries, as the consumer's handler gets them, and how each is
  * settled: acknowledged, or first copied to a retry queue (retried, deferred) or to the parked
  * queue. The broker message is acknowledged once every message of it is settled, and not at
- * all when a copy failed: the broker then delivers it again.
+ * all when a copy is not known to be in a queue: the broker then delivers it again.
  */
-import type { ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage, Options } from 'amqplib';
 import type { Delivery } from '../transport.js';
 import type { Channels } from './connection.js';
 import { frameHeader, unframe } from './frames.js';
-import { attemptHeader, parkedAtHeader, reasonHeader, waitingHeader } from './headers.js';
-import { persistentJson, sendConfirmed } from './publish.js';
+import { attemptHeader, parkedAtHeader, reasonHeader, returnTagHeader, waitingHeader } from './headers.js';
+import { persistentJson, sendToQueue } from './publish.js';
 import type { Topology } from './topology.js';
 
 /** Where a consumed app's copies go, and the channel they are written on. */
@@ -28,7 +28,7 @@ export function deliveries(
   context: DeliveryContext,
   settled: (failed: boolean) => void,
 ): Delivery[] {
-  const { [frameHeader]: _ids, ...headers } = message.properties.headers ?? {};
+  const { [frameHeader]: _ids, [returnTagHeader]: _tag, ...headers } = message.properties.headers ?? {};
   const parts = unframe(message);
   const attempt = Number(headers[attemptHeader] ?? 0);
   const waiting = headers[waitingHeader];
@@ -36,12 +36,8 @@ export function deliveries(
   const { app, topology } = context;
   return parts.map(({ body, messageId }): Delivery => {
     const settle = countdown.once();
-    const copy = async (queue: string, extra: Record<string, unknown>): Promise<void> =>
-      // Written on the confirm channel, so the copy is safe before the original is acked.
-      sendConfirmed(await context.channels.confirmChannel(), queue, body, {
-        ...persistentJson(messageId),
-        headers: { ...headers, ...extra },
-      });
+    const copy = (queue: string, extra: Record<string, unknown>): Promise<void> =>
+      copyTo(context, queue, body, { ...persistentJson(messageId), headers: { ...headers, ...extra } });
     return {
       body,
       messageId,
@@ -63,6 +59,26 @@ export function deliveries(
         ),
     };
   });
+}
+
+/**
+ * Writes a copy of a message to one of the app's retry or parked queues, and resolves only
+ * once the broker confirmed it into that queue. A queue that is gone (deleted by an operator,
+ * expired) returns the copy: the app's retry and parked queues are declared again and the copy
+ * sent once more. Anything else rejects (a nack, a channel closed before the confirm, the
+ * queue gone again), and then the original is not acknowledged.
+ */
+async function copyTo(
+  context: DeliveryContext,
+  queue: string,
+  body: Buffer,
+  properties: Options.Publish,
+): Promise<void> {
+  const { app, channels, topology } = context;
+  if ((await sendToQueue(await channels.confirmChannel(), queue, body, properties)) === 'queued') return;
+  await topology.redeclareCopyQueues(await channels.channelFactory(), app);
+  if ((await sendToQueue(await channels.confirmChannel(), queue, body, properties)) === 'queued') return;
+  throw new Error(`RabbitMQ has no queue ${queue}, even after it was declared again`);
 }
 
 /** Counts a broker message's messages down as they are settled, and remembers whether any settlement failed. */

@@ -1,7 +1,7 @@
 /**
  * The headers a copy of a message carries when it is retried, deferred or parked, named once
- * for the code that writes them (delivery.ts) and the code that reads them back (there, and
- * parked.ts).
+ * for the code that writes them (delivery.ts, publish.ts) and the code that reads them back
+ * (there, and parked.ts).
  */
 
 /** How many times the message was retried before this copy. */
@@ -12,3 +12,5 @@ export const reasonHeader = 'x-promiscuous-reason';
 export const parkedAtHeader = 'x-promiscuous-parked-at';
 /** When the subscriber first deferred the message to wait for a dependency (ms since the epoch). */
 export const waitingHeader = 'x-promiscuous-waiting-since';
+/** Tells a copy the broker returned (its queue is gone) from the others in flight on its channel; never shown to a handler. */
+export const returnTagHeader = 'x-promiscuous-return-tag';

@@ -7,7 +7,7 @@ import type { GetMessage } from 'amqplib';
 import type { ParkedMessage } from '../transport.js';
 import { type Channels, openChannel } from './connection.js';
 import { attemptHeader, parkedAtHeader, reasonHeader } from './headers.js';
-import { persistentJson } from './publish.js';
+import { persistentJson, sendToQueue } from './publish.js';
 import type { Topology } from './topology.js';
 
 export class ParkedQueue {
@@ -17,27 +17,33 @@ export class ParkedQueue {
   ) {}
 
   list(app: string): Promise<ParkedMessage[]> {
-    return this.browse(app, () => 'keep');
+    return this.browse(app, async () => 'keep');
   }
 
-  /** Moves the parked messages (all, or those with these ids) back to the app's queue; returns how many. */
+  /**
+   * Moves the parked messages (all, or those with these ids) back to the app's queue; returns
+   * how many. Each is taken off the parked queue only once the broker confirmed its copy into
+   * the app's queue: when that queue is gone, it stays parked, and this rejects saying so.
+   */
   async retry(app: string, messageIds?: readonly string[]): Promise<number> {
     const channel = await this.channels.confirmChannel();
+    const queue = this.topology.names.queue(app);
     let moved = 0;
-    await this.browse(app, (m) => {
+    await this.browse(app, async (m) => {
       if (!chosen(m, messageIds)) return 'keep';
-      channel.sendToQueue(this.topology.names.queue(app), m.body, persistentJson(m.messageId));
+      if ((await sendToQueue(channel, queue, m.body, persistentJson(m.messageId))) === 'no queue') {
+        throw new Error(`the queue ${queue} does not exist: start the app's subscriber once to declare it, then retry`);
+      }
       moved += 1;
       return 'take';
     });
-    await channel.waitForConfirms();
     return moved;
   }
 
   /** Deletes the parked messages (all, or those with these ids); returns how many. */
   async drop(app: string, messageIds?: readonly string[]): Promise<number> {
     let dropped = 0;
-    await this.browse(app, (m) => {
+    await this.browse(app, async (m) => {
       if (!chosen(m, messageIds)) return 'keep';
       dropped += 1;
       return 'take';
@@ -46,7 +52,7 @@ export class ParkedQueue {
   }
 
   /** Reads the parked queue through; each message is kept (requeued at the end) or taken (acked). */
-  private async browse(app: string, decide: (m: ParkedMessage) => 'keep' | 'take'): Promise<ParkedMessage[]> {
+  private async browse(app: string, decide: (m: ParkedMessage) => Promise<'keep' | 'take'>): Promise<ParkedMessage[]> {
     const model = await this.channels.channelFactory();
     let channel = await openChannel(model);
     try {
@@ -60,10 +66,11 @@ export class ParkedQueue {
         if (!message) break;
         const parked = readParked(message);
         seen.push(parked);
-        if (decide(parked) === 'take') channel.ack(message);
+        if ((await decide(parked)) === 'take') channel.ack(message);
         else held.push(message);
       }
       // Requeued together at the end, so that they keep their order and are not read twice.
+      // Should a decision fail, closing the channel requeues them, and the message at hand.
       for (const message of held) channel.nack(message, false, true);
       return seen;
     } finally {

@@ -2,10 +2,11 @@
  * Writing to the broker on the confirm channel. Publisher confirms are pipelined: a batch is
  * written at once, in frames, and its confirms awaited together, never one by one.
  */
-import type { ConfirmChannel, Options } from 'amqplib';
+import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { PublisherError } from '../../common/errors.js';
 import type { OutgoingMessage } from '../transport.js';
 import { frameBody, frameHeader, frames } from './frames.js';
+import { returnTagHeader } from './headers.js';
 
 /** Publishes messages to the exchange in frames of at most `frameSize`; resolves once the broker confirmed them all. */
 export async function publishFrames(
@@ -45,16 +46,50 @@ export async function publishFrames(
   await Promise.all(confirms);
 }
 
-/** Writes one message straight to a queue; resolves once the broker confirmed it. */
-export function sendConfirmed(
+/** What became of a message written straight to a queue: a queue holds it, or there was no such queue. */
+export type Queued = 'queued' | 'no queue';
+
+/** By channel: the tags ({@link returnTagHeader}) of the messages the broker returned, not yet confirmed. */
+const returnedOn = new WeakMap<ConfirmChannel, Set<string>>();
+let lastTag = 0;
+
+/**
+ * Writes one message straight to a queue, mandatory, and resolves once the broker confirmed
+ * it: to `'queued'`, or to `'no queue'` when the broker returned it because no queue of that
+ * name exists (without `mandatory` the broker would confirm it all the same, and drop it).
+ * RabbitMQ sends a returned message's basic.return before its basic.ack, on the same channel,
+ * so the return is known when the confirm arrives; the tag header says which message came
+ * back. Rejects when the broker refuses the message (nack) or the channel closes before the
+ * confirm: whether a queue holds it is then unknown.
+ */
+export function sendToQueue(
   channel: ConfirmChannel,
   queue: string,
   body: Buffer,
   properties: Options.Publish,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) =>
-    channel.sendToQueue(queue, body, properties, (error: unknown) => (error ? reject(error) : resolve())),
+): Promise<Queued> {
+  const returned = returnsOf(channel);
+  const tag = String((lastTag += 1));
+  const sent = { ...properties, mandatory: true, headers: { ...properties.headers, [returnTagHeader]: tag } };
+  return new Promise<Queued>((resolve, reject) =>
+    channel.sendToQueue(queue, body, sent, (error: unknown) =>
+      error ? reject(error) : resolve(returned.delete(tag) ? 'no queue' : 'queued'),
+    ),
   );
+}
+
+/** The tags of the messages the broker returned on `channel`, listened to from its first mandatory message on. */
+function returnsOf(channel: ConfirmChannel): Set<string> {
+  let returned = returnedOn.get(channel);
+  if (!returned) {
+    const tags = new Set<string>();
+    channel.on('return', (message: Message) => {
+      const tag = message.properties.headers?.[returnTagHeader];
+      if (typeof tag === 'string') tags.add(tag);
+    });
+    returnedOn.set(channel, (returned = tags));
+  }
+  return returned;
 }
 
 /** The properties of a message written to a queue again: persistent JSON, under its id when it has one. */

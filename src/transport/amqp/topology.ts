@@ -6,6 +6,7 @@
  * of their own, never on the publishing one.
  */
 import type { Channel, Replies } from 'amqplib';
+import { TopologyError } from '../../common/errors.js';
 import type { QueueStats } from '../transport.js';
 import { type ChannelFactory, openChannel } from './connection.js';
 import type { AmqpOptions } from './options.js';
@@ -44,10 +45,12 @@ export class Topology {
   }
 
   async declareExchange(channel: Channel): Promise<void> {
-    await channel.assertExchange(this.names.exchange, 'topic', {
-      durable: true,
-      ...(this.options.expiresMs === undefined ? {} : { autoDelete: true }),
-    });
+    await channel
+      .assertExchange(this.names.exchange, 'topic', {
+        durable: true,
+        ...(this.options.expiresMs === undefined ? {} : { autoDelete: true }),
+      })
+      .catch(rethrowRefused('exchange', this.names.exchange));
   }
 
   /** Declares an app's queues and bindings, on a channel of their own. */
@@ -58,20 +61,39 @@ export class Topology {
       await this.declareExchange(channel);
       channel = await this.declareQueue(model, channel, queue, this.options.quorum ? { 'x-queue-type': 'quorum' } : {});
       for (const binding of bindings) await channel.bindQueue(queue, this.names.exchange, binding);
-      for (const [level, delay] of this.retryDelays.entries()) {
-        // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
-        channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
-          'x-message-ttl': delay,
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': queue,
-        });
-      }
-      channel = await this.declareQueue(model, channel, this.names.parked(app), {});
+      channel = await this.declareCopyQueues(model, channel, app);
     } finally {
       // Not awaited: amqplib settles a close only on the broker's answer, which a connection
       // lost meanwhile never brings, and the reconnection's setup runs this.
       void channel.close().catch(() => {});
     }
+  }
+
+  /**
+   * Declares an app's retry and parked queues again, on a channel of their own: an operator
+   * may have deleted one, or its expiry (`expiresMs`) removed it, since the app's consumer
+   * declared them.
+   */
+  async redeclareCopyQueues(model: ChannelFactory, app: string): Promise<void> {
+    let channel = await openChannel(model);
+    try {
+      channel = await this.declareCopyQueues(model, channel, app);
+    } finally {
+      void channel.close().catch(() => {});
+    }
+  }
+
+  /** The queues a delivery's copies go to: the retry queues and the parked queue. */
+  private async declareCopyQueues(model: ChannelFactory, channel: Channel, app: string): Promise<Channel> {
+    for (const [level, delay] of this.retryDelays.entries()) {
+      // A retry waits out its TTL in a queue nobody consumes, then dead-letters back to the app's queue.
+      channel = await this.declareQueue(model, channel, this.names.retry(app, level), {
+        'x-message-ttl': delay,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': this.names.queue(app),
+      });
+    }
+    return this.declareQueue(model, channel, this.names.parked(app), {});
   }
 
   /**
@@ -92,21 +114,22 @@ export class Topology {
       ...args,
       ...(this.options.expiresMs === undefined ? {} : { 'x-expires': this.options.expiresMs }),
     };
+    const refused = rethrowRefused('queue', queue);
     if (declared['x-queue-type'] !== undefined) {
-      await channel.assertQueue(queue, { durable: true, arguments: declared });
+      await channel.assertQueue(queue, { durable: true, arguments: declared }).catch(refused);
       return channel;
     }
     try {
       await channel.assertQueue(queue, { durable: true, arguments: { ...declared, 'x-queue-version': 2 } });
       return channel;
     } catch (error) {
-      if (!/inequivalent arg 'x-queue-version'/.test((error as Error).message)) throw error;
+      if (!/inequivalent arg 'x-queue-version'/.test((error as Error).message)) refused(error);
       const again = await openChannel(model);
       try {
         await again.assertQueue(queue, { durable: true, arguments: declared });
-      } catch (refused) {
+      } catch (error) {
         void again.close().catch(() => {});
-        throw refused;
+        refused(error);
       }
       return again;
     }
@@ -160,4 +183,41 @@ async function checkQueues(
     await channel?.close().catch(() => {});
   }
   return found;
+}
+
+/** The option of the transport that sets each argument a declaration may find different. */
+const optionOf: Record<string, string> = {
+  'x-queue-type': '`quorum`',
+  'x-message-ttl': '`retryDelaysMs`',
+  'x-expires': '`expiresMs` (PROMISCUOUS_QUEUE_EXPIRES_MS)',
+  auto_delete: '`expiresMs` (PROMISCUOUS_QUEUE_EXPIRES_MS)',
+};
+
+/**
+ * Rethrows a declaration's failure; a refusal because the queue or exchange exists with other
+ * arguments (PRECONDITION_FAILED, which retrying never cures) as a TopologyError that names
+ * it, the argument that differs, and the two ways out.
+ */
+function rethrowRefused(kind: 'queue' | 'exchange', name: string): (error: unknown) => never {
+  return (error) => {
+    const found =
+      /inequivalent arg '([^']+)' for \w+ '[^']*' in vhost '([^']*)': received (.+) but current is (.+?)"?$/.exec(
+        (error as Error).message,
+      );
+    if (!found) throw error;
+    const [, arg = '', vhost = '', ours = '', theirs = ''] = found;
+    const value = (v: string) => v.replace(/^the value /, '').replace(/ of type '[^']*'$/, '');
+    const remove =
+      kind === 'queue'
+        ? `\`rabbitmqctl delete_queue ${vhost === '/' ? '' : `-p ${vhost} `}${name}\`; its messages go with it`
+        : 'in the management UI, or with rabbitmqadmin; each consumer binds its queue again as it starts';
+    const option = optionOf[arg];
+    const fix = option
+      ? `Delete it (${remove}), or declare it with the same arguments: ${option} must be the same in every process of the namespace.`
+      : `Delete it (${remove}) and start again, so that it is declared as this process declares it.`;
+    throw new TopologyError(
+      `RabbitMQ already has the ${kind} \`${name}\` with other arguments (PRECONDITION_FAILED): its ${arg} is ${value(theirs)}, this process declares ${value(ours)}. ${fix}`,
+      { cause: error },
+    );
+  };
 }
