@@ -1,6 +1,6 @@
 /**
- * MySQL and MariaDB, and any other database Knex drives: every statement through Knex's query
- * builder, in Knex's own transactions. SQLite's implementation builds on this one.
+ * Any database Knex drives: every statement through Knex's query builder, in Knex's own
+ * transactions. The implementations for SQLite and for MySQL and MariaDB build on this one.
  */
 import type { Knex } from 'knex';
 import {
