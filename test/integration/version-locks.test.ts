@@ -1,7 +1,8 @@
 /**
  * Version locks on MariaDB: transactions that lock new objects never deadlock over them (every
- * new object of an initial sync falls at the end of the versions table's index, in one gap),
- * and a transaction that writes an object another is writing waits for it.
+ * new object of an initial sync falls at the end of the versions table's index, in one gap), a
+ * transaction that writes an object another is writing waits for it, and a deadlock that still
+ * happens (over the app's own rows) is reported in one line and applied again at once.
  */
 import type { Knex } from 'knex';
 import { suite } from 'uvu';
@@ -200,5 +201,38 @@ applying('an initial sync applied by concurrent transactions deadlocks nowhere',
   assert.equal(world.deadlocks, []);
   assert.equal(world.errors, []);
 });
+
+applying(
+  'a deadlock over the app’s rows is reported in one line and the message applied again at once',
+  async (world) => {
+    const { knex } = world.sub;
+    const created = factories.User.create({ name: 'before' });
+    const id = created.operations[0]?.id as string;
+    await deliver(world, created);
+    await eventually(async () => ((await knex('members').where('crowdtap_id', id).first()) ? true : undefined));
+    await knex.schema.createTable('ballast', (t) => t.integer('n'));
+    world.warnings.length = 0;
+    world.deadlocks.length = 0;
+    // Another transaction of the app, heavier than the subscriber's (the one the database rolls
+    // back), holds the member's row, then asks for its version, which the subscriber holds
+    // while it waits for the row.
+    const other = await knex.transaction();
+    await other('ballast').insert(Array.from({ length: 2000 }, (_, n) => ({ n })));
+    await other('members').where('crowdtap_id', id).update({ name: 'by hand' });
+    const update = factories.User.update(id, { name: 'after' });
+    await deliver(world, update);
+    await waitingOrDone(world.sub, new Promise(() => {}));
+    await other(versionsTable).where({ publisher: 'crowdtap', endpoint: 'crowdtap/user', object_id: id }).forUpdate();
+    await other.commit();
+    await eventually(async () =>
+      (await knex('members').where('crowdtap_id', id).first())?.name === 'after' ? true : undefined,
+    );
+    assert.is(world.deadlocks.length, 1, 'one deadlock');
+    assert.equal(world.warnings, [
+      `deadlock on members rolled back the transaction of messages ${update.id}: applying each again`,
+    ]);
+    assert.equal(world.errors, [], 'applied again at once, not retried through the broker');
+  },
+);
 
 applying.run();

@@ -14,6 +14,7 @@ import {
   type StoredVersionRow,
   type VersionRow,
 } from './database.js';
+import { asDeadlock } from './deadlock.js';
 import { literal, type PgConnection, PgTransaction } from './pg-transaction.js';
 import { connectionSession, type Session } from './session.js';
 import { outboxTable, versionsTable } from './tables.js';
@@ -60,7 +61,9 @@ export class PostgresDatabase implements Database {
   transaction<T>(fn: (trx: Knex.Transaction, last: () => void) => Promise<T>): Promise<T> {
     return this.onConnection((connection, transaction) =>
       this.knex.transaction((trx) => fn(trx, () => transaction.last()), { connection }),
-    );
+    ).catch((error: unknown) => {
+      throw asDeadlock(error);
+    });
   }
 
   async beginWriting(): Promise<void> {}
