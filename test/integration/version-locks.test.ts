@@ -139,6 +139,38 @@ test('the objects a transaction locked and did not write leave no row', async ({
   );
 });
 
+test('objects written and shared, interleaved in key order, read as stored and leave no placeholder', async ({
+  sub,
+}) => {
+  const database = databaseOf(sub.knex);
+  await sub.knex(versionsTable).insert(['i2', 'i3', 'i6'].map((id) => version(id, 3)));
+  // Interleaved: one run (and statement) of locks each, or past a few, all locked for update.
+  for (const [written, shared] of [
+    [['i1', 'i3'], ['i2']],
+    [
+      ['i1', 'i3', 'i5', 'i7', 'i9'],
+      ['i2', 'i4', 'i6', 'i8'],
+    ],
+  ] as const) {
+    const read = await database.transaction(async (trx, last) => {
+      const rows = await database.readVersions(trx, [
+        [written.map(object), 'update'],
+        [shared.map(object), 'share'],
+      ]);
+      await database.writeVersions(trx, [], last);
+      return rows.map((r) => [r.object_id, Number(r.version)]).sort();
+    });
+    assert.equal(read, [['i2', 3], ['i3', 3], ...(shared.length > 1 ? [['i6', 3]] : [])]);
+  }
+  const stored = (await sub.knex(versionsTable).where('object_id', 'like', 'i%').orderBy('object_id')) as {
+    object_id: string;
+  }[];
+  assert.equal(
+    stored.map((v) => v.object_id),
+    ['i2', 'i3', 'i6'],
+  );
+});
+
 test.run();
 
 interface Applying {
