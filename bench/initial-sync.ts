@@ -3,7 +3,7 @@
  * subscriber up to date with a large table while live writes go on, and whether it ends with
  * exactly the publisher's rows.
  *
- *   npm run bench:sync                                    1,000,000 rows, PostgreSQL
+ *   npm run bench:sync                                    1,000,000 rows to PostgreSQL, 50,000 to MariaDB
  *   npm run bench:sync -- --rows 100000                   a quick run
  *   node --conditions=source --import tsx bench/initial-sync.ts --pairs postgres>postgres,sqlite>sqlite
  *
@@ -22,7 +22,8 @@
  *    of them (had acknowledged a sync, or a later operation, of each).
  * 4. The live writers stop; once the subscriber's queues are empty, the subscriber's rows are
  *    compared with the publisher's: count and an order-independent checksum of the published
- *    attributes (users: id, type, name, email, points; organizations: id, name).
+ *    attributes (users: id, type, name, email, points; organizations: id, name). The statements
+ *    of the subscriber that its database rolled back to break a deadlock are counted (goal: 0).
  *
  * Writes its section of BENCHMARKS.md between `<!-- initial-sync:start -->` and
  * `<!-- initial-sync:end -->`.
@@ -30,7 +31,11 @@
  * Options (flag or environment):
  *   --rows BENCH_SYNC_ROWS=1000000            users loaded before the subscriber starts
  *   --orgs BENCH_SYNC_ORGS=1000               organizations
- *   --pairs BENCH_SYNC_PAIRS=postgres>postgres   publisher>subscriber databases (sqlite works too)
+ *   --pairs BENCH_SYNC_PAIRS=postgres>postgres,postgres>mariadb
+ *                                             publisher>subscriber databases (sqlite works too; mariadb
+ *                                             subscribes only)
+ *   --mariadb-rows BENCH_SYNC_MARIADB_ROWS=50000  users loaded for a MariaDB subscriber (at most --rows);
+ *                                             its rates have no goal
  *   --live-rate BENCH_SYNC_LIVE_RATE=50       live writes per second during the sync (0: none)
  *   --page-size BENCH_SYNC_PAGE_SIZE=1000     rows per page, as `promiscuous publish --page-size`
  *   --timeout BENCH_SYNC_TIMEOUT              seconds to wait for the subscriber (default 300 + rows / 1000)

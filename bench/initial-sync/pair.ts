@@ -26,13 +26,15 @@ import { bulkLoad } from './bulk-load.js';
 import { type Checksum, checksum, QueueWatch } from './checks.js';
 import type { LiveResult } from './live-role.js';
 import { type AutovacuumSettings, autoAnalyze, autovacuumSettings } from './postgres-statistics.js';
-import { type LiveInit, processes, settings, type SubscriberInit, type SyncInit } from './settings.js';
+import { type LiveInit, processes, rowsFor, settings, type SubscriberInit, type SyncInit } from './settings.js';
 import type { SubscriberStats } from './subscriber-role.js';
 import type { SyncResult } from './sync-role.js';
 
 export interface PairResult {
   readonly from: Dialect;
   readonly to: Dialect;
+  /** Users loaded. */
+  readonly rows: number;
   readonly loadSeconds: number;
   readonly sync: SyncResult;
   /** Seconds from the sync's start until the subscriber held every loaded row; undefined on timeout. */
@@ -58,6 +60,7 @@ interface Setup {
   readonly label: string;
   readonly from: Dialect;
   readonly to: Dialect;
+  readonly rows: number;
   readonly pubDb: TempDb;
   readonly subDb: TempDb;
   readonly ns: string;
@@ -68,6 +71,7 @@ interface Setup {
 
 export async function pair(from: Dialect, to: Dialect): Promise<PairResult> {
   const label = `${from}>${to}`;
+  const rows = rowsFor(to);
   const pubDb: TempDb = await tempDb(from, 'publisher');
   const subDb: TempDb = await tempDb(to, 'subscriber');
   const ns = namespace([sniper.app, resyncQueueApp(crowdtap.app)]);
@@ -79,7 +83,7 @@ export async function pair(from: Dialect, to: Dialect): Promise<PairResult> {
   const group = processes(profileDir);
   let stopAnalyze: (() => Promise<number>)[] = [];
   try {
-    const setup: Setup = { label, from, to, pubDb, subDb, ns, watch, profileDir, group };
+    const setup: Setup = { label, from, to, rows, pubDb, subDb, ns, watch, profileDir, group };
     const loadSeconds = await load(setup);
     const [sub, live, syncer] = await startProcesses(setup);
     const av = await autovacuumSettings();
@@ -98,6 +102,7 @@ export async function pair(from: Dialect, to: Dialect): Promise<PairResult> {
     return {
       from,
       to,
+      rows,
       loadSeconds,
       sync: synced.sync,
       appliedSeconds: synced.appliedSeconds,
@@ -109,6 +114,7 @@ export async function pair(from: Dialect, to: Dialect): Promise<PairResult> {
         ...synced.subscriberStats,
         deferred: finalStats.deferred,
         resyncRequests: finalStats.resyncRequests,
+        deadlocks: finalStats.deadlocks,
       },
       cpu: synced.cpu,
       ...compared,
@@ -126,13 +132,13 @@ export async function pair(from: Dialect, to: Dialect): Promise<PairResult> {
 }
 
 /** The bulk load; returns its seconds. */
-async function load({ label, pubDb }: Setup): Promise<number> {
+async function load({ label, rows, pubDb }: Setup): Promise<number> {
   const loadStart = now();
   let shown = 0;
-  await bulkLoad(pubDb.ref, settings.rows, settings.orgs, (done) => {
-    if (done - shown >= settings.rows / 5 || done === settings.rows) {
+  await bulkLoad(pubDb.ref, rows, settings.orgs, (done) => {
+    if (done - shown >= rows / 5 || done === rows) {
       shown = done;
-      console.log(`  ${label}: loaded ${thousands(done)} of ${thousands(settings.rows)} users`);
+      console.log(`  ${label}: loaded ${thousands(done)} of ${thousands(rows)} users`);
     }
   });
   const loadSeconds = (now() - loadStart) / 1000;
@@ -141,8 +147,8 @@ async function load({ label, pubDb }: Setup): Promise<number> {
 }
 
 /** The subscriber, the live writers and the syncer, each in a process of its own. */
-async function startProcesses({ from, to, pubDb, subDb, ns, group }: Setup): Promise<[Worker, Worker, Worker]> {
-  const loaded = { namespace: ns, rows: settings.rows, orgs: settings.orgs };
+async function startProcesses({ from, to, rows, pubDb, subDb, ns, group }: Setup): Promise<[Worker, Worker, Worker]> {
+  const loaded = { namespace: ns, rows, orgs: settings.orgs };
   const sub = await group.start(`sync-subscriber-${to}`, 'subscriber', {
     role: 'subscriber',
     db: subDb.ref,
@@ -162,7 +168,7 @@ async function startProcesses({ from, to, pubDb, subDb, ns, group }: Setup): Pro
 }
 
 /** The sync, the subscriber's progress and the queue depth, together. */
-async function sync({ label, watch, group }: Setup, sub: Worker, syncer: Worker) {
+async function sync({ label, rows, watch, group }: Setup, sub: Worker, syncer: Worker) {
   const spent = group.cpu();
   let maxDepth = 0;
   let maxRetrying = 0;
@@ -183,7 +189,7 @@ async function sync({ label, watch, group }: Setup, sub: Worker, syncer: Worker)
       .call<SubscriberStats>('stats')
       .then((s) =>
         console.log(
-          `  ${label}: subscriber holds ${thousands(s.held)} of ${thousands(settings.rows + settings.orgs)} rows; queue ${maxDepth} max so far${published ? '; publishing done' : ''}`,
+          `  ${label}: subscriber holds ${thousands(s.held)} of ${thousands(rows + settings.orgs)} rows; queue ${maxDepth} max so far${published ? '; publishing done' : ''}`,
         ),
       );
   }, 15_000);

@@ -23,6 +23,7 @@ import {
   type Role,
   services,
   type ShapeStat,
+  shape,
   wrapConsume,
 } from '../lib/index.js';
 import { bulkPrefix, type SubscriberInit } from './settings.js';
@@ -54,6 +55,8 @@ export interface SubscriberStats {
   readonly resyncRequests: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** Statements the database rolled back to break a deadlock, by table. */
+  readonly deadlocks: Record<string, number>;
   readonly queries: Record<string, ShapeStat>;
 }
 
@@ -161,9 +164,16 @@ class SubscriberSide {
   private deferred = 0;
   private errors = 0;
   private firstError: string | undefined;
+  private readonly deadlocks: Record<string, number> = {};
 
   constructor(init: SubscriberInit, db: Knex, transport: Transport) {
     this.holdings = new Holdings(init);
+    // Counted as the driver reports them, whatever the subscriber then does with them.
+    db.on('query-error', (error: { code?: string }, q: { sql: string }) => {
+      if (error.code !== 'ER_LOCK_DEADLOCK' && error.code !== '40P01') return;
+      const table = shape(q.sql).split(' ')[1] ?? '?';
+      this.deadlocks[table] = (this.deadlocks[table] ?? 0) + 1;
+    });
     this.queries.attach(db, (shape) => {
       const h = shape === 'BEGIN' ? this.handling.getStore() : undefined;
       if (h) h.begins += 1;
@@ -227,6 +237,7 @@ class SubscriberSide {
       resyncRequests: this.resyncRequests,
       errors: this.errors,
       ...(this.firstError ? { firstError: this.firstError } : {}),
+      deadlocks: { ...this.deadlocks },
       queries: this.queries.snapshot(),
     };
   }

@@ -28,6 +28,12 @@ export interface StoredVersionRow {
   readonly destroyed: boolean | number;
 }
 
+/**
+ * The version of a placeholder row: a lock on an object that has no version yet, which
+ * readers take for no row (MySQL and MariaDB, see mysql.ts). Real versions are never negative.
+ */
+export const unversioned = -1;
+
 /** A row of the versions table as the subscriber writes it. */
 export interface VersionRow {
   readonly publisher: string;
@@ -95,7 +101,11 @@ export interface Database {
   /** The stored versions of the objects of every set, each set locked as it says until commit. */
   readVersions(trx: Knex.Transaction, sets: readonly LookupSet[]): Promise<StoredVersionRow[]>;
 
-  /** Inserts or replaces versions; `last()` is called before the transaction's last statement. */
+  /**
+   * Inserts or replaces versions; `last()` is called before the transaction's last statement.
+   * A transaction that read versions for update calls it before it commits, with no version if
+   * it wrote none: MySQL's implementation removes its placeholders there.
+   */
   writeVersions(trx: Knex.Transaction, versions: readonly VersionRow[], last: () => void): Promise<void>;
 
   /**
@@ -113,3 +123,12 @@ export interface Database {
 
 /** Rows per INSERT, and ids per IN list: within every database's limits (SQLite's compound SELECT: 500 terms). */
 export const insertChunk = 200;
+
+/** The order in which every transaction locks versions (the primary key's): two never wait for each other over one set. */
+export function byKey(a: ObjectRef, b: ObjectRef): number {
+  return compare(a.publisher, b.publisher) || compare(a.endpoint, b.endpoint) || compare(a.id, b.id);
+}
+
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,12 +1,13 @@
 import type { Knex } from 'knex';
 import type { Database } from './database.js';
+import { MysqlDatabase } from './mysql.js';
 import { PortableDatabase } from './portable.js';
 import { PostgresDatabase } from './postgres.js';
 import { SqliteDatabase } from './sqlite.js';
 
 const databases = new WeakMap<Knex, Database>();
 
-/** The database behind a Knex instance: PostgreSQL (pg), SQLite (better-sqlite3), or any other through portable Knex. */
+/** The database behind a Knex instance: PostgreSQL (pg), SQLite (better-sqlite3), MySQL or MariaDB (mysql2, mysql), or any other through portable Knex. */
 export function databaseOf(knex: Knex): Database {
   let database = databases.get(knex);
   if (!database) {
@@ -16,7 +17,9 @@ export function databaseOf(knex: Knex): Database {
         ? new PostgresDatabase(knex)
         : client === 'better-sqlite3'
           ? new SqliteDatabase(knex)
-          : new PortableDatabase(knex, client !== 'mysql2' && client !== 'mysql');
+          : client === 'mysql2' || client === 'mysql'
+            ? new MysqlDatabase(knex)
+            : new PortableDatabase(knex, true);
     databases.set(knex, database);
   }
   return database;

@@ -1,6 +1,6 @@
 /**
- * MySQL and MariaDB, and any other database Knex drives: every statement through Knex's query
- * builder, in Knex's own transactions. SQLite's implementation builds on this one.
+ * Any database Knex drives: every statement through Knex's query builder, in Knex's own
+ * transactions. The implementations for SQLite and for MySQL and MariaDB build on this one.
  */
 import type { Knex } from 'knex';
 import {
@@ -12,6 +12,7 @@ import {
   type StoredVersionRow,
   type VersionRow,
 } from './database.js';
+import { asDeadlock } from './deadlock.js';
 import type { Session } from './session.js';
 import { outboxTable, versionsTable } from './tables.js';
 
@@ -46,7 +47,11 @@ export class PortableDatabase implements Database {
   }
 
   transaction<T>(fn: (trx: Knex.Transaction, last: () => void) => Promise<T>): Promise<T> {
-    return this.knex.transaction((trx) => fn(trx, () => {}));
+    return this.knex
+      .transaction((trx) => fn(trx, () => {}))
+      .catch((error: unknown) => {
+        throw asDeadlock(error);
+      });
   }
 
   async beginWriting(_trx: Knex.Transaction): Promise<void> {}

@@ -6,7 +6,15 @@
  */
 import type { Knex } from 'knex';
 import { PublisherError } from '../../common/errors.js';
-import type { Database, LookupSet, ObjectRef, OutboxWork, StoredVersionRow, VersionRow } from './database.js';
+import {
+  byKey,
+  type Database,
+  type LookupSet,
+  type OutboxWork,
+  type StoredVersionRow,
+  type VersionRow,
+} from './database.js';
+import { asDeadlock } from './deadlock.js';
 import { literal, type PgConnection, PgTransaction } from './pg-transaction.js';
 import { connectionSession, type Session } from './session.js';
 import { outboxTable, versionsTable } from './tables.js';
@@ -53,7 +61,9 @@ export class PostgresDatabase implements Database {
   transaction<T>(fn: (trx: Knex.Transaction, last: () => void) => Promise<T>): Promise<T> {
     return this.onConnection((connection, transaction) =>
       this.knex.transaction((trx) => fn(trx, () => transaction.last()), { connection }),
-    );
+    ).catch((error: unknown) => {
+      throw asDeadlock(error);
+    });
   }
 
   async beginWriting(): Promise<void> {}
@@ -133,13 +143,4 @@ export class PostgresDatabase implements Database {
       await this.knex.client.releaseConnection(connection);
     }
   }
-}
-
-/** The order in which every transaction locks the objects of a set: two never wait for each other over one set. */
-function byKey(a: ObjectRef, b: ObjectRef): number {
-  return compare(a.publisher, b.publisher) || compare(a.endpoint, b.endpoint) || compare(a.id, b.id);
-}
-
-function compare(x: string, y: string): number {
-  return x < y ? -1 : x > y ? 1 : 0;
 }

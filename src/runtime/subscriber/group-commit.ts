@@ -9,6 +9,7 @@
  * which likely brings it (a backlog comes in frames grouped by routing key, not in commit
  * order): there it is applied after it, instead of in a transaction of its own once woken.
  */
+import { Deadlock } from '../db/deadlock.js';
 import type { Applier } from './apply.js';
 import type { Pending, Requirement } from './types.js';
 
@@ -26,6 +27,8 @@ export interface GroupCommitOptions {
   appliedSince(key: string, since: number): boolean;
   /** Whether a message's objects are locked in Redis while it waits, so that another worker waits for its lock. */
   readonly locked: boolean;
+  /** Where a deadlock that rolled a transaction back is reported, in one line. */
+  warn(message: string): void;
 }
 
 export class GroupCommit {
@@ -85,11 +88,19 @@ export class GroupCommit {
         else message.resolve(missing);
       });
     } catch (error) {
-      if (batch.length === 1) return batch[0]?.reject(error);
+      // A deadlock is no message's fault: each one is applied again, a lone message too.
+      if (error instanceof Deadlock) this.reportDeadlock(error, batch);
+      else if (batch.length === 1) return batch[0]?.reject(error);
       for (const message of batch) {
         await this.options.applier.apply([message]).then(([missing]) => message.resolve(missing ?? []), message.reject);
       }
     }
+  }
+
+  private reportDeadlock(error: Deadlock, batch: readonly Pending[]): void {
+    const ids = batch.map((m) => m.envelope.id);
+    const shown = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+    this.options.warn(`${error.message} rolled back the transaction of messages ${shown}: applying each again`);
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { routingKey, topicMatches } from '../../common/topic.js';
 import type { SubscriberSchema, SubscriptionDescriptor } from '../contract.js';
+import { unversioned } from '../db/database.js';
 import { versionsTable } from '../db/tables.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
 import { Unprocessable } from '../../common/errors.js';
@@ -118,7 +119,12 @@ export class RowWriter {
           const id = String(row[child.key]);
           const versions = (await trx(versionsTable)
             .select('publisher', 'endpoint', 'version')
-            .where('object_id', id)) as { publisher: string; endpoint: string; version: number | string }[];
+            .where('object_id', id)
+            .andWhere('version', '>', unversioned)) as {
+            publisher: string;
+            endpoint: string;
+            version: number | string;
+          }[];
           const version = versions.find((v) => topicMatches(child.binding, routingKey(v.endpoint, 'update')));
           if (!version) continue;
           const { publisher, endpoint } = version;
