@@ -12,6 +12,7 @@ import type { Callbacks } from '../../examples/users/generated/sniper/subscriber
 import { databaseOf } from '../../src/runtime/db/index.js';
 import { type Envelope, Subscriber, versionsTable } from '../../src/runtime/index.js';
 import { eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { recordingLogger } from '../helpers/log.js';
 import { sniper } from '../helpers/users-app.js';
 import { closeWorld, connectTransport, deliver, usersDatabase } from '../helpers/world.js';
 
@@ -200,7 +201,9 @@ applying.before(async (world) => {
     transport,
     prefetch: 60,
     retryDelayMs: () => 50,
-    logger: { warn: (m) => void warnings.push(m) },
+    logger: recordingLogger((record) => {
+      if (record.level === 'warn' && record.msg !== undefined) warnings.push(record.msg);
+    }),
     errorNotifier: (e) => errors.push(e),
   });
   await subscriber.start();

@@ -151,7 +151,7 @@ export class Subscriber<Callbacks = unknown> {
       concurrency: database.concurrentTransactions,
       appliedSince: (key, since) => this.waiting.appliedSince(key, since),
       locked: coordinator !== undefined,
-      warn: (message) => options.logger?.warn(message),
+      warn: (message) => this.log.warn(message),
     });
     this.unlisten = coordinator?.onApplied((object) => this.wake(object));
   }
