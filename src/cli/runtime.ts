@@ -166,6 +166,20 @@ export function databaseConfig(config: RoutesConfig, app: string, env = process.
   return database as Knex.Config;
 }
 
+/**
+ * A Knex instance for `config`. Its driver is the user's to install (an optional peer), and
+ * Knex requires it at once: a missing one is a config to fix, named with its install command.
+ */
+export function openDatabase(config: Knex.Config): Knex {
+  try {
+    return knex(config);
+  } catch (error) {
+    const driver = /^Knex: run\n\$ npm install (\S+)/.exec(String((error as Error).message))?.[1];
+    if (driver === undefined) throw error;
+    throw new ConfigError(`the database driver \`${driver}\` is not installed: \`npm install ${driver}\``);
+  }
+}
+
 /** Connects an app's runtime; what it opens is registered in `opened`. */
 async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppRuntime> {
   const source = await runtimeConfig(options);
@@ -180,7 +194,7 @@ async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppR
   const database = databaseConfig(config, app);
   const logger = commandLogger(config.logger, { format: options.logFormat, level: options.logLevel });
   const transport = opened.add(await connectTransport(settings, logger), (t) => t.close());
-  const db = opened.add(knex(database), (k) => k.destroy());
+  const db = opened.add(openDatabase(database), (k) => k.destroy());
   const folder = join(generated, app);
   loadAsEsm(generated);
   return {

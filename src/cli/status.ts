@@ -1,4 +1,4 @@
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { redact } from '../common/redact.js';
 import { connectTransport, runtimeSettings } from '../runtime/config.js';
 import { readOnlyConfig } from '../runtime/db/read-only.js';
@@ -10,7 +10,7 @@ import {
 } from '../runtime/observability/status.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import type { Output } from './output.js';
-import { databaseConfig, runtimeApps, runtimeConfig } from './runtime.js';
+import { databaseConfig, openDatabase, runtimeApps, runtimeConfig } from './runtime.js';
 
 export interface StatusOptions {
   readonly config?: string;
@@ -55,7 +55,7 @@ export async function status(options: StatusOptions, output: Output): Promise<nu
     for (const { name: app } of apps.filter((a) => a.publishes)) {
       let db: Knex | undefined;
       try {
-        db = knex(readOnlyConfig(databaseConfig(config, app)));
+        db = openDatabase(readOnlyConfig(databaseConfig(config, app)));
         publishers.push(await publisherStatus(db, transport, app));
       } catch (error) {
         publishers.push({ app, error: `cannot read its outbox: ${(error as Error).message}` });

@@ -223,6 +223,12 @@ test('a production install runs compiled JavaScript, without the compiler or a T
   const without = await promiscuous(folder, ['generate'], process.env);
   assert.is(without.code, 78, without.stderr);
   assert.match(without.stderr, 'npm install --save-dev promiscuous-compiler');
+  const sqlite = await promiscuous(folder, ['subscribe', '--config', 'promiscuous.config.js', '--app', 'reader'], {
+    ...env(randomName('prom')),
+    PROMISCUOUS_DATABASE_URL: 'sqlite:reader.sqlite',
+  });
+  assert.is(sqlite.code, 78, sqlite.stderr);
+  assert.match(sqlite.stderr, 'the database driver `better-sqlite3` is not installed: `npm install better-sqlite3`');
   await prepare('compiled', folder, 'js');
   const namespace = randomName('prom');
   await replicate('compiled', folder, ['--config', 'promiscuous.config.js'], () => env(namespace));
