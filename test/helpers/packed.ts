@@ -3,9 +3,9 @@
  * tarballs into a project of their own (dependencies come from npm's cache when it has them).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -88,4 +88,24 @@ export function write(dir: string, files: Record<string, string>): void {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), content);
   }
+}
+
+let shared: string | undefined;
+
+/**
+ * One project for the whole test run, with the packages packed and installed once (pg, and tsx
+ * and typescript as development dependencies); removed when the process exits. Tests that
+ * change what is installed work on a copy.
+ */
+export function sharedProject(): string {
+  if (shared === undefined) {
+    const tarballs = pack();
+    const dir = project(tarballs, { pg: '8.23.1' }, { tsx: '4.23.15', typescript: '5.9.3' });
+    process.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(tarballs.runtime), { recursive: true, force: true });
+    });
+    shared = dir;
+  }
+  return shared;
 }

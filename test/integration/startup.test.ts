@@ -1,19 +1,31 @@
 /**
  * A runtime command that cannot start closes what it opened and exits at once, with a code
- * that tells why and a message that names the cause. Each case runs the CLI as a real
- * process against the real services.
+ * that tells why and a message that names the cause. Each case runs the CLI as a user has it,
+ * packed and installed into a project with the users example, as a real process against the
+ * real services; the apps' databases are PostgreSQL (the project installs no SQLite driver).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import amqp, { type Channel } from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { sharedProject } from '../helpers/packed.js';
 import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
 
-const root = new URL('../../', import.meta.url).pathname;
+/** The project, and the users example copied into it (`<project>/users`), where the commands run. */
+let project = '';
+let users = '';
+
+test.before(() => {
+  project = sharedProject();
+  users = join(project, 'users');
+  cpSync(new URL('../../examples/users', import.meta.url), users, { recursive: true });
+});
+
+/** A folder of its own inside the project, so that what a config there imports resolves to the installed packages. */
+const caseFolder = () => mkdtempSync(join(project, 'case-'));
 
 interface Exit {
   readonly code: number | null;
@@ -22,13 +34,14 @@ interface Exit {
   readonly hung: boolean;
 }
 
-/** Starts `promiscuous args...` from the sources, on the real services, in a namespace of its own. */
+/** Starts the installed `promiscuous args...` in the users example, on the real services, in a namespace of its own. */
 function start(args: readonly string[], env: Record<string, string>): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bin/promiscuous.js', ...args], {
-    cwd: root,
+  return spawn(join(project, 'node_modules/.bin/promiscuous'), [...args], {
+    cwd: users,
     env: {
       ...process.env,
       PROMISCUOUS_AMQP_URL: amqpUrl,
+      PROMISCUOUS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       PROMISCUOUS_NAMESPACE: randomName('prom'),
       PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
       ...env,
@@ -56,16 +69,11 @@ function promiscuous(args: readonly string[], env: Record<string, string>): Prom
   });
 }
 
-const sniper = ['subscribe', '--config', 'examples/users/promiscuous.config.ts', '--app', 'sniper'];
+const sniper = ['subscribe', '--config', 'promiscuous.config.ts', '--app', 'sniper'];
 
-/** Runs sniper's subscriber with `env`, its SQLite database in a folder removed after. */
-async function subscribeSniper(env: Record<string, string>, extra: readonly string[] = []): Promise<Exit> {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  try {
-    return await promiscuous([...sniper, ...extra], { PROMISCUOUS_SQLITE_DIR: dir, ...env });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** Runs sniper's subscriber with `env`. */
+function subscribeSniper(env: Record<string, string>, extra: readonly string[] = []): Promise<Exit> {
+  return promiscuous([...sniper, ...extra], env);
 }
 
 test('subscribe exits with 69 naming Redis when Redis cannot be reached', async () => {
@@ -83,12 +91,12 @@ test('a setting of the wrong kind exits with 78 naming its variable, before conn
 });
 
 test('relay exits with 78 naming the missing generated code', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  const dir = caseFolder();
   try {
     const config = join(dir, 'promiscuous.config.ts');
     writeFileSync(
       config,
-      "export default { apps: { blog: {} }, database: { client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true } };\n",
+      "export default { apps: { blog: {} }, database: { client: 'pg', connection: 'postgres://127.0.0.1/test' } };\n",
     );
     const exit = await promiscuous(['relay', '--config', config], {});
     assert.not.ok(exit.hung, 'the process exits by itself: the broker connection and the database are closed');
@@ -192,8 +200,7 @@ function jsonRecords(text: string): Record<string, unknown>[] {
 }
 
 test('a subscriber serves /healthz and /readyz on its metrics port, ready once it consumes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  const child = start([...sniper, '--metrics-port', '0'], { PROMISCUOUS_SQLITE_DIR: dir });
+  const child = start([...sniper, '--metrics-port', '0'], {});
   const { stderr, exited } = watch(child);
   try {
     const port = await eventually(
@@ -210,13 +217,11 @@ test('a subscriber serves /healthz and /readyz on its metrics port, ready once i
     assert.is(await exited, 0);
   } finally {
     child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('subscribe --log-format json writes every line as a pino-shaped JSON record on stderr', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
-  const child = start([...sniper, '--log-format', 'json', '--bareback'], { PROMISCUOUS_SQLITE_DIR: dir });
+  const child = start([...sniper, '--log-format', 'json', '--bareback'], {});
   const { stderr, exited } = watch(child);
   try {
     await eventually(async () => jsonRecords(stderr()).find((r) => r.msg === 'consuming'));
@@ -239,29 +244,26 @@ test('subscribe --log-format json writes every line as a pino-shaped JSON record
     ]);
   } finally {
     child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test("a runtime command logs through the config's logger when the config has one", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'promiscuous-startup-'));
+  const dir = caseFolder();
   const config = join(dir, 'promiscuous.config.ts');
   // The users example's config, with a logger of its own that marks its lines.
   writeFileSync(
     config,
     [
-      `import base from ${JSON.stringify(join(root, 'examples/users/promiscuous.config.ts'))};`,
+      `import base from ${JSON.stringify(join(users, 'promiscuous.config.ts'))};`,
       'const logger = (bindings = {}) => {',
       "  const at = (level) => (first, msg) => process.stderr.write(`custom ${level} ${JSON.stringify(typeof first === 'string' ? { ...bindings, msg: first } : { ...bindings, ...first, msg })}\\n`);",
       "  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => logger({ ...bindings, ...more }) };",
       '};',
-      `export default { ...base, generated: ${JSON.stringify(relative(dir, join(root, 'examples/users/generated')))}, logger: logger() };`,
+      `export default { ...base, generated: ${JSON.stringify(relative(dir, join(users, 'generated')))}, logger: logger() };`,
       '',
     ].join('\n'),
   );
-  const child = start(['subscribe', '--config', config, '--app', 'sniper', '--log-format', 'json'], {
-    PROMISCUOUS_SQLITE_DIR: dir,
-  });
+  const child = start(['subscribe', '--config', config, '--app', 'sniper', '--log-format', 'json'], {});
   const { stderr, exited } = watch(child);
   try {
     const consuming = await eventually(async () => /^custom info (.*"msg":"consuming".*)$/m.exec(stderr())?.[1]);

@@ -6,14 +6,14 @@
  * RabbitMQ and Redis.
  */
 import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installed, pack, project, pruneDev, write } from '../helpers/packed.js';
+import { installed, pruneDev, sharedProject, write } from '../helpers/packed.js';
 import { amqpUrl, eventually, queueExpiresMs, randomName, redisUrl } from '../helpers/services.js';
 
 const pg = { host: '127.0.0.1', user: 'postgres', database: 'test' };
@@ -46,21 +46,18 @@ export default defineConfig({
 `;
 
 let dir = '';
-let tarballs = { runtime: '', compiler: '' };
 let admin: Knex;
 const schemas: string[] = [];
 
 test.before(async () => {
-  tarballs = pack();
-  dir = project(tarballs, { pg: '8.23.1' }, { tsx: '4.23.15', typescript: '5.9.3' });
+  dir = sharedProject();
   admin = knex({ client: 'pg', connection: pg });
 });
 
 test.after(async () => {
   for (const schema of schemas) await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
   await admin.destroy();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(dirname(tarballs.runtime), { recursive: true, force: true });
+  rmSync(`${dir}-production`, { recursive: true, force: true });
 });
 
 interface Run {
@@ -82,7 +79,7 @@ const env = (namespace: string, extra: Record<string, string> = {}) => ({
 function promiscuous(cwd: string, args: readonly string[], vars: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
-      join(dir, 'node_modules/.bin/promiscuous'),
+      join(cwd, '..', 'node_modules/.bin/promiscuous'),
       [...args],
       { cwd, env: vars, timeout: 60_000 },
       (error, stdout, stderr) =>
@@ -96,7 +93,7 @@ function start(
   args: readonly string[],
   vars: NodeJS.ProcessEnv,
 ): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(join(dir, 'node_modules/.bin/promiscuous'), [...args], {
+  return spawn(join(cwd, '..', 'node_modules/.bin/promiscuous'), [...args], {
     cwd,
     env: vars,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,7 +195,10 @@ test('.prom routes, the runtime settings from the environment', async () => {
 });
 
 test('a production install runs compiled JavaScript, without the compiler or a TypeScript loader', async () => {
-  const folder = join(dir, 'compiled');
+  // A copy of the project, pruned as a production install is, leaving the shared one whole.
+  const production = `${dir}-production`;
+  cpSync(dir, production, { recursive: true, verbatimSymlinks: true });
+  const folder = join(production, 'compiled');
   write(folder, {
     'package.json': '{ "type": "module" }\n',
     'promiscuous.config.ts': config('compiled'),
@@ -210,12 +210,12 @@ test('a production install runs compiled JavaScript, without the compiler or a T
   const generate = await promiscuous(folder, ['generate'], process.env);
   assert.is(generate.code, 0, generate.stderr);
   await new Promise<void>((resolve, reject) =>
-    execFile(join(dir, 'node_modules/.bin/tsc'), ['-p', folder], (error, stdout) =>
+    execFile(join(production, 'node_modules/.bin/tsc'), ['-p', folder], (error, stdout) =>
       error ? reject(new Error(stdout)) : resolve(),
     ),
   );
-  pruneDev(dir);
-  const left = installed(dir).packages;
+  pruneDev(production);
+  const left = installed(production).packages;
   for (const gone of ['promiscuous-compiler', 'typescript', 'ts-morph', 'chevrotain', 'tsx', 'esbuild']) {
     assert.not.ok(left.includes(gone), `${gone} is installed`);
   }
