@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,4 +109,17 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Closes one AMQP connection from the broker's side, found by the name it gave; anything else on the broker is left alone. */
+export function dropConnection(name: string): void {
+  const listing = execFileSync('rabbitmqctl', ['list_connections', '--quiet', 'pid', 'client_properties'], {
+    encoding: 'utf8',
+  });
+  const pid = listing
+    .split('\n')
+    .find((line) => line.includes(name))
+    ?.split('\t')[0];
+  if (!pid) throw new Error(`RabbitMQ lists no connection ${name}`);
+  execFileSync('rabbitmqctl', ['close_connection', pid, 'test: dropping the connection'], { stdio: 'ignore' });
 }

@@ -3,7 +3,6 @@
  * records with their fields, and error records that never carry an SQL statement, the values
  * it wrote, or a password. The lines are those `--log-format json` writes.
  */
-import { execFileSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { factories } from '../../examples/users/generated/crowdtap/factories.js';
@@ -11,7 +10,7 @@ import type { Callbacks } from '../../examples/users/generated/sniper/subscriber
 import { cliLogger } from '../../src/cli/log.js';
 import { Subscriber } from '../../src/runtime/index.js';
 import { recordingLogger } from '../helpers/log.js';
-import { amqpUrl, eventually, randomName } from '../helpers/services.js';
+import { amqpUrl, dropConnection, eventually, randomName } from '../helpers/services.js';
 import { sniper } from '../helpers/users-app.js';
 import { closeWorld, connectTransport, deliver, type World as Fixture, usersDatabase } from '../helpers/world.js';
 
@@ -136,16 +135,7 @@ connection('a connection the broker drops is logged as lost, then back, without 
   const log = recordingLogger();
   const transport = await connectTransport(randomName('prom'), { connectionName: name, logger: log });
   try {
-    // Only this transport's connection: anything else on the broker is left alone.
-    const listing = execFileSync('rabbitmqctl', ['list_connections', '--quiet', 'pid', 'client_properties'], {
-      encoding: 'utf8',
-    });
-    const pid = listing
-      .split('\n')
-      .find((line) => line.includes(name))
-      ?.split('\t')[0];
-    assert.ok(pid, `RabbitMQ lists the connection ${name}`);
-    execFileSync('rabbitmqctl', ['close_connection', pid, 'test: dropping the connection'], { stdio: 'ignore' });
+    dropConnection(name);
     await eventually(async () => log.records.find((r) => r.msg === 'reconnected to RabbitMQ'), 15_000);
     const url = new URL(amqpUrl);
     if (url.password) url.password = '***';

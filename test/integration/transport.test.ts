@@ -1,12 +1,11 @@
 /** The RabbitMQ transport on its own: queue types, reconnection, health. */
-import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Delivery } from '../../src/runtime/index.js';
 import { AmqpConnection } from '../../src/transport/amqp/connection.js';
-import { amqpUrl, queueExpiresMs, eventually, randomName } from '../helpers/services.js';
+import { amqpUrl, dropConnection, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
 import { connectTransport } from '../helpers/world.js';
 
 function collector() {
@@ -99,16 +98,7 @@ test('when the broker drops every connection, publishing waits for the reconnect
   const seen = collector();
   const consumer = await transport.consume('app', { prefetch: 5, bindings: ['a.thing.*'] }, seen.handle);
   assert.ok(transport.healthy());
-  // Only this transport's connection: anything else on the broker is left alone.
-  const listing = execFileSync('rabbitmqctl', ['list_connections', '--quiet', 'pid', 'client_properties'], {
-    encoding: 'utf8',
-  });
-  const pid = listing
-    .split('\n')
-    .find((line) => line.includes(name))
-    ?.split('\t')[0];
-  assert.ok(pid, `RabbitMQ lists the connection ${name}`);
-  execFileSync('rabbitmqctl', ['close_connection', pid, 'test: dropping the connection'], { stdio: 'ignore' });
+  dropConnection(name);
   await eventually(async () => (transport.healthy() ? undefined : true), 5_000, 'the drop to be noticed');
   // Started while the connection is away: it starts with the reconnection (a worker that
   // starts while RabbitMQ restarts must not die of it).

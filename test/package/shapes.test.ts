@@ -163,31 +163,29 @@ async function replicate(
   assert.is(await exited, 0, out);
 }
 
-test('an ES-module package with promiscuous.config.ts', async () => {
-  const folder = join(dir, 'esm');
-  write(folder, { 'package.json': '{ "type": "module" }\n', 'promiscuous.config.ts': config('esm') });
+/** Writes `files` into the project's folder `shape`, and generates there; resolves to the folder. */
+async function generated(shape: string, files: Record<string, string>): Promise<string> {
+  const folder = join(dir, shape);
+  write(folder, files);
   const generate = await promiscuous(folder, ['generate'], process.env);
   assert.is(generate.code, 0, generate.stderr);
-  await prepare('esm', folder, 'ts');
-  const namespace = randomName('prom');
-  await replicate('esm', folder, [], () => env(namespace));
-});
+  return folder;
+}
 
-test('a CommonJS package with promiscuous.config.ts', async () => {
-  const folder = join(dir, 'cjs');
-  write(folder, { 'package.json': '{ "name": "cjs" }\n', 'promiscuous.config.ts': config('cjs') });
-  const generate = await promiscuous(folder, ['generate'], process.env);
-  assert.is(generate.code, 0, generate.stderr);
-  await prepare('cjs', folder, 'ts');
+/** A package of `packageJson` with promiscuous.config.ts: generates, prepares and replicates. */
+async function configShape(shape: string, packageJson: string): Promise<void> {
+  const folder = await generated(shape, { 'package.json': packageJson, 'promiscuous.config.ts': config(shape) });
+  await prepare(shape, folder, 'ts');
   const namespace = randomName('prom');
-  await replicate('cjs', folder, [], () => env(namespace));
-});
+  await replicate(shape, folder, [], () => env(namespace));
+}
+
+test('an ES-module package with promiscuous.config.ts', () => configShape('esm', '{ "type": "module" }\n'));
+
+test('a CommonJS package with promiscuous.config.ts', () => configShape('cjs', '{ "name": "cjs" }\n'));
 
 test('.prom routes, the runtime settings from the environment', async () => {
-  const folder = join(dir, 'prom');
-  write(folder, { 'package.json': '{ "type": "module" }\n', 'routes.prom': routes });
-  const generate = await promiscuous(folder, ['generate'], process.env);
-  assert.is(generate.code, 0, generate.stderr);
+  const folder = await generated('prom', { 'package.json': '{ "type": "module" }\n', 'routes.prom': routes });
   await prepare('prom', folder, 'ts');
   const namespace = randomName('prom');
   const url = (app: string) => `${pgUrl}?options=${encodeURIComponent(`-c search_path=prom_${app}`)}`;
