@@ -1,10 +1,11 @@
+import { versionsTable } from '../runtime/db/tables.js';
 import type { SubscriberSchema } from '../runtime/contract.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { requireTables, type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
 
 export interface SubscribeOptions extends RuntimeOptions {
   readonly prefetch?: number;
@@ -23,6 +24,7 @@ export interface SubscribeOptions extends RuntimeOptions {
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
+    await requireTables(runtime, [versionsTable, ...Object.values(schema.subscriptions).map((s) => s.table)]);
     const { logger } = runtime;
     const log = logger.child({ app: runtime.app, component: 'cli' });
     const namespace = `${runtime.settings.namespace}:${runtime.app}`;

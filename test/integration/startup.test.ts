@@ -8,7 +8,9 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import amqp, { type Channel } from 'amqplib';
+import knex, { type Knex } from 'knex';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sharedProject } from '../helpers/packed.js';
@@ -17,11 +19,40 @@ import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/serv
 /** The project, and the users example copied into it (`<project>/users`), where the commands run. */
 let project = '';
 let users = '';
+const postgres = { host: '127.0.0.1', user: 'postgres', database: 'test' };
+/** A schema with sniper's tables and one with none, each the search path of a database URL. */
+const sniperSchema = randomName('sniper');
+const emptySchema = randomName('empty');
+const databaseUrl = (schema: string) =>
+  `postgres://postgres@127.0.0.1:5432/test?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
-test.before(() => {
+test.before(async () => {
   project = sharedProject();
   users = join(project, 'users');
   cpSync(new URL('../../examples/users', import.meta.url), users, { recursive: true });
+  const admin = knex({ client: 'pg', connection: postgres });
+  try {
+    for (const schema of [sniperSchema, emptySchema]) await admin.raw('CREATE SCHEMA ??', [schema]);
+  } finally {
+    await admin.destroy();
+  }
+  const db = knex({ client: 'pg', connection: postgres, searchPath: [sniperSchema] });
+  try {
+    for (const table of ['members', 'organizations']) await db.schema.createTable(table, (t) => t.increments());
+    const migration = join(users, 'generated/sniper/migrations/promiscuous.ts');
+    await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
+  } finally {
+    await db.destroy();
+  }
+});
+
+test.after(async () => {
+  const admin = knex({ client: 'pg', connection: postgres });
+  try {
+    for (const schema of [sniperSchema, emptySchema]) await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+  } finally {
+    await admin.destroy();
+  }
 });
 
 /** A folder of its own inside the project, so that what a config there imports resolves to the installed packages. */
@@ -41,7 +72,7 @@ function start(args: readonly string[], env: Record<string, string>): ChildProce
     env: {
       ...process.env,
       PROMISCUOUS_AMQP_URL: amqpUrl,
-      PROMISCUOUS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      PROMISCUOUS_DATABASE_URL: databaseUrl(sniperSchema),
       PROMISCUOUS_NAMESPACE: randomName('prom'),
       PROMISCUOUS_QUEUE_EXPIRES_MS: String(queueExpiresMs),
       ...env,
@@ -88,6 +119,20 @@ test('a setting of the wrong kind exits with 78 naming its variable, before conn
   assert.not.ok(exit.hung);
   assert.is(exit.code, 78, exit.stderr);
   assert.match(exit.stderr, 'PROMISCUOUS_REDIS_URL is a http: URL: use redis: or rediss:');
+});
+
+test('subscribe exits with 78 naming the tables its database lacks', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema) });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 78, exit.stderr);
+  assert.match(exit.stderr, "sniper's database has no `members`, `organizations`, `promiscuous_versions`");
+});
+
+test('subscribe exits with 69 when its database cannot be reached', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 69, exit.stderr);
+  assert.match(exit.stderr, "cannot reach sniper's database (connect ECONNREFUSED 127.0.0.1:1)");
 });
 
 test('relay exits with 78 naming the missing generated code', async () => {
