@@ -2,10 +2,12 @@ import cliProgress from 'cli-progress';
 import type { Knex } from 'knex';
 import type { PublisherSchema } from '../runtime/contract.js';
 import { type InitialSyncResult, initialSync } from '../runtime/publisher/initial-sync.js';
+import { type VirtualFunctions, virtualsProblems } from '../runtime/publisher/publications.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
+import { ConfigError } from './exit-codes.js';
 import type { Output } from './output.js';
 import type { Shard } from './arguments.js';
-import { withAppRuntime } from './runtime.js';
+import { type AppRuntime, withAppRuntime } from './runtime.js';
 
 export interface PublishOptions {
   readonly config?: string;
@@ -30,7 +32,7 @@ export function publish(selections: readonly string[], options: PublishOptions, 
         schema,
         knex: runtime.knex,
         transport: runtime.transport,
-        virtuals: runtime.config.virtuals?.[runtime.app],
+        virtuals: configVirtuals(runtime, schema),
         relay: false,
         answerResync: false,
       }),
@@ -58,6 +60,23 @@ export function publish(selections: readonly string[], options: PublishOptions, 
       process.off('SIGTERM', interrupt);
     }
   });
+}
+
+/**
+ * The app's virtual attribute functions from the config's `virtuals`, checked against the
+ * routes before anything is read: a missing one fails the command at its start, naming it,
+ * and not halfway through, once some selections were published.
+ */
+function configVirtuals(runtime: AppRuntime, schema: PublisherSchema): VirtualFunctions {
+  const virtuals = (runtime.config.virtuals?.[runtime.app] ?? {}) as VirtualFunctions;
+  const problems = virtualsProblems(schema, virtuals);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `the config's \`virtuals.${runtime.app}\` does not match the routes: ${problems.join('; ')} ` +
+        '(`defineConfig<RuntimeHooks>()` with the generated `RuntimeHooks` checks them as you type)',
+    );
+  }
+  return virtuals;
 }
 
 /** Publishes one selection (`Type[ where ...]`), with a progress bar on a terminal. */

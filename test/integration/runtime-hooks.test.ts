@@ -4,11 +4,24 @@
  * naming it, and never once messages flow. The generated types make the same mistakes type
  * errors (test/codegen/typed-hooks.test.ts); these checks cover configs that escape them.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import knex from 'knex';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type AmqpTransport, Publisher, PublisherError, Subscriber, SubscriberError } from '../../src/runtime/index.js';
+import { runCli } from '../../src/cli/index.js';
+import {
+  type AmqpTransport,
+  Publisher,
+  PublisherError,
+  Subscriber,
+  SubscriberError,
+  syncProgressTable,
+} from '../../src/runtime/index.js';
+import { repoPath } from '../helpers/corpus.js';
 import { database, randomName, type TestDatabase } from '../helpers/services.js';
-import { crowdtap, sniper, virtuals } from '../helpers/users-app.js';
+import { crowdtap, crowdtapTables, newUser, sniper, virtuals } from '../helpers/users-app.js';
 import { connectTransport, removeNamespace } from '../helpers/world.js';
 
 interface World {
@@ -84,3 +97,79 @@ hooks('a subscriber given callbacks for no subscription or observer refuses to s
 });
 
 hooks.run();
+
+const cli = suite<{ dir: string; namespace: string }>('promiscuous publish', { dir: '', namespace: '' });
+
+cli.before((context) => {
+  context.dir = mkdtempSync(join(tmpdir(), 'promiscuous-hooks-'));
+  context.namespace = randomName('prom');
+});
+
+cli.after(async ({ dir, namespace }) => {
+  rmSync(dir, { recursive: true, force: true });
+  await removeNamespace(namespace, 'crowdtap');
+});
+
+/** Runs `promiscuous publish ...` on crowdtap with a config whose `virtuals.crowdtap` is `virtuals` (source text). */
+async function publishWith(
+  context: { dir: string; namespace: string },
+  virtuals: string,
+): Promise<{ code: number; err: string }> {
+  const config = join(context.dir, 'promiscuous.config.ts');
+  const generated = relative(context.dir, repoPath('examples', 'users', 'generated'));
+  writeFileSync(
+    config,
+    `export default {
+  apps: { crowdtap: {} },
+  generated: ${JSON.stringify(generated)},
+  database: { client: 'better-sqlite3', connection: { filename: ${JSON.stringify(join(context.dir, 'crowdtap.sqlite'))} }, useNullAsDefault: true },
+  virtuals: { crowdtap: ${virtuals} },
+};
+`,
+  );
+  const err: string[] = [];
+  const previous = process.env.PROMISCUOUS_NAMESPACE;
+  process.env.PROMISCUOUS_NAMESPACE = context.namespace;
+  try {
+    const args = ['publish', 'Organization', 'User', '--config', config, '--no-progress'];
+    const code = await runCli(['node', 'promiscuous', ...args], {
+      info: () => {},
+      error: (line) => void err.push(line),
+    });
+    return { code, err: err.join('\n') };
+  } finally {
+    if (previous === undefined) delete process.env.PROMISCUOUS_NAMESPACE;
+    else process.env.PROMISCUOUS_NAMESPACE = previous;
+  }
+}
+
+cli('publish exits with 78 naming a virtual the config lacks, before it publishes anything', async (context) => {
+  const db = knex({
+    client: 'better-sqlite3',
+    connection: { filename: join(context.dir, 'crowdtap.sqlite') },
+    useNullAsDefault: true,
+  });
+  try {
+    await crowdtapTables(db);
+    await db('organizations').insert({ id: 1, name: 'Jedi Order' });
+    const { addresses, tags, ...user } = newUser('Luke');
+    await db('users').insert({ ...user, addresses: JSON.stringify(addresses), tags: JSON.stringify(tags) });
+
+    const missing = await publishWith(context, '{}');
+    assert.is(missing.code, 78, missing.err);
+    assert.match(
+      missing.err,
+      "ConfigError: the config's `virtuals.crowdtap` does not match the routes: no function for User.full_name",
+    );
+    // Organizations, listed first, need no virtual: they were not published either.
+    assert.not.ok(await db.schema.hasTable(syncProgressTable), 'no selection was started');
+
+    const misspelt = await publishWith(context, '{ User: { display_nmae: (row) => row.first_name } }');
+    assert.is(misspelt.code, 78, misspelt.err);
+    assert.match(misspelt.err, 'no function for User.full_name; User.display_nmae is not a virtual attribute');
+  } finally {
+    await db.destroy();
+  }
+});
+
+cli.run();
