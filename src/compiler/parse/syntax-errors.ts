@@ -16,6 +16,7 @@ import {
 } from '../../../grammar/tokens.js';
 import { type Diagnostic, DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
+import { describeCharacter, isPrintableAscii } from './characters.js';
 import type { Span } from '../source/source-file.js';
 
 /** Reports what the lexer could not read: stray characters and strings left open. */
@@ -26,16 +27,36 @@ export function reportLexing(
   bag: DiagnosticBag,
 ): void {
   for (const error of lexed.errors) {
-    const char = text.slice(error.offset, error.offset + (error.length || 1));
-    bag.push(lexerDiagnostic(char, spanAt(error.offset, error.length || 1)));
+    for (const run of strayRuns(text.slice(error.offset, error.offset + (error.length || 1)))) {
+      bag.push(lexerDiagnostic(run.text, spanAt(error.offset + run.offset, run.text.length)));
+    }
   }
   reportUnterminated(lexed.tokens, spanAt, bag);
+}
+
+/**
+ * The characters of one lexer error, as diagnostics report them: printable ASCII in runs
+ * (`@@`), and each other character on its own, so that each is named.
+ */
+function strayRuns(text: string): { text: string; offset: number }[] {
+  const runs: { text: string; offset: number }[] = [];
+  let offset = 0;
+  for (const char of text) {
+    const last = runs.at(-1);
+    if (last && isPrintableAscii(char) && isPrintableAscii(last.text.charAt(0))) last.text += char;
+    else runs.push({ text: char, offset });
+    offset += char.length;
+  }
+  return runs;
 }
 
 /** A character no token starts with. A closing bracket there has lost its opening one. */
 function lexerDiagnostic(char: string, span: Span) {
   const bag = new DiagnosticBag();
-  if (char === '}' || char === ')') {
+  if (!isPrintableAscii(char.charAt(0))) {
+    const { message, suggestion } = describeCharacter(char);
+    bag.error('P001', span, message, suggestion);
+  } else if (char === '}' || char === ')') {
     const open = char === '}' ? '{' : '(';
     bag.error(
       'P001',
