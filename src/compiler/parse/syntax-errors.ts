@@ -3,7 +3,7 @@
  * open, and the parser's errors, each anchored on a real token and given the most precise fix.
  */
 import type { ILexingResult, IRecognitionException, IToken } from 'chevrotain';
-import { declarationStarts } from '../../../grammar/parser.js';
+import { declarationStarts, quoted } from '../../../grammar/parser.js';
 import type { RuleName } from '../../../grammar/rule-names.js';
 import {
   Comma,
@@ -182,8 +182,10 @@ function syntaxHelp(error: IRecognitionException, token: IToken | undefined, pre
       ? 'put each attribute on its own line, or separate attributes with commas'
       : 'put each field on its own line, or separate fields with commas';
   }
-  if (rule === 'field' && isReal(previous))
-    return `give \`${previous.image}\` a type: \`${previous.image} string\` (or another type)`;
+  if (rule === 'field' && isReal(previous)) {
+    const name = quoted(previous.image).slice(1, -1);
+    return `give \`${name}\` a type: \`${name} string\` (or another type)`;
+  }
   if (rule === 'typeRef' && message.startsWith('expected `)`')) {
     const argument = isReal(token) && ['Identifier', 'NumberLiteral', 'StringLiteral'].includes(token.tokenType.name);
     return argument ? 'separate the arguments with `,`: `decimal(12, 2)`' : 'close the arguments with `)`';
@@ -196,7 +198,7 @@ export function inFragment(error: IRecognitionException, diagnostic: Diagnostic,
   if (error.name !== 'NotAllInputParsedException') {
     return { ...diagnostic, message: diagnostic.message.replace('the end of the file', 'the end of the text') };
   }
-  const extra = `\`${error.token.image}\``;
+  const extra = quoted(error.token.image);
   const guessed = diagnostic.suggestion !== outsideBlocks;
   return rule === 'field'
     ? {
