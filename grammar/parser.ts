@@ -38,7 +38,7 @@ const messages: IParserErrorMessageProvider = {
     const first = actual[0];
     const found = first ? describe(first.image, first.tokenType) : 'the end of the file';
     if ((ruleName as RuleName) === 'field')
-      return `expected a type, \`belongs_to\` or \`embeds\` after \`${previous.image}\`, found ${found}`;
+      return `expected a type, \`belongs_to\` or \`embeds\` after ${quoted(previous.image)}, found ${found}`;
     const options = new Set(expectedPathsPerAlt.flatMap((alt) => alt.map((path) => label(path[0] as TokenType))));
     return `expected ${[...options].join(' or ')}, found ${found}`;
   },
@@ -56,7 +56,15 @@ function label(token: TokenType | undefined): string {
 function describe(image: string, type: TokenType): string {
   if (type.name === 'EOF' || image === '') return 'the end of the file';
   if (type === T.Newline) return 'the end of the line';
-  return `\`${image}\``;
+  return quoted(image);
+}
+
+/** The longest token a message quotes whole: the source line under it shows the rest. */
+const quotedLength = 40;
+
+/** A token in backticks; a long one is cut, so that the message stays one readable line. */
+export function quoted(image: string): string {
+  return `\`${image.length > quotedLength ? `${image.slice(0, quotedLength)}…` : image}\``;
 }
 
 /**

@@ -1,10 +1,12 @@
 // An e-commerce system: shop sells, warehouse fulfils, billing extends credit, crm sees all.
 // The twin of routes.prom (README.md walks through it): both generate byte-identical output.
 import { defineConfig } from 'promiscuous';
+import type { RuntimeHooks } from './generated/hooks.js';
+import { shopVirtuals } from './virtuals.js';
 
 const orderStatus = 'enum(pending, paid, shipped, delivered, cancelled)';
 
-export default defineConfig({
+export default defineConfig<RuntimeHooks>()({
   apps: {
     shop: {
       publish: [
@@ -171,4 +173,6 @@ export default defineConfig({
       ],
     },
   },
+  // The functions of shop's virtual attributes (`line_total`), for `promiscuous publish` and `relay`.
+  virtuals: { shop: shopVirtuals },
 });

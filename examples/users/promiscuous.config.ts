@@ -3,24 +3,12 @@
 // the processes run (`npm run demo` starts them); the routes compiler ignores them.
 import { join } from 'node:path';
 import { defineConfig } from 'promiscuous';
-import type { Callbacks } from './generated/sniper/subscriber.js';
+import type { RuntimeHooks } from './generated/hooks.js';
 import { crowdtapVirtuals } from './virtuals.js';
 
-const sniperCallbacks: Callbacks = {
-  User: {
-    afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}!`),
-    afterUpdate: ({ attributes, version }) => console.log(`${attributes?.name} updated (version ${version})`),
-    afterDestroy: ({ id }) => console.log(`Bye ${id}`),
-  },
-  Member: {
-    afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}, member with ${attributes?.points} points!`),
-  },
-  UserEvent: {
-    afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`),
-  },
-};
-
-export default defineConfig({
+// Given the generated types, the config accepts exactly the virtual attributes and callbacks
+// the routes declare: a misspelt or missing one is a type error.
+export default defineConfig<RuntimeHooks>()({
   apps: {
     crowdtap: {
       embedded: {
@@ -136,6 +124,22 @@ export default defineConfig({
     connection: { filename: join(process.env.PROMISCUOUS_SQLITE_DIR ?? '.', `${app}.sqlite`) },
     useNullAsDefault: true,
   }),
-  callbacks: { sniper: sniperCallbacks },
+  callbacks: {
+    sniper: {
+      User: {
+        afterCreate: ({ attributes }) => console.log(`Hi ${attributes?.name}!`),
+        afterUpdate: ({ attributes, version }) => console.log(`${attributes?.name} updated (version ${version})`),
+        afterDestroy: ({ id }) => console.log(`Bye ${id}`),
+      },
+      Member: {
+        afterCreate: ({ attributes }) =>
+          console.log(`Hi ${attributes?.name}, member with ${attributes?.points} points!`),
+      },
+      UserEvent: {
+        afterCreate: ({ attributes, idempotencyKey }) => console.log(`event ${attributes?.event} (${idempotencyKey})`),
+      },
+    },
+  },
+  // The same object crowdtap's own code passes to `new Publisher({ virtuals })`.
   virtuals: { crowdtap: crowdtapVirtuals },
 });

@@ -5,6 +5,7 @@ import { type InitialSyncResult, initialSync } from '../runtime/publisher/initia
 import { Publisher } from '../runtime/publisher/publisher.js';
 import type { Output } from './output.js';
 import type { Shard } from './arguments.js';
+import { configVirtuals } from './hooks.js';
 import { type RuntimeOptions, withAppRuntime } from './runtime.js';
 
 export interface PublishOptions extends RuntimeOptions {
@@ -28,7 +29,7 @@ export function publish(selections: readonly string[], options: PublishOptions, 
         schema,
         knex: runtime.knex,
         transport: runtime.transport,
-        virtuals: runtime.config.virtuals?.[runtime.app],
+        virtuals: configVirtuals(runtime, schema),
         relay: false,
         answerResync: false,
         logger: runtime.logger,

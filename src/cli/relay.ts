@@ -1,6 +1,7 @@
 import { outboxTable } from '../runtime/db/tables.js';
 import type { PublisherSchema } from '../runtime/contract.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
+import { configVirtuals } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { requireTables, type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
@@ -25,7 +26,7 @@ export function relay(
         schema,
         knex: runtime.knex,
         transport: runtime.transport,
-        virtuals: runtime.config.virtuals?.[runtime.app],
+        virtuals: configVirtuals(runtime, schema),
         logger: runtime.logger,
         ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),
       }),

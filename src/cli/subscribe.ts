@@ -3,6 +3,7 @@ import type { SubscriberSchema } from '../runtime/contract.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
+import { configCallbacks } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { requireTables, type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
@@ -33,6 +34,7 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
         ? opened.add(await RedisCoordinator.connect(runtime.settings.redisUrl, namespace, { logger }), (c) => c.close())
         : undefined;
     if (options.bareback) log.warn('--bareback applies messages in any order: never use it in production');
+    const callbacks = configCallbacks(runtime, schema);
     const workers = Array.from(
       { length: options.concurrency ?? 1 },
       () =>
@@ -44,7 +46,7 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           ...(coordinator ? { coordinator } : {}),
           mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
           dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
-          callbacks: runtime.config.callbacks?.[runtime.app],
+          callbacks,
           // The subscriber logs each error it reports: the notifier is the config's alone.
           logger,
           ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),

@@ -116,11 +116,26 @@ export interface AppConfig {
 }
 
 /**
+ * The types of the functions the apps supply at run time: the generated `RuntimeHooks`
+ * (`generated/hooks.ts`), by app.
+ */
+export interface HookTypes {
+  readonly virtuals: object;
+  readonly callbacks: object;
+}
+
+/** What `defineConfig({ ... })` without the generated types accepts: any app, any names. */
+export interface UntypedHooks extends HookTypes {
+  readonly virtuals: { readonly [app: string]: object };
+  readonly callbacks: { readonly [app: string]: object };
+}
+
+/**
  * How this process runs (the routes compiler ignores these keys). Each can be overridden from
  * the environment: `PROMISCUOUS_APP`, `PROMISCUOUS_AMQP_URL`, `PROMISCUOUS_REDIS_URL`,
  * `PROMISCUOUS_NAMESPACE`, `PROMISCUOUS_BACKEND`, `PROMISCUOUS_DATABASE_URL`.
  */
-export interface RuntimeConfig {
+export interface RuntimeConfig<Hooks extends HookTypes = UntypedHooks> {
   /** `.prom` routes files, relative to this file: the routes then need not be repeated under `apps`. */
   readonly routes?: string | readonly string[];
   /** The app this process runs, when the routes describe several. */
@@ -137,10 +152,17 @@ export interface RuntimeConfig {
   readonly backend?: 'amqp' | 'memory' | 'null';
   /** Where `promiscuous generate` wrote its output, relative to this file (default `generated`). */
   readonly generated?: string;
-  /** Callbacks of each subscribing app, by app then local name (the generated `Callbacks` types). */
-  readonly callbacks?: { readonly [app: string]: object };
-  /** Virtual attribute functions of each publishing app (the generated `Virtuals` types). */
-  readonly virtuals?: { readonly [app: string]: object };
+  /**
+   * Callbacks of each subscribing app, by app then local name: `{ sniper: { User: { afterCreate
+   * (event) { ... } } } }`. Typed by the generated `RuntimeHooks` with `defineConfig<RuntimeHooks>()`.
+   */
+  readonly callbacks?: Hooks['callbacks'];
+  /**
+   * Virtual attribute functions of each publishing app, by app then model: `{ crowdtap: { User:
+   * { full_name: (row) => ... } } }`. The same object the app passes to `new Publisher({ virtuals })`;
+   * typed by the generated `RuntimeHooks` with `defineConfig<RuntimeHooks>()`.
+   */
+  readonly virtuals?: Hooks['virtuals'];
   /**
    * The logger of `subscribe`, `relay` and `publish` (default: theirs, as `--log-format` and
    * `--log-level` say): a pino logger, or any {@link Logger}.
@@ -172,11 +194,37 @@ export const runtimeKeys = [
 ] as const satisfies readonly (keyof RuntimeConfig)[];
 
 /** A config: its routes (under `apps`, in `.prom` files named by `routes`, or both) and how it runs. */
-export interface RoutesConfig extends RuntimeConfig {
+export interface RoutesConfig<Hooks extends HookTypes = UntypedHooks> extends RuntimeConfig<Hooks> {
   readonly apps?: { readonly [name: string]: AppConfig };
 }
 
-/** Types the config for autocompletion; returns it unchanged. */
-export function defineConfig<const T extends RoutesConfig>(config: T): T {
-  return config;
+/**
+ * The config as `defineConfig<Hooks>()` takes it: `virtuals` and `callbacks` exactly as the
+ * generated types say, so that a misspelt or missing name is a type error; the other keys as
+ * written, so that the config keeps its literal types.
+ */
+export type TypedConfig<T, Hooks extends HookTypes> = {
+  [K in keyof T]: K extends 'virtuals' | 'callbacks' ? Hooks[K] : T[K];
+};
+
+/**
+ * Types the config for autocompletion; returns it unchanged. Given the generated hook types
+ * first, it also checks the apps' virtual attribute functions and callbacks:
+ *
+ * @example
+ * ```ts
+ * import type { RuntimeHooks } from './generated/hooks.js';
+ *
+ * export default defineConfig<RuntimeHooks>()({
+ *   apps: { ... },
+ *   virtuals: { crowdtap: { User: { full_name: (row) => `${row.first_name} ${row.last_name}` } } },
+ * });
+ * ```
+ */
+export function defineConfig<const T extends RoutesConfig>(config: T): T;
+export function defineConfig<Hooks extends HookTypes>(): <const T extends RoutesConfig<Hooks>>(
+  config: TypedConfig<T, Hooks>,
+) => T;
+export function defineConfig(config?: RoutesConfig): RoutesConfig | ((config: RoutesConfig) => RoutesConfig) {
+  return config ?? ((typed: RoutesConfig) => typed);
 }

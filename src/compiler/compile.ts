@@ -4,7 +4,7 @@ import { type Diagnostic, DiagnosticBag, hasErrors, sortDiagnostics } from './di
 import type { Workspace } from './ir/ir.js';
 import { parseProm } from './parse/parse-prom.js';
 import { readEndpointSchemas } from './schemas/read-schema.js';
-import type { SourceFile } from './source/source-file.js';
+import { type SourceFile, withoutByteOrderMark } from './source/source-file.js';
 import { resolve } from './validate/resolve.js';
 
 /** The compiler reads nothing itself: the CLI (or a test) lends it a host. */
@@ -48,8 +48,8 @@ export function compile(input: CompileInput, host: CompilerHost): CompileOutput 
     const next = queue.shift() as (typeof queue)[number];
     if (seen.has(next.path)) continue;
     seen.add(next.path);
-    const text = host.readFile(next.path);
-    if (text === undefined) {
+    const read = host.readFile(next.path);
+    if (read === undefined) {
       const bag = new DiagnosticBag();
       const span = next.from?.span ?? { file: next.path, offset: 0, length: 0, line: 1, column: 1 };
       bag.error(
@@ -61,6 +61,7 @@ export function compile(input: CompileInput, host: CompilerHost): CompileOutput 
       diagnostics.push(...bag.items);
       continue;
     }
+    const text = withoutByteOrderMark(read);
     sources.set(next.path, text);
     const parsed = parseProm({ path: next.path, text });
     diagnostics.push(...parsed.diagnostics);
@@ -69,7 +70,8 @@ export function compile(input: CompileInput, host: CompilerHost): CompileOutput 
       queue.push({ path: host.resolvePath(next.path, include.text), from: { span: include.span } });
     }
   }
-  for (const config of input.configs ?? []) {
+  for (const loaded of input.configs ?? []) {
+    const config = { ...loaded, text: withoutByteOrderMark(loaded.text) };
     sources.set(config.path, config.text);
     const lowered = lowerConfig(config);
     diagnostics.push(...lowered.diagnostics);

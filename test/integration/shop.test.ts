@@ -10,7 +10,8 @@ import { up as crmMigration } from '../../examples/shop/generated/crm/migrations
 import { schema as crm } from '../../examples/shop/generated/crm/subscriber.js';
 import { up as shopMigration } from '../../examples/shop/generated/shop/migrations/promiscuous.js';
 import { factories as shopFactories } from '../../examples/shop/generated/shop/factories.js';
-import { schema as shop, type Virtuals } from '../../examples/shop/generated/shop/publisher.js';
+import { schema as shop } from '../../examples/shop/generated/shop/publisher.js';
+import { shopVirtuals as virtuals } from '../../examples/shop/virtuals.js';
 import { up as warehouseMigration } from '../../examples/shop/generated/warehouse/migrations/promiscuous.js';
 import { schema as warehouse } from '../../examples/shop/generated/warehouse/subscriber.js';
 import {
@@ -24,10 +25,6 @@ import {
 import { database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
 import { connectTransport } from '../helpers/world.js';
 import { recordingLogger } from '../helpers/log.js';
-
-const virtuals: Virtuals = {
-  OrderLine: { line_total: (row) => (Number(row.quantity) * Number(row.unit_price)).toFixed(2) },
-};
 
 async function shopDatabase(): Promise<TestDatabase> {
   const db = await database('sqlite');

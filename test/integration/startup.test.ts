@@ -135,6 +135,31 @@ test('subscribe exits with 69 when its database cannot be reached', async () => 
   assert.match(exit.stderr, "cannot reach sniper's database (connect ECONNREFUSED 127.0.0.1:1)");
 });
 
+test('subscribe exits with 78 naming a callback the routes do not have', async () => {
+  const dir = caseFolder();
+  try {
+    const config = join(dir, 'promiscuous.config.ts');
+    writeFileSync(
+      config,
+      [
+        `import base from ${JSON.stringify(join(users, 'promiscuous.config.ts'))};`,
+        'const callbacks = { sniper: { Usr: { afterCreate: () => {} } } };',
+        `export default { ...base, generated: ${JSON.stringify(relative(dir, join(users, 'generated')))}, callbacks };`,
+        '',
+      ].join('\n'),
+    );
+    const exit = await promiscuous(['subscribe', '--config', config, '--app', 'sniper'], {});
+    assert.not.ok(exit.hung);
+    assert.is(exit.code, 78, exit.stderr);
+    assert.match(
+      exit.stderr,
+      "the config's `callbacks.sniper` does not match the routes: Usr is no subscription or observer",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('relay exits with 78 naming the missing generated code', async () => {
   const dir = caseFolder();
   try {

@@ -114,7 +114,12 @@ class Lowering {
     anyKeys = false,
   ): Obj | undefined {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.bag.error('P005', loc.span(), `${what} must be an object`, 'write `{ ... }`');
+      // `defineConfig<RuntimeHooks>()` returns the function that takes the config.
+      const help =
+        typeof value === 'function' && loc === this.root
+          ? 'call the function `defineConfig<RuntimeHooks>()` returns with the config: `defineConfig<RuntimeHooks>()({ ... })`'
+          : 'write `{ ... }`';
+      this.bag.error('P005', loc.span(), `${what} must be an object`, help);
       return undefined;
     }
     const object = value as Obj;

@@ -3,6 +3,7 @@ import { codeHeader, jsonHeader, regenerateCommand, regenerateMocksCommand } fro
 import type { App, Workspace } from '../ir/ir.js';
 import { endpointSchema, envelopeSchema, type JsonSchema, requirementSchema } from '../schemas/json-schema.js';
 import { emitFactories } from './factories.js';
+import { emitHooks } from './hooks.js';
 import { emitMigration } from './migration.js';
 import { emitPublisher } from './publisher.js';
 import { emitSubscriber } from './subscriber.js';
@@ -42,6 +43,8 @@ export function emitWorkspace(workspace: Workspace): EmittedFile[] {
     files.push({ path: `${dir}migrations/promiscuous.ts`, content: emitMigration(app, header) });
     files.push({ path: `${dir}index.ts`, content: indexModule(header, publishes, subscribes) });
   }
+  // Beside the apps' folders: it gathers every app's hook types, for the config.
+  if (workspace.apps.length > 0) files.push({ path: 'hooks.ts', content: emitHooks(workspace, header) });
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

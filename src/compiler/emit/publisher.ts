@@ -76,7 +76,7 @@ function virtualsType(app: App): Statement {
         .map((f) => `${propertyKey(f.name)}(row: Readonly<${rowType(p.name)}>): ${wireType(f.type, f.nullable)}`);
       return `${p.name}: { ${fns.join('; ')} }`;
     }),
-    'The functions that compute virtual attributes, by model; `createPublisher` takes them.',
+    "The functions that compute virtual attributes, by model: `new Publisher({ virtuals })` and the config's `virtuals` take them.",
   );
 }
 

@@ -3,7 +3,7 @@
  * open, and the parser's errors, each anchored on a real token and given the most precise fix.
  */
 import type { ILexingResult, IRecognitionException, IToken } from 'chevrotain';
-import { declarationStarts } from '../../../grammar/parser.js';
+import { declarationStarts, quoted } from '../../../grammar/parser.js';
 import type { RuleName } from '../../../grammar/rule-names.js';
 import {
   Comma,
@@ -16,6 +16,7 @@ import {
 } from '../../../grammar/tokens.js';
 import { type Diagnostic, DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { closest } from '../diagnostics/suggest.js';
+import { describeCharacter, isPrintableAscii } from './characters.js';
 import type { Span } from '../source/source-file.js';
 
 /** Reports what the lexer could not read: stray characters and strings left open. */
@@ -26,16 +27,36 @@ export function reportLexing(
   bag: DiagnosticBag,
 ): void {
   for (const error of lexed.errors) {
-    const char = text.slice(error.offset, error.offset + (error.length || 1));
-    bag.push(lexerDiagnostic(char, spanAt(error.offset, error.length || 1)));
+    for (const run of strayRuns(text.slice(error.offset, error.offset + (error.length || 1)))) {
+      bag.push(lexerDiagnostic(run.text, spanAt(error.offset + run.offset, run.text.length)));
+    }
   }
   reportUnterminated(lexed.tokens, spanAt, bag);
+}
+
+/**
+ * The characters of one lexer error, as diagnostics report them: printable ASCII in runs
+ * (`@@`), and each other character on its own, so that each is named.
+ */
+function strayRuns(text: string): { text: string; offset: number }[] {
+  const runs: { text: string; offset: number }[] = [];
+  let offset = 0;
+  for (const char of text) {
+    const last = runs.at(-1);
+    if (last && isPrintableAscii(char) && isPrintableAscii(last.text.charAt(0))) last.text += char;
+    else runs.push({ text: char, offset });
+    offset += char.length;
+  }
+  return runs;
 }
 
 /** A character no token starts with. A closing bracket there has lost its opening one. */
 function lexerDiagnostic(char: string, span: Span) {
   const bag = new DiagnosticBag();
-  if (char === '}' || char === ')') {
+  if (!isPrintableAscii(char.charAt(0))) {
+    const { message, suggestion } = describeCharacter(char);
+    bag.error('P001', span, message, suggestion);
+  } else if (char === '}' || char === ')') {
     const open = char === '}' ? '{' : '(';
     bag.error(
       'P001',
@@ -161,8 +182,10 @@ function syntaxHelp(error: IRecognitionException, token: IToken | undefined, pre
       ? 'put each attribute on its own line, or separate attributes with commas'
       : 'put each field on its own line, or separate fields with commas';
   }
-  if (rule === 'field' && isReal(previous))
-    return `give \`${previous.image}\` a type: \`${previous.image} string\` (or another type)`;
+  if (rule === 'field' && isReal(previous)) {
+    const name = quoted(previous.image).slice(1, -1);
+    return `give \`${name}\` a type: \`${name} string\` (or another type)`;
+  }
   if (rule === 'typeRef' && message.startsWith('expected `)`')) {
     const argument = isReal(token) && ['Identifier', 'NumberLiteral', 'StringLiteral'].includes(token.tokenType.name);
     return argument ? 'separate the arguments with `,`: `decimal(12, 2)`' : 'close the arguments with `)`';
@@ -175,7 +198,7 @@ export function inFragment(error: IRecognitionException, diagnostic: Diagnostic,
   if (error.name !== 'NotAllInputParsedException') {
     return { ...diagnostic, message: diagnostic.message.replace('the end of the file', 'the end of the text') };
   }
-  const extra = `\`${error.token.image}\``;
+  const extra = quoted(error.token.image);
   const guessed = diagnostic.suggestion !== outsideBlocks;
   return rule === 'field'
     ? {

@@ -5,6 +5,14 @@ export interface SourceFile {
   readonly text: string;
 }
 
+/**
+ * A file's text as the compiler reads it: without the byte order mark (U+FEFF) that some
+ * editors write first, which is no character of the routes and must not shift columns.
+ */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** A place in a source file. Lines and columns are 1-based; `path` is set for config-object nodes. */
 export interface Span {
   readonly file: string;

@@ -18,10 +18,17 @@ export class Publications {
   private readonly published = new Map<string, ReadonlySet<string>>();
   private readonly json = new Map<string, ReadonlySet<string>>();
 
+  /** Throws when `virtuals` lack a function the routes need, or hold one they do not declare. */
   constructor(
     private readonly schema: PublisherSchema<unknown, unknown>,
     private readonly virtuals: VirtualFunctions,
   ) {
+    const problems = virtualsProblems(schema, virtuals);
+    if (problems.length > 0) {
+      throw new PublisherError(
+        `the virtual attributes of ${schema.app} do not match its routes: ${problems.join('; ')}`,
+      );
+    }
     for (const model of Object.values(schema.models)) {
       const list = this.tables.get(model.table) ?? [];
       list.push(model);
@@ -122,4 +129,39 @@ export class Publications {
     }
     return columns;
   }
+}
+
+/**
+ * What keeps an app's virtual attribute functions from matching its routes: each virtual
+ * attribute without a function, and each function for no virtual attribute (a misspelt name).
+ * Checked when a publisher starts, so that a missing function fails there and not while it
+ * publishes. A subtype may override its parent's function; a missing one is named after the
+ * model that declares the attribute, as the generated `Virtuals` type does.
+ */
+export function virtualsProblems(schema: PublisherSchema<unknown, unknown>, virtuals: VirtualFunctions): string[] {
+  const { models } = schema;
+  const declared = (type: string, name: string): boolean =>
+    models[type]?.attributes.some((a) => a.name === name && a.uses !== undefined) ?? false;
+  const missing = new Set<string>();
+  for (const model of Object.values(models)) {
+    for (const { name, uses } of model.attributes) {
+      if (uses === undefined || model.types.some((type) => typeof virtuals[type]?.[name] === 'function')) continue;
+      const owner = [...model.types].reverse().find((type) => declared(type, name)) ?? model.name;
+      missing.add(`no function for ${owner}.${name}`);
+    }
+  }
+  const unknown: string[] = [];
+  for (const [type, functions] of Object.entries(virtuals)) {
+    const model = models[type];
+    if (!model) {
+      unknown.push(`${type} is not a model of ${schema.app} (it has ${Object.keys(models).join(', ')})`);
+      continue;
+    }
+    const known = model.attributes.filter((a) => a.uses !== undefined).map((a) => a.name);
+    for (const name of Object.keys(functions)) {
+      if (known.includes(name)) continue;
+      unknown.push(`${type}.${name} is not a virtual attribute (${type} has ${known.join(', ') || 'none'})`);
+    }
+  }
+  return [...missing, ...unknown];
 }

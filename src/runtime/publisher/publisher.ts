@@ -26,8 +26,12 @@ export interface PublisherOptions<Hooks, Virtuals> {
   readonly schema: PublisherSchema<Hooks, Virtuals>;
   readonly knex: Knex;
   readonly transport: Transport;
-  /** The functions of the virtual attributes; the generated `Virtuals` type says which are needed. */
-  readonly virtuals?: Virtuals;
+  /**
+   * The functions of the virtual attributes, typed by the schema's generated `Virtuals` (the
+   * object the config's `virtuals.<app>` holds). The publisher refuses to start when one is
+   * missing or names no virtual attribute.
+   */
+  readonly virtuals?: NoInfer<Virtuals>;
   /** Default: the machine's host name. */
   readonly host?: string;
   /** Default 1; bump it when the outbox is recreated, so that old messages can be told apart. */

@@ -4,11 +4,23 @@
  * recorded and the message is retried. Each event carries a stable idempotency key for side
  * effects outside the database.
  */
-import type { ObservedEvent, ObserverCallbacks } from '../contract.js';
+import { SubscriberError } from '../../common/errors.js';
+import type { ObservedEvent, ObserverCallbacks, SubscriberSchema } from '../contract.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
 
+type CallbacksByTarget = Readonly<Record<string, ObserverCallbacks<unknown>>>;
+
 export class CallbackRunner {
-  constructor(private readonly byTarget: Readonly<Record<string, ObserverCallbacks<unknown>>> | undefined) {}
+  /** Throws when a callback names no subscription or observer of the app, or no callback kind. */
+  constructor(
+    schema: SubscriberSchema<unknown>,
+    private readonly byTarget: CallbacksByTarget | undefined,
+  ) {
+    const problems = callbacksProblems(schema, byTarget ?? {});
+    if (problems.length > 0) {
+      throw new SubscriberError(`the callbacks of ${schema.app} do not match its routes: ${problems.join('; ')}`);
+    }
+  }
 
   /** Whether the subscription or observer has callbacks. */
   has(target: string): boolean {
@@ -37,4 +49,37 @@ export class CallbackRunner {
     await specific?.(event);
     if (op.operation === 'create' || op.operation === 'update') await callbacks.afterSave?.(event);
   }
+}
+
+/** Every kind of callback the runner calls: a kind added to `ObserverCallbacks` must be listed. */
+const callbackKinds = Object.keys({
+  afterCreate: true,
+  afterUpdate: true,
+  afterDestroy: true,
+  afterSave: true,
+  afterSync: true,
+} satisfies Record<keyof ObserverCallbacks<unknown>, true>);
+
+/**
+ * What keeps an app's callbacks from matching its routes: a local name that is no
+ * subscription or observer, or a callback that is none of the kinds the runtime calls (a
+ * misspelt one would never run).
+ */
+export function callbacksProblems(schema: SubscriberSchema<unknown>, byTarget: CallbacksByTarget): string[] {
+  const targets = [...Object.keys(schema.subscriptions), ...Object.keys(schema.observers)];
+  const problems: string[] = [];
+  for (const [target, callbacks] of Object.entries(byTarget)) {
+    if (!targets.includes(target)) {
+      problems.push(`${target} is no subscription or observer (${schema.app} has ${targets.join(', ') || 'none'})`);
+      continue;
+    }
+    for (const [kind, callback] of Object.entries(callbacks ?? {})) {
+      if (!callbackKinds.includes(kind)) {
+        problems.push(`${target}.${kind} is no callback (use ${callbackKinds.join(', ')})`);
+      } else if (callback !== undefined && typeof callback !== 'function') {
+        problems.push(`${target}.${kind} is not a function`);
+      }
+    }
+  }
+  return problems;
 }

@@ -34,8 +34,11 @@ export interface SubscriberOptions<Callbacks = unknown> {
   readonly schema: SubscriberSchema<Callbacks>;
   readonly knex: Knex;
   readonly transport: Transport;
-  /** By local name: the generated `Callbacks` type says which exist and what they receive. */
-  readonly callbacks?: Callbacks;
+  /**
+   * By local name, typed by the schema's generated `Callbacks`. The subscriber refuses to
+   * start when one names no subscription, observer or callback.
+   */
+  readonly callbacks?: NoInfer<Callbacks>;
   /** Unacknowledged messages in flight (default 5). */
   readonly prefetch?: number;
   /** Attempts before a failing message is parked (default 5). */
@@ -142,6 +145,7 @@ export class Subscriber<Callbacks = unknown> {
       versions: new VersionStore(database),
       rows: new RowWriter(schema as SubscriberSchema<unknown>, this.log),
       callbacks: new CallbackRunner(
+        schema as SubscriberSchema<unknown>,
         options.callbacks as Readonly<Record<string, ObserverCallbacks<unknown>>> | undefined,
       ),
       observer: this.observer,

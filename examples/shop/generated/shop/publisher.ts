@@ -163,7 +163,7 @@ export interface OrderPlacedAttributes {
   placed_at: string;
 }
 
-/** The functions that compute virtual attributes, by model; `createPublisher` takes them. */
+/** The functions that compute virtual attributes, by model: `new Publisher({ virtuals })` and the config's `virtuals` take them. */
 export interface Virtuals {
   OrderLine: { line_total(row: Readonly<OrderLineRow>): string };
 }

@@ -116,7 +116,7 @@ export interface UserEventAttributes {
   event: 'registered' | 'deleted';
 }
 
-/** The functions that compute virtual attributes, by model; `createPublisher` takes them. */
+/** The functions that compute virtual attributes, by model: `new Publisher({ virtuals })` and the config's `virtuals` take them. */
 export interface Virtuals {
   User: { full_name(row: Readonly<UserRow>): string };
 }
