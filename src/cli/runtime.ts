@@ -3,13 +3,13 @@ import { dirname, join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { findRoutes, isConfigFile, loadConfig } from '../common/config-file.js';
 import type { RoutesConfig } from '../common/define-config.js';
+import { ConnectionError } from '../common/errors.js';
 import type { Logger, LogLevel } from '../common/logger.js';
 import { importFile, loadAsEsm, NoTypeScriptLoader } from '../common/modules.js';
 import { connectTransport, databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import type { Transport } from '../transport/transport.js';
 import { ConfigError, exitCodes } from './exit-codes.js';
-import { ConnectionError } from '../common/errors.js';
 import type { Output } from './output.js';
 import { commandLogger, type LogFormat } from './log.js';
 

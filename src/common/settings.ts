@@ -1,3 +1,4 @@
+import { Ajv, type ValidateFunction } from 'ajv';
 import { SettingError } from './errors.js';
 import { redact } from './redact.js';
 
@@ -22,53 +23,81 @@ export interface RuntimeInput {
 }
 
 /**
- * The settings of the CLI and of programs on the API alike: each config value overridden by its
- * `PROMISCUOUS_*` environment variable when set, then checked.
+ * Each setting the environment can give: its variable, its JSON Schema, and what to write
+ * instead of a value that does not fit it.
  */
-export function runtimeSettings(config: RuntimeInput = {}, env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
-  const pick = (key: keyof RuntimeInput, variable: string) =>
-    env[variable] !== undefined && env[variable] !== ''
-      ? { value: env[variable] as string, name: variable }
-      : { value: config[key], name: `\`${key}\`` };
-  const backend = pick('backend', 'PROMISCUOUS_BACKEND');
-  if (backend.value !== undefined && !['amqp', 'memory', 'null'].includes(backend.value)) {
-    throw new SettingError(`${backend.name} is \`${backend.value}\`: use amqp, memory or null`);
-  }
-  const amqpUrl = url(pick('amqpUrl', 'PROMISCUOUS_AMQP_URL'), ['amqp:', 'amqps:']);
-  const redisUrl = url(pick('redisUrl', 'PROMISCUOUS_REDIS_URL'), ['redis:', 'rediss:']);
-  const namespace = pick('namespace', 'PROMISCUOUS_NAMESPACE');
-  if (namespace.value !== undefined && !/^[A-Za-z0-9_.-]+$/.test(namespace.value)) {
-    throw new SettingError(`${namespace.name} is \`${namespace.value}\`: use letters, digits, \`_\`, \`.\` and \`-\``);
-  }
-  const expires = env.PROMISCUOUS_QUEUE_EXPIRES_MS;
-  if (expires !== undefined && !/^[1-9][0-9]*$/.test(expires)) {
-    throw new SettingError(`PROMISCUOUS_QUEUE_EXPIRES_MS is \`${expires}\`: use a whole number of milliseconds`);
-  }
-  return {
-    app: pick('app', 'PROMISCUOUS_APP').value,
-    amqpUrl: amqpUrl ?? 'amqp://guest:guest@127.0.0.1:5672',
-    redisUrl: redisUrl ?? 'redis://127.0.0.1:6379',
-    backend: (backend.value ?? 'amqp') as RuntimeSettings['backend'],
-    namespace: namespace.value ?? 'promiscuous',
-    queueExpiresMs: expires === undefined ? undefined : Number(expires),
-  };
+const known = {
+  app: { variable: 'PROMISCUOUS_APP', schema: { type: 'string', minLength: 1 }, fix: 'name an app of the routes' },
+  amqpUrl: {
+    variable: 'PROMISCUOUS_AMQP_URL',
+    schema: { type: 'string', pattern: '^amqps?://\\S+$' },
+    fix: 'use an amqp:// or amqps:// URL',
+  },
+  redisUrl: {
+    variable: 'PROMISCUOUS_REDIS_URL',
+    schema: { type: 'string', pattern: '^rediss?://\\S+$' },
+    fix: 'use a redis:// or rediss:// URL',
+  },
+  namespace: {
+    variable: 'PROMISCUOUS_NAMESPACE',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+    fix: 'use letters, digits, `_`, `.` and `-`',
+  },
+  backend: {
+    variable: 'PROMISCUOUS_BACKEND',
+    schema: { enum: ['amqp', 'memory', 'null'] },
+    fix: 'use amqp, memory or null',
+  },
+  queueExpiresMs: {
+    variable: 'PROMISCUOUS_QUEUE_EXPIRES_MS',
+    schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+    fix: 'use a whole number of milliseconds',
+  },
+} as const;
+
+type Known = keyof typeof known;
+
+let check: ValidateFunction | undefined;
+
+/** The settings' schema, compiled once, when first needed. */
+function validator(): ValidateFunction {
+  check ??= new Ajv({ allErrors: false }).compile({
+    type: 'object',
+    properties: Object.fromEntries(Object.entries(known).map(([key, setting]) => [key, setting.schema])),
+  });
+  return check;
 }
 
-/** A URL setting, checked for one of its protocols; the message never shows its password. */
-function url(setting: { value: string | undefined; name: string }, protocols: readonly string[]): string | undefined {
-  if (setting.value === undefined) return undefined;
-  let protocol: string;
-  try {
-    protocol = new URL(setting.value).protocol;
-  } catch {
-    throw new SettingError(`${setting.name} is not a URL: write ${protocols[0]}//host:port`);
+/**
+ * The settings of the CLI and of programs on the API alike: each config value overridden by its
+ * `PROMISCUOUS_*` environment variable when set (an empty one counts as unset), then checked
+ * against one schema; a value that does not fit stops with a SettingError naming where it came
+ * from.
+ */
+export function runtimeSettings(config: RuntimeInput = {}, env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  const values: Partial<Record<Known, unknown>> = {};
+  const from: Partial<Record<Known, string>> = {};
+  for (const [key, { variable }] of Object.entries(known) as [Known, (typeof known)[Known]][]) {
+    const fromEnv = env[variable];
+    if (fromEnv !== undefined && fromEnv !== '') [values[key], from[key]] = [fromEnv, variable];
+    else if (key !== 'queueExpiresMs' && config[key] !== undefined)
+      [values[key], from[key]] = [config[key], `\`${key}\``];
   }
-  if (!protocols.includes(protocol)) {
-    throw new SettingError(
-      `${setting.name} is a ${protocol} URL: use ${protocols.join(' or ')} (${redact(setting.value)})`,
-    );
+  const validate = validator();
+  if (!validate(values)) {
+    const key = (validate.errors?.[0]?.instancePath ?? '').slice(1) as Known;
+    const shown = redact(String(values[key]));
+    throw new SettingError(`${from[key] ?? key} is \`${shown}\`: ${known[key]?.fix ?? validate.errors?.[0]?.message}`);
   }
-  return setting.value;
+  const value = (key: Known) => values[key] as string | undefined;
+  return {
+    app: value('app'),
+    amqpUrl: value('amqpUrl') ?? 'amqp://guest:guest@127.0.0.1:5672',
+    redisUrl: value('redisUrl') ?? 'redis://127.0.0.1:6379',
+    backend: (value('backend') ?? 'amqp') as RuntimeSettings['backend'],
+    namespace: value('namespace') ?? 'promiscuous',
+    queueExpiresMs: value('queueExpiresMs') === undefined ? undefined : Number(value('queueExpiresMs')),
+  };
 }
 
 /**

@@ -29,11 +29,15 @@ test('a setting that cannot be used is named, from where it came, without its pa
     }
     throw new Error('accepted');
   };
-  assert.match(refused({}, { PROMISCUOUS_REDIS_URL: 'http://127.0.0.1:6379' }), 'PROMISCUOUS_REDIS_URL is a http: URL');
+  assert.match(
+    refused({}, { PROMISCUOUS_REDIS_URL: 'http://127.0.0.1:6379' }),
+    'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL',
+  );
   const amqp = refused({ amqpUrl: 'http://guest:secret@127.0.0.1' }, {});
-  assert.match(amqp, '`amqpUrl` is a http: URL: use amqp: or amqps:');
+  assert.match(amqp, '`amqpUrl` is `http://guest:***@127.0.0.1/`: use an amqp:// or amqps:// URL');
   assert.not.match(amqp, 'secret');
-  assert.match(refused({}, { PROMISCUOUS_AMQP_URL: 'rabbit' }), 'PROMISCUOUS_AMQP_URL is not a URL');
+  assert.match(refused({}, { PROMISCUOUS_AMQP_URL: 'rabbit' }), 'PROMISCUOUS_AMQP_URL is `rabbit`');
+  assert.match(refused({ app: 7 } as object, {}), '`app` is `7`');
   assert.match(refused({ namespace: 'a b' }, {}), '`namespace` is `a b`');
   assert.match(refused({}, { PROMISCUOUS_BACKEND: 'kafka' }), 'PROMISCUOUS_BACKEND is `kafka`');
   assert.match(refused({}, { PROMISCUOUS_QUEUE_EXPIRES_MS: '10s' }), 'PROMISCUOUS_QUEUE_EXPIRES_MS is `10s`');

@@ -118,7 +118,7 @@ test('a setting of the wrong kind exits with 78 naming its variable, before conn
   const exit = await subscribeSniper({ PROMISCUOUS_REDIS_URL: 'http://127.0.0.1:6379' });
   assert.not.ok(exit.hung);
   assert.is(exit.code, 78, exit.stderr);
-  assert.match(exit.stderr, 'PROMISCUOUS_REDIS_URL is a http: URL: use redis: or rediss:');
+  assert.match(exit.stderr, 'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL');
 });
 
 test('subscribe exits with 78 naming the tables its database lacks', async () => {

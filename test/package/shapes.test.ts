@@ -192,6 +192,18 @@ test('.prom routes, the runtime settings from the environment', async () => {
   await replicate('prom', folder, [], (app) => env(namespace, { PROMISCUOUS_DATABASE_URL: url(app) }));
 });
 
+test('a config that names .prom routes, without repeating them', async () => {
+  const database = `(app) => ({ client: 'pg', connection: '${pgUrl}', searchPath: ['named_' + app] })`;
+  const folder = await generated('named', {
+    'package.json': '{ "type": "module" }\n',
+    'routes.prom': routes,
+    'promiscuous.config.ts': `import { defineConfig } from 'promiscuous';\n\nexport default defineConfig({ routes: './routes.prom', database: ${database} });\n`,
+  });
+  await prepare('named', folder, 'ts');
+  const namespace = randomName('prom');
+  await replicate('named', folder, [], () => env(namespace));
+});
+
 test('a production install runs compiled JavaScript, without the compiler or a TypeScript loader', async () => {
   // A copy of the project, pruned as a production install is, leaving the shared one whole.
   const production = `${dir}-production`;
