@@ -9,7 +9,7 @@ export function display(path: string): string {
 }
 
 /** The names a config file is looked for under, in this order. */
-export const configNames = [
+const configNames = [
   'promiscuous.config.ts',
   'promiscuous.config.mts',
   'promiscuous.config.js',

@@ -52,7 +52,7 @@ export function project(
 }
 
 /** `npm install` in `dir`, from npm's cache where it can. */
-export function install(dir: string, extra: readonly string[] = []): void {
+function install(dir: string, extra: readonly string[] = []): void {
   npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...extra], dir);
 }
 
