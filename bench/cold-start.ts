@@ -79,8 +79,15 @@ async function measureAll(dir: string, admin: Knex): Promise<Figures> {
   await admin.raw('CREATE SCHEMA ??', [schema]);
   const db = knex({ client: 'pg', connection: pg, searchPath: [schema] });
   try {
-    // sniper's tables: `subscribe` checks them before it consumes.
-    for (const table of ['members', 'organizations']) await db.schema.createTable(table, (t) => t.increments());
+    // sniper's tables and columns: `subscribe` checks them before it consumes.
+    await db.schema.createTable('members', (t) => {
+      t.uuid('crowdtap_id').primary();
+      for (const column of ['type', 'name', 'contact_email', 'points']) t.text(column);
+    });
+    await db.schema.createTable('organizations', (t) => {
+      t.integer('id').primary();
+      t.text('name');
+    });
     const migration = join(dir, 'generated/sniper/migrations/promiscuous.ts');
     await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
   } finally {

@@ -1,10 +1,10 @@
-import { outboxTable } from '../runtime/db/tables.js';
 import type { PublisherSchema } from '../runtime/contract.js';
 import { Publisher } from '../runtime/publisher/publisher.js';
 import { configVirtuals } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { requireTables, type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { relayTables, requireTables } from './tables.js';
 
 /**
  * `promiscuous relay`: publishes the outbox of the app's database on its own, for rows that
@@ -18,7 +18,7 @@ export function relay(
 ): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-    await requireTables(runtime, [outboxTable]);
+    await requireTables(runtime, relayTables);
     const log = runtime.logger.child({ app: runtime.app, component: 'cli' });
     opened.add(await metricsServer(options.metricsPort, log, () => runtimeChecks(runtime)), (stop) => stop());
     const publisher = opened.add(

@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { findRoutes, isConfigFile, loadConfig } from '../common/config-file.js';
 import type { RoutesConfig } from '../common/define-config.js';
-import { ConnectionError } from '../common/errors.js';
 import type { Logger, LogLevel } from '../common/logger.js';
 import { importFile, loadAsEsm, NoTypeScriptLoader } from '../common/modules.js';
 import { connectTransport, databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
@@ -217,31 +216,6 @@ async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppR
       }
     },
   };
-}
-
-/** Error codes of a database that cannot be reached, as Node's network and the drivers give them. */
-const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN']);
-
-/**
- * Checks, before a command takes any work, that the app's database answers and has the tables
- * its generated code writes: a missing one stops the command naming it (exit 78), where it
- * would otherwise fail on the first message; a database that cannot be reached is a
- * ConnectionError (exit 69).
- */
-export async function requireTables(runtime: AppRuntime, tables: readonly string[]): Promise<void> {
-  const missing: string[] = [];
-  for (const table of [...new Set(tables)].sort()) {
-    const found = await runtime.knex.schema.hasTable(table).catch((error: NodeJS.ErrnoException) => {
-      if (!unreachable.has(String(error.code)) && error.name !== 'KnexTimeoutError') throw error;
-      throw new ConnectionError(`cannot reach ${runtime.app}'s database (${error.message})`, { cause: error });
-    });
-    if (!found) missing.push(table);
-  }
-  if (missing.length === 0) return;
-  const names = missing.map((table) => `\`${table}\``).join(', ');
-  throw new ConfigError(
-    `${runtime.app}'s database has no ${names}: create the app's tables, then run its generated migration (migrations/promiscuous in its generated folder)`,
-  );
 }
 
 /** What every runtime command needs ready: the broker, and its database answering within 2 s. */

@@ -1,4 +1,3 @@
-import { versionsTable } from '../runtime/db/tables.js';
 import type { SubscriberSchema } from '../runtime/contract.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
@@ -6,7 +5,8 @@ import { RedisCoordinator } from '../transport/redis/coordinator.js';
 import { configCallbacks } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
-import { requireTables, type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
+import { requireTables, subscriberTables } from './tables.js';
 
 export interface SubscribeOptions extends RuntimeOptions {
   readonly prefetch?: number;
@@ -25,7 +25,7 @@ export interface SubscribeOptions extends RuntimeOptions {
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
-    await requireTables(runtime, [versionsTable, ...Object.values(schema.subscriptions).map((s) => s.table)]);
+    await requireTables(runtime, subscriberTables(schema));
     const { logger } = runtime;
     const log = logger.child({ app: runtime.app, component: 'cli' });
     const namespace = `${runtime.settings.namespace}:${runtime.app}`;

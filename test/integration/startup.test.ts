@@ -20,9 +20,10 @@ import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/serv
 let project = '';
 let users = '';
 const postgres = { host: '127.0.0.1', user: 'postgres', database: 'test' };
-/** A schema with sniper's tables and one with none, each the search path of a database URL. */
+/** A schema with sniper's tables, one with none and one lacking a column, each the search path of a database URL. */
 const sniperSchema = randomName('sniper');
 const emptySchema = randomName('empty');
+const lackingSchema = randomName('lacking');
 const databaseUrl = (schema: string) =>
   `postgres://postgres@127.0.0.1:5432/test?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
@@ -32,24 +33,38 @@ test.before(async () => {
   cpSync(new URL('../../examples/users', import.meta.url), users, { recursive: true });
   const admin = knex({ client: 'pg', connection: postgres });
   try {
-    for (const schema of [sniperSchema, emptySchema]) await admin.raw('CREATE SCHEMA ??', [schema]);
+    for (const schema of [sniperSchema, emptySchema, lackingSchema]) await admin.raw('CREATE SCHEMA ??', [schema]);
   } finally {
     await admin.destroy();
   }
-  const db = knex({ client: 'pg', connection: postgres, searchPath: [sniperSchema] });
-  try {
-    for (const table of ['members', 'organizations']) await db.schema.createTable(table, (t) => t.increments());
-    const migration = join(users, 'generated/sniper/migrations/promiscuous.ts');
-    await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
-  } finally {
-    await db.destroy();
+  for (const [schema, memberColumns] of [
+    [sniperSchema, ['type', 'name', 'contact_email', 'points']],
+    [lackingSchema, ['type', 'name', 'points']],
+  ] as const) {
+    const db = knex({ client: 'pg', connection: postgres, searchPath: [schema] });
+    try {
+      await db.schema.createTable('members', (t) => {
+        t.uuid('crowdtap_id').primary();
+        for (const column of memberColumns) t.text(column);
+      });
+      await db.schema.createTable('organizations', (t) => {
+        t.integer('id').primary();
+        t.text('name');
+      });
+      const migration = join(users, 'generated/sniper/migrations/promiscuous.ts');
+      await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
+    } finally {
+      await db.destroy();
+    }
   }
 });
 
 test.after(async () => {
   const admin = knex({ client: 'pg', connection: postgres });
   try {
-    for (const schema of [sniperSchema, emptySchema]) await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+    for (const schema of [sniperSchema, emptySchema, lackingSchema]) {
+      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+    }
   } finally {
     await admin.destroy();
   }
@@ -126,6 +141,13 @@ test('subscribe exits with 78 naming the tables its database lacks', async () =>
   assert.not.ok(exit.hung);
   assert.is(exit.code, 78, exit.stderr);
   assert.match(exit.stderr, "sniper's database has no `members`, `organizations`, `promiscuous_versions`");
+});
+
+test('subscribe exits with 78 naming a column a table of its lacks', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(lackingSchema) });
+  assert.not.ok(exit.hung);
+  assert.is(exit.code, 78, exit.stderr);
+  assert.match(exit.stderr, "sniper's database has no `members.contact_email`:");
 });
 
 test('subscribe exits with 69 when its database cannot be reached', async () => {
