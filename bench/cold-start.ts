@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
 import { installed, pack, project, pruneDev } from '../test/helpers/packed.js';
+import { sniperTables } from '../examples/users/schema.js';
 import { fmt, type Goal, report, runBenchmark, Text, watchRun } from './lib/index.js';
 
 const at = process.argv.indexOf('--runs');
@@ -79,17 +79,8 @@ async function measureAll(dir: string, admin: Knex): Promise<Figures> {
   await admin.raw('CREATE SCHEMA ??', [schema]);
   const db = knex({ client: 'pg', connection: pg, searchPath: [schema] });
   try {
-    // sniper's tables and columns: `subscribe` checks them before it consumes.
-    await db.schema.createTable('members', (t) => {
-      t.uuid('crowdtap_id').primary();
-      for (const column of ['type', 'name', 'contact_email', 'points']) t.text(column);
-    });
-    await db.schema.createTable('organizations', (t) => {
-      t.integer('id').primary();
-      t.text('name');
-    });
-    const migration = join(dir, 'generated/sniper/migrations/promiscuous.ts');
-    await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
+    // sniper's tables and its migration: `subscribe` checks them before it consumes.
+    await sniperTables(db);
   } finally {
     await db.destroy();
   }

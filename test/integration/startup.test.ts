@@ -8,12 +8,12 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import amqp, { type Channel } from 'amqplib';
-import knex, { type Knex } from 'knex';
+import knex from 'knex';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sharedProject } from '../helpers/packed.js';
+import { sniperTables } from '../helpers/users-app.js';
 import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/services.js';
 
 /** The project, and the users example copied into it (`<project>/users`), where the commands run. */
@@ -37,22 +37,11 @@ test.before(async () => {
   } finally {
     await admin.destroy();
   }
-  for (const [schema, memberColumns] of [
-    [sniperSchema, ['type', 'name', 'contact_email', 'points']],
-    [lackingSchema, ['type', 'name', 'points']],
-  ] as const) {
+  for (const schema of [sniperSchema, lackingSchema]) {
     const db = knex({ client: 'pg', connection: postgres, searchPath: [schema] });
     try {
-      await db.schema.createTable('members', (t) => {
-        t.uuid('crowdtap_id').primary();
-        for (const column of memberColumns) t.text(column);
-      });
-      await db.schema.createTable('organizations', (t) => {
-        t.integer('id').primary();
-        t.text('name');
-      });
-      const migration = join(users, 'generated/sniper/migrations/promiscuous.ts');
-      await ((await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> }).up(db);
+      await sniperTables(db);
+      if (schema === lackingSchema) await db.schema.alterTable('members', (t) => t.dropColumn('contact_email'));
     } finally {
       await db.destroy();
     }
@@ -117,6 +106,13 @@ function promiscuous(args: readonly string[], env: Record<string, string>): Prom
 
 const sniper = ['subscribe', '--config', 'promiscuous.config.ts', '--app', 'sniper'];
 
+/** Asserts that a command exited by itself, with `code`, saying `said`. */
+function exitedWith(exit: Exit, code: number, said: string): void {
+  assert.not.ok(exit.hung, 'the process exits by itself: what it opened is closed');
+  assert.is(exit.code, code, exit.stderr);
+  assert.match(exit.stderr, said);
+}
+
 /** Runs sniper's subscriber with `env`. */
 function subscribeSniper(env: Record<string, string>, extra: readonly string[] = []): Promise<Exit> {
   return promiscuous([...sniper, ...extra], env);
@@ -124,37 +120,27 @@ function subscribeSniper(env: Record<string, string>, extra: readonly string[] =
 
 test('subscribe exits with 69 naming Redis when Redis cannot be reached', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_REDIS_URL: 'redis://127.0.0.1:1' });
-  assert.not.ok(exit.hung, 'the process exits by itself: the broker connection it opened is closed');
-  assert.is(exit.code, 69, exit.stderr);
-  assert.match(exit.stderr, 'cannot reach Redis at redis://127.0.0.1:1');
+  exitedWith(exit, 69, 'cannot reach Redis at redis://127.0.0.1:1');
 });
 
 test('a setting of the wrong kind exits with 78 naming its variable, before connecting', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_REDIS_URL: 'http://127.0.0.1:6379' });
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 78, exit.stderr);
-  assert.match(exit.stderr, 'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL');
+  exitedWith(exit, 78, 'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL');
 });
 
 test('subscribe exits with 78 naming the tables its database lacks', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema) });
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 78, exit.stderr);
-  assert.match(exit.stderr, "sniper's database has no `members`, `organizations`, `promiscuous_versions`");
+  exitedWith(exit, 78, "sniper's database has no `members`, `organizations`, `promiscuous_versions`");
 });
 
 test('subscribe exits with 78 naming a column a table of its lacks', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(lackingSchema) });
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 78, exit.stderr);
-  assert.match(exit.stderr, "sniper's database has no `members.contact_email`:");
+  exitedWith(exit, 78, "sniper's database has no `members.contact_email`:");
 });
 
 test('subscribe exits with 69 when its database cannot be reached', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' });
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 69, exit.stderr);
-  assert.match(exit.stderr, "cannot reach sniper's database (connect ECONNREFUSED 127.0.0.1:1)");
+  exitedWith(exit, 69, "cannot reach sniper's database (connect ECONNREFUSED 127.0.0.1:1)");
 });
 
 test('subscribe exits with 78 naming a callback the routes do not have', async () => {
@@ -202,9 +188,7 @@ test('relay exits with 78 naming the missing generated code', async () => {
 
 test('subscribe exits with 69 naming RabbitMQ when the broker cannot be reached', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' });
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 69, exit.stderr);
-  assert.match(exit.stderr, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1 (connect ECONNREFUSED');
+  exitedWith(exit, 69, 'cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:1 (connect ECONNREFUSED');
 });
 
 test('subscribe exits with 78 when RabbitMQ refuses the credentials, and says so', async () => {
@@ -266,9 +250,7 @@ test('subscribe exits with 78 naming the exchange RabbitMQ holds with other argu
 
 test('a runtime command given a config file that does not exist exits with 78 naming it', async () => {
   const exit = await promiscuous(['relay', '--config', 'nowhere/promiscuous.config.ts'], {});
-  assert.not.ok(exit.hung);
-  assert.is(exit.code, 78, exit.stderr);
-  assert.match(exit.stderr, 'nowhere/promiscuous.config.ts does not exist');
+  exitedWith(exit, 78, 'nowhere/promiscuous.config.ts does not exist');
   assert.not.match(exit.stderr, 'ENOENT');
 });
 
