@@ -4,7 +4,10 @@
  * rows are written in the order of their operations (parents before children). Creates are
  * new for sure. Syncs may find a row that is there without a version (put in by hand before
  * the initial sync): the database inserts what it can (see `Database.insertNew`), and the
- * rest is written one by one, updating what is there.
+ * rest is written one by one, updating what is there. Rows of one INSERT have the same
+ * columns: a row without an attribute (sent by a publisher older than it) starts another, so
+ * that its column gets its default rather than the NULL a multi-row INSERT would fill in on
+ * some databases.
  */
 import type { Knex } from 'knex';
 import { type Database, insertChunk } from '../db/database.js';
@@ -12,7 +15,7 @@ import { type Database, insertChunk } from '../db/database.js';
 type Row = Record<string, unknown>;
 
 export class InsertBatch {
-  private pending: { table: string; rows: Row[]; certain: boolean } | undefined;
+  private pending: { table: string; columns: string; rows: Row[]; certain: boolean } | undefined;
 
   constructor(
     private readonly database: Database,
@@ -25,8 +28,9 @@ export class InsertBatch {
 
   /** Adds a new row; `certain` when it cannot exist already (a create). */
   async add(table: string, row: Row, certain: boolean): Promise<void> {
-    if (this.pending && this.pending.table !== table) await this.flush();
-    this.pending ??= { table, rows: [], certain: true };
+    const columns = Object.keys(row).join(' ');
+    if (this.pending && (this.pending.table !== table || this.pending.columns !== columns)) await this.flush();
+    this.pending ??= { table, columns, rows: [], certain: true };
     this.pending.rows.push(row);
     this.pending.certain &&= certain;
   }

@@ -9,7 +9,6 @@ import type { SubscriberSchema, SubscriptionDescriptor } from '../contract.js';
 import { unversioned } from '../db/database.js';
 import { versionsTable } from '../db/tables.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
-import { Unprocessable } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { toColumn } from '../values.js';
 import { objectKey, type Requirement } from './types.js';
@@ -70,13 +69,17 @@ export class RowWriter {
     await this.upsert(trx, subscription, this.row(subscription, op));
   }
 
-  /** The row an operation writes: each subscribed attribute in its column, the key, the discriminator. */
+  /**
+   * The row an operation writes: each subscribed attribute in its column, the key, the
+   * discriminator. An attribute absent from the operation is left out, not written as null:
+   * the validator lets only a nullable one be absent (a publisher older than the attribute
+   * does not send it), and its column keeps what it holds, or its default on insert.
+   */
   row(subscription: SubscriptionDescriptor, op: OperationMessage): Row {
     const attributes = op.attributes ?? {};
     const values: Row = { [subscription.key]: op.id };
     for (const a of subscription.attributes) {
-      if (!(a.name in attributes))
-        throw new Unprocessable(`${op.types[0]} ${op.id} lacks the subscribed attribute ${a.name}`);
+      if (!Object.hasOwn(attributes, a.name)) continue;
       values[a.column] = a.kind ? toColumn(a.kind, attributes[a.name]) : plain(attributes[a.name]);
     }
     if (subscription.discriminator) values[subscription.discriminator.column] = subscription.discriminator.value;
