@@ -38,10 +38,20 @@ test("a subtype's validator requires its parent's attributes too", () => {
 
 test("a subscriber's validator requires what it subscribes to, typed, and allows other attributes", () => {
   assert.ok(sniper.validateSubscribedUser({ name: 'Yoda', email: null, anything: 'else' }));
-  assert.not.ok(sniper.validateSubscribedUser({ name: 'Yoda' }));
+  assert.not.ok(sniper.validateSubscribedUser({ email: null }));
+  assert.match(JSON.stringify(sniper.validateSubscribedUser.errors), 'name');
+  assert.not.ok(sniper.validateSubscribedUser({ name: 'Yoda', email: 3 }));
   assert.match(JSON.stringify(sniper.validateSubscribedUser.errors), 'email');
   assert.not.ok(sniper.validateSubscribedUserEvent({ user_id: 'not-a-uuid', event: 'registered' }));
   assert.equal(sniper.validateSubscribedUserEvent.errors?.[0]?.instancePath, '/user_id');
+});
+
+test("a subscriber's validator lets an attribute its publisher declares nullable be absent, and no other", () => {
+  // A publisher older than `email` does not send it; `name` is declared non-null.
+  assert.ok(sniper.validateSubscribedUser({ name: 'Yoda' }), JSON.stringify(sniper.validateSubscribedUser.errors));
+  assert.ok(sniper.validateSubscribedMember({ name: 'Yoda', points: 3 }));
+  assert.not.ok(sniper.validateSubscribedMember({ name: 'Yoda', email: null }));
+  assert.match(JSON.stringify(sniper.validateSubscribedMember.errors), 'points');
 });
 
 test("every app's envelope validator is the runtime's own", () => {

@@ -33,6 +33,17 @@ function envelopeWith(...messages: Envelope[]): Envelope {
   return { ...first, id: crypto.randomUUID(), operations: messages.flatMap((m) => m.operations) };
 }
 
+/** The message as a publisher older than `email` sends it. */
+function withoutEmail(message: Envelope): Envelope {
+  return {
+    ...message,
+    operations: message.operations.map((op) => {
+      const { email: _email, ...attributes } = op.attributes ?? {};
+      return { ...op, attributes };
+    }),
+  };
+}
+
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   const test = suite<World>(`subscriber on ${dialect}`, {} as World);
 
@@ -277,6 +288,23 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     );
     assert.match(parked[0]?.reason ?? '', 'points');
     assert.is(await world.transport.dropParked(sniper.app), 1);
+  });
+
+  test("an older publisher's message without a nullable attribute leaves its column: at its default on insert, as it was on update", async (world) => {
+    const created = factories.User.create({ name: 'Old', email: 'old@example.com' });
+    const kept = factories.User.create({ name: 'Kept', email: 'kept@example.com' });
+    const [oldId, keptId] = [created, kept].map((m) => m.operations[0]?.id as string) as [string, string];
+    // One transaction: rows with and without the column go in one batch of inserts.
+    await deliver(world, envelopeWith(withoutEmail(created), kept));
+    await eventually(async () => ((await row(world, keptId)) ? true : undefined));
+    assert.is((await row(world, oldId))?.contact_email, null);
+    assert.is((await row(world, keptId))?.contact_email, 'kept@example.com');
+    await deliver(world, withoutEmail(factories.User.update(keptId, { name: 'Kept v2' })));
+    await eventually(async () => ((await row(world, keptId))?.name === 'Kept v2' ? true : undefined));
+    assert.is((await row(world, keptId))?.contact_email, 'kept@example.com', 'absent is not null');
+    await deliver(world, factories.User.update(keptId, { email: null }));
+    await eventually(async () => ((await row(world, keptId))?.contact_email === null ? true : undefined));
+    assert.equal(await world.transport.parked(sniper.app), []);
   });
 
   test('malformed JSON and a failing envelope are parked with their reason, and the worker goes on', async (world) => {

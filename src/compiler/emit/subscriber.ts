@@ -110,13 +110,18 @@ function descriptors(app: App): Statement[] {
   ];
 }
 
+/**
+ * An attribute as callbacks receive it. A nullable one is optional: a publisher older than the
+ * attribute does not send it, and its requirement schema lets it be absent.
+ */
 function property(a: SubscribedAttribute): string {
+  const key = `${propertyKey(a.name)}${a.nullable ? '?' : ''}`;
   // Embedded documents are typed by the publisher; a subscriber sees plain JSON objects.
   if (a.type?.kind === 'embedded') {
     const doc = '{ readonly [key: string]: Json }';
-    return `${propertyKey(a.name)}: ${a.type.many ? `${doc}[]` : doc}${a.nullable ? ' | null' : ''}`;
+    return `${key}: ${a.type.many ? `${doc}[]` : doc}${a.nullable ? ' | null' : ''}`;
   }
-  return `${propertyKey(a.name)}: ${a.type ? wireType(a.type, a.nullable ?? false) : 'unknown'}`;
+  return `${key}: ${a.type ? wireType(a.type, a.nullable ?? false) : 'unknown'}`;
 }
 
 function resolutionTable(app: App): Record<string, Record<string, string>> {

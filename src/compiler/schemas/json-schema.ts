@@ -118,7 +118,10 @@ function collectEmbedded(fields: readonly Field[], into: Set<string>): void {
 /**
  * What a subscriber requires of an operation's attributes: the attributes it subscribes to,
  * typed when the publisher is known. Extra attributes are allowed, so that publishers can add
- * attributes before subscribers use them.
+ * attributes before subscribers use them. An attribute its publisher declares nullable may be
+ * absent, so that a subscriber generated after the publisher added it still applies the
+ * messages of the publisher's older version; one the publisher declares non-null, or whose
+ * publisher is unknown, is required.
  */
 export function requirementSchema(
   id: string,
@@ -145,7 +148,7 @@ export function requirementSchema(
     title,
     type: 'object',
     properties,
-    required: attributes.map((a) => a.name),
+    required: attributes.filter((a) => a.nullable !== true).map((a) => a.name),
     ...(refs.size > 0 ? { $defs: defs } : {}),
   };
 }

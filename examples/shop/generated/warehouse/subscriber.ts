@@ -19,7 +19,7 @@ export interface FulfilmentLineAttributes {
 export interface FulfilmentOrderAttributes {
   customer_id: string;
   status: 'pending' | 'paid' | 'shipped' | 'delivered' | 'cancelled';
-  placed_at: string | null;
+  placed_at?: string | null;
 }
 
 /** Where each subscribed type is stored. */

@@ -151,8 +151,7 @@ const validator = lazyValidators([
     },
     "required": [
       "customer_id",
-      "status",
-      "placed_at"
+      "status"
     ]
   }
 ]);

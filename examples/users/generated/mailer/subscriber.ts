@@ -10,7 +10,7 @@ export const app = 'mailer';
 
 /** Attributes of `User` that `mailer` observes (from `crowdtap/user`). */
 export interface RecipientAttributes {
-  email: string | null;
+  email?: string | null;
   full_name: string;
 }
 

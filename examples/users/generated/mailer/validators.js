@@ -29,7 +29,6 @@ const validator = lazyValidators([
       }
     },
     "required": [
-      "email",
       "full_name"
     ]
   }

@@ -21,7 +21,7 @@ export interface OrganizationAttributes {
 /** Attributes of `User` that `sniper` stores in `members` (from `*\/user`). */
 export interface UserAttributes {
   name: string;
-  email: string | null;
+  email?: string | null;
 }
 
 /** Attributes of `UserEvent` that `sniper` observes (from `crowdtap.user_event.*`). */

@@ -33,7 +33,6 @@ const validator = lazyValidators([
     },
     "required": [
       "name",
-      "email",
       "points"
     ]
   },
@@ -72,8 +71,7 @@ const validator = lazyValidators([
       }
     },
     "required": [
-      "name",
-      "email"
+      "name"
     ]
   },
   {
