@@ -2,7 +2,10 @@
  * The plan of a message: where each of its operations goes (the app's subscription and
  * observers for its routing key and type chain), whether it may be applied at all (the
  * sender owns the endpoint, the attributes fit their schema), and what must be applied
- * before it (its requirements). Routes are resolved once per key and type chain.
+ * before it (its requirements). Routes are resolved once per key and type chain. An
+ * operation of a type that reaches none of the app's subscriptions and observers (a type its
+ * routes do not store, or one added to the publisher after they were generated) is not the
+ * app's: it is skipped, as a dependency on such a type is.
  */
 import { routingKey, topicMatches } from '../../common/topic.js';
 import {
@@ -13,6 +16,7 @@ import {
 } from '../contract.js';
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { Unprocessable } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 import { describeErrors, objectKey, type Plan, type Requirement } from './types.js';
 
 /** Where operations under a routing key, of a type chain, go. */
@@ -30,8 +34,13 @@ export class Planner {
   private readonly routes = new Map<string, Route>();
   /** Whether this app tracks objects of an endpoint and type chain (see `tracks`), resolved once each. */
   private readonly tracked = new Map<string, boolean>();
+  /** The endpoints and type chains whose skipped operations were reported as a warning. */
+  private readonly warned = new Set<string>();
 
-  constructor(private readonly schema: SubscriberSchema<unknown>) {}
+  constructor(
+    private readonly schema: SubscriberSchema<unknown>,
+    private readonly log: Logger,
+  ) {}
 
   /** The plans of a message's operations; throws {@link Unprocessable} for one that can never be applied. */
   plan(envelope: Envelope): Plan[] {
@@ -70,11 +79,10 @@ export class Planner {
       throw new Unprocessable(`app ${publisher} sent an operation on ${op.endpoint}, an endpoint it does not own`);
     }
     if (targets.length === 0) {
-      // An operation on an endpoint this app does not bind came along in a multi-type message: not ours.
-      if (!bound) return [];
-      throw new Unprocessable(
-        `unknown type ${op.types.join(' < ')} on ${op.endpoint}: no subscription of ${this.schema.app} matches it or an ancestor`,
-      );
+      // On an endpoint this app does not bind, it came along in a multi-type message; on one
+      // it binds, its type is one the app's routes do not store or observe: not ours either way.
+      if (bound) this.skipped(op, publisher);
+      return [];
     }
     if (op.attributes !== null) {
       for (const target of targets) {
@@ -85,6 +93,20 @@ export class Planner {
       }
     }
     return [{ op, key: objectKey(publisher, op.endpoint, op.id), ...(subscription ? { subscription } : {}), targets }];
+  }
+
+  /** Says in the log that an operation was skipped: a warning the first time for its endpoint and type chain. */
+  private skipped(op: OperationMessage, publisher: string): void {
+    const chain = `${op.endpoint} ${op.types.join(' ')}`;
+    const fields = { publisher, endpoint: op.endpoint, types: op.types, id: op.id, version: op.version };
+    const text = `skipping ${op.types.join(' < ')} on ${op.endpoint}: no subscription or observer of ${this.schema.app} is for it or an ancestor`;
+    if (this.warned.has(chain)) return this.log.debug(fields, text);
+    if (this.warned.size >= cacheLimit) this.warned.clear();
+    this.warned.add(chain);
+    this.log.warn(
+      fields,
+      `${text} (to store such objects, subscribe to the type, then run an initial sync: \`promiscuous publish\`; further ones are logged at debug level)`,
+    );
   }
 
   /** Whether this app stores or observes the object of a dependency: only then can it wait for it. */

@@ -130,7 +130,7 @@ export class Subscriber<Callbacks = unknown> {
       report,
       log: this.log,
     });
-    this.planner = new Planner(schema as SubscriberSchema<unknown>);
+    this.planner = new Planner(schema as SubscriberSchema<unknown>, this.log);
     this.waiting = new Waiting(coordinator, options.lockLeaseMs ?? 5_000);
     this.resync = new ResyncRequests({
       app: schema.app,
