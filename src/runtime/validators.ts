@@ -25,8 +25,9 @@ export function lazyValidators(schemas: readonly SchemaObject[]): (ref: string) 
   let ajv: Ajv2020 | undefined;
   const instance = (): Ajv2020 => {
     // The tests compile every generated schema in strict mode, with its meta-schema checked;
-    // checking it again in every process would only cost time.
-    ajv ??= new Ajv2020({ strict: true, validateSchema: false, schemas: [...schemas] });
+    // checking it again in every process would only cost time. Every error is collected, so
+    // that a parked message names each attribute that does not fit, not only the first.
+    ajv ??= new Ajv2020({ strict: true, validateSchema: false, allErrors: true, schemas: [...schemas] });
     return ajv;
   };
   return (ref) => {

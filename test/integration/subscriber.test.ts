@@ -311,6 +311,36 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     assert.equal(await world.transport.parked(sniper.app), []);
   });
 
+  test('a message that does not fit after a breaking change is parked naming the attribute, what was expected and what came', async (world) => {
+    const member = factories.Member.create({ id: crypto.randomUUID(), name: 'Breaking' });
+    const broken: Envelope = {
+      ...member,
+      operations: member.operations.map((op) => {
+        const { name: _name, ...rest } = op.attributes ?? {};
+        return { ...op, attributes: { ...rest, points: '12' } };
+      }),
+    };
+    const after = factories.Member.create({ name: 'after the break' });
+    await deliver(world, broken, after);
+    await eventually(async () => (await row(world, after.operations[0]?.id as string)) ?? undefined);
+    const [parked] = await eventually(async () => {
+      const list = await world.transport.parked(sniper.app);
+      return list.length > 0 ? list : undefined;
+    });
+    const id = member.operations[0]?.id as string;
+    assert.is(parked?.messageId, broken.id);
+    assert.is(
+      parked?.reason,
+      `Member ${id} on crowdtap/user does not fit sniper's subscription Member: ` +
+        '`name` is missing, which sniper requires (a string); `points` arrived as a string where sniper expects an integer. ' +
+        'crowdtap and sniper disagree on the shape of crowdtap/user: generate sniper from the routes crowdtap now publishes ' +
+        "and deploy it (or deploy crowdtap's new version first), then `promiscuous parked retry`; a change old subscribers " +
+        'cannot apply belongs on a second endpoint (guide: "Several endpoints for one table")',
+    );
+    assert.is(await row(world, id), undefined);
+    assert.is(await world.transport.dropParked(sniper.app), 1);
+  });
+
   test('malformed JSON and a failing envelope are parked with their reason, and the worker goes on', async (world) => {
     await world.transport.publish([
       { routingKeys: ['crowdtap.user.create'], messageId: 'junk', body: Buffer.from('{not json') },

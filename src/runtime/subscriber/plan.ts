@@ -9,6 +9,7 @@
  */
 import { routingKey, topicMatches } from '../../common/topic.js';
 import {
+  type CompiledValidator,
   resolveObservers,
   resolveSubscription,
   type SubscriberSchema,
@@ -17,7 +18,8 @@ import {
 import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { Unprocessable } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { describeErrors, objectKey, type Plan, type Requirement } from './types.js';
+import { mismatchReason } from './mismatch.js';
+import { objectKey, type Plan, type Requirement } from './types.js';
 
 /** Where operations under a routing key, of a type chain, go. */
 interface Route {
@@ -87,9 +89,8 @@ export class Planner {
     if (op.attributes !== null) {
       for (const target of targets) {
         const validate = this.schema.validate.attributes[target];
-        if (validate && !validate(op.attributes)) {
-          throw new Unprocessable(`${op.types[0]} ${op.id} does not fit ${target}: ${describeErrors(validate)}`);
-        }
+        if (validate && !validate(op.attributes))
+          throw new Unprocessable(this.mismatch(op, publisher, target, validate));
       }
     }
     return [{ op, key: objectKey(publisher, op.endpoint, op.id), ...(subscription ? { subscription } : {}), targets }];
@@ -106,6 +107,16 @@ export class Planner {
     this.log.warn(
       fields,
       `${text} (to store such objects, subscribe to the type, then run an initial sync: \`promiscuous publish\`; further ones are logged at debug level)`,
+    );
+  }
+
+  private mismatch(op: OperationMessage, publisher: string, target: string, validate: CompiledValidator): string {
+    const subscription = this.schema.subscriptions[target];
+    const kinds = new Map((subscription?.attributes ?? []).flatMap((a) => (a.kind ? [[a.name, a.kind] as const] : [])));
+    return mismatchReason(
+      { app: this.schema.app, publisher, target, observer: subscription === undefined, kinds },
+      op,
+      validate,
     );
   }
 
