@@ -14,3 +14,6 @@ export { type EmittedFile, emitMocks, emitWorkspace, workspaceHash } from './emi
 export type * from './ir/ir.js';
 export type { SourceFile, Span } from './source/source-file.js';
 export { generate, type GenerateOptions } from './cli/generate.js';
+export { type ContractInput, type ContractResult, checkContract, currentSchemas } from './contract/check.js';
+export type { ChangeClass, Finding } from './contract/findings.js';
+export { type ContractFormat, contractFormats, renderFinding } from './contract/render.js';
