@@ -9,8 +9,8 @@ import { consoleOutput, type Output } from './output.js';
 type Done = (code: number) => void;
 
 /**
- * The compiler, a package of its own that production installs leave out: `generate` is the
- * only command that needs it.
+ * The compiler, a package of its own that production installs leave out: `generate` and
+ * `contract check` are the only commands that need it.
  */
 async function compiler(): Promise<typeof import('promiscuous-compiler')> {
   try {
@@ -22,7 +22,9 @@ async function compiler(): Promise<typeof import('promiscuous-compiler')> {
     ) {
       throw error;
     }
-    throw new ConfigError('`generate` needs the compiler: `npm install --save-dev promiscuous-compiler`');
+    throw new ConfigError(
+      '`generate` and `contract check` need the compiler: `npm install --save-dev promiscuous-compiler`',
+    );
   }
 }
 
@@ -38,6 +40,7 @@ export function buildCli(output: Output, done: Done): Command {
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => output.info(s.trimEnd()), writeErr: (s) => output.error(s.trimEnd()) });
   defineGenerate(program, output, done);
+  defineContract(program, output, done);
   defineSubscribe(program, output, done);
   defineRelay(program, output, done);
   defineStatus(program, output, done);
@@ -95,6 +98,35 @@ function defineGenerate(program: Command, output: Output, done: Done): void {
     .action(async (options) =>
       done(await (await compiler()).generate(options, output, { file: options.output, app: options.app })),
     );
+}
+
+function defineContract(program: Command, output: Output, done: Done): void {
+  program
+    .command('contract')
+    .description('check what the routes publish against a release')
+    .command('check')
+    .description(
+      'compare every published endpoint with its released schema; exit 1 on a change that breaks a subscriber',
+    )
+    .requiredOption(
+      '--against <dir or git ref>',
+      'the released schemas: a folder, or a git ref to read the generated folder at',
+    )
+    .option(configOption, 'routes file: promiscuous.config.ts or a .prom file (default: found here)')
+    .option(
+      '--generated <dir>',
+      'the generated folder, read at the git ref (default: generated/ beside the routes file)',
+    )
+    .option(
+      '--schemas <dir>',
+      'schemas other apps exported: endpoint schemas the routes subscribe to, and requirement files of their subscribers',
+    )
+    .addOption(
+      new Option('--format <format>', 'how changes are printed')
+        .choices(['pretty', 'compact', 'github'])
+        .default('pretty'),
+    )
+    .action(async (options) => done(await (await compiler()).contractCheck(options, output)));
 }
 
 function defineSubscribe(program: Command, output: Output, done: Done): void {

@@ -1,6 +1,7 @@
 /**
  * The compiler's public API: routes in, IR and generated files out, reading and writing no
- * files; and `generate`, the command that reads the routes and writes what they generate.
+ * files; `generate`, the command that reads the routes and writes what they generate; and
+ * `contractCheck`, the command that compares what they publish with a release.
  */
 export type { AppAst, WorkspaceAst } from './ast/ast.js';
 export { type CompileInput, type CompileOutput, type CompilerHost, compile } from './compile.js';
@@ -14,3 +15,7 @@ export { type EmittedFile, emitMocks, emitWorkspace, workspaceHash } from './emi
 export type * from './ir/ir.js';
 export type { SourceFile, Span } from './source/source-file.js';
 export { generate, type GenerateOptions } from './cli/generate.js';
+export { type ContractOptions, contractCheck } from './cli/contract.js';
+export { type ContractInput, type ContractResult, checkContract, currentSchemas } from './contract/check.js';
+export type { ChangeClass, Finding } from './contract/findings.js';
+export { type ContractFormat, contractFormats, renderFinding } from './contract/render.js';

@@ -26,6 +26,7 @@ export interface GenerateOptions {
 export async function compileRoutes(
   options: GenerateOptions,
   output: Output,
+  outcome = 'nothing was written',
 ): Promise<{ workspace?: Workspace; base: string }> {
   const routes = findRoutes(options.config);
   if (routes.length === 0) {
@@ -62,7 +63,7 @@ export async function compileRoutes(
   const base = dirname(routes[0] as string);
   if (loadErrors.length > 0 || !result.workspace) {
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
-    output.error(`${errors} error${errors === 1 ? '' : 's'}: nothing was written`);
+    output.error(`${errors} error${errors === 1 ? '' : 's'}: ${outcome}`);
     return { base };
   }
   return { workspace: result.workspace, base };

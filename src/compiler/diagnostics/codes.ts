@@ -43,6 +43,18 @@ export const codes = {
   P409: 'subscribed parent is not an ancestor',
   P410: 'column written twice',
   P501: 'invalid exported schema',
+  P601: 'endpoint removed',
+  P602: 'published type removed',
+  P603: 'attribute removed',
+  P604: 'attribute type changed',
+  P605: 'attribute may now be null',
+  P606: 'type no longer extends an ancestor',
+  P607: 'key changed',
+  P608: 'endpoint type renamed',
+  P611: 'new endpoint',
+  P612: 'new published type',
+  P613: 'new attribute',
+  P614: 'change every subscriber accepts',
 } as const;
 
 export type Code = keyof typeof codes;

@@ -35,6 +35,8 @@ export function emitWorkspace(workspace: Workspace): EmittedFile[] {
       files.push({ path: `${dir}schemas/${endpoint.replace('/', '.')}.schema.json`, content: json(schema) });
     }
     files.push({ path: `${dir}schemas/envelope.schema.json`, content: json(schemas.envelope) });
+    for (const [name, schema] of schemas.requirements)
+      files.push({ path: `${dir}schemas/requires/${name}.schema.json`, content: json(schema) });
     const validators = emitValidators(app, schemas, header);
     files.push({ path: `${dir}validators.js`, content: validators.js });
     files.push({ path: `${dir}validators.d.ts`, content: validators.dts });

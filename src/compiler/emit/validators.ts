@@ -16,8 +16,8 @@ export interface AppSchemas {
  * compiles with Ajv on its first call. Generating Ajv's standalone code here instead cost
  * two thirds of `generate`, for validators that most processes never call. The schemas are
  * inlined rather than imported from the `.schema.json` files: import attributes do not parse
- * before Node 20.10 (`engines` allows 20.0), JSON modules warned as experimental in several
- * later 20.x releases, and requirement schemas have no file.
+ * before Node 20.10 (`engines` allows 20.0), and JSON modules warned as experimental in several
+ * later 20.x releases.
  * The envelope's validator is the runtime's own, the same for every app.
  */
 export function emitValidators(app: App, schemas: AppSchemas, header: string): { js: string; dts: string } {

@@ -82,7 +82,7 @@ function readType(name: string, defs: Record<string, JsonSchema>): CatalogType |
 }
 
 /** The inverse of `typeSchema`: `text` reads back as `string`, the one loss that does not matter. */
-function fieldType(schema: JsonSchema): { type: FieldType; nullable: boolean } | undefined {
+export function fieldType(schema: JsonSchema): { type: FieldType; nullable: boolean } | undefined {
   const { readOnly: _readOnly, ...rest } = schema;
   const anyOf = rest.anyOf as JsonSchema[] | undefined;
   if (anyOf?.length === 2 && JSON.stringify(anyOf[1]) === '{"type":"null"}' && anyOf[0]) {
