@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { codeHeader, jsonHeader, regenerateCommand, regenerateMocksCommand } from '../../../templates/header.js';
 import type { App, Workspace } from '../ir/ir.js';
 import { endpointSchema, envelopeSchema, type JsonSchema, requirementSchema } from '../schemas/json-schema.js';
+import { emitAsyncApi } from './asyncapi.js';
 import { emitFactories } from './factories.js';
 import { emitHooks } from './hooks.js';
 import { emitMigration } from './migration.js';
@@ -44,6 +45,7 @@ export function emitWorkspace(workspace: Workspace): EmittedFile[] {
     if (subscribes) files.push({ path: `${dir}subscriber.ts`, content: emitSubscriber(app, header) });
     files.push({ path: `${dir}migrations/promiscuous.ts`, content: emitMigration(app, header) });
     files.push({ path: `${dir}index.ts`, content: indexModule(header, publishes, subscribes) });
+    files.push({ path: `${dir}asyncapi.json`, content: emitAsyncApi(app, schemas, hash, comment) });
   }
   // Beside the apps' folders: it gathers every app's hook types, for the config.
   if (workspace.apps.length > 0) files.push({ path: 'hooks.ts', content: emitHooks(workspace, header) });
