@@ -122,9 +122,9 @@ for (const dialect of ['sqlite', 'postgres', 'mariadb'] as Dialect[]) {
           assert.ok(added[0]?.startsWith(`${step.app}/`), `${step.name}: ${added[0]} is ${step.app}'s`);
         }
         const own = ownMigrations[i];
-        if (own) ownMigration(dir, own[0], own[1]);
+        if (own) ownMigration(dir, 'crowdtap', own[0], own[1]);
         const ran = [
-          ...(await migrate(world.pub.knex, dir, 'crowdtap', true)),
+          ...(await migrate(world.pub.knex, dir, 'crowdtap')),
           ...(await migrate(world.sub.knex, dir, 'sniper')),
         ];
         for (const file of added)
