@@ -80,6 +80,24 @@ for (const name of twins) {
   });
 }
 
+test('`unmanaged` gives the same IR and the same files from a .prom file and from defineConfig', async () => {
+  const twins = repoPath('test', 'codegen', 'twins');
+  const prom = await compileCase(twins, 'unmanaged.prom');
+  const config = await compileCase(twins, 'unmanaged.config.ts');
+  assert.ok(
+    prom.workspace && config.workspace,
+    [...prom.diagnostics, ...config.diagnostics].map(renderCompact).join('\n'),
+  );
+  assert.equal(config.workspace, prom.workspace);
+  const sniper = prom.workspace.apps.find((a) => a.name === 'sniper');
+  assert.equal(
+    sniper?.subscriptions.map((s) => `${s.name} ${s.table} ${s.managed}`),
+    ['Buyer buyers true', 'Member members false', 'User members false'],
+  );
+  const now = { now: new Date('2026-01-02T03:04:05Z') };
+  sameFiles(emitWorkspace(config.workspace, now), emitWorkspace(prom.workspace, now), 'unmanaged generate');
+});
+
 /** What the committed migrations folders of an example hold, at a time after all of them. */
 async function committedMigrations(name: string, workspace: Workspace) {
   const apps = workspace.apps.map((a) => a.name);
