@@ -36,6 +36,20 @@ async function addVersion(knex: Knex, name: string): Promise<void> {
   });
 }`;
 
+/** Drops `_v` again, natively on SQLite, where Knex would rebuild a table that rows of others may reference. */
+export const dropVersionHelper = `/** Drops \`_v\`; SQLite drops it in place, where Knex would rebuild the table. */
+async function dropVersion(knex: Knex, name: string): Promise<void> {
+  if (knex.client.dialect === 'sqlite3') await knex.raw('alter table ?? drop column ??', [name, '_v']);
+  else await knex.schema.alterTable(name, (table) => table.dropColumn('_v'));
+}`;
+
+/** Runs a migration that alters columns outside a transaction: see the comment it carries. */
+export const outsideTransaction = `/**
+ * Run outside a transaction: SQLite alters a column by rebuilding its table, and Knex turns the
+ * foreign-key checks off meanwhile (rows of other tables may reference it) only outside one.
+ */
+export const config = { transaction: false };`;
+
 /** Gives a table the app made before the migrations managed it the columns it lacks. */
 export const addMissingHelper = `/** The columns a table made before the migrations managed it lacks, added nullable. */
 async function addMissing(

@@ -74,10 +74,19 @@ export function ownMigration(dir: string, app: string, name: string, up: string)
  * knexfile naming both (its own, and the generated): resolves to the names of those it ran.
  */
 export async function migrate(knex: Knex, dir: string, app: string): Promise<string[]> {
-  const own = join(dir, 'own', app);
-  const directory = [...(existsSync(own) ? [own] : []), join(dir, 'generated', app, 'migrations')];
-  const [, ran] = (await knex.migrate.latest({ directory })) as [number, string[]];
+  const [, ran] = (await knex.migrate.latest({ directory: directories(dir, app) })) as [number, string[]];
   return ran;
+}
+
+/** Rolls every migration of the app back, last first, as `knex migrate:rollback --all` would. */
+export async function rollbackAll(knex: Knex, dir: string, app: string): Promise<string[]> {
+  const [, undone] = (await knex.migrate.rollback({ directory: directories(dir, app) }, true)) as [number, string[]];
+  return undone;
+}
+
+function directories(dir: string, app: string): string[] {
+  const own = join(dir, 'own', app);
+  return [...(existsSync(own) ? [own] : []), join(dir, 'generated', app, 'migrations')];
 }
 
 /** A generated module of the project, loaded afresh (each project has folders of its own). */

@@ -43,6 +43,14 @@ const routes = (step: number) => `${[...publisher(step), '', ...subscriber(step)
 /** The first routes, and then each step. */
 export const firstRoutes = routes(0);
 
+/**
+ * After the last step, sniper stops storing organizations and users' names: nothing is
+ * dropped but the foreign key that would now refuse its rows, and `name` allows NULL.
+ */
+export const removalRoutes = routes(5)
+  .replace('subscribe Organization from "crowdtap/organization" { name }\n', '')
+  .replace('  name\n  email as contact_email', '  email as contact_email');
+
 export const routesSteps: readonly RoutesStep[] = [
   { name: 'a model', app: 'crowdtap', routes: routes(1) },
   { name: 'a subscription', app: 'sniper', routes: routes(2) },

@@ -10,11 +10,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Knex } from 'knex';
 import {
+  outboxTable,
   type PublisherSchema,
   Publisher,
   RedisCoordinator,
   type SubscriberSchema,
   Subscriber,
+  versionsTable,
 } from '../../src/runtime/index.js';
 import {
   generatedModule,
@@ -24,8 +26,9 @@ import {
   ownMigration,
   projectsRoot,
   removeProjects,
+  rollbackAll,
 } from '../helpers/project.js';
-import { firstRoutes, routesSteps } from '../helpers/route-steps.js';
+import { firstRoutes, removalRoutes, routesSteps } from '../helpers/route-steps.js';
 import { type Dialect, database, eventually, randomName, redisUrl, type TestDatabase } from '../helpers/services.js';
 import { connectTransport, removeNamespace } from '../helpers/world.js';
 
@@ -70,6 +73,11 @@ const writes: readonly ((tx: Tx) => Promise<void>)[] = [
   async (tx) =>
     void (await tx.Member?.create({ id: crypto.randomUUID(), name: 'Luke', email: null, org_id: 2, points: 5 })),
   async (tx) => void (await tx.User?.create({ id: crypto.randomUUID(), name: 'Chewie', email: null, org_id: null })),
+  // organizations is no longer stored: a member of one lands without its foreign key.
+  async (tx) => {
+    await tx.Organization?.create({ id: 3, name: 'Empire' });
+    await tx.User?.create({ id: crypto.randomUUID(), name: 'Lando', email: null, org_id: 3 });
+  },
 ];
 
 /** The rows sniper holds after each step: a table's count, `where` the last row written. */
@@ -80,10 +88,13 @@ const expected: readonly Record<string, number>[] = [
   { members: 4, organizations: 1 },
   { members: 5, organizations: 1 },
   { members: 6, organizations: 1, profiles: 1 },
+  { members: 7, organizations: 1, profiles: 2 },
 ];
 
 interface World {
   root: string;
+  /** The last step's project. */
+  dir: string;
   pub: TestDatabase;
   sub: TestDatabase;
   namespace: string;
@@ -114,6 +125,7 @@ for (const dialect of ['sqlite', 'postgres', 'mariadb'] as Dialect[]) {
       for (const [i, step] of [
         { name: 'the first routes', app: undefined, routes: firstRoutes },
         ...routesSteps,
+        { name: 'a removal', app: 'sniper', routes: removalRoutes },
       ].entries()) {
         const dir = nextProject(world.root, `step-${i}`, previous);
         const added = await generateRoutes(dir, step.routes);
@@ -133,10 +145,25 @@ for (const dialect of ['sqlite', 'postgres', 'mariadb'] as Dialect[]) {
         previous = dir;
       }
       await sameMigrations(world.sub.knex, previous as string);
+      world.dir = previous as string;
     } finally {
       await coordinator.close();
       await transport.close();
     }
+  });
+
+  test('every migration rolls back, to the tables of the app alone', async (world) => {
+    // A foreign key dropped later is made again on the way back: rows must satisfy it.
+    await world.sub
+      .knex('members')
+      .whereNotIn('org_id', world.sub.knex('organizations').select('id'))
+      .update({ org_id: null });
+    assert.is((await rollbackAll(world.sub.knex, world.dir, 'sniper')).length, 6);
+    assert.is((await rollbackAll(world.pub.knex, world.dir, 'crowdtap')).length, 6, 'its own migrations too');
+    for (const table of ['members', 'organizations', 'profiles', versionsTable])
+      assert.not.ok(await world.sub.knex.schema.hasTable(table), `sniper's ${table} is gone`);
+    assert.not.ok(await world.pub.knex.schema.hasTable(outboxTable), "crowdtap's outbox is gone");
+    assert.not.ok(await world.pub.knex.schema.hasColumn('users', '_v'), "crowdtap's users._v is gone");
   });
 
   test.run();
@@ -192,6 +219,10 @@ async function replicate(
       .then(() => false)
       .catch(() => true);
     assert.ok(refused, 'members.org_id, added later, is a foreign key to organizations');
+  }
+  if (step === 6) {
+    const lando = await world.sub.knex('members').where({ org_id: 3 }).first();
+    assert.is(lando.name, null, 'name is no longer written, and allows NULL');
   }
   if (step === 4) {
     const luke = await world.sub.knex('members').where({ name: 'Luke' }).first();

@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183738_outbox_credit_accounts_v.js';
+import * as migration0 from './migrations/20261207185720_outbox_credit_accounts_v.js';
 
 /** The migrations of app `billing`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183738_outbox_credit_accounts_v.ts', migration0],
+  ['20261207185720_outbox_credit_accounts_v.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,12 +26,12 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_outbox', role: 'outbox', managed: true,
     columns: [
-      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_credit_accounts_v.ts' },
-      { name: 'message', kind: 'text', nullable: false, migration: '20261207183738_outbox_credit_accounts_v.ts' },
-      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_credit_accounts_v.ts' },
-      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207183738_outbox_credit_accounts_v.ts' },
-      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207183738_outbox_credit_accounts_v.ts' },
-      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207183738_outbox_credit_accounts_v.ts' },
+      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_credit_accounts_v.ts' },
+      { name: 'message', kind: 'text', nullable: false, migration: '20261207185720_outbox_credit_accounts_v.ts' },
+      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_credit_accounts_v.ts' },
+      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207185720_outbox_credit_accounts_v.ts' },
+      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207185720_outbox_credit_accounts_v.ts' },
+      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207185720_outbox_credit_accounts_v.ts' },
     ],
   },
   {
@@ -42,7 +42,7 @@ export const tables: readonly RequiredTable[] = [
       { name: 'balance', kind: 'decimal', nullable: false },
       { name: 'payment_terms', kind: 'enum', nullable: false },
       { name: 'updated_at', kind: 'timestamp', nullable: false },
-      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_credit_accounts_v.ts' },
+      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_credit_accounts_v.ts' },
     ],
   },
 ];

@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183738_versions_customers.js';
+import * as migration0 from './migrations/20261207185720_versions_customers.js';
 
 /** The migrations of app `crm`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183738_versions_customers.ts', migration0],
+  ['20261207185720_versions_customers.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,25 +26,25 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207183738_versions_customers.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185720_versions_customers.ts' },
     ],
   },
   {
     name: 'customers', role: 'subscribed', managed: true,
     columns: [
-      { name: 'customer_uuid', kind: 'uuid', nullable: false, migration: '20261207183738_versions_customers.ts' },
-      { name: 'credit_limit', kind: 'decimal', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'balance', kind: 'decimal', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'payment_terms', kind: 'enum', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'credit_updated_at', kind: 'timestamp', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'email', kind: 'string', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'name', kind: 'string', nullable: true, migration: '20261207183738_versions_customers.ts' },
-      { name: 'customer_since', kind: 'timestamp', nullable: true, migration: '20261207183738_versions_customers.ts' },
+      { name: 'customer_uuid', kind: 'uuid', nullable: false, migration: '20261207185720_versions_customers.ts' },
+      { name: 'credit_limit', kind: 'decimal', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'balance', kind: 'decimal', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'payment_terms', kind: 'enum', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'credit_updated_at', kind: 'timestamp', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'email', kind: 'string', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'name', kind: 'string', nullable: true, migration: '20261207185720_versions_customers.ts' },
+      { name: 'customer_since', kind: 'timestamp', nullable: true, migration: '20261207185720_versions_customers.ts' },
     ],
   },
 ];

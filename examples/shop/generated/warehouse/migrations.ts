@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183738_outbox_versions_stock_levels_v_warehouses_v.js';
+import * as migration0 from './migrations/20261207185720_outbox_versions_stock_levels_v_warehouses_v.js';
 
 /** The migrations of app `warehouse`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts', migration0],
+  ['20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,23 +26,23 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_outbox', role: 'outbox', managed: true,
     columns: [
-      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'message', kind: 'text', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'message', kind: 'text', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
   {
@@ -54,7 +54,7 @@ export const tables: readonly RequiredTable[] = [
       { name: 'on_hand', kind: 'integer', nullable: false },
       { name: 'reserved', kind: 'integer', nullable: false },
       { name: 'updated_at', kind: 'timestamp', nullable: false },
-      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
   {
@@ -64,25 +64,25 @@ export const tables: readonly RequiredTable[] = [
       { name: 'code', kind: 'string', nullable: false },
       { name: 'name', kind: 'string', nullable: false },
       { name: 'city', kind: 'string', nullable: false },
-      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
   {
     name: 'fulfilment_lines', role: 'subscribed', managed: true,
     columns: [
-      { name: 'shop_line_id', kind: 'uuid', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'shop_order_id', kind: 'uuid', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'sku', kind: 'string', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'quantity_ordered', kind: 'integer', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'shop_line_id', kind: 'uuid', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'shop_order_id', kind: 'uuid', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'sku', kind: 'string', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'quantity_ordered', kind: 'integer', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
   {
     name: 'fulfilment_orders', role: 'subscribed', managed: true,
     columns: [
-      { name: 'shop_order_id', kind: 'uuid', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'shop_customer_id', kind: 'uuid', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'order_status', kind: 'enum', nullable: false, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
-      { name: 'placed_at', kind: 'timestamp', nullable: true, migration: '20261207183738_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'shop_order_id', kind: 'uuid', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'shop_customer_id', kind: 'uuid', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'order_status', kind: 'enum', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+      { name: 'placed_at', kind: 'timestamp', nullable: true, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
     ],
   },
 ];

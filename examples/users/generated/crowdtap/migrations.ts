@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183746_outbox_users_v_organizations_v.js';
+import * as migration0 from './migrations/20261207185728_outbox_users_v_organizations_v.js';
 
 /** The migrations of app `crowdtap`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183746_outbox_users_v_organizations_v.ts', migration0],
+  ['20261207185728_outbox_users_v_organizations_v.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,12 +26,12 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_outbox', role: 'outbox', managed: true,
     columns: [
-      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
-      { name: 'message', kind: 'text', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
-      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
-      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
-      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
-      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
+      { name: 'id', kind: 'bigint', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
+      { name: 'message', kind: 'text', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
+      { name: 'created_at', kind: 'bigint', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
+      { name: 'attempts', kind: 'integer', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
+      { name: 'claimed_by', kind: 'string', nullable: true, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
+      { name: 'claimed_until', kind: 'bigint', nullable: true, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
     ],
   },
   {
@@ -48,7 +48,7 @@ export const tables: readonly RequiredTable[] = [
       { name: 'role', kind: 'enum', nullable: true },
       { name: 'type', kind: 'string', nullable: false },
       { name: 'points', kind: 'integer', nullable: true },
-      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
+      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
     ],
   },
   {
@@ -56,7 +56,7 @@ export const tables: readonly RequiredTable[] = [
     columns: [
       { name: 'id', kind: 'integer', nullable: false },
       { name: 'name', kind: 'string', nullable: false },
-      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207183746_outbox_users_v_organizations_v.ts' },
+      { name: '_v', kind: 'bigint', nullable: false, migration: '20261207185728_outbox_users_v_organizations_v.ts' },
     ],
   },
 ];

@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183746_versions.js';
+import * as migration0 from './migrations/20261207185728_versions.js';
 
 /** The migrations of app `mailer`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183746_versions.ts', migration0],
+  ['20261207185728_versions.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,12 +26,12 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207183746_versions.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207183746_versions.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207183746_versions.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207183746_versions.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207183746_versions.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207183746_versions.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207185728_versions.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207185728_versions.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207185728_versions.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185728_versions.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185728_versions.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185728_versions.ts' },
     ],
   },
 ];

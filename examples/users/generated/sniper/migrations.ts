@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20261207183746_versions_members_organizations.js';
+import * as migration0 from './migrations/20261207185728_versions_members_organizations.js';
 
 /** The migrations of app `sniper`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20261207183746_versions_members_organizations.ts', migration0],
+  ['20261207185728_versions_members_organizations.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,29 +26,29 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
     ],
   },
   {
     name: 'members', role: 'subscribed', managed: true,
     columns: [
-      { name: 'crowdtap_id', kind: 'uuid', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'type', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'name', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'contact_email', kind: 'string', nullable: true, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'points', kind: 'integer', nullable: true, migration: '20261207183746_versions_members_organizations.ts' },
+      { name: 'crowdtap_id', kind: 'uuid', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'type', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'name', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'contact_email', kind: 'string', nullable: true, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'points', kind: 'integer', nullable: true, migration: '20261207185728_versions_members_organizations.ts' },
     ],
   },
   {
     name: 'organizations', role: 'subscribed', managed: true,
     columns: [
-      { name: 'id', kind: 'integer', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
-      { name: 'name', kind: 'string', nullable: false, migration: '20261207183746_versions_members_organizations.ts' },
+      { name: 'id', kind: 'integer', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+      { name: 'name', kind: 'string', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
     ],
   },
 ];

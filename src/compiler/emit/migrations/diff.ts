@@ -2,11 +2,12 @@
  * The difference between what the migrations made (the snapshot) and what the routes need
  * now, as the changes of the next migration, and the snapshot after it. Changes only add:
  * tables, columns, the foreign keys and indexes of new columns, `_v` on a newly published
- * table, and NULL allowed where a column may now be left empty. What the routes no longer need
- * is kept, and said in a note.
+ * table; or loosen: NULL allowed where a column may now be left empty, a foreign key dropped
+ * where it would refuse the rows now written. What the routes no longer need is kept, and said
+ * in a note.
  */
 import type { ColumnNeed, ForeignKeyNeed, Needs, SubscribedTableNeed } from './needs.js';
-import type { Made, Snapshot, SnapshotColumn, SnapshotTable } from './snapshot.js';
+import type { Made, Snapshot, SnapshotColumn, SnapshotForeignKey, SnapshotTable } from './snapshot.js';
 
 export type Change =
   | { readonly kind: 'outbox' }
@@ -28,6 +29,8 @@ export type Change =
   /** Foreign keys between tables that reference each other, added once both exist. */
   | { readonly kind: 'foreignKeys'; readonly table: string; readonly foreignKeys: readonly ForeignKeyNeed[] }
   | { readonly kind: 'nullable'; readonly table: string; readonly columns: readonly SnapshotColumn[] }
+  /** Foreign keys that would refuse the rows the subscriber now writes. */
+  | { readonly kind: 'dropForeignKeys'; readonly table: string; readonly foreignKeys: readonly SnapshotForeignKey[] }
   | { readonly kind: 'note'; readonly text: string };
 
 export interface Diff {
@@ -181,8 +184,31 @@ function alter(before: SnapshotTable, need: SubscribedTableNeed, migration: stri
   return {
     ...used(before),
     columns,
-    foreignKeys: [...(before.foreignKeys ?? []), ...foreignKeys.map((fk) => ({ ...fk, migration }))],
+    foreignKeys: [...keptForeignKeys(before, need, changes), ...foreignKeys.map((fk) => ({ ...fk, migration }))],
   };
+}
+
+/**
+ * A foreign key whose column the subscriber still writes but whose parent it no longer stores
+ * there (that subscription is gone, or elsewhere) would refuse its rows: it is dropped, the
+ * column kept. One on a column no longer written stays: the column allows NULL.
+ */
+function keptForeignKeys(before: SnapshotTable, need: SubscribedTableNeed, changes: Change[]): SnapshotForeignKey[] {
+  const kept: SnapshotForeignKey[] = [];
+  const dropped: SnapshotForeignKey[] = [];
+  for (const fk of before.foreignKeys ?? []) {
+    const written = need.columns.some((c) => c.name === fk.column);
+    const still = need.foreignKeys.some((n) => n.column === fk.column && n.table === fk.table);
+    (written && !still ? dropped : kept).push(fk);
+  }
+  for (const fk of dropped) {
+    changes.push({
+      kind: 'note',
+      text: `${need.name}.${fk.column} no longer holds ids of rows stored in ${fk.table}: its foreign key is dropped, the column kept.`,
+    });
+  }
+  if (dropped.length > 0) changes.push({ kind: 'dropForeignKeys', table: need.name, foreignKeys: dropped });
+  return kept;
 }
 
 function precision(c: ColumnNeed): Partial<ColumnNeed> {
@@ -232,7 +258,8 @@ const rank: Record<Change['kind'], number> = {
   adopt: 5,
   columns: 6,
   foreignKeys: 7,
-  nullable: 8,
+  dropForeignKeys: 8,
+  nullable: 9,
 };
 
 /** Notes first, then the runtime's tables, `_v`, tables, columns; creates keep their parents-first order. */

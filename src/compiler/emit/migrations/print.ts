@@ -9,6 +9,8 @@ import {
   addMissingHelper,
   addVersionHelper,
   additiveNote,
+  dropVersionHelper,
+  outsideTransaction,
   outboxTable,
   versionsTable,
 } from '../../../../templates/migration.js';
@@ -26,7 +28,7 @@ export function printMigration(header: string, app: string, changes: readonly Ch
   const up = changes.flatMap(upLines);
   const down = [...changes].reverse().flatMap(downLines);
   const helpers = [
-    ...(changes.some((c) => c.kind === 'version') ? [addVersionHelper] : []),
+    ...(changes.some((c) => c.kind === 'version') ? [addVersionHelper, dropVersionHelper] : []),
     ...(changes.some((c) => c.kind === 'adopt') ? [addMissingHelper] : []),
   ];
   return [
@@ -34,6 +36,7 @@ export function printMigration(header: string, app: string, changes: readonly Ch
     "import type { Knex } from 'knex';",
     '',
     `/**\n * ${summary(app, changes)}\n *\n * ${additiveNote}\n */`,
+    ...(changes.some((c) => c.kind === 'nullable' || c.kind === 'dropForeignKeys') ? [outsideTransaction, ''] : []),
     `export async function up(knex: Knex): Promise<void> {\n${indent(up)}\n}`,
     '',
     `export async function down(knex: Knex): Promise<void> {\n${indent(down.length > 0 ? down : ['// Nothing to undo.'])}\n}`,
@@ -60,6 +63,8 @@ function summary(app: string, changes: readonly Change[]): string {
     else if (c.kind === 'create') parts.push(`${c.table.name}`);
     else if (c.kind === 'adopt') parts.push(`${c.table.name} (taken over)`);
     else if (c.kind === 'columns') parts.push(c.columns.map((col) => `${c.table}.${col.name}`).join(', '));
+    else if (c.kind === 'dropForeignKeys')
+      parts.push(`no foreign key on ${c.foreignKeys.map((fk) => `${c.table}.${fk.column}`).join(', ')}`);
     else if (c.kind === 'nullable')
       parts.push(`NULL allowed in ${c.columns.map((col) => `${c.table}.${col.name}`).join(', ')}`);
   }
@@ -102,6 +107,13 @@ function upLines(change: Change): string[] {
           change.columns.map((c) => `${definition(c)}.nullable().alter();`),
         ),
       ];
+    case 'dropForeignKeys':
+      return [
+        alterTable(
+          change.table,
+          change.foreignKeys.map((fk) => dropForeignLine(change.table, fk.column)),
+        ),
+      ];
   }
 }
 
@@ -114,13 +126,13 @@ function downLines(change: Change): string[] {
     case 'versions':
       return ["await knex.schema.dropTable('promiscuous_versions');"];
     case 'version':
-      return [alterTable(change.table, ["table.dropColumn('_v');"])];
+      return [`await dropVersion(knex, ${quote(change.table)});`];
     case 'create':
       return [`await knex.schema.dropTable(${quote(change.table.name)});`];
     case 'adopt':
       return [`// ${change.table.name} was taken over, not created: it is left as it is.`];
     case 'columns': {
-      const drops = change.foreignKeys.map((fk) => `table.dropForeign(${quote(fk.column)});`);
+      const drops = change.foreignKeys.map((fk) => dropForeignLine(change.table, fk.column));
       return [
         alterTable(change.table, [
           ...drops,
@@ -132,7 +144,14 @@ function downLines(change: Change): string[] {
       return [
         alterTable(
           change.table,
-          change.foreignKeys.map((fk) => `table.dropForeign(${quote(fk.column)});`),
+          change.foreignKeys.map((fk) => dropForeignLine(change.table, fk.column)),
+        ),
+      ];
+    case 'dropForeignKeys':
+      return [
+        alterTable(
+          change.table,
+          change.foreignKeys.map((fk) => foreignLine(change.table, fk)),
         ),
       ];
     case 'nullable':
@@ -182,6 +201,10 @@ function columnLine(table: string, column: ColumnNeed, change: Extract<Change, {
   const fk = change.foreignKeys.find((f) => f.column === column.name);
   const key = column.name === change.key ? 'unique' : undefined;
   return `${definition(column)}.nullable()${keyCall(table, column.name, key)}${fk ? references(table, fk) : ''};`;
+}
+
+function dropForeignLine(table: string, column: string): string {
+  return `table.dropForeign(${quote(column)}${nameArgument(table, column, 'foreign')});`;
 }
 
 function foreignLine(table: string, fk: ForeignKeyNeed): string {

@@ -22,9 +22,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('posts', (table) => {
-    table.dropColumn('_v');
-  });
+  await dropVersion(knex, 'posts');
   await knex.schema.dropTable('promiscuous_outbox');
 }
 
@@ -36,4 +34,10 @@ async function addVersion(knex: Knex, name: string): Promise<void> {
   await knex.schema.alterTable(name, (table) => {
     table.bigInteger('_v').notNullable().defaultTo(0);
   });
+}
+
+/** Drops `_v`; SQLite drops it in place, where Knex would rebuild the table. */
+async function dropVersion(knex: Knex, name: string): Promise<void> {
+  if (knex.client.dialect === 'sqlite3') await knex.raw('alter table ?? drop column ??', [name, '_v']);
+  else await knex.schema.alterTable(name, (table) => table.dropColumn('_v'));
 }

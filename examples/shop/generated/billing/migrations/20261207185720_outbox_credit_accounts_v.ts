@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 
 /**
- * What app `shop`'s routes now need of its database: the outbox; `_v` on customers; `_v` on orders; `_v` on order_lines.
+ * What app `billing`'s routes now need of its database: the outbox; `_v` on credit_accounts.
  *
  * A generated migration only adds: a table, column or `_v` the routes no longer need is
  * kept, never dropped. Drop it in a migration of your own once no process uses it.
@@ -18,21 +18,11 @@ export async function up(knex: Knex): Promise<void> {
     table.string('claimed_by', 255).nullable();
     table.bigInteger('claimed_until').nullable().index();
   });
-  await addVersion(knex, 'customers');
-  await addVersion(knex, 'orders');
-  await addVersion(knex, 'order_lines');
+  await addVersion(knex, 'credit_accounts');
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('order_lines', (table) => {
-    table.dropColumn('_v');
-  });
-  await knex.schema.alterTable('orders', (table) => {
-    table.dropColumn('_v');
-  });
-  await knex.schema.alterTable('customers', (table) => {
-    table.dropColumn('_v');
-  });
+  await dropVersion(knex, 'credit_accounts');
   await knex.schema.dropTable('promiscuous_outbox');
 }
 
@@ -44,4 +34,10 @@ async function addVersion(knex: Knex, name: string): Promise<void> {
   await knex.schema.alterTable(name, (table) => {
     table.bigInteger('_v').notNullable().defaultTo(0);
   });
+}
+
+/** Drops `_v`; SQLite drops it in place, where Knex would rebuild the table. */
+async function dropVersion(knex: Knex, name: string): Promise<void> {
+  if (knex.client.dialect === 'sqlite3') await knex.raw('alter table ?? drop column ??', [name, '_v']);
+  else await knex.schema.alterTable(name, (table) => table.dropColumn('_v'));
 }
