@@ -45,8 +45,9 @@ async function dropVersion(knex: Knex, name: string): Promise<void> {
 
 /** Runs a migration that alters columns outside a transaction: see the comment it carries. */
 export const outsideTransaction = `/**
- * Run outside a transaction: SQLite alters a column by rebuilding its table, and Knex turns the
- * foreign-key checks off meanwhile (rows of other tables may reference it) only outside one.
+ * Run outside a transaction: SQLite alters a column, or adds a foreign key, by rebuilding the
+ * table, and Knex turns the foreign-key checks off meanwhile (rows of other tables may
+ * reference it) only outside one.
  */
 export const config = { transaction: false };`;
 

@@ -36,13 +36,19 @@ export function printMigration(header: string, app: string, changes: readonly Ch
     "import type { Knex } from 'knex';",
     '',
     `/**\n * ${summary(app, changes)}\n *\n * ${additiveNote}\n */`,
-    ...(changes.some((c) => c.kind === 'nullable' || c.kind === 'dropForeignKeys') ? [outsideTransaction, ''] : []),
+    ...(changes.some(rebuilds) ? [outsideTransaction, ''] : []),
     `export async function up(knex: Knex): Promise<void> {\n${indent(up)}\n}`,
     '',
     `export async function down(knex: Knex): Promise<void> {\n${indent(down.length > 0 ? down : ['// Nothing to undo.'])}\n}`,
     ...helpers.flatMap((helper) => ['', helper]),
     '',
   ].join('\n');
+}
+
+/** Whether SQLite rebuilds a table that has rows for the change: to alter a column, or add a foreign key to it. */
+function rebuilds(change: Change): boolean {
+  if (change.kind === 'columns') return change.foreignKeys.length > 0;
+  return change.kind === 'nullable' || change.kind === 'dropForeignKeys';
 }
 
 function indent(lines: readonly string[]): string {
