@@ -89,6 +89,7 @@ export type SubscribeDeclCstChildren = {
   fromClause?: FromClauseCstNode[];
   intoClause?: IntoClauseCstNode[];
   foreignKeyClause?: ForeignKeyClauseCstNode[];
+  unmanagedClause?: UnmanagedClauseCstNode[];
   attributeBlock?: AttributeBlockCstNode[];
 };
 
@@ -176,6 +177,15 @@ export type ForeignKeyClauseCstChildren = {
   ForeignKey?: IToken[];
   Identifier?: IToken[];
   typeRef?: TypeRefCstNode[];
+};
+
+export interface UnmanagedClauseCstNode extends CstNode {
+  name: 'unmanagedClause';
+  children: UnmanagedClauseCstChildren;
+}
+
+export type UnmanagedClauseCstChildren = {
+  Unmanaged?: IToken[];
 };
 
 export interface FieldBlockCstNode extends CstNode {
@@ -340,6 +350,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   fromClause(children: FromClauseCstChildren, param?: IN): OUT;
   intoClause(children: IntoClauseCstChildren, param?: IN): OUT;
   foreignKeyClause(children: ForeignKeyClauseCstChildren, param?: IN): OUT;
+  unmanagedClause(children: UnmanagedClauseCstChildren, param?: IN): OUT;
   fieldBlock(children: FieldBlockCstChildren, param?: IN): OUT;
   attributeBlock(children: AttributeBlockCstChildren, param?: IN): OUT;
   separator(children: SeparatorCstChildren, param?: IN): OUT;

@@ -145,6 +145,7 @@ export class RoutesParser extends CstParser {
         { ALT: () => this.SUBRULE(this.fromClause) },
         { ALT: () => this.SUBRULE(this.intoClause) },
         { ALT: () => this.SUBRULE(this.foreignKeyClause) },
+        { ALT: () => this.SUBRULE(this.unmanagedClause) },
       ]);
     });
     this.SUBRULE(this.attributeBlock);
@@ -195,6 +196,11 @@ export class RoutesParser extends CstParser {
     this.CONSUME(T.ForeignKey);
     this.CONSUME(T.Identifier);
     this.OPTION(() => this.SUBRULE(this.typeRef));
+  });
+
+  /** The subscriber's own table: the generated migrations neither create nor alter it. */
+  unmanagedClause = this.RULE('unmanagedClause', () => {
+    this.CONSUME(T.Unmanaged);
   });
 
   /** `{ field \n field, field }`: fields are separated by new lines or commas. */

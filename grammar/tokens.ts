@@ -26,6 +26,7 @@ export const Into = keyword('Into', 'into');
 export const Extends = keyword('Extends', 'extends');
 export const When = keyword('When', 'when');
 export const ForeignKey = keyword('ForeignKey', 'foreign_key');
+export const Unmanaged = keyword('Unmanaged', 'unmanaged');
 export const Primary = keyword('Primary', 'primary');
 export const Private = keyword('Private', 'private');
 export const Virtual = keyword('Virtual', 'virtual');
@@ -51,6 +52,7 @@ export const keywords: readonly TokenType[] = [
   Extends,
   When,
   ForeignKey,
+  Unmanaged,
   Primary,
   Private,
   Virtual,

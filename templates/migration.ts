@@ -1,55 +1,68 @@
 /**
- * The body of every generated migration: the runtime's tables, and a `_v` column on each
- * published table. It is idempotent (it creates only what is missing), so that running it
- * again after `promiscuous generate` adds what new routes need and touches nothing else.
+ * Text shared by the generated migrations: the runtime's own tables, and the helpers a
+ * migration declares when it uses them. A migration is written once and never rewritten, so
+ * each carries what it runs instead of importing it: a later version changes none of them.
  */
-export const migrationBody = `
-export const outboxTable = 'promiscuous_outbox';
-export const versionsTable = 'promiscuous_versions';
 
-export async function up(knex: Knex): Promise<void> {
-  if (publishedTables.length > 0 && !(await knex.schema.hasTable(outboxTable))) {
-    await knex.schema.createTable(outboxTable, (table) => {
-      table.bigIncrements('id').primary();
-      table.text('message').notNullable();
-      table.bigInteger('created_at').notNullable();
-      table.integer('attempts').notNullable().defaultTo(0);
-      table.string('claimed_by', 255).nullable();
-      table.bigInteger('claimed_until').nullable().index();
-    });
-  }
-  for (const name of publishedTables) {
-    if (!(await knex.schema.hasTable(name))) {
-      throw new Error(\`table \${name} does not exist: create it before the promiscuous migration runs\`);
-    }
-    if (!(await knex.schema.hasColumn(name, '_v'))) {
-      await knex.schema.alterTable(name, (table) => {
-        table.bigInteger('_v').notNullable().defaultTo(0);
-      });
-    }
-  }
-  if (subscribes && !(await knex.schema.hasTable(versionsTable))) {
-    await knex.schema.createTable(versionsTable, (table) => {
-      table.string('publisher', 64).notNullable();
-      table.string('endpoint', 128).notNullable();
-      table.string('object_id', 191).notNullable();
-      table.bigInteger('version').notNullable();
-      table.boolean('destroyed').notNullable().defaultTo(false);
-      table.bigInteger('updated_at').notNullable();
-      table.primary(['publisher', 'endpoint', 'object_id']);
-    });
-  }
-}
+/** `promiscuous_outbox`: the messages of committed changes, until the relay has published them. */
+export const outboxTable = `await knex.schema.createTable('promiscuous_outbox', (table) => {
+  table.bigIncrements('id').primary();
+  table.text('message').notNullable();
+  table.bigInteger('created_at').notNullable();
+  table.integer('attempts').notNullable().defaultTo(0);
+  table.string('claimed_by', 255).nullable();
+  table.bigInteger('claimed_until').nullable().index();
+});`;
 
-export async function down(knex: Knex): Promise<void> {
-  if (subscribes) await knex.schema.dropTableIfExists(versionsTable);
-  for (const name of publishedTables) {
-    if ((await knex.schema.hasTable(name)) && (await knex.schema.hasColumn(name, '_v'))) {
-      await knex.schema.alterTable(name, (table) => {
-        table.dropColumn('_v');
-      });
-    }
+/** `promiscuous_versions`: the version of each object applied, written in the transaction that applies it. */
+export const versionsTable = `await knex.schema.createTable('promiscuous_versions', (table) => {
+  table.string('publisher', 64).notNullable();
+  table.string('endpoint', 128).notNullable();
+  table.string('object_id', 191).notNullable();
+  table.bigInteger('version').notNullable();
+  table.boolean('destroyed').notNullable().defaultTo(false);
+  table.bigInteger('updated_at').notNullable();
+  table.primary(['publisher', 'endpoint', 'object_id']);
+});`;
+
+/** Adds `_v` to a table of the app's own, which the app's own migrations made before. */
+export const addVersionHelper = `/** \`_v\`, each row's version, on a table of the app's own: its own migration must run first. */
+async function addVersion(knex: Knex, name: string): Promise<void> {
+  if (!(await knex.schema.hasTable(name))) {
+    throw new Error(\`table \${name} does not exist: create it in a migration that sorts before this one\`);
   }
-  if (publishedTables.length > 0) await knex.schema.dropTableIfExists(outboxTable);
-}
-`;
+  await knex.schema.alterTable(name, (table) => {
+    table.bigInteger('_v').notNullable().defaultTo(0);
+  });
+}`;
+
+/** Drops `_v` again, natively on SQLite, where Knex would rebuild a table that rows of others may reference. */
+export const dropVersionHelper = `/** Drops \`_v\`; SQLite drops it in place, where Knex would rebuild the table. */
+async function dropVersion(knex: Knex, name: string): Promise<void> {
+  if (knex.client.dialect === 'sqlite3') await knex.raw('alter table ?? drop column ??', [name, '_v']);
+  else await knex.schema.alterTable(name, (table) => table.dropColumn('_v'));
+}`;
+
+/** Runs a migration that alters columns outside a transaction: see the comment it carries. */
+export const outsideTransaction = `/**
+ * Run outside a transaction: SQLite alters a column, or adds a foreign key, by rebuilding the
+ * table, and Knex turns the foreign-key checks off meanwhile (rows of other tables may
+ * reference it) only outside one.
+ */
+export const config = { transaction: false };`;
+
+/** Gives a table the app made before the migrations managed it the columns it lacks. */
+export const addMissingHelper = `/** The columns a table made before the migrations managed it lacks, added nullable. */
+async function addMissing(
+  knex: Knex,
+  name: string,
+  columns: Readonly<Record<string, (table: Knex.AlterTableBuilder) => void>>,
+): Promise<void> {
+  for (const [column, add] of Object.entries(columns)) {
+    if (!(await knex.schema.hasColumn(name, column))) await knex.schema.alterTable(name, add);
+  }
+}`;
+
+/** What the comment of every migration says of what is not in it. */
+export const additiveNote = `A generated migration only adds: a table, column or \`_v\` the routes no longer need is
+ * kept, never dropped. Drop it in a migration of your own once no process uses it.`;

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
-import { up as crowdtapMigration } from './generated/crowdtap/migrations/promiscuous.js';
-import { up as sniperMigration } from './generated/sniper/migrations/promiscuous.js';
+import { migrationSource as crowdtapMigrations } from './generated/crowdtap/migrations.js';
+import { migrationSource as sniperMigrations } from './generated/sniper/migrations.js';
 
 /**
- * Each app owns its tables; the generated migration then adds what the runtime needs (the
- * outbox and `_v` columns for crowdtap, the applied-versions table for sniper).
+ * crowdtap owns the tables it publishes: its own migration makes them, then the generated
+ * migrations add what the runtime needs (the outbox, a `_v` column on each).
  */
 export async function crowdtapTables(knex: Knex): Promise<void> {
   await knex.schema.createTable('organizations', (t) => {
@@ -25,21 +25,10 @@ export async function crowdtapTables(knex: Knex): Promise<void> {
     t.string('role', 16);
     t.integer('login_count').defaultTo(0);
   });
-  await crowdtapMigration(knex);
+  await knex.migrate.latest({ migrationSource: crowdtapMigrations });
 }
 
+/** sniper's tables are all the generated migrations': `members`, `organizations` and the applied versions. */
 export async function sniperTables(knex: Knex): Promise<void> {
-  await knex.schema.createTable('organizations', (t) => {
-    t.integer('id').primary();
-    t.string('name');
-  });
-  await knex.schema.createTable('members', (t) => {
-    t.increments('id').primary();
-    t.uuid('crowdtap_id').notNullable().unique();
-    t.string('type', 32);
-    t.string('name');
-    t.string('contact_email');
-    t.integer('points');
-  });
-  await sniperMigration(knex);
+  await knex.migrate.latest({ migrationSource: sniperMigrations });
 }

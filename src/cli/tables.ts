@@ -50,6 +50,6 @@ export async function requireTables(runtime: AppRuntime, needed: Needed): Promis
   }
   if (missing.length === 0) return;
   throw new ConfigError(
-    `${runtime.app}'s database has no ${missing.join(', ')}: create the app's tables, then run its generated migration (migrations/promiscuous in its generated folder)`,
+    `${runtime.app}'s database has no ${missing.join(', ')}: create the app's tables, then run its generated migrations (migrations/ in its generated folder)`,
   );
 }

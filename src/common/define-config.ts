@@ -97,6 +97,11 @@ export interface SubscribeConfig {
   readonly into?: string;
   /** The column that stores the publisher's id, with its type when it should be checked. */
   readonly foreignKey?: string | { readonly column: string; readonly type?: TypeSpec };
+  /**
+   * The table is the app's own (made and altered by its own migrations): the generated
+   * migrations leave it alone. Subscriptions into one table agree on it.
+   */
+  readonly unmanaged?: boolean;
   readonly attributes: readonly AttributeSpec[];
 }
 

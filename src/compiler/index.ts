@@ -12,6 +12,7 @@ export type { Diagnostic, Severity } from './diagnostics/diagnostic.js';
 export { hasErrors } from './diagnostics/diagnostic.js';
 export { renderCompact, renderPretty } from './diagnostics/render.js';
 export { type EmittedFile, emitMocks, emitWorkspace, workspaceHash } from './emit/emit.js';
+export type { MigrationFolder, MigrationInput } from './emit/migrations/emit-migrations.js';
 export type * from './ir/ir.js';
 export type { SourceFile, Span } from './source/source-file.js';
 export { generate, type GenerateOptions } from './cli/generate.js';

@@ -166,6 +166,39 @@ export interface ObserverDescriptor {
   readonly attributes: readonly string[];
 }
 
+/** A column kind as the routes name it; arrays and embedded documents are 'json'. */
+export type ColumnKind =
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'boolean'
+  | 'date'
+  | 'timestamp'
+  | 'uuid'
+  | 'json'
+  | 'enum';
+
+export interface RequiredColumn {
+  readonly name: string;
+  readonly kind: ColumnKind;
+  readonly nullable: boolean;
+  /** The generated migration that adds it; absent for the app's own columns. */
+  readonly migration?: string;
+}
+
+/** A table an app's processes need: what the generated `migrations.ts` exports as `tables`. */
+export interface RequiredTable {
+  readonly name: string;
+  /** outbox, versions: the runtime's; published: the app's own table; subscribed: a subscription's. */
+  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed';
+  /** Created and altered by the generated migrations; false for published and opted-out tables. */
+  readonly managed: boolean;
+  readonly columns: readonly RequiredColumn[];
+}
+
 /** A JSON Schema validator (see `lazyValidators`); `errors` is set after a failed call. */
 export interface CompiledValidator {
   (data: unknown): boolean;

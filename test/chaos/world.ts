@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
-import { up as replicaMigration } from '../fixtures/chinook/generated/replica/migrations/promiscuous.js';
+import { migrationSource as replicaMigrations } from '../fixtures/chinook/generated/replica/migrations.js';
 import { models } from '../fixtures/chinook/generated/store/publisher.js';
-import { up as storeMigration } from '../fixtures/chinook/generated/store/migrations/promiscuous.js';
+import { migrationSource as storeMigrations } from '../fixtures/chinook/generated/store/migrations.js';
 import { amqpUrl, randomName, redisUrl } from '../helpers/services.js';
 
 export interface World {
@@ -162,7 +162,7 @@ async function createPublisherDatabase(world: World): Promise<void> {
     await client.end();
   }
   const db = publisherKnex(world, 1);
-  await storeMigration(db);
+  await db.migrate.latest({ migrationSource: storeMigrations });
   await db.destroy();
 }
 
@@ -177,7 +177,7 @@ async function createReplicaDatabase(world: World): Promise<void> {
     `CREATE TABLE ${effectsTable} (idempotency_key TEXT NOT NULL, operation TEXT NOT NULL, quantity INTEGER)`,
   );
   await replica.client.releaseConnection(connection);
-  await replicaMigration(replica);
+  await replica.migrate.latest({ migrationSource: replicaMigrations });
   await replica.destroy();
 }
 

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Knex } from 'knex';
-import { up as replicaMigration } from '../fixtures/chinook/generated/replica/migrations/promiscuous.js';
+import { migrationSource as replicaMigrations } from '../fixtures/chinook/generated/replica/migrations.js';
 import { schema } from '../fixtures/chinook/generated/replica/subscriber.js';
 import {
   type Delivery,
@@ -81,7 +81,7 @@ test('a row whose parent was deleted here waits for its own newer version, and i
     const connection = (await db.knex.client.acquireConnection()) as { exec(sql: string): void };
     connection.exec(readFileSync(new URL('../fixtures/chinook/chinook-sqlite.sql', import.meta.url), 'utf8'));
     await db.knex.client.releaseConnection(connection);
-    await replicaMigration(db.knex);
+    await db.knex.migrate.latest({ migrationSource: replicaMigrations });
     const published: OutgoingMessage[] = [];
     const transport = { publish: async (messages: readonly OutgoingMessage[]) => void published.push(...messages) };
     const subscriber = new Subscriber({
@@ -256,7 +256,7 @@ async function replicaTables(knex: Knex, tables: readonly ('Artist' | 'Genre' | 
       t.string(table === 'Album' ? 'Title' : 'Name');
       if (table === 'Album') t.integer('ArtistId').references('ArtistId').inTable('Artist');
     });
-  await replicaMigration(knex);
+  await knex.migrate.latest({ migrationSource: replicaMigrations });
 }
 
 interface PlanNode {

@@ -4,15 +4,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { up as billingMigration } from '../../examples/shop/generated/billing/migrations/promiscuous.js';
+import { migrationSource as billingMigrations } from '../../examples/shop/generated/billing/migrations.js';
 import { schema as billing } from '../../examples/shop/generated/billing/publisher.js';
-import { up as crmMigration } from '../../examples/shop/generated/crm/migrations/promiscuous.js';
+import { migrationSource as crmMigrations } from '../../examples/shop/generated/crm/migrations.js';
 import { schema as crm } from '../../examples/shop/generated/crm/subscriber.js';
-import { up as shopMigration } from '../../examples/shop/generated/shop/migrations/promiscuous.js';
+import { migrationSource as shopMigrations } from '../../examples/shop/generated/shop/migrations.js';
 import { factories as shopFactories } from '../../examples/shop/generated/shop/factories.js';
 import { schema as shop } from '../../examples/shop/generated/shop/publisher.js';
 import { shopVirtuals as virtuals } from '../../examples/shop/virtuals.js';
-import { up as warehouseMigration } from '../../examples/shop/generated/warehouse/migrations/promiscuous.js';
+import { migrationSource as warehouseMigrations } from '../../examples/shop/generated/warehouse/migrations.js';
 import { schema as warehouse } from '../../examples/shop/generated/warehouse/subscriber.js';
 import {
   type Envelope,
@@ -54,7 +54,7 @@ async function shopDatabase(): Promise<TestDatabase> {
     t.integer('quantity');
     t.decimal('unit_price', 10, 2);
   });
-  await shopMigration(db.knex);
+  await db.knex.migrate.latest({ migrationSource: shopMigrations });
   return db;
 }
 
@@ -116,20 +116,10 @@ test('one subscriber table fed by two publishers keeps each publisher to its own
     t.string('payment_terms').notNullable();
     t.timestamp('updated_at').notNullable();
   });
-  await billingMigration(billingDb.knex);
+  await billingDb.knex.migrate.latest({ migrationSource: billingMigrations });
+  // crm's customers table is the generated migrations': both publishers' columns, all nullable.
   const crmDb = await database('postgres');
-  await crmDb.knex.schema.createTable('customers', (t) => {
-    t.increments('id').primary();
-    t.uuid('customer_uuid').notNullable().unique();
-    t.string('email');
-    t.string('name');
-    t.timestamp('customer_since', { useTz: true });
-    t.decimal('credit_limit', 12, 2);
-    t.decimal('balance', 12, 2);
-    t.string('payment_terms');
-    t.timestamp('credit_updated_at', { useTz: true });
-  });
-  await crmMigration(crmDb.knex);
+  await crmDb.knex.migrate.latest({ migrationSource: crmMigrations });
 
   const transport = await connectTransport(randomName('prom'));
   const subscriber = new Subscriber({ schema: crm, knex: crmDb.knex, transport });
@@ -167,22 +157,11 @@ test('one subscriber table fed by two publishers keeps each publisher to its own
 
 test("an order's destroy waits until the warehouse holds no line of it, and heals through a re-sync", async () => {
   const db = await database('sqlite');
-  await db.knex.schema.createTable('fulfilment_orders', (t) => {
-    t.uuid('shop_order_id').primary();
-    t.uuid('shop_customer_id');
-    t.string('order_status');
-    t.timestamp('placed_at');
-  });
-  await db.knex.schema.createTable('fulfilment_lines', (t) => {
-    t.uuid('shop_line_id').primary();
-    t.uuid('shop_order_id').references('shop_order_id').inTable('fulfilment_orders');
-    t.string('sku');
-    t.integer('quantity_ordered');
-  });
-  // The warehouse also publishes: its migration expects these tables.
+  // The warehouse also publishes: its generated migrations expect these tables of its own, and
+  // make the fulfilment tables, a line's order a foreign key.
   await db.knex.schema.createTable('warehouses', (t) => t.integer('id').primary());
   await db.knex.schema.createTable('stock_levels', (t) => t.bigInteger('id').primary());
-  await warehouseMigration(db.knex);
+  await db.knex.migrate.latest({ migrationSource: warehouseMigrations });
   const transport = await connectTransport(randomName('prom'));
   const errors: Error[] = [];
   const log = recordingLogger();

@@ -77,11 +77,16 @@ const env = (namespace: string, extra: Record<string, string> = {}) => ({
 
 /** Runs the installed `promiscuous` in `cwd` to its end. */
 function promiscuous(cwd: string, args: readonly string[], vars: NodeJS.ProcessEnv): Promise<Run> {
+  return command(cwd, 'promiscuous', args, vars);
+}
+
+/** Runs a command the project installed (`node_modules/.bin`) in `cwd` to its end. */
+function command(cwd: string, name: string, args: readonly string[], vars: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
-      join(cwd, '..', 'node_modules/.bin/promiscuous'),
+      join(cwd, '..', 'node_modules/.bin', name),
       [...args],
-      { cwd, env: vars, timeout: 60_000 },
+      { cwd, env: { ...process.env, ...vars }, timeout: 60_000 },
       (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -100,27 +105,42 @@ function start(
   });
 }
 
-/** Creates each app's schema, its table and the generated migration's tables. */
-async function prepare(shape: string, folder: string, migrations: 'ts' | 'js'): Promise<void> {
+/**
+ * Creates each app's schema and runs its migrations: blog's own table first, then, for both,
+ * the generated migrations (reader's table is theirs), through each app's `migrationSource`.
+ */
+async function prepare(shape: string, folder: string, extension: 'ts' | 'js'): Promise<void> {
   for (const app of ['blog', 'reader']) {
-    const schema = `${shape}_${app}`;
-    schemas.push(schema);
-    await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-    await admin.raw('CREATE SCHEMA ??', [schema]);
-    const db = knex({ client: 'pg', connection: pg, searchPath: [schema] });
+    const db = await schema(shape, app);
     try {
-      await db.schema.createTable('posts', (t) => {
-        t.integer('id').primary();
-        t.text('title');
-      });
-      const migration = join(folder, 'generated', app, 'migrations', `promiscuous.${migrations}`);
-      const { up } = (await import(pathToFileURL(migration).href)) as { up(k: Knex): Promise<void> };
-      await up(db);
+      if (app === 'blog') await postsTable(db);
+      const module = join(folder, 'generated', app, `migrations.${extension}`);
+      const { migrationSource } = (await import(pathToFileURL(module).href)) as {
+        migrationSource: Knex.MigrationSource<string>;
+      };
+      await db.migrate.latest({ migrationSource });
       if (app === 'blog') await db('posts').insert({ id: 1, title: `hello from ${shape}` });
     } finally {
       await db.destroy();
     }
   }
+}
+
+/** A new, empty schema of the shape's app, and a connection to it. */
+async function schema(shape: string, app: string): Promise<Knex> {
+  const name = `${shape}_${app}`;
+  schemas.push(name);
+  await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [name]);
+  await admin.raw('CREATE SCHEMA ??', [name]);
+  return knex({ client: 'pg', connection: pg, searchPath: [name] });
+}
+
+/** blog's own table, which it publishes: its own migration makes it. */
+function postsTable(db: Knex): Promise<void> {
+  return db.schema.createTable('posts', (t) => {
+    t.integer('id').primary();
+    t.text('title');
+  });
 }
 
 /**
@@ -184,13 +204,44 @@ test('an ES-module package with promiscuous.config.ts', () => configShape('esm',
 
 test('a CommonJS package with promiscuous.config.ts', () => configShape('cjs', '{ "name": "cjs" }\n'));
 
-test('.prom routes, the runtime settings from the environment', async () => {
-  const folder = await generated('prom', { 'package.json': '{ "type": "module" }\n', 'routes.prom': routes });
-  await prepare('prom', folder, 'ts');
+test('.prom routes, the runtime settings from the environment, migrations run by the Knex CLI', async () => {
+  const folder = await generated('prom', {
+    'package.json': '{ "type": "module" }\n',
+    'routes.prom': routes,
+    'knexfile.js': knexfile('prom'),
+    // blog's own migration, in a folder of its own: Knex sorts both folders by name, and its
+    // name sorts before the generated ones, which expect its table.
+    'migrations/20200101000000_posts.js':
+      "export const up = (knex) => knex.schema.createTable('posts', (t) => { t.integer('id').primary(); t.text('title'); });\n" +
+      "export const down = (knex) => knex.schema.dropTable('posts');\n",
+  });
+  for (const app of ['blog', 'reader']) {
+    await (await schema('prom', app)).destroy();
+    // The generated migrations are TypeScript: on Node 20, Knex imports them through tsx.
+    const run = await command(folder, 'knex', ['migrate:latest', '--env', app], { NODE_OPTIONS: '--import tsx' });
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Batch 1 run: \d+ migrations/);
+  }
+  const blog = knex({ client: 'pg', connection: pg, searchPath: ['prom_blog'] });
+  await blog('posts').insert({ id: 1, title: 'hello from prom' });
+  await blog.destroy();
   const namespace = randomName('prom');
   const url = (app: string) => `${pgUrl}?options=${encodeURIComponent(`-c search_path=prom_${app}`)}`;
   await replicate('prom', folder, [], (app) => env(namespace, { PROMISCUOUS_DATABASE_URL: url(app) }));
 });
+
+/** A knexfile with an environment per app: blog's own migrations beside its generated ones. */
+function knexfile(shape: string): string {
+  const app = (name: string, directory: string) =>
+    `  ${name}: { client: 'pg', connection: ${JSON.stringify(pg)}, searchPath: ['${shape}_${name}'], migrations: { directory: ${directory} } },`;
+  return [
+    'export default {',
+    app('blog', "['migrations', 'generated/blog/migrations']"),
+    app('reader', "'generated/reader/migrations'"),
+    '};',
+    '',
+  ].join('\n');
+}
 
 test('a config that names .prom routes, without repeating them', async () => {
   const database = `(app) => ({ client: 'pg', connection: '${pgUrl}', searchPath: ['named_' + app] })`;

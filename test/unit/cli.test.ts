@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -68,6 +77,55 @@ test('--check passes on fresh output and lists stale and leftover files', async 
   await cli('generate', '--config', ws.file, '--out', ws.out);
   assert.not.ok(existsSync(join(ws.out, 'blog', 'old.ts')), 'a generated file no longer produced is removed');
   assert.ok(existsSync(join(ws.out, 'blog', 'mine.ts')), "a user's own file is kept");
+  rmSync(ws.dir, { recursive: true });
+});
+
+test('a change of what a database needs is one new migration: --check fails on it, and generate never rewrites one', async () => {
+  const ws = workspace();
+  await cli('generate', '--config', ws.file, '--out', ws.out);
+  const folder = join(ws.out, 'reader', 'migrations');
+  const [first] = readdirSync(folder).filter((f) => f.endsWith('.ts'));
+  assert.ok(first, 'reader has its first migration');
+  const before = readFileSync(join(folder, first), 'utf8');
+  writeFileSync(
+    ws.file,
+    routes
+      .replace('integer primary\n  title  string', 'integer primary\n  title  string\n  body   text?')
+      .replace('{ title }', '{ title, body }'),
+  );
+  const check = await cli('generate', '--config', ws.file, '--out', ws.out, '--check');
+  assert.is(check.code, 1);
+  assert.match(
+    check.err,
+    /reader\/migrations\/\d{14}_posts_body\.ts \(a new migration: the routes changed what the database needs\)/,
+  );
+  assert.is(readdirSync(folder).filter((f) => f.endsWith('.ts')).length, 1, '--check writes no migration');
+  const run = await cli('generate', '--config', ws.file, '--out', ws.out);
+  assert.is(run.code, 0, run.err);
+  assert.match(run.out, /new migration: .*reader\/migrations\/\d{14}_posts_body\.ts/);
+  assert.is(readFileSync(join(folder, first), 'utf8'), before, 'the first migration is as it was');
+  assert.is(readdirSync(folder).filter((f) => f.endsWith('.ts')).length, 2);
+  assert.is((await cli('generate', '--config', ws.file, '--out', ws.out, '--check')).code, 0);
+  // Back to the first routes: the column is kept, said in a third migration; none is removed.
+  writeFileSync(ws.file, routes);
+  assert.is((await cli('generate', '--config', ws.file, '--out', ws.out)).code, 0);
+  assert.is(readdirSync(folder).filter((f) => f.endsWith('.ts')).length, 3);
+  rmSync(ws.dir, { recursive: true });
+});
+
+test('a snapshot that is not one stops generate, naming the file, and writes nothing', async () => {
+  const ws = workspace();
+  await cli('generate', '--config', ws.file, '--out', ws.out);
+  writeFileSync(join(ws.out, 'reader', 'migrations', 'snapshot.json'), '{ "format": 2 }');
+  const publisher = join(ws.out, 'blog', 'publisher.ts');
+  writeFileSync(publisher, '// edited\n');
+  const run = await cli('generate', '--config', ws.file, '--out', ws.out);
+  assert.is(run.code, 1);
+  assert.match(
+    run.err,
+    /reader\/migrations\/snapshot\.json is not a snapshot of app `reader`: its format is 2, not 1; restore it from version control/,
+  );
+  assert.is(readFileSync(publisher, 'utf8'), '// edited\n');
   rmSync(ws.dir, { recursive: true });
 });
 

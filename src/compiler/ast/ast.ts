@@ -101,6 +101,8 @@ export interface SubscribeAst {
   readonly from?: Name;
   readonly into?: Name;
   readonly foreignKey?: { readonly column: Name; readonly type?: TypeAst };
+  /** Where `unmanaged` was written: the app makes this table itself, the migrations leave it alone. */
+  readonly unmanaged?: Span;
   readonly attributes: readonly AttributeRefAst[];
 }
 

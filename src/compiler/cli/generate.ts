@@ -6,7 +6,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { renderCompact, renderPretty } from '../diagnostics/render.js';
 import { type EmittedFile, emitMocks, emitWorkspace } from '../emit/emit.js';
 import type { Workspace } from '../ir/ir.js';
-import { fileHost, readSchemas, writeOutput } from './files.js';
+import { fileHost, isMigration, readMigrationFolders, readSchemas, type WritePlan, writeOutput } from './files.js';
 
 /** Where the command prints: results, and diagnostics. */
 export interface Output {
@@ -103,27 +103,51 @@ export async function generate(
     }
     owns = (path) => path.endsWith('/factories.ts');
   } else {
-    files = emitWorkspace(workspace);
-    owns = (path) => !path.endsWith('/factories.ts');
-  }
-  const plan = await writeOutput(target, files, mocks?.file ? () => false : owns, options.check === true);
-  const where = display(target);
-  if (options.check) {
-    const stale = [...plan.written, ...plan.removed];
-    if (stale.length > 0) {
-      output.error(`${stale.length} generated file${stale.length === 1 ? ' is' : 's are'} stale in ${where}:`);
-      for (const path of plan.written) output.error(`  ${join(where, path)}`);
-      for (const path of plan.removed) output.error(`  ${join(where, path)} (no longer generated)`);
-      output.error(`run \`npx promiscuous generate${mocks ? ' mocks' : ''}\` to update them`);
+    const folders = await readMigrationFolders(
+      outDir,
+      workspace.apps.map((a) => a.name),
+    );
+    try {
+      files = emitWorkspace(workspace, { now: new Date(), folders });
+    } catch (error) {
+      output.error(`error: ${(error as Error).message}`);
       return 1;
     }
-    output.info(`${files.length} generated files in ${where} are up to date`);
-    return 0;
+    owns = (path) => !path.endsWith('/factories.ts');
+  }
+  const plan = await writeOutput(target, files, mocks?.file ? () => false : owns, options.check === true).catch(
+    (error: Error) => error,
+  );
+  if (plan instanceof Error) {
+    output.error(`error: ${plan.message}`);
+    return 1;
+  }
+  return report(plan, files.length, display(target), options.check === true, mocks !== undefined, output);
+}
+
+/** What was written (or, with `--check`, what is stale): 0 when all is well, 1 when stale. */
+function report(plan: WritePlan, count: number, where: string, check: boolean, mocks: boolean, output: Output): number {
+  const migrations = plan.written.filter(isMigration);
+  if (check) {
+    const stale = [...plan.written, ...plan.removed];
+    if (stale.length === 0) {
+      output.info(`${count} generated files in ${where} are up to date`);
+      return 0;
+    }
+    output.error(`${stale.length} generated file${stale.length === 1 ? ' is' : 's are'} stale in ${where}:`);
+    for (const path of plan.written) {
+      const why = isMigration(path) ? ' (a new migration: the routes changed what the database needs)' : '';
+      output.error(`  ${join(where, path)}${why}`);
+    }
+    for (const path of plan.removed) output.error(`  ${join(where, path)} (no longer generated)`);
+    output.error(`run \`npx promiscuous generate${mocks ? ' mocks' : ''}\` to update them`);
+    return 1;
   }
   output.info(
-    `${files.length} files in ${where}: ${plan.written.length} written, ${plan.unchanged.length} unchanged` +
+    `${count} files in ${where}: ${plan.written.length} written, ${plan.unchanged.length} unchanged` +
       (plan.removed.length > 0 ? `, ${plan.removed.length} removed` : ''),
   );
+  for (const path of migrations) output.info(`new migration: ${join(where, path)}`);
   return 0;
 }
 

@@ -326,7 +326,7 @@ class Lowering {
   }
 
   private subscribe(value: unknown, loc: Loc): DeclAst | undefined {
-    const keys = ['type', 'as', 'extends', 'when', 'from', 'into', 'foreignKey', 'attributes'];
+    const keys = ['type', 'as', 'extends', 'when', 'from', 'into', 'foreignKey', 'unmanaged', 'attributes'];
     const object = this.object(value, loc, keys, 'a subscription');
     if (!object) return undefined;
     const type = this.string(object, 'type', loc, true);
@@ -353,8 +353,18 @@ class Lowering {
       ...optional('from', this.string(object, 'from', loc, false)),
       ...optional('into', this.string(object, 'into', loc, false)),
       ...optional('foreignKey', foreignKey),
+      ...optional('unmanaged', this.flag(object, 'unmanaged', loc)),
       attributes,
     };
+  }
+
+  /** A flag that is either absent (or `false`) or `true`: the span of its key when `true`. */
+  private flag(object: Obj, key: string, loc: Loc): Span | undefined {
+    const value = object[key];
+    if (value === undefined || value === false) return undefined;
+    if (value === true) return loc.key(key).keySpan();
+    this.bag.error('P005', loc.key(key).span(), `\`${key}\` must be \`true\``, `write \`${key}: true\``);
+    return undefined;
   }
 
   private observe(value: unknown, loc: Loc): DeclAst | undefined {

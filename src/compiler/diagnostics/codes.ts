@@ -42,6 +42,8 @@ export const codes = {
   P408: 'unknown subscribed parent',
   P409: 'subscribed parent is not an ancestor',
   P410: 'column written twice',
+  P411: 'conflicting unmanaged tables',
+  P412: 'subscribed column type unknown',
   P501: 'invalid exported schema',
   P601: 'endpoint removed',
   P602: 'published type removed',

@@ -5,7 +5,7 @@ import { endpointSchema, envelopeSchema, type JsonSchema, requirementSchema } fr
 import { emitAsyncApi } from './asyncapi.js';
 import { emitFactories } from './factories.js';
 import { emitHooks } from './hooks.js';
-import { emitMigration } from './migration.js';
+import { emitMigrations, type MigrationInput } from './migrations/emit-migrations.js';
 import { emitPublisher } from './publisher.js';
 import { emitSubscriber } from './subscriber.js';
 import { emitValidators } from './validators.js';
@@ -21,8 +21,12 @@ export function workspaceHash(workspace: Workspace): string {
   return `sha256:${createHash('sha256').update(JSON.stringify(workspace)).digest('hex').slice(0, 16)}`;
 }
 
-/** Every file `promiscuous generate` writes, sorted by path. */
-export function emitWorkspace(workspace: Workspace): EmittedFile[] {
+/**
+ * Every file `promiscuous generate` writes, sorted by path. `migrations` says what each app's
+ * migrations folder holds and what time it is, for the next migration's name; without it,
+ * every folder is empty and the clock stands at the epoch.
+ */
+export function emitWorkspace(workspace: Workspace, migrations: MigrationInput = { now: new Date(0) }): EmittedFile[] {
   const hash = workspaceHash(workspace);
   const header = codeHeader(hash, regenerateCommand);
   const comment = jsonHeader(hash, regenerateCommand);
@@ -43,7 +47,7 @@ export function emitWorkspace(workspace: Workspace): EmittedFile[] {
     files.push({ path: `${dir}validators.d.ts`, content: validators.dts });
     if (publishes) files.push({ path: `${dir}publisher.ts`, content: emitPublisher(app, header) });
     if (subscribes) files.push({ path: `${dir}subscriber.ts`, content: emitSubscriber(app, header) });
-    files.push({ path: `${dir}migrations/promiscuous.ts`, content: emitMigration(app, header) });
+    files.push(...emitMigrations(app, header, hash, migrations));
     files.push({ path: `${dir}index.ts`, content: indexModule(header, publishes, subscribes) });
     files.push({ path: `${dir}asyncapi.json`, content: emitAsyncApi(app, schemas, hash, comment) });
   }
@@ -90,10 +94,6 @@ function indexModule(header: string, publishes: boolean, subscribes: boolean): s
   const lines = [header];
   if (publishes) lines.push("export * as publisher from './publisher.js';");
   if (subscribes) lines.push("export * as subscriber from './subscriber.js';");
-  lines.push(
-    "export * as migration from './migrations/promiscuous.js';",
-    "export * as validators from './validators.js';",
-    '',
-  );
+  lines.push("export * as migrations from './migrations.js';", "export * as validators from './validators.js';", '');
   return lines.join('\n');
 }

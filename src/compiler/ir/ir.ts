@@ -109,8 +109,13 @@ export interface Subscription {
   readonly type: string;
   readonly source: Source;
   readonly table: string;
-  /** The column that stores the publisher's id (`foreign_key`), `id` by default. */
+  /**
+   * The column that stores the publisher's id (`foreign_key`), `id` by default, with its type:
+   * the one declared, or else the publisher's key type when the publisher is known.
+   */
   readonly key: { readonly column: string; readonly type?: FieldType };
+  /** Whether the generated migrations create and alter its table (false: `unmanaged`, the app's own). */
+  readonly managed: boolean;
   readonly parent?: string;
   readonly discriminator?: { readonly column: string; readonly value: string };
   readonly attributes: readonly SubscribedAttribute[];

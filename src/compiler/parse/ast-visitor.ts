@@ -153,6 +153,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
       ...optional('from', this.fromClause(this.once(c.fromClause, 'from')?.children)),
       ...optional('into', this.intoClause(this.once(c.intoClause, 'into')?.children)),
       ...optional('foreignKey', this.foreignKeyClause(this.once(c.foreignKeyClause, 'foreign_key')?.children)),
+      ...optional('unmanaged', this.span(this.once(c.unmanagedClause, 'unmanaged')?.location)),
       attributes: this.attributeBlock(c.attributeBlock?.[0]?.children),
     };
     this.addDecl(decl);
@@ -190,6 +191,11 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
 
   intoClause(c: IntoClauseCstChildren = {}): Name | undefined {
     return this.name(c.Identifier);
+  }
+
+  /** Read by `subscribeDecl` from the clause's location: it carries no value. */
+  unmanagedClause(): undefined {
+    return undefined;
   }
 
   whenClause(c: WhenClauseCstChildren | undefined): Discriminator | undefined {

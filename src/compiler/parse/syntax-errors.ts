@@ -108,6 +108,7 @@ const ruleHelp: Record<RuleName, string> = {
   fromClause: 'quote the source: `from "<app>/<model>"` or `from "<app>.<model>.*"`',
   intoClause: 'name the table: `into <table>`',
   foreignKeyClause: 'name the column: `foreign_key <column>`, optionally followed by its type',
+  unmanagedClause: 'write `unmanaged` alone: the table is then your own',
   // A field with no real token before the error has nothing to name in a more precise help.
   field: outsideBlocks,
   fieldBlock: 'open the fields with `{`: `{ id integer primary }`',

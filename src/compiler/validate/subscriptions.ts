@@ -9,6 +9,7 @@ import type { Subscription } from '../ir/ir.js';
 import { pluralize, snakeCase } from '../ir/names.js';
 import { attributes } from './attributes.js';
 import { type AppContext, type Published, written } from './context.js';
+import { checkManagement } from './managed.js';
 import { claimLocal } from './naming.js';
 import { parentsFirst } from './order.js';
 import { addResolutions } from './resolutions.js';
@@ -27,6 +28,7 @@ export function resolveSubscribers(app: AppContext, published: Published): void 
   }
   parentsFirst(app.bag, byName, 'subscription', (name, decl) => addSubscription(app, published, name, decl));
   checkTables(app);
+  checkManagement(app);
   addResolutions(app, published.catalog);
 }
 
@@ -93,6 +95,8 @@ function addSubscription(app: AppContext, published: Published, name: string, de
       source: { from: source.from, binding: source.binding },
       table,
       key,
+      // A subtype stored in its parent's table is managed as that table is.
+      managed: decl.unmanaged === undefined && (!sameTable || parent === undefined || parent.managed),
       ...(parent ? { parent: parent.name } : {}),
       ...(discriminator ? { discriminator } : {}),
       attributes: [...inherited, ...own],
@@ -134,10 +138,14 @@ function foreignKey(
 ): Subscription['key'] | undefined {
   const keyType = decl.foreignKey?.type ? resolveType(app.bag, decl.foreignKey.type) : undefined;
   if (decl.foreignKey?.type && !keyType) return undefined;
-  const key = decl.foreignKey
-    ? { column: decl.foreignKey.column.text, ...(keyType ? { type: keyType } : {}) }
-    : (parent?.key ?? { column: 'id' });
   const idType = source.type?.idType;
+  const known = keyType ?? idType;
+  const key = decl.foreignKey
+    ? { column: decl.foreignKey.column.text, ...(known ? { type: known } : {}) }
+    : {
+        column: parent?.key.column ?? 'id',
+        ...(known ? { type: known } : parent?.key.type ? { type: parent.key.type } : {}),
+      };
   if (keyType && idType && !sameType(keyType, idType)) {
     const span = decl.foreignKey?.type?.span ?? decl.span;
     app.bag.error(
