@@ -8,13 +8,11 @@
  * publisher committed must be on mirror's side with the right values, except exactly v3's
  * accounts, whose messages must all be parked with a reason that names the difference.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compile, emitWorkspace, renderCompact } from '../../src/compiler/index.js';
 import {
   type AmqpTransport,
   type Envelope,
@@ -28,6 +26,14 @@ import {
   type Transport,
 } from '../../src/runtime/index.js';
 import { recordingLogger } from '../helpers/log.js';
+import {
+  generatedModule,
+  generateRoutes,
+  migrate,
+  nextProject,
+  projectsRoot,
+  removeProjects,
+} from '../helpers/project.js';
 import { type Dialect, database, eventually, randomName, redisUrl, type TestDatabase } from '../helpers/services.js';
 import { connectTransport, removeNamespace } from '../helpers/world.js';
 
@@ -94,34 +100,20 @@ interface Generated {
   migrate(app: 'shop' | 'mirror', knex: Knex): Promise<void>;
 }
 
-/** Generated code lives inside the repository while the test runs, so that it imports `promiscuous/runtime`. */
-const tmp = join(dirname(new URL(import.meta.url).pathname), '..', '..', '.tmp');
-
-async function generate(root: string, version: string, routes: string): Promise<Generated> {
-  const files = new Map([['routes.prom', routes]]);
-  const output = compile(
-    { prom: ['routes.prom'] },
-    { readFile: (path) => files.get(path), resolvePath: (_from, to) => to },
-  );
-  assert.ok(output.workspace, output.diagnostics.map(renderCompact).join('\n'));
-  const dir = join(root, version);
-  for (const file of emitWorkspace(output.workspace)) {
-    mkdirSync(dirname(join(dir, file.path)), { recursive: true });
-    writeFileSync(join(dir, file.path), file.content);
-  }
-  const load = (path: string) => import(pathToFileURL(join(dir, path)).href) as Promise<{ schema: never }>;
-  const apps = output.workspace.apps.map((a) => a.name);
+/**
+ * Each version is a project of its own, generated from the previous one's folder as a team
+ * regenerates in place: its migrations are the previous ones and the difference.
+ */
+async function generate(root: string, version: string, routes: string, previous?: string): Promise<Generated> {
+  const dir = nextProject(root, version, previous && join(root, previous));
+  await generateRoutes(dir, routes);
+  const load = (path: string) => generatedModule<{ schema: never }>(dir, path);
+  const subscribes = existsSync(join(dir, 'generated', 'mirror', 'subscriber.ts'));
   return {
     publisher: (await load('shop/publisher.ts')).schema,
-    ...(apps.includes('mirror') ? { subscriber: (await load('mirror/subscriber.ts')).schema } : {}),
+    ...(subscribes ? { subscriber: (await load('mirror/subscriber.ts')).schema } : {}),
     async migrate(app, knex) {
-      const folder = join(dir, app, 'migrations');
-      for (const file of readdirSync(folder).sort()) {
-        const migration = (await import(pathToFileURL(join(folder, file)).href)) as {
-          up(knex: Knex): Promise<void>;
-        };
-        await migration.up(knex);
-      }
+      await migrate(knex, dir, app);
     },
   };
 }
@@ -177,11 +169,11 @@ for (const [from, to] of pairs) {
   const test = suite<World>(`rolling upgrade ${from} -> ${to}`, {} as World);
 
   test.before(async (world) => {
-    world.root = join(tmp, randomName('rolling'));
+    world.root = projectsRoot();
     world.generated = {
       v1: await generate(world.root, 'v1', shop.v1 + mirror.v1),
-      v2: await generate(world.root, 'v2', shop.v2 + mirror.v2),
-      v3: await generate(world.root, 'v3', shop.v3),
+      v2: await generate(world.root, 'v2', shop.v2 + mirror.v2, 'v1'),
+      v3: await generate(world.root, 'v3', shop.v3, 'v2'),
     };
     world.pub = await database(from);
     world.sub = await database(to);
@@ -203,7 +195,7 @@ for (const [from, to] of pairs) {
     await world.pub?.drop();
     await world.sub?.drop();
     await removeNamespace(world.namespace, 'mirror');
-    rmSync(world.root, { recursive: true, force: true });
+    removeProjects(world.root);
   });
 
   test('v1 -> v2 publisher -> v2 subscriber -> breaking v3 publisher: nothing lost, the breaking messages parked', async (world) => {
@@ -220,16 +212,7 @@ for (const [from, to] of pairs) {
       t.string('name').notNullable();
     });
     await generated.v1.migrate('shop', pub.knex);
-    await sub.knex.schema.createTable('accounts', (t) => {
-      t.increments('id').primary();
-      t.uuid('shop_id').notNullable().unique();
-      t.string('name');
-      t.integer('score');
-    });
-    await sub.knex.schema.createTable('teams', (t) => {
-      t.integer('id').primary();
-      t.string('name');
-    });
+    // Mirror's tables are its generated migrations'.
     await generated.v1.migrate('mirror', sub.knex);
     await startSubscriber(world, 'v1');
     const p1 = startPublisher(world, 'v1');
@@ -273,8 +256,9 @@ for (const [from, to] of pairs) {
     await eventually(async () => (world.applied.some((a) => a.by === 'v1' && a.id === vips[0]) ? true : undefined));
     await eventually(async () => world.logs.v1.records.find((r) => r.msg?.startsWith('skipping Note on shop/note')));
 
-    // mirror v2 deploys: its column first, then v1 stops, and v1-shaped messages wait in the queue for v2.
-    await sub.knex.schema.alterTable('accounts', (t) => void t.string('bio'));
+    // mirror v2 deploys: its migration (the `bio` column) first, then v1 stops, and v1-shaped
+    // messages wait in the queue for v2.
+    await generated.v2.migrate('mirror', sub.knex);
     await world.subscribers.v1?.stop();
     delete world.subscribers.v1;
     const queued = Array.from({ length: 3 }, () => crypto.randomUUID());
