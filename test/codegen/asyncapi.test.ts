@@ -4,7 +4,7 @@
  * the broker. The integration test (test/integration/asyncapi.test.ts) checks it against the
  * messages RabbitMQ delivers.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { AsyncAPIDocumentInterface } from '@asyncapi/parser';
 import { Ajv } from 'ajv';
@@ -52,7 +52,7 @@ test('every committed document is valid for the AsyncAPI parser, without errors 
 
 test("the golden cases' documents are valid too", async () => {
   const root = repoPath('test', 'codegen');
-  const cases = readdirSync(root).filter((entry) => statSync(join(root, entry)).isDirectory());
+  const cases = readdirSync(root).filter((entry) => existsSync(join(root, entry, 'input.prom')));
   assert.ok(cases.length >= 3);
   for (const name of cases) {
     const result = await compileCase(join(root, name), 'input.prom');
