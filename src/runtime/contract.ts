@@ -134,6 +134,8 @@ export interface PublisherSchema<Hooks = unknown, Virtuals = unknown> {
   readonly embedded: Readonly<Record<string, EmbeddedDescriptor>>;
   readonly bind: (tx: PublisherTransaction) => Hooks;
   readonly validate: PayloadValidators;
+  /** What the publisher needs of its database (its published tables, the outbox): checked before it writes. */
+  readonly tables?: readonly RequiredTable[];
 }
 
 export interface SubscribedAttributeDescriptor {
@@ -166,6 +168,38 @@ export interface ObserverDescriptor {
   readonly attributes: readonly string[];
 }
 
+/** A column kind as the routes name it; arrays and embedded documents are 'json'. */
+export type ColumnKind =
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'boolean'
+  | 'date'
+  | 'timestamp'
+  | 'uuid'
+  | 'json'
+  | 'enum';
+
+export interface RequiredColumn {
+  readonly name: string;
+  readonly kind: ColumnKind;
+  readonly nullable: boolean;
+  /** The generated migration that adds it; absent for the app's own columns. */
+  readonly migration?: string;
+}
+
+export interface RequiredTable {
+  readonly name: string;
+  /** outbox, versions: the runtime's; published: the app's own table; subscribed: a subscription's. */
+  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed';
+  /** Created and altered by the generated migrations; false for published and opted-out tables. */
+  readonly managed: boolean;
+  readonly columns: readonly RequiredColumn[];
+}
+
 /** A JSON Schema validator (see `lazyValidators`); `errors` is set after a failed call. */
 export interface CompiledValidator {
   (data: unknown): boolean;
@@ -190,6 +224,8 @@ export interface SubscriberSchema<Callbacks = unknown> {
   /** Every binding of the app's queue, sorted. */
   readonly bindings: readonly string[];
   readonly validate: PayloadValidators;
+  /** What the subscriber needs of its database (the versions, its tables): checked before it consumes. */
+  readonly tables?: readonly RequiredTable[];
 }
 
 /** What an observer callback receives. */
