@@ -3,7 +3,7 @@
  * mistake in the command line or the config (fix it, do not restart) from a service that is
  * away (restart later).
  */
-import { ConnectionError, CredentialsError, SettingError, TopologyError } from '../common/errors.js';
+import { ConnectionError, CredentialsError, SchemaError, SettingError, TopologyError } from '../common/errors.js';
 
 export const exitCodes = {
   ok: 0,
@@ -13,7 +13,10 @@ export const exitCodes = {
   usage: 64,
   /** RabbitMQ, Redis or the database cannot be reached. */
   unavailable: 69,
-  /** The config is missing or wrong (credentials a service refused included), or the app's generated code is not there. */
+  /**
+   * The config is missing or wrong (credentials a service refused included), the app's generated
+   * code is not there, or its database lacks a table or column it needs.
+   */
   config: 78,
 } as const;
 
@@ -25,7 +28,7 @@ export class ConfigError extends Error {
 /** The exit code of a command that failed with `error`. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CredentialsError) return exitCodes.config;
-  if (error instanceof TopologyError) return exitCodes.config;
+  if (error instanceof TopologyError || error instanceof SchemaError) return exitCodes.config;
   if (error instanceof ConnectionError) return exitCodes.unavailable;
   if (error instanceof ConfigError || error instanceof SettingError) return exitCodes.config;
   return exitCodes.failure;

@@ -7,6 +7,7 @@ import type { Output } from './output.js';
 import type { Shard } from './arguments.js';
 import { configVirtuals } from './hooks.js';
 import { type RuntimeOptions, withAppRuntime } from './runtime.js';
+import { requireSchemaTables } from './tables.js';
 
 export interface PublishOptions extends RuntimeOptions {
   readonly to?: string;
@@ -24,6 +25,7 @@ export interface PublishOptions extends RuntimeOptions {
 export function publish(selections: readonly string[], options: PublishOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
+    await requireSchemaTables(runtime, schema);
     const publisher: Publisher<unknown, unknown> = opened.add(
       new Publisher({
         schema,

@@ -4,7 +4,7 @@ import { configVirtuals } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
-import { relayTables, requireTables } from './tables.js';
+import { requireSchemaTables } from './tables.js';
 
 /**
  * `promiscuous relay`: publishes the outbox of the app's database on its own, for rows that
@@ -18,7 +18,7 @@ export function relay(
 ): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: PublisherSchema }>('publisher');
-    await requireTables(runtime, relayTables);
+    await requireSchemaTables(runtime, schema);
     const log = runtime.logger.child({ app: runtime.app, component: 'cli' });
     opened.add(await metricsServer(options.metricsPort, log, () => runtimeChecks(runtime)), (stop) => stop());
     const publisher = opened.add(

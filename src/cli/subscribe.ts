@@ -6,7 +6,7 @@ import { configCallbacks } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
-import { requireTables, subscriberTables } from './tables.js';
+import { requireSchemaTables } from './tables.js';
 
 export interface SubscribeOptions extends RuntimeOptions {
   readonly prefetch?: number;
@@ -25,7 +25,7 @@ export interface SubscribeOptions extends RuntimeOptions {
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
-    await requireTables(runtime, subscriberTables(schema));
+    await requireSchemaTables(runtime, schema);
     const { logger } = runtime;
     const log = logger.child({ app: runtime.app, component: 'cli' });
     const namespace = `${runtime.settings.namespace}:${runtime.app}`;

@@ -46,3 +46,11 @@ export class Unprocessable extends Error {
 export class SettingError extends Error {
   override readonly name = 'SettingError';
 }
+
+/**
+ * The app's database lacks a table or column the runtime needs, or has one of a type it
+ * cannot use: the message names each, and the migration that adds it; retrying will not help.
+ */
+export class SchemaError extends Error {
+  override readonly name = 'SchemaError';
+}

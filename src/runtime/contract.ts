@@ -134,6 +134,8 @@ export interface PublisherSchema<Hooks = unknown, Virtuals = unknown> {
   readonly embedded: Readonly<Record<string, EmbeddedDescriptor>>;
   readonly bind: (tx: PublisherTransaction) => Hooks;
   readonly validate: PayloadValidators;
+  /** What the publisher needs of its database (its published tables, the outbox): checked before it writes. */
+  readonly tables?: readonly RequiredTable[];
 }
 
 export interface SubscribedAttributeDescriptor {
@@ -223,6 +225,8 @@ export interface SubscriberSchema<Callbacks = unknown> {
   /** Every binding of the app's queue, sorted. */
   readonly bindings: readonly string[];
   readonly validate: PayloadValidators;
+  /** What the subscriber needs of its database (the versions, its tables): checked before it consumes. */
+  readonly tables?: readonly RequiredTable[];
 }
 
 /** What an observer callback receives. */

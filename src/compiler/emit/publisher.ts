@@ -58,6 +58,7 @@ function imports(app: App): Statement[] {
       'promiscuous/runtime',
     ),
     importValues(['bindEphemeral', 'bindModel'], 'promiscuous/runtime'),
+    importNamespace('migrations', './migrations.js'),
     importNamespace('validators', './validators.js'),
     constant('app', literal(app.name), 'The publishing app.'),
   ];
@@ -153,6 +154,7 @@ function schema(app: App): Statement {
           ),
         )}`,
       ])}`,
+      "tables: migrations.tables.filter((t) => t.role === 'published' || t.role === 'outbox')",
     ]),
     `Everything the runtime needs to publish app \`${app.name}\`.`,
     'PublisherSchema<Hooks, Virtuals>',

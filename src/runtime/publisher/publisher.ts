@@ -6,6 +6,7 @@ import type { Consumer, OutgoingMessage, Transport } from '../../transport/trans
 import type { EphemeralDescriptor, Id, ModelDescriptor, PublisherSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
 import type { Database, OutboxInsert } from '../db/database.js';
+import { requireTables } from '../db/schema-check.js';
 import type { Session } from '../db/session.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
@@ -91,6 +92,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
   private readonly log: Logger;
+  private checked: Promise<void> | undefined;
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     const logger = guardedLogger(options.logger ?? silentLogger);
@@ -136,6 +138,23 @@ export class Publisher<Hooks, Virtuals = unknown> {
     }
   }
 
+  /**
+   * Resolves once the app's database has every table and column the publisher writes, of types
+   * that hold their values (the generated schema's `tables`); rejects with a SchemaError naming
+   * each problem and the migration that adds it. Await it at start to refuse to start; the
+   * first transaction or sync waits for it anyway. A failed check is made again on the next
+   * call, so running the migration is enough.
+   */
+  ready(): Promise<void> {
+    const { tables, app } = this.options.schema;
+    if (!tables) return Promise.resolve();
+    this.checked ??= requireTables(this.options.knex, app, tables).catch((error: unknown) => {
+      this.checked = undefined;
+      throw error;
+    });
+    return this.checked;
+  }
+
   /** A published model, by name. */
   model(name: string): ModelDescriptor {
     return this.publications.model(name);
@@ -176,6 +195,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     gone: readonly string[] = [],
     to?: string,
   ): Promise<void> {
+    await this.ready();
     const messages: OutgoingMessage[] = [];
     const send = (operations: OperationMessage[], dependencies: Dependency[]): void => {
       const outgoing = toOutgoing({ ...this.envelope(operations, dependencies), context: null });
@@ -225,6 +245,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * message as the transaction's writes, so it is never seen before them.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
+    await this.ready();
     const recorder = new Recorder(this.publications, this.database, this.watch);
     // Filled inside the transaction: a holder, since TypeScript does not follow a `let` assigned in a callback.
     const written: { row?: PendingOutboxRow | undefined } = {};

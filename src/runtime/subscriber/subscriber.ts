@@ -11,6 +11,7 @@ import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import type { ObserverCallbacks, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
+import { requireTables } from '../db/schema-check.js';
 import type { Envelope } from '../envelope.js';
 import { RecoveryError } from '../../common/errors.js';
 import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
@@ -162,6 +163,8 @@ export class Subscriber<Callbacks = unknown> {
 
   async start(): Promise<void> {
     const { schema } = this.options;
+    // Before the first message: a missing table would fail every one of them.
+    if (schema.tables) await requireTables(this.options.knex, schema.app, schema.tables);
     const prefetch = this.options.prefetch ?? 5;
     this.consumer = await this.options.transport.consume(
       schema.app,
