@@ -3,6 +3,7 @@
 // Routes hash: sha256:42855d5d6e4fb567
 
 import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The subscribing app. */
@@ -82,4 +83,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       FulfilmentOrder: validators.validateSubscribedFulfilmentOrder,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
 };

@@ -4,6 +4,7 @@
 
 import type { EmbeddedDescriptor, EphemeralDescriptor, EphemeralHook, Json, ModelDescriptor, ModelHooks, PublisherSchema, PublisherTransaction } from 'promiscuous/runtime';
 import { bindEphemeral, bindModel } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The publishing app. */
@@ -342,4 +343,5 @@ export const schema: PublisherSchema<Hooks, Virtuals> = {
       UserEvent: validators.validatePublishedUserEvent,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'published' || t.role === 'outbox'),
 };

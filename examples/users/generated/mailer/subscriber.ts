@@ -3,6 +3,7 @@
 // Routes hash: sha256:e0c9a9c417a9f5e8
 
 import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The subscribing app. */
@@ -46,4 +47,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       Recipient: validators.validateSubscribedRecipient,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
 };

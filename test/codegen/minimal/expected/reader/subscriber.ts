@@ -3,6 +3,7 @@
 // Routes hash: sha256:96c75e51094f8e24
 
 import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The subscribing app. */
@@ -47,4 +48,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       Post: validators.validateSubscribedPost,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
 };

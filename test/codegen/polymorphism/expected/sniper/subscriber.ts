@@ -3,6 +3,7 @@
 // Routes hash: sha256:e7344c98d72c7fc8
 
 import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The subscribing app. */
@@ -70,4 +71,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       User: validators.validateSubscribedUser,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
 };

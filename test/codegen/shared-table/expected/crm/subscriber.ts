@@ -3,6 +3,7 @@
 // Routes hash: sha256:a251c020ac39deec
 
 import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
 /** The subscribing app. */
@@ -83,4 +84,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       Signup: validators.validateSubscribedSignup,
     },
   },
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
 };
