@@ -4,13 +4,18 @@
  * every NOT NULL column the runtime would write a null into; it passes the tables the
  * generated migrations make, and lets through what merely differs (a wider type).
  */
+import amqp from 'amqplib';
 import type { Knex } from 'knex';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SchemaError } from '../../src/common/errors.js';
 import type { ColumnKind, RequiredColumn, RequiredTable } from '../../src/runtime/contract.js';
 import { checkTables, requireTables } from '../../src/runtime/db/schema-check.js';
-import { database, type Dialect } from '../helpers/services.js';
+import { crowdtapTables } from '../../examples/users/schema.js';
+import { Publisher, Subscriber } from '../../src/runtime/index.js';
+import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { amqpUrl, database, type Dialect, randomName } from '../helpers/services.js';
+import { connectTransport, removeNamespace } from '../helpers/world.js';
 
 const dialects: readonly Dialect[] = ['postgres', 'mariadb', 'sqlite'];
 
@@ -167,6 +172,71 @@ test('requireTables throws one SchemaError that says what to run, or what to fix
     assert.match((byHand as Error).message, /fix these tables \(they are the app’s own/);
     await requireTables(db.knex, 'sniper', []);
   } finally {
+    await db.drop();
+  }
+});
+
+test('a publisher writes nothing before its migration ran, and writes once it did', async () => {
+  const db = await database('sqlite');
+  const transport = await connectTransport(randomName('prom'));
+  const publisher = new Publisher({ schema: crowdtap, knex: db.knex, transport, virtuals, relay: false });
+  try {
+    await db.knex.schema.createTable('organizations', (t) => {
+      t.integer('id').primary();
+      t.string('name').notNullable();
+    });
+    const refused = await publisher
+      .transaction((tx) => tx.Organization.create({ id: 1, name: 'Jedi Order' }))
+      .catch((e: unknown) => e);
+    assert.instance(refused, SchemaError);
+    assert.match(
+      (refused as Error).message,
+      /table `promiscuous_outbox` is missing \(migration \d{14}_\w+\.ts adds it\)/,
+    );
+    assert.match((refused as Error).message, /column `organizations._v` is missing \(migration/);
+    assert.match((refused as Error).message, /table `users` is missing\n/);
+    assert.equal(await db.knex('organizations').select(), [], 'the refused transaction wrote nothing');
+    assert.instance(await publisher.ready().catch((e: unknown) => e), SchemaError);
+    // The app's own tables, then the generated migrations: the same publisher now writes.
+    await db.knex.schema.dropTable('organizations');
+    await crowdtapTables(db.knex);
+    await publisher.ready();
+    await publisher.transaction(async (tx) => {
+      await tx.Organization.create({ id: 1, name: 'Jedi Order' });
+      await tx.User.create(newUser('Yoda'));
+    });
+    assert.is((await db.knex('promiscuous_outbox').select()).length, 1);
+  } finally {
+    await publisher.close();
+    await transport.close();
+    await db.drop();
+  }
+});
+
+test('a subscriber whose database lacks its tables does not start consuming', async () => {
+  const db = await database('postgres');
+  const namespace = randomName('prom');
+  const transport = await connectTransport(namespace);
+  const subscriber = new Subscriber({ schema: sniper, knex: db.knex, transport });
+  try {
+    const refused = await subscriber.start().catch((e: unknown) => e);
+    assert.instance(refused, SchemaError);
+    assert.match((refused as Error).message, /table `members` is missing \(migration \d{14}_\w+\.ts adds it\)/);
+    // No consumer was made: the app's queue was never declared.
+    const connection = await amqp.connect(amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      // A lookup of a missing queue closes the channel: that is the answer, not a failure.
+      channel.on('error', () => undefined);
+      const lookup = await channel.checkQueue(`${namespace}.sniper`).catch((e: { code?: number }) => e.code);
+      assert.is(lookup, 404);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+  } finally {
+    await subscriber.stop();
+    await transport.close();
+    await removeNamespace(namespace, 'sniper');
     await db.drop();
   }
 });

@@ -5,7 +5,7 @@
  * real services; the apps' databases are PostgreSQL (the project installs no SQLite driver).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import amqp, { type Channel } from 'amqplib';
@@ -20,10 +20,19 @@ import { amqpUrl, eventually, queueExpiresMs, randomName } from '../helpers/serv
 let project = '';
 let users = '';
 const postgres = { host: '127.0.0.1', user: 'postgres', database: 'test' };
-/** A schema with sniper's tables, one with none and one lacking a column, each the search path of a database URL. */
+/**
+ * A schema with sniper's tables, one with none, one lacking a column and one with a column of a
+ * type that cannot hold its values, each the search path of a database URL.
+ */
 const sniperSchema = randomName('sniper');
 const emptySchema = randomName('empty');
 const lackingSchema = randomName('lacking');
+const mistypedSchema = randomName('mistyped');
+const schemas = [sniperSchema, emptySchema, lackingSchema, mistypedSchema];
+/** The generated migration that makes sniper's tables, as the check names it. */
+const sniperMigration = readdirSync(new URL('../../examples/users/generated/sniper/migrations', import.meta.url)).find(
+  (f) => f.endsWith('.ts'),
+);
 const databaseUrl = (schema: string) =>
   `postgres://postgres@127.0.0.1:5432/test?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
@@ -33,15 +42,16 @@ test.before(async () => {
   cpSync(new URL('../../examples/users', import.meta.url), users, { recursive: true });
   const admin = knex({ client: 'pg', connection: postgres });
   try {
-    for (const schema of [sniperSchema, emptySchema, lackingSchema]) await admin.raw('CREATE SCHEMA ??', [schema]);
+    for (const schema of schemas) await admin.raw('CREATE SCHEMA ??', [schema]);
   } finally {
     await admin.destroy();
   }
-  for (const schema of [sniperSchema, lackingSchema]) {
+  for (const schema of [sniperSchema, lackingSchema, mistypedSchema]) {
     const db = knex({ client: 'pg', connection: postgres, searchPath: [schema] });
     try {
       await sniperTables(db);
       if (schema === lackingSchema) await db.schema.alterTable('members', (t) => t.dropColumn('contact_email'));
+      if (schema === mistypedSchema) await db.raw('ALTER TABLE members ALTER COLUMN points TYPE text');
     } finally {
       await db.destroy();
     }
@@ -51,7 +61,7 @@ test.before(async () => {
 test.after(async () => {
   const admin = knex({ client: 'pg', connection: postgres });
   try {
-    for (const schema of [sniperSchema, emptySchema, lackingSchema]) {
+    for (const schema of schemas) {
       await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
     }
   } finally {
@@ -128,14 +138,36 @@ test('a setting of the wrong kind exits with 78 naming its variable, before conn
   exitedWith(exit, 78, 'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL');
 });
 
-test('subscribe exits with 78 naming the tables its database lacks', async () => {
+test('subscribe exits with 78 naming the tables its database lacks, and the migration that adds them', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema) });
-  exitedWith(exit, 78, "sniper's database has no `members`, `organizations`, `promiscuous_versions`");
+  exitedWith(exit, 78, "sniper's database does not have what sniper needs:");
+  for (const table of ['members', 'organizations', 'promiscuous_versions']) {
+    assert.match(exit.stderr, `  - table \`${table}\` is missing (migration ${sniperMigration} adds it)`);
+  }
+  assert.match(exit.stderr, "run the app's migrations (`knex migrate:latest`");
 });
 
 test('subscribe exits with 78 naming a column a table of its lacks', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(lackingSchema) });
-  exitedWith(exit, 78, "sniper's database has no `members.contact_email`:");
+  exitedWith(exit, 78, `  - column \`members.contact_email\` is missing (migration ${sniperMigration} adds it)`);
+});
+
+test('subscribe exits with 78 naming a column whose type cannot hold its values', async () => {
+  const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(mistypedSchema) });
+  exitedWith(
+    exit,
+    78,
+    '  - column `members.points` is `text`, which cannot hold integer values: use integer, bigint, numeric',
+  );
+});
+
+test('relay exits with 78 naming the published tables and the outbox its database lacks', async () => {
+  const exit = await promiscuous(['relay', '--app', 'crowdtap'], {
+    PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema),
+  });
+  exitedWith(exit, 78, "crowdtap's database does not have what crowdtap needs:");
+  for (const table of ['organizations', 'users']) assert.match(exit.stderr, `  - table \`${table}\` is missing\n`);
+  assert.match(exit.stderr, / {2}- table `promiscuous_outbox` is missing \(migration \d{14}_\w+\.ts adds it\)/);
 });
 
 test('subscribe exits with 69 when its database cannot be reached', async () => {
