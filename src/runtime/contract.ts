@@ -169,19 +169,7 @@ export interface ObserverDescriptor {
 }
 
 /** A column kind as the routes name it; arrays and embedded documents are 'json'. */
-export type ColumnKind =
-  | 'string'
-  | 'text'
-  | 'integer'
-  | 'bigint'
-  | 'decimal'
-  | 'float'
-  | 'boolean'
-  | 'date'
-  | 'timestamp'
-  | 'uuid'
-  | 'json'
-  | 'enum';
+export type ColumnKind = Exclude<AttributeKind, 'array' | 'embedded'>;
 
 export interface RequiredColumn {
   readonly name: string;

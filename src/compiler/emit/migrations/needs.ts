@@ -3,22 +3,10 @@
  * each published table, and every subscriber table with its key, columns and foreign keys. The
  * snapshot records what the migrations made of it; the `tables` export describes it.
  */
-import type { App, FieldType, Subscription } from '../../ir/ir.js';
+import type { App, FieldType, ScalarName, Subscription } from '../../ir/ir.js';
 
 /** A column kind as the routes name it; arrays and embedded documents are `json`. */
-export type ColumnKind =
-  | 'string'
-  | 'text'
-  | 'integer'
-  | 'bigint'
-  | 'decimal'
-  | 'float'
-  | 'boolean'
-  | 'date'
-  | 'timestamp'
-  | 'uuid'
-  | 'json'
-  | 'enum';
+export type ColumnKind = ScalarName | 'enum';
 
 export interface ColumnType {
   readonly kind: ColumnKind;

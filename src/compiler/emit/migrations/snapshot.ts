@@ -4,6 +4,7 @@
  * routes need now and writes the difference as the next migration. Nothing is ever taken out:
  * what the routes no longer need stays, marked `unused`, as it stays in the database.
  */
+import { scalarNames } from '../../ir/ir.js';
 import type { ColumnKind, ColumnType } from './needs.js';
 
 export interface Made {
@@ -68,20 +69,7 @@ export function printSnapshot(snapshot: Snapshot): string {
   return `${JSON.stringify({ $comment: comment, ...snapshot }, null, 2)}\n`;
 }
 
-const kinds: readonly ColumnKind[] = [
-  'string',
-  'text',
-  'integer',
-  'bigint',
-  'decimal',
-  'float',
-  'boolean',
-  'date',
-  'timestamp',
-  'uuid',
-  'json',
-  'enum',
-];
+const kinds: readonly ColumnKind[] = [...scalarNames, 'enum'];
 
 /** Reads a snapshot; throws, naming the file and what is wrong, when it is not one. */
 export function parseSnapshot(text: string, path: string, app: string): Snapshot {
