@@ -138,6 +138,23 @@ test('a column whose type changed is not altered, and the migration says so', ()
   const text = disk.get(only(generate(routes('bigint'), disk, new Date('2026-04-01T00:00:00Z')))) as string;
   assert.match(text, '// users.score is now bigint in the routes, integer in the database: it is not altered.');
   assert.not.match(text.slice(0, text.indexOf('export async function down')), 'alterTable');
+  assert.equal(generate(routes('bigint'), disk, new Date('2026-04-02T00:00:00Z')), [], 'said once');
+  // NULL allowed later: the column is relaxed as the database holds it, never retyped.
+  const relaxed = disk.get(only(generate(routes('integer?'), disk, new Date('2026-04-03T00:00:00Z')))) as string;
+  assert.match(relaxed, "table.integer('score').nullable().alter()");
+  const again = disk.get(only(generate(routes('string?'), disk, new Date('2026-04-04T00:00:00Z')))) as string;
+  assert.match(again, '// users.score is now string in the routes, integer in the database: it is not altered.');
+});
+
+test('a subscriber key that changes stops generate, naming the way out', () => {
+  const disk: Disk = new Map();
+  const routes = (key: string) =>
+    `app crowdtap\npublish users as User { id uuid primary, name string }\napp sniper\nsubscribe User from "crowdtap/user" into members${key} { name }\n`;
+  generate(routes(''), disk);
+  assert.throws(
+    () => generate(routes(' foreign_key crowdtap_id'), disk),
+    /the key of `members` changes from `id` to `crowdtap_id`.*subscribe into a new table \(`into members_v2`\)/,
+  );
 });
 
 test('a new migration is named after the latest, even within the same second or with a clock behind', () => {

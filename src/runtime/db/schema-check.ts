@@ -117,8 +117,8 @@ function typeProblem(dialect: Dialect, column: RequiredColumn, info: ColumnInfo)
 /**
  * What the database lacks of the tables an app's processes need: missing tables and columns,
  * columns whose type cannot hold their values, and NOT NULL columns the runtime would write a
- * null into. The app's own published tables are checked for existence and type only: the app
- * writes them, not the runtime.
+ * null into. Of the app's own published tables only the columns are checked, and the type of
+ * `_v`: the app writes them, in types of its choosing.
  */
 export async function checkTables(knex: Knex, tables: readonly RequiredTable[]): Promise<TableProblem[]> {
   const dialect = dialectOf(knex);
@@ -141,6 +141,9 @@ export async function checkTables(knex: Knex, tables: readonly RequiredTable[]):
         });
         continue;
       }
+      // The app writes its own published tables, in types of its choosing: only the runtime's
+      // own columns there (`_v`) and the tables the runtime writes are held to their kinds.
+      if (table.role === 'published' && column.migration === undefined) continue;
       const type = typeProblem(dialect, column, info);
       if (type) problems.push({ ...where, problem: type });
       if (table.role !== 'published' && column.nullable && !info.nullable) {
@@ -164,13 +167,18 @@ export function describeTableProblems(app: string, problems: readonly TableProbl
     const what = p.column ? `column \`${p.table}.${p.column}\`` : `table \`${p.table}\``;
     return `  - ${what} ${p.problem}${p.migration ? ` (migration ${p.migration} adds it)` : ''}`;
   });
-  const pending = problems.some((p) => p.migration !== undefined);
+  const pending = problems.filter((p) => p.migration !== undefined).length;
+  const run =
+    "run the app's migrations (`knex migrate:latest` with the generated migrations folder among its directories)";
+  const byHand = 'change the rest in a migration of your own';
   return [
     `${app}'s database does not have what ${app} needs:`,
     ...lines,
-    pending
-      ? "run the app's migrations (`knex migrate:latest` with the generated migrations folder among its directories), then start again"
-      : 'fix these tables (they are the app’s own, not made by the generated migrations), then start again',
+    pending === problems.length
+      ? `${run}, then start again`
+      : pending > 0
+        ? `${run}, ${byHand}, then start again`
+        : 'change these in a migration of your own, then start again',
   ].join('\n');
 }
 

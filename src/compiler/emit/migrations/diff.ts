@@ -6,7 +6,7 @@
  * where it would refuse the rows now written. What the routes no longer need is kept, and said
  * in a note.
  */
-import type { ColumnNeed, ForeignKeyNeed, Needs, SubscribedTableNeed } from './needs.js';
+import type { ColumnNeed, ColumnType, ForeignKeyNeed, Needs, SubscribedTableNeed } from './needs.js';
 import type { Made, Snapshot, SnapshotColumn, SnapshotForeignKey, SnapshotTable } from './snapshot.js';
 
 export type Change =
@@ -146,6 +146,13 @@ function created(need: SubscribedTableNeed, migration: string, adopt: boolean): 
 
 /** A managed table that exists: new columns, NULL where it is now allowed, notes for the rest. */
 function alter(before: SnapshotTable, need: SubscribedTableNeed, migration: string, changes: Change[]): SnapshotTable {
+  if (before.key !== undefined && (before.key !== need.key || Boolean(before.surrogate) !== need.surrogate)) {
+    // A primary key cannot be added to: the change would rebuild the table and its rows.
+    throw new Error(
+      `the key of \`${need.name}\` changes from \`${before.key}\` to \`${need.key}\`, which a generated migration cannot do (it only adds): ` +
+        `subscribe into a new table (\`into ${need.name}_v2\`), then drop \`${need.name}\` in a migration of your own`,
+    );
+  }
   const previous = before.columns ?? [];
   const columns: SnapshotColumn[] = [];
   const added: ColumnNeed[] = [];
@@ -157,13 +164,17 @@ function alter(before: SnapshotTable, need: SubscribedTableNeed, migration: stri
       columns.push({ ...c, nullable: true, migration });
       continue;
     }
-    if (old.kind !== c.kind || old.precision !== c.precision || old.scale !== c.scale) {
+    // The snapshot says what the database holds: a type the routes changed since stays, and
+    // the new one is noted once, when it first differs.
+    const { routes: said, ...made } = used(old);
+    const differs = !sameType(c, made);
+    if (differs && !sameType(c, said ?? made)) {
       changes.push({
         kind: 'note',
-        text: `${need.name}.${c.name} is now ${describe(c)} in the routes, ${describe(old)} in the database: it is not altered.`,
+        text: `${need.name}.${c.name} is now ${describe(c)} in the routes, ${describe(made)} in the database: it is not altered.`,
       });
     }
-    const now = { ...used(old), kind: c.kind, ...precision(c) };
+    const now: SnapshotColumn = differs ? { ...made, routes: { kind: c.kind, ...precision(c) } } : made;
     if (c.nullable && !old.nullable) relaxed.push(old);
     columns.push(c.nullable ? { ...now, nullable: true } : now);
   }
@@ -213,6 +224,10 @@ function keptForeignKeys(before: SnapshotTable, need: SubscribedTableNeed, chang
 
 function precision(c: ColumnNeed): Partial<ColumnNeed> {
   return c.precision === undefined ? {} : { precision: c.precision, scale: c.scale ?? 0 };
+}
+
+function sameType(a: ColumnType, b: ColumnType): boolean {
+  return a.kind === b.kind && a.precision === b.precision && (a.scale ?? 0) === (b.scale ?? 0);
 }
 
 function describe(c: Pick<ColumnNeed, 'kind' | 'precision' | 'scale'>): string {

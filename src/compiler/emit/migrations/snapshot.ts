@@ -14,9 +14,12 @@ export interface Made {
   readonly unused?: true;
 }
 
+/** A column as the migrations made it: its type is the database's, whatever the routes say since. */
 export interface SnapshotColumn extends ColumnType, Made {
   readonly name: string;
   readonly nullable: boolean;
+  /** The type the routes give it, when it differs from the one made: said once in a note, never altered. */
+  readonly routes?: ColumnType;
 }
 
 export interface SnapshotForeignKey extends Made {
