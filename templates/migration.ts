@@ -43,13 +43,20 @@ async function dropVersion(knex: Knex, name: string): Promise<void> {
   else await knex.schema.alterTable(name, (table) => table.dropColumn('_v'));
 }`;
 
-/** Runs a migration that alters columns outside a transaction: see the comment it carries. */
+/** Runs a migration that alters columns outside Knex's transaction on SQLite only: see the comment it carries. */
 export const outsideTransaction = `/**
- * Run outside a transaction: SQLite alters a column, or adds a foreign key, by rebuilding the
- * table, and Knex turns the foreign-key checks off meanwhile (rows of other tables may
- * reference it) only outside one.
+ * Run outside Knex's transaction: SQLite alters a column, or adds a foreign key, by rebuilding
+ * the table, and Knex turns the foreign-key checks off meanwhile (rows of other tables may
+ * reference it) only outside one. Every other database runs it in one of its own (\`atomically\`).
  */
 export const config = { transaction: false };`;
+
+/** The transaction a migration outside Knex's own takes on every database but SQLite. */
+export const atomicallyHelper = `/** Runs \`fn\` in a transaction, but on SQLite (see \`config\`). */
+async function atomically(knex: Knex, fn: (knex: Knex) => Promise<void>): Promise<void> {
+  if (knex.client.dialect === 'sqlite3') await fn(knex);
+  else await knex.transaction(fn);
+}`;
 
 /** Gives a table the app made before the migrations managed it the columns it lacks. */
 export const addMissingHelper = `/** The columns a table made before the migrations managed it lacks, added nullable. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   addMissingHelper,
   addVersionHelper,
+  atomicallyHelper,
   additiveNote,
   dropVersionHelper,
   outsideTransaction,
@@ -27,19 +28,24 @@ const longestName = 60;
 export function printMigration(header: string, app: string, changes: readonly Change[]): string {
   const up = changes.flatMap(upLines);
   const down = [...changes].reverse().flatMap(downLines);
+  const outside = changes.some(rebuilds);
   const helpers = [
     ...(changes.some((c) => c.kind === 'version') ? [addVersionHelper, dropVersionHelper] : []),
     ...(changes.some((c) => c.kind === 'adopt') ? [addMissingHelper] : []),
+    ...(outside ? [atomicallyHelper] : []),
   ];
+  // Outside Knex's transaction, the body takes one of its own (its `knex` is that transaction).
+  const body = (lines: readonly string[]) =>
+    indent(outside ? ['await atomically(knex, async (knex) => {', indent(lines), '});'] : lines);
   return [
     header,
     "import type { Knex } from 'knex';",
     '',
     `/**\n * ${summary(app, changes)}\n *\n * ${additiveNote}\n */`,
-    ...(changes.some(rebuilds) ? [outsideTransaction, ''] : []),
-    `export async function up(knex: Knex): Promise<void> {\n${indent(up)}\n}`,
+    ...(outside ? [outsideTransaction, ''] : []),
+    `export async function up(knex: Knex): Promise<void> {\n${body(up)}\n}`,
     '',
-    `export async function down(knex: Knex): Promise<void> {\n${indent(down.length > 0 ? down : ['// Nothing to undo.'])}\n}`,
+    `export async function down(knex: Knex): Promise<void> {\n${down.length > 0 ? body(down) : indent(['// Nothing to undo.'])}\n}`,
     ...helpers.flatMap((helper) => ['', helper]),
     '',
   ].join('\n');
