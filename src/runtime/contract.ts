@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { topicMatches } from '../common/topic.js';
 import type { Envelope } from './envelope.js';
 
@@ -228,6 +229,11 @@ export interface ObservedEvent<Attributes> {
   /** Stable across redeliveries of the same operation: use it to make side effects idempotent. */
   readonly idempotencyKey: string;
   readonly envelope: Envelope;
+  /**
+   * The apply transaction: what a callback writes through it commits with the operation and
+   * its recorded version, or rolls back with them. Do not commit or roll it back.
+   */
+  readonly trx: Knex.Transaction;
 }
 
 export type ObserverCallback<Attributes> = (event: ObservedEvent<Attributes>) => void | Promise<void>;

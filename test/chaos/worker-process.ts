@@ -22,27 +22,23 @@ import { type Callbacks, type SaleAttributes, schema } from '../fixtures/chinook
 import { recordingLogger } from '../helpers/log.js';
 import { describeOperations } from './broker.js';
 import { type Command, type DeliveryStats, event, FaultPoints, send, workerTransport } from './fault-points.js';
-import { effectsTable, replicaApp, replicaKnex, type SqliteConnection, worldFromEnv } from './world.js';
+import { effectsTable, replicaApp, replicaKnex, worldFromEnv } from './world.js';
 
 const world = worldFromEnv();
 const name = process.env.CHAOS_NAME ?? 'worker';
 const points = new FaultPoints();
 const stats: DeliveryStats = { inFlight: 0, deliveries: 0, settled: { ack: 0, defer: 0, retry: 0, park: 0 } };
 
-// A SQLite pool holds one connection, and the subscriber's transaction holds it while the
-// callbacks run: a statement on it is part of that transaction, committed or rolled back with it.
-let connection: SqliteConnection | undefined;
-const db = replicaKnex(world, (c) => (connection = c));
+const db = replicaKnex(world);
 
 const midApply = (): void => points.reached('mid-apply');
 const each: ObserverCallbacks<unknown> = { afterSave: midApply, afterDestroy: midApply, afterSync: midApply };
 
-/** The observer's side effect: its idempotency key, recorded in the apply transaction. */
-function effect(e: ObservedEvent<SaleAttributes>): void {
-  if (!connection) throw new Error('the SQLite connection is not open');
-  connection
-    .prepare(`INSERT INTO ${effectsTable} (idempotency_key, operation, quantity) VALUES (?, ?, ?)`)
-    .run(e.idempotencyKey, e.operation, e.attributes?.quantity ?? null);
+/** The observer's side effect: its idempotency key, recorded through the apply transaction. */
+async function effect(e: ObservedEvent<SaleAttributes>): Promise<void> {
+  await e
+    .trx(effectsTable)
+    .insert({ idempotency_key: e.idempotencyKey, operation: e.operation, quantity: e.attributes?.quantity ?? null });
   // Every invocation, also those whose transaction then rolled back: what a side effect outside
   // the database would see, and what its idempotency key is for.
   appendFileSync(join(world.dir, `invocations-${name}.log`), `${e.idempotencyKey} ${e.envelope.id}\n`);

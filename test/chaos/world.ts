@@ -90,7 +90,7 @@ export interface SqliteConnection {
  * The subscriber's database. Every connection enforces foreign keys (a SQLite connection does
  * not unless told) and waits for the other workers' write locks instead of failing at once.
  */
-export function replicaKnex(world: World, onConnection?: (db: SqliteConnection) => void): Knex {
+export function replicaKnex(world: World): Knex {
   return knex({
     client: 'better-sqlite3',
     connection: { filename: replicaFile(world) },
@@ -103,7 +103,6 @@ export function replicaKnex(world: World, onConnection?: (db: SqliteConnection) 
           const prepare = db.prepare.bind(db);
           db.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql);
         }
-        onConnection?.(db);
         done(null, db);
       },
     },

@@ -167,10 +167,11 @@ export class Applier {
         destroyed,
         updated_at: Date.now(),
       });
-      // Callbacks run before commit, after their row is written: if one throws, nothing is
-      // recorded and the message is retried.
+      // Callbacks run before commit, after their row is written (a callback reads it through
+      // the transaction it is given): if one throws, nothing is recorded, what it wrote rolls
+      // back, and the message is retried.
       if (plan.targets.some((target) => this.stages.callbacks.has(target))) await tx.inserts.flush();
-      for (const target of plan.targets) await this.stages.callbacks.run(target, op, envelope);
+      for (const target of plan.targets) await this.stages.callbacks.run(target, op, envelope, tx.trx);
     }
     this.stages.observer.committing(tx.trx, envelope.app, written, plans.length - written);
   }

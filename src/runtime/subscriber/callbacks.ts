@@ -1,9 +1,11 @@
 /**
  * The app's callbacks on what it applies or observes, by local name. They run in the apply
  * transaction, after their row is written and before commit: if one throws, nothing is
- * recorded and the message is retried. Each event carries a stable idempotency key for side
- * effects outside the database.
+ * recorded and the message is retried. Each event carries that transaction, for writes that
+ * must commit with the operation, and a stable idempotency key for side effects outside the
+ * database.
  */
+import type { Knex } from 'knex';
 import { SubscriberError } from '../../common/errors.js';
 import type { ObservedEvent, ObserverCallbacks, SubscriberSchema } from '../contract.js';
 import type { Envelope, OperationMessage } from '../envelope.js';
@@ -27,8 +29,8 @@ export class CallbackRunner {
     return Boolean(this.byTarget?.[target]);
   }
 
-  /** Runs the target's callbacks for an operation just written. */
-  async run(target: string, op: OperationMessage, envelope: Envelope): Promise<void> {
+  /** Runs the target's callbacks for an operation just written in `trx`. */
+  async run(target: string, op: OperationMessage, envelope: Envelope, trx: Knex.Transaction): Promise<void> {
     const callbacks = this.byTarget?.[target];
     if (!callbacks) return;
     const event: ObservedEvent<unknown> = {
@@ -39,6 +41,7 @@ export class CallbackRunner {
       attributes: op.attributes,
       idempotencyKey: `${op.endpoint}:${op.id}:${op.version}${op.operation === 'sync' ? ':sync' : ''}`,
       envelope,
+      trx,
     };
     const specific = {
       create: callbacks.afterCreate,
