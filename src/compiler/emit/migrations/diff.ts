@@ -95,15 +95,15 @@ function subscribedChanges(
   const tables: SnapshotTable[] = [];
   // A table made before the migrations managed it (the app's own, or one that may be, before
   // the snapshot) is taken over; whether it holds its keys uniquely is not known, so no foreign
-  // key points to it.
-  const adopted = new Set(
-    needs.subscribed
-      .filter((need) => {
-        const before = previous.tables.find((t) => t.name === need.name);
-        return need.managed && !before?.managed && (adopting || before !== undefined);
-      })
-      .map((need) => need.name),
-  );
+  // key points to it, now or in a later migration.
+  const taken = needs.subscribed.filter((need) => {
+    const before = previous.tables.find((t) => t.name === need.name);
+    return need.managed && !before?.managed && (adopting || before !== undefined);
+  });
+  const adopted = new Set([
+    ...taken.map((need) => need.name),
+    ...previous.tables.filter((t) => t.managed && t.adopted).map((t) => t.name),
+  ]);
   for (const table of needs.subscribed) {
     const need = { ...table, foreignKeys: table.foreignKeys.filter((fk) => !adopted.has(fk.table)) };
     const before = previous.tables.find((t) => t.name === need.name);
@@ -116,7 +116,7 @@ function subscribedChanges(
       }
       tables.push({ name: need.name, managed: false });
     } else if (!before?.managed) {
-      const adopt = adopted.has(need.name);
+      const adopt = taken.some((t) => t.name === need.name);
       changes.push(adopt ? { kind: 'adopt', table: need } : { kind: 'create', table: need, foreignKeys: [] });
       tables.push(created(need, migration, adopt));
     } else tables.push(alter(before, need, migration, changes));
@@ -135,6 +135,7 @@ function created(need: SubscribedTableNeed, migration: string, adopt: boolean): 
     name: need.name,
     managed: true,
     migration,
+    ...(adopt ? { adopted: true as const } : {}),
     key: need.key,
     surrogate: need.surrogate,
     // A table taken over may have had rows before: what it is given is nullable.

@@ -35,6 +35,8 @@ export interface SnapshotTable {
   /** Set for a managed table. */
   readonly migration?: string;
   readonly unused?: true;
+  /** Made before the migrations managed it: whether it holds its keys uniquely is not known. */
+  readonly adopted?: true;
   readonly key?: string;
   readonly surrogate?: boolean;
   readonly columns?: readonly SnapshotColumn[];
