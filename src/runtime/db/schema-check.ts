@@ -185,14 +185,20 @@ export function describeTableProblems(app: string, problems: readonly TableProbl
 /** Error codes of a database that cannot be reached, as Node's network and the drivers give them. */
 const unreachable = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN']);
 
+/** The table lists each database was found to hold: a process checks each once, however many workers ask. */
+const passed = new WeakMap<Knex, WeakSet<readonly RequiredTable[]>>();
+
 /**
  * Throws a SchemaError naming every problem, if there is one; a ConnectionError when the
- * database cannot be reached.
+ * database cannot be reached. A list that passed is not checked again on the same Knex.
  */
 export async function requireTables(knex: Knex, app: string, tables: readonly RequiredTable[]): Promise<void> {
+  if (passed.get(knex)?.has(tables)) return;
   const problems = await checkTables(knex, tables).catch((error: NodeJS.ErrnoException) => {
     if (!unreachable.has(String(error.code)) && error.name !== 'KnexTimeoutError') throw error;
     throw new ConnectionError(`cannot reach ${app}'s database (${error.message})`, { cause: error });
   });
   if (problems.length > 0) throw new SchemaError(describeTableProblems(app, problems));
+  const lists = passed.get(knex) ?? new WeakSet();
+  passed.set(knex, lists.add(tables));
 }

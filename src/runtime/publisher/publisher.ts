@@ -92,7 +92,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
   private readonly log: Logger;
-  private checked: Promise<void> | undefined;
+  /** Whether `ready()` passed: writes then skip it. */
+  private verified = false;
 
   constructor(private readonly options: PublisherOptions<Hooks, Virtuals>) {
     const logger = guardedLogger(options.logger ?? silentLogger);
@@ -145,14 +146,10 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * first transaction or sync waits for it anyway. A failed check is made again on the next
    * call, so running the migration is enough.
    */
-  ready(): Promise<void> {
+  async ready(): Promise<void> {
     const { tables, app } = this.options.schema;
-    if (!tables) return Promise.resolve();
-    this.checked ??= requireTables(this.options.knex, app, tables).catch((error: unknown) => {
-      this.checked = undefined;
-      throw error;
-    });
-    return this.checked;
+    if (tables) await requireTables(this.options.knex, app, tables);
+    this.verified = true;
   }
 
   /** A published model, by name. */
@@ -195,7 +192,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     gone: readonly string[] = [],
     to?: string,
   ): Promise<void> {
-    await this.ready();
+    if (!this.verified) await this.ready();
     const messages: OutgoingMessage[] = [];
     const send = (operations: OperationMessage[], dependencies: Dependency[]): void => {
       const outgoing = toOutgoing({ ...this.envelope(operations, dependencies), context: null });
@@ -245,7 +242,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * message as the transaction's writes, so it is never seen before them.
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
-    await this.ready();
+    if (!this.verified) await this.ready();
     const recorder = new Recorder(this.publications, this.database, this.watch);
     // Filled inside the transaction: a holder, since TypeScript does not follow a `let` assigned in a callback.
     const written: { row?: PendingOutboxRow | undefined } = {};
