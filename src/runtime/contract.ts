@@ -39,6 +39,73 @@ export interface AttributeDescriptor {
   readonly many?: boolean;
   /** Private columns are read for virtual attributes but never published. */
   readonly private?: boolean;
+  /**
+   * A derived attribute: its value comes from related rows. It is stored in `column` (which
+   * the generated migrations add) and the publisher keeps it current; the app never writes it.
+   */
+  readonly derived?: Derivation;
+}
+
+/** A step along a `belongs_to` relation, from a row to the row it references. */
+export interface RelationStep {
+  /** The relation's name: the field, less a trailing `_id` (`customer_id` -> `customer`). */
+  readonly name: string;
+  /** The referencing row's column that holds the referenced key. */
+  readonly column: string;
+  /** The referenced model, its table and its key column. */
+  readonly model: string;
+  readonly table: string;
+  readonly key: string;
+}
+
+/** Columns read from the row at the end of a path of relations (the row itself when the path is empty). */
+export interface RelatedColumns {
+  readonly path: readonly RelationStep[];
+  readonly columns: readonly string[];
+}
+
+export type AggregateFunction = 'count' | 'sum' | 'min' | 'max';
+
+export type Derivation =
+  /** `from customer.name`: a column of the row a path of relations leads to; null where a relation is null. */
+  | { readonly kind: 'copy'; readonly path: readonly RelationStep[]; readonly column: string }
+  /**
+   * `virtual(use status, customer.first_name)`: the app's function of the row and its related
+   * rows. `reads` names every column it is given: the row's own (empty path) and each
+   * relation's, which the function gets nested by relation name (`related.customer.first_name`).
+   */
+  | { readonly kind: 'virtual'; readonly reads: readonly RelatedColumns[] }
+  /**
+   * `count(OrderLine)`, `sum(OrderLine.amount via order_id)`: over the rows of `table` whose
+   * `via` column holds this row's key. count and sum of no rows are 0, min and max null.
+   */
+  | {
+      readonly kind: 'aggregate';
+      readonly function: AggregateFunction;
+      readonly model: string;
+      readonly table: string;
+      readonly via: string;
+      /** The aggregated column; absent for count. */
+      readonly column?: string;
+    };
+
+/**
+ * What a change to one table can alter: a derived attribute of a subject model, the columns
+ * of the table it reads, and how a changed row leads to the subjects it alters.
+ */
+export interface DependentDescriptor {
+  /** The subject model and its derived attribute. */
+  readonly model: string;
+  readonly attribute: string;
+  /** The columns of the changed table whose change can alter the attribute; a create or destroy always can. */
+  readonly columns: readonly string[];
+  /**
+   * How a changed row leads to its subjects. `path`: the relations from the subject to this
+   * table (empty: the row is the subject); subjects are the rows whose path ends at the
+   * changed row. `via`: an aggregate's children table; the subject's key is the changed row's
+   * `via` column, before and after the change.
+   */
+  readonly reach: { readonly path: readonly RelationStep[] } | { readonly via: string };
 }
 
 export interface ModelDescriptor {
@@ -137,6 +204,18 @@ export interface PublisherSchema<Hooks = unknown, Virtuals = unknown> {
   readonly validate: PayloadValidators;
   /** What the publisher needs of its database (its published tables, the outbox): checked before it writes. */
   readonly tables?: readonly RequiredTable[];
+  /** For each table, the derived attributes a change to it can alter (derived by the compiler). */
+  readonly dependents?: Readonly<Record<string, readonly DependentDescriptor[]>>;
+  /**
+   * Every derived attribute, each after those it reads: the order the publisher refreshes
+   * them in, so that one derived from another sees its new value.
+   */
+  readonly derivations?: readonly { readonly model: string; readonly attribute: string }[];
+  /**
+   * Models whose derived attributes are refreshed after a window rather than in the writing
+   * transaction, in milliseconds (`coalesce 200ms`): a burst publishes each subject once.
+   */
+  readonly coalesce?: Readonly<Record<string, number>>;
 }
 
 export interface SubscribedAttributeDescriptor {
@@ -183,8 +262,8 @@ export interface RequiredColumn {
 /** A table an app's processes need: what the generated `migrations.ts` exports as `tables`. */
 export interface RequiredTable {
   readonly name: string;
-  /** outbox, versions: the runtime's; published: the app's own table; subscribed: a subscription's. */
-  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed';
+  /** outbox, versions, refresh: the runtime's; published: the app's own table; subscribed: a subscription's. */
+  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed' | 'refresh';
   /** Created and altered by the generated migrations; false for published and opted-out tables. */
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];
