@@ -70,6 +70,12 @@ export interface Database {
    * SQLite's transaction holds the write lock from its start.
    */
   readonly recheckUpdates: boolean;
+  /**
+   * Whether a plain read in a transaction sees the snapshot of the transaction's first read
+   * rather than the latest commits (MySQL's REPEATABLE READ): a read that must see the latest
+   * is then made a locking one.
+   */
+  readonly staleReads: boolean;
   /** The operator that says two values differ, NULL being a value like any other. */
   readonly distinctFrom: string;
   /** What makes a JSON column comparable with {@link distinctFrom} (PostgreSQL's json type has no equality). */

@@ -33,6 +33,7 @@ import { versionsTable } from './tables.js';
 const maxLockStatements = 4;
 
 export class MysqlDatabase extends PortableDatabase {
+  override readonly staleReads = true;
   /** The placeholders a transaction inserted, until it writes its versions. */
   private readonly placeholders = new WeakMap<Knex.Transaction, ObjectRef[]>();
 

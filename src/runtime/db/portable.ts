@@ -19,6 +19,7 @@ import { outboxTable, versionsTable } from './tables.js';
 export class PortableDatabase implements Database {
   readonly locksRows: boolean = true;
   readonly recheckUpdates: boolean = false;
+  readonly staleReads: boolean = false;
   readonly distinctFrom: string = 'IS NOT';
   readonly comparableJson: string = '';
   readonly concurrentTransactions: number = 4;

@@ -23,6 +23,7 @@ export class PostgresDatabase implements Database {
   readonly locksRows = true;
   readonly returnsRows = true;
   readonly recheckUpdates = true;
+  readonly staleReads = false;
   readonly distinctFrom = 'IS DISTINCT FROM';
   readonly comparableJson = '::jsonb';
   readonly concurrentTransactions = 4;

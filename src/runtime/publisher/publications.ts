@@ -17,6 +17,7 @@ export class Publications {
   private readonly columns = new Map<string, AttributeDescriptor[]>();
   private readonly published = new Map<string, ReadonlySet<string>>();
   private readonly json = new Map<string, ReadonlySet<string>>();
+  private readonly derived = new Map<string, ReadonlySet<string>>();
 
   /** Throws when `virtuals` lack a function the routes need, or hold one they do not declare. */
   constructor(
@@ -75,7 +76,7 @@ export class Publications {
     const out: Record<string, unknown> = {};
     for (const attribute of model.attributes) {
       if (attribute.private) continue;
-      if (attribute.uses !== undefined) {
+      if (attribute.uses !== undefined && !attribute.derived) {
         const fn = this.virtualFunction(model, attribute.name);
         out[attribute.name] = toWire(attribute.kind, fn(row as never));
       } else {
@@ -85,7 +86,8 @@ export class Publications {
     return out;
   }
 
-  private virtualFunction(model: ModelDescriptor, name: string): (row: never) => unknown {
+  /** The app's function of a virtual attribute (a subtype's own first). */
+  virtualFunction(model: ModelDescriptor, name: string): (row: never) => unknown {
     for (const type of model.types) {
       const fn = this.virtuals[type]?.[name];
       if (fn) return fn;
@@ -118,6 +120,16 @@ export class Publications {
     return columns;
   }
 
+  /** The columns of a table that hold derived attributes, which only the publisher writes. */
+  derivedColumns(table: string): ReadonlySet<string> {
+    let columns = this.derived.get(table);
+    if (!columns) {
+      columns = new Set(this.tableAttributes(table).flatMap((a) => (a.derived && a.column ? [a.column] : [])));
+      this.derived.set(table, columns);
+    }
+    return columns;
+  }
+
   /** The columns of a table that hold JSON (JSON, array and embedded attributes). */
   jsonColumns(table: string): ReadonlySet<string> {
     let columns = this.json.get(table);
@@ -141,11 +153,12 @@ export class Publications {
 export function virtualsProblems(schema: PublisherSchema<unknown, unknown>, virtuals: VirtualFunctions): string[] {
   const { models } = schema;
   const declared = (type: string, name: string): boolean =>
-    models[type]?.attributes.some((a) => a.name === name && a.uses !== undefined) ?? false;
+    models[type]?.attributes.some((a) => a.name === name && isVirtual(a)) ?? false;
   const missing = new Set<string>();
   for (const model of Object.values(models)) {
-    for (const { name, uses } of model.attributes) {
-      if (uses === undefined || model.types.some((type) => typeof virtuals[type]?.[name] === 'function')) continue;
+    for (const attribute of model.attributes) {
+      const { name } = attribute;
+      if (!isVirtual(attribute) || model.types.some((type) => typeof virtuals[type]?.[name] === 'function')) continue;
       const owner = [...model.types].reverse().find((type) => declared(type, name)) ?? model.name;
       missing.add(`no function for ${owner}.${name}`);
     }
@@ -157,11 +170,16 @@ export function virtualsProblems(schema: PublisherSchema<unknown, unknown>, virt
       unknown.push(`${type} is not a model of ${schema.app} (it has ${Object.keys(models).join(', ')})`);
       continue;
     }
-    const known = model.attributes.filter((a) => a.uses !== undefined).map((a) => a.name);
+    const known = model.attributes.filter(isVirtual).map((a) => a.name);
     for (const name of Object.keys(functions)) {
       if (known.includes(name)) continue;
       unknown.push(`${type}.${name} is not a virtual attribute (${type} has ${known.join(', ') || 'none'})`);
     }
   }
   return [...missing, ...unknown];
+}
+
+/** Whether the app supplies the attribute's function: a virtual attribute, of its own row or derived. */
+function isVirtual(attribute: AttributeDescriptor): boolean {
+  return attribute.uses !== undefined || attribute.derived?.kind === 'virtual';
 }

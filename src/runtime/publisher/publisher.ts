@@ -14,6 +14,10 @@ import { errorText, guardedLogger, type Logger, silentLogger } from '../../commo
 import type { Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';
+import { keyPages, takeDue } from './derived/backfill.js';
+import { DerivedChanges } from './derived/changes.js';
+import { Refresher, refreshInterval } from './derived/refresher.js';
+import type { DerivedFunction } from './derived/compute.js';
 import { dependenciesOn, endpointKey, mergeDependencies, referencedOf, relationDependencies } from './dependencies.js';
 import { Publications, type VirtualFunctions } from './publications.js';
 import { RawWriteWatch } from './raw-writes.js';
@@ -65,6 +69,16 @@ export interface Context {
   readonly userId?: string;
 }
 
+/** How a transaction refreshes derived attributes beyond those its writes alter. */
+interface RefreshRound {
+  /** Coalescing models whose subjects are refreshed now rather than marked. */
+  readonly due?: ReadonlySet<string>;
+  /** The refresher's round: it gives way to writers (see `ComputeContext.givesWay`). */
+  readonly givesWay?: boolean;
+  /** Runs after the refresh, before the outbox row: the round removes the marks it settled. */
+  readonly settle?: () => Promise<void>;
+}
+
 /** A transaction's outbox row before it is inserted, with the route the relay publishes it by. */
 interface PendingOutboxRow {
   readonly insert: OutboxInsert;
@@ -85,6 +99,8 @@ interface ContextState {
  */
 export class Publisher<Hooks, Virtuals = unknown> {
   readonly relay: Relay | undefined;
+  /** Refreshes the subjects of coalescing models once due, where the relay runs. */
+  readonly refresher: Refresher | undefined;
   private readonly contexts = new AsyncLocalStorage<ContextState>();
   private readonly host: string;
   private readonly database: Database;
@@ -99,6 +115,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const logger = guardedLogger(options.logger ?? silentLogger);
     this.log = logger.child({ app: options.schema.app, component: 'publisher' });
     this.host = options.host ?? hostname();
+    this.coalescing = new Set(Object.keys(options.schema.coalesce ?? {}));
     this.database = databaseOf(options.knex);
     this.publications = new Publications(
       options.schema as PublisherSchema<unknown, unknown>,
@@ -126,6 +143,17 @@ export class Publisher<Hooks, Virtuals = unknown> {
             logger,
             ...(options.metrics ? { metrics: options.metrics } : {}),
           });
+    const windows = Object.values(options.schema.coalesce ?? {});
+    if (this.relay && windows.length > 0) {
+      this.refresher = new Refresher(
+        () => this.refreshDue(),
+        refreshInterval(windows),
+        (error) => {
+          this.log.error({ err: error }, 'a refresh of coalesced derived attributes failed: it is tried again');
+          this.report(error);
+        },
+      );
+    }
     if (options.answerResync ?? this.relay !== undefined) {
       this.responder = answerResyncRequests({
         app: options.schema.app,
@@ -243,12 +271,26 @@ export class Publisher<Hooks, Virtuals = unknown> {
    */
   async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
     if (!this.verified) await this.ready();
-    const recorder = new Recorder(this.publications, this.database, this.watch);
+    return this.recorded((recorder) => fn(this.options.schema.bind(recorder)));
+  }
+
+  /**
+   * Runs `work` in a publisher transaction: what it writes through the recorder, and the
+   * derived attributes that alters, go to the outbox in the same transaction. `due`:
+   * coalescing models whose subjects are refreshed now rather than marked.
+   */
+  private async recorded<T>(
+    work: (recorder: Recorder, session: Session) => Promise<T>,
+    refresh: RefreshRound = {},
+  ): Promise<T> {
+    const recorder = this.recorder();
     // Filled inside the transaction: a holder, since TypeScript does not follow a `let` assigned in a callback.
     const written: { row?: PendingOutboxRow | undefined } = {};
     const { value, outboxId } = await this.database.outboxTransaction(async (session) => {
       recorder.begin(session);
-      const value = await fn(this.options.schema.bind(recorder));
+      const value = await work(recorder, session);
+      await recorder.refresh(this.schema, this.derivedFunction, refresh);
+      await refresh.settle?.();
       recorder.end();
       written.row = await this.outboxRow(recorder, session);
       return { value, outbox: written.row?.insert };
@@ -260,6 +302,57 @@ export class Publisher<Hooks, Virtuals = unknown> {
     }
     return value;
   }
+
+  /**
+   * Refreshes the subjects of coalescing models that are due, in one transaction: resolves to
+   * how many it took (the refresher runs it every few milliseconds while the relay runs).
+   */
+  async refreshDue(): Promise<number> {
+    if (!this.verified) await this.ready();
+    const round: { taken: number; settle?: () => Promise<void> } = { taken: 0 };
+    await this.recorded(
+      async (recorder, session) =>
+        Object.assign(round, await takeDue(session, recorder, this.options.schema.coalesce ?? {})),
+      {
+        due: this.coalescing,
+        givesWay: true,
+        settle: () => round.settle?.() ?? Promise.resolve(),
+      },
+    );
+    return round.taken;
+  }
+
+  /**
+   * Recomputes the derived attributes of a model's rows, all of them or those `which` names,
+   * in transactions of {@link refreshBatch} rows, publishing those whose value changes: after
+   * a migration adds a derived attribute, whose column is empty until then. Resolves to the
+   * number of rows refreshed.
+   */
+  async refresh(model: ModelDescriptor | string, which?: readonly Id[]): Promise<number> {
+    if (!this.verified) await this.ready();
+    const { table, primaryKey } = typeof model === 'string' ? this.model(model) : model;
+    let done = 0;
+    for await (const keys of keyPages(this.options.knex, table, primaryKey.column, which)) {
+      await this.recorded(async (recorder) => recorder.markDerived(table, keys), { due: this.coalescing });
+      done += keys.length;
+    }
+    return done;
+  }
+
+  /** The models whose derived attributes coalesce. */
+  private readonly coalescing: ReadonlySet<string>;
+
+  /** A recorder for one transaction's writes. */
+  private recorder(): Recorder {
+    return new Recorder(this.publications, this.database, this.watch, new DerivedChanges(this.schema));
+  }
+
+  private get schema(): PublisherSchema<unknown, unknown> {
+    return this.options.schema as PublisherSchema<unknown, unknown>;
+  }
+
+  private readonly derivedFunction = (model: ModelDescriptor, attribute: string): DerivedFunction =>
+    this.publications.virtualFunction(model, attribute) as unknown as DerivedFunction;
 
   /** The outbox row of a transaction's operations, with their dependencies; none when it wrote nothing published. */
   private async outboxRow(recorder: Recorder, session: Session): Promise<PendingOutboxRow | undefined> {
@@ -324,6 +417,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
 
   async close(): Promise<void> {
     await (await this.responder)?.stop();
+    await this.refresher?.stop();
     await this.relay?.stop();
   }
 }

@@ -4,13 +4,24 @@
  * the dependencies of what it read) that the transaction's message carries.
  */
 import { randomUUID } from 'node:crypto';
-import type { EphemeralDescriptor, FindOptions, Id, ModelDescriptor, PublisherTransaction } from '../contract.js';
+import type {
+  AttributeDescriptor,
+  EphemeralDescriptor,
+  FindOptions,
+  Id,
+  ModelDescriptor,
+  PublisherSchema,
+  PublisherTransaction,
+} from '../contract.js';
 import type { Database } from '../db/database.js';
 import type { Session } from '../db/session.js';
 import type { Dependency, OperationMessage } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { columnValues, sameWire, toWire } from '../values.js';
 import { endpointKey, type RowOf } from './dependencies.js';
+import type { DerivedChanges } from './derived/changes.js';
+import type { DerivedFunction } from './derived/compute.js';
+import { refreshDerived } from './derived/refresh.js';
 import type { Publications } from './publications.js';
 import type { RawWriteWatch } from './raw-writes.js';
 
@@ -21,12 +32,15 @@ export class Recorder implements PublisherTransaction {
   readonly written: RowOf[] = [];
   /** Objects written or read: their relations need no other version read. */
   readonly known = new Set<string>();
+  /** Rows (by table and key) this transaction gave a new version: a derived refresh keeps it. */
+  private readonly versioned = new Set<string>();
   private current: Session | undefined;
 
   constructor(
     private readonly publications: Publications,
     private readonly database: Database,
     private readonly watch: RawWriteWatch,
+    private readonly changes: DerivedChanges,
   ) {}
 
   begin(session: Session): void {
@@ -46,6 +60,7 @@ export class Recorder implements PublisherTransaction {
     model: ModelDescriptor,
     values: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown>> {
+    this.refuseDerived(model, values);
     const row: Record<string, unknown> = {
       ...columnValues(this.publications.tableAttributes(model.table), values),
       _v: 1,
@@ -66,6 +81,7 @@ export class Recorder implements PublisherTransaction {
     const id = row[key] ?? created?.[key];
     if (!created) throw new PublisherError(`${model.name} ${String(id)} was inserted but cannot be read back`);
     this.record(model, created, 'create', 1);
+    this.changes.wrote(model.table, undefined, created);
     return created;
   }
 
@@ -74,12 +90,26 @@ export class Recorder implements PublisherTransaction {
     id: Id,
     patch: Readonly<Record<string, unknown>>,
   ): Promise<Record<string, unknown> | undefined> {
+    this.refuseDerived(model, patch);
     // Undefined values write nothing (as Knex leaves them out).
     const writes = Object.fromEntries(
       Object.entries(columnValues(this.publications.tableAttributes(model.table), patch)).filter(
         ([, v]) => v !== undefined,
       ),
     );
+    const columns = new Set(Object.keys(writes));
+    // A child moved between aggregates alters its old parent too: read it before the write.
+    const moved = this.changes.needsBefore(model.table, columns) ? await this.read(model, id, true) : undefined;
+    const row = await this.writeUpdate(model, id, writes);
+    if (row && this.changes.feeds(model.table)) this.changes.wrote(model.table, moved, row, columns);
+    return row;
+  }
+
+  private async writeUpdate(
+    model: ModelDescriptor,
+    id: Id,
+    writes: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown> | undefined> {
     if (this.database.returnsRows && Object.keys(writes).length > 0) return this.updateReturning(model, id, writes);
     const before = await this.read(model, id, true);
     if (!before) return undefined;
@@ -158,6 +188,7 @@ export class Recorder implements PublisherTransaction {
     }
     if (!before) return false;
     this.record(model, before, 'destroy', Number(before._v ?? 0) + 1);
+    this.changes.wrote(model.table, before, undefined);
     return true;
   }
 
@@ -196,6 +227,95 @@ export class Recorder implements PublisherTransaction {
     this.operations.push(ephemeralOperation(ephemeral, attributes));
   }
 
+  /**
+   * Refreshes the derived attributes the transaction's writes may have altered, before its
+   * outbox row is written. `due`: coalescing models refreshed now (by the refresher).
+   */
+  async refresh(
+    schema: PublisherSchema<unknown, unknown>,
+    virtual: (model: ModelDescriptor, attribute: string) => DerivedFunction,
+    { due, givesWay }: { readonly due?: ReadonlySet<string>; readonly givesWay?: boolean } = {},
+  ): Promise<void> {
+    if (!this.changes.pending) return;
+    const { locksRows, staleReads } = this.database;
+    const compute = { session: this.session, models: schema.models, virtual, locksRows, staleReads, givesWay };
+    const now = Date.now();
+    await refreshDerived({ schema, compute, changes: this.changes, target: this, now, ...(due ? { due } : {}) });
+  }
+
+  /** Marks rows of a table for a refresh of their derived attributes at the end of the transaction. */
+  markDerived(table: string, keys: readonly unknown[]): void {
+    this.changes.markRows(table, keys);
+  }
+
+  /** Marks subjects of a model (its table's rows) for a refresh at the end of the transaction. */
+  markModel(model: string, keys: readonly unknown[]): void {
+    this.changes.markRows(this.publications.model(model).table, keys);
+  }
+
+  /**
+   * Writes a derived column of subjects. A subject this transaction versioned already keeps
+   * that version, and its operation takes the new value; any other gets the next version and
+   * an update. Either way the write may alter attributes derived from this one.
+   */
+  async writeDerived(
+    model: ModelDescriptor,
+    attribute: AttributeDescriptor,
+    keys: readonly unknown[],
+    value: unknown,
+  ): Promise<void> {
+    const key = model.primaryKey.column;
+    const column = attribute.column as string;
+    const fresh = keys.filter((k) => !this.versioned.has(`${model.table}:${String(k)}`));
+    const again = keys.filter((k) => this.versioned.has(`${model.table}:${String(k)}`));
+    for (const [ids, bump] of [
+      [fresh, true],
+      [again, false],
+    ] as const) {
+      if (ids.length === 0) continue;
+      const version = bump ? ', ?? = ?? + 1' : '';
+      await this.session.raw(`UPDATE ?? SET ?? = ?${version} WHERE ?? IN (${ids.map(() => '?').join(', ')})`, [
+        model.table,
+        column,
+        value,
+        ...(bump ? ['_v', '_v'] : []),
+        key,
+        ...ids,
+      ]);
+      const rows = (await this.session.table(model.table).whereIn(key, ids as string[])) as Record<string, unknown>[];
+      for (const row of rows) {
+        if (bump) this.record(model, row, 'update', Number(row._v));
+        else this.restate(model, row);
+        this.changes.wrote(model.table, undefined, row, new Set([column]));
+      }
+    }
+  }
+
+  /** Gives the operations this transaction recorded for a row its current attributes, at their version. */
+  private restate(model: ModelDescriptor, row: Record<string, unknown>): void {
+    const id = String(row[model.primaryKey.column]);
+    for (const publication of this.publications.of(model, row)) {
+      for (let at = this.operations.length - 1; at >= 0; at -= 1) {
+        const op = this.operations[at] as OperationMessage;
+        if (op.endpoint !== publication.endpoint || op.id !== id) continue;
+        if (op.attributes !== null)
+          this.operations[at] = { ...op, attributes: this.publications.attributes(publication, row) };
+        break;
+      }
+    }
+  }
+
+  /** Refuses a write of a derived attribute's column: the publisher keeps it. */
+  private refuseDerived(model: ModelDescriptor, values: Readonly<Record<string, unknown>>): void {
+    const derived = this.publications.derivedColumns(model.table);
+    const written = Object.keys(values).filter((c) => derived.has(c) && values[c] !== undefined);
+    if (written.length > 0) {
+      throw new PublisherError(
+        `${model.name} cannot be given ${written.join(', ')}: derived attributes are kept by the publisher`,
+      );
+    }
+  }
+
   private async read(model: ModelDescriptor, id: Id, lock = false): Promise<Record<string, unknown> | undefined> {
     const query = this.session.table(model.table).where(model.primaryKey.column, id).first();
     if (lock && this.database.locksRows) query.forUpdate();
@@ -209,6 +329,7 @@ export class Recorder implements PublisherTransaction {
     version: number,
   ): void {
     const key = String(row[model.primaryKey.column]);
+    this.versioned.add(`${model.table}:${key}`);
     if (operation !== 'destroy') this.written.push({ model, row });
     for (const publication of this.publications.of(model, row)) {
       this.known.add(endpointKey(publication.endpoint, key));
