@@ -49,6 +49,7 @@ export type PublishDeclCstChildren = {
   extendsClause?: ExtendsClauseCstNode[];
   whenClause?: WhenClauseCstNode[];
   toClause?: ToClauseCstNode[];
+  coalesceClause?: CoalesceClauseCstNode[];
   fieldBlock?: FieldBlockCstNode[];
 };
 
@@ -179,6 +180,17 @@ export type ForeignKeyClauseCstChildren = {
   typeRef?: TypeRefCstNode[];
 };
 
+export interface CoalesceClauseCstNode extends CstNode {
+  name: 'coalesceClause';
+  children: CoalesceClauseCstChildren;
+}
+
+export type CoalesceClauseCstChildren = {
+  Coalesce?: IToken[];
+  Duration?: IToken[];
+  NumberLiteral?: IToken[];
+};
+
 export interface UnmanagedClauseCstNode extends CstNode {
   name: 'unmanagedClause';
   children: UnmanagedClauseCstChildren;
@@ -232,6 +244,7 @@ export type FieldCstChildren = {
   typeRef?: TypeRefCstNode[];
   belongsTo?: BelongsToCstNode[];
   embeds?: EmbedsCstNode[];
+  copy?: CopyCstNode[];
   modifier?: ModifierCstNode[];
 };
 
@@ -273,6 +286,8 @@ export type ModifierCstChildren = {
   column?: ColumnCstNode[];
   belongsTo?: BelongsToCstNode[];
   embeds?: EmbedsCstNode[];
+  copy?: CopyCstNode[];
+  aggregate?: AggregateCstNode[];
 };
 
 export interface VirtualCstNode extends CstNode {
@@ -284,9 +299,46 @@ export type VirtualCstChildren = {
   Virtual?: IToken[];
   LParen?: IToken[];
   Use?: IToken[];
-  Identifier?: IToken[];
+  path?: PathCstNode[];
   Comma?: IToken[];
   RParen?: IToken[];
+};
+
+export interface CopyCstNode extends CstNode {
+  name: 'copy';
+  children: CopyCstChildren;
+}
+
+export type CopyCstChildren = {
+  From?: IToken[];
+  path?: PathCstNode[];
+};
+
+export interface AggregateCstNode extends CstNode {
+  name: 'aggregate';
+  children: AggregateCstChildren;
+}
+
+export type AggregateCstChildren = {
+  Count?: IToken[];
+  Sum?: IToken[];
+  Min?: IToken[];
+  Max?: IToken[];
+  LParen?: IToken[];
+  Identifier?: IToken[];
+  Dot?: IToken[];
+  Via?: IToken[];
+  RParen?: IToken[];
+};
+
+export interface PathCstNode extends CstNode {
+  name: 'path';
+  children: PathCstChildren;
+}
+
+export type PathCstChildren = {
+  Identifier?: IToken[];
+  Dot?: IToken[];
 };
 
 export interface ColumnCstNode extends CstNode {
@@ -350,6 +402,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   fromClause(children: FromClauseCstChildren, param?: IN): OUT;
   intoClause(children: IntoClauseCstChildren, param?: IN): OUT;
   foreignKeyClause(children: ForeignKeyClauseCstChildren, param?: IN): OUT;
+  coalesceClause(children: CoalesceClauseCstChildren, param?: IN): OUT;
   unmanagedClause(children: UnmanagedClauseCstChildren, param?: IN): OUT;
   fieldBlock(children: FieldBlockCstChildren, param?: IN): OUT;
   attributeBlock(children: AttributeBlockCstChildren, param?: IN): OUT;
@@ -359,6 +412,9 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   typeArg(children: TypeArgCstChildren, param?: IN): OUT;
   modifier(children: ModifierCstChildren, param?: IN): OUT;
   virtual(children: VirtualCstChildren, param?: IN): OUT;
+  copy(children: CopyCstChildren, param?: IN): OUT;
+  aggregate(children: AggregateCstChildren, param?: IN): OUT;
+  path(children: PathCstChildren, param?: IN): OUT;
   column(children: ColumnCstChildren, param?: IN): OUT;
   belongsTo(children: BelongsToCstChildren, param?: IN): OUT;
   embeds(children: EmbedsCstChildren, param?: IN): OUT;

@@ -116,6 +116,7 @@ export class RoutesParser extends CstParser {
         { ALT: () => this.SUBRULE(this.extendsClause) },
         { ALT: () => this.SUBRULE(this.whenClause) },
         { ALT: () => this.SUBRULE(this.toClause) },
+        { ALT: () => this.SUBRULE(this.coalesceClause) },
       ]);
     });
     this.SUBRULE(this.fieldBlock);
@@ -198,6 +199,13 @@ export class RoutesParser extends CstParser {
     this.OPTION(() => this.SUBRULE(this.typeRef));
   });
 
+  /** `coalesce 200ms`: the window after which the model's derived attributes are refreshed. */
+  coalesceClause = this.RULE('coalesceClause', () => {
+    this.CONSUME(T.Coalesce);
+    // A number without a unit is read too, so that the compiler can say which unit it lacks.
+    this.OR([{ ALT: () => this.CONSUME(T.Duration) }, { ALT: () => this.CONSUME(T.NumberLiteral) }]);
+  });
+
   /** The subscriber's own table: the generated migrations neither create nor alter it. */
   unmanagedClause = this.RULE('unmanagedClause', () => {
     this.CONSUME(T.Unmanaged);
@@ -240,6 +248,7 @@ export class RoutesParser extends CstParser {
       { ALT: () => this.SUBRULE(this.typeRef) },
       { ALT: () => this.SUBRULE(this.belongsTo) },
       { ALT: () => this.SUBRULE(this.embeds) },
+      { ALT: () => this.SUBRULE(this.copy) },
     ]);
     this.MANY(() => this.SUBRULE(this.modifier));
   });
@@ -271,6 +280,8 @@ export class RoutesParser extends CstParser {
       { ALT: () => this.SUBRULE(this.column) },
       { ALT: () => this.SUBRULE(this.belongsTo) },
       { ALT: () => this.SUBRULE(this.embeds) },
+      { ALT: () => this.SUBRULE(this.copy) },
+      { ALT: () => this.SUBRULE(this.aggregate) },
     ]);
   });
 
@@ -278,8 +289,44 @@ export class RoutesParser extends CstParser {
     this.CONSUME(T.Virtual);
     this.CONSUME(T.LParen);
     this.CONSUME(T.Use);
-    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.CONSUME(T.Identifier) });
+    this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.path) });
     this.CONSUME(T.RParen);
+  });
+
+  /** `from customer.region.name`: a column of the row a path of `belongs_to` relations leads to. */
+  copy = this.RULE('copy', () => {
+    this.CONSUME(T.From);
+    this.SUBRULE(this.path);
+  });
+
+  /** `count(OrderLine)`, `sum(OrderLine.amount via order_id)`: over the rows that belong to this one. */
+  aggregate = this.RULE('aggregate', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Count) },
+      { ALT: () => this.CONSUME(T.Sum) },
+      { ALT: () => this.CONSUME(T.Min) },
+      { ALT: () => this.CONSUME(T.Max) },
+    ]);
+    this.CONSUME(T.LParen);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.Dot);
+      this.CONSUME2(T.Identifier);
+    });
+    this.OPTION2(() => {
+      this.CONSUME(T.Via);
+      this.CONSUME3(T.Identifier);
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  /** `customer.first_name`: names joined by dots. */
+  path = this.RULE('path', () => {
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.CONSUME(T.Dot);
+      this.CONSUME2(T.Identifier);
+    });
   });
 
   column = this.RULE('column', () => {

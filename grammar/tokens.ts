@@ -37,6 +37,30 @@ export const Embeds = keyword('Embeds', 'embeds');
 export const One = keyword('One', 'one');
 export const Many = keyword('Many', 'many');
 
+/**
+ * Words that are keywords only where the grammar reads them (`count(...)` after a type, `via`
+ * inside it, `coalesce` on a `publish` line) and names everywhere else: a column named `count`
+ * stays a column. Each is also an `Identifier`, through Chevrotain's token categories.
+ */
+function softKeyword(name: string, word: string): TokenType {
+  return createToken({
+    name,
+    pattern: new RegExp(`${word}\\b`),
+    longer_alt: Identifier,
+    categories: [Identifier],
+    label: `\`${word}\``,
+  });
+}
+
+export const Count = softKeyword('Count', 'count');
+export const Sum = softKeyword('Sum', 'sum');
+export const Min = softKeyword('Min', 'min');
+export const Max = softKeyword('Max', 'max');
+export const Via = softKeyword('Via', 'via');
+export const Coalesce = softKeyword('Coalesce', 'coalesce');
+
+export const softKeywords: readonly TokenType[] = [Count, Sum, Min, Max, Via, Coalesce];
+
 export const keywords: readonly TokenType[] = [
   App,
   Include,
@@ -83,6 +107,8 @@ export const UnterminatedString = createToken({
   label: 'a quoted string',
   categories: [StringLiteral],
 });
+/** A number with a unit, `200ms`, `2s`: read before numbers, so that `200ms` is one token. */
+export const Duration = createToken({ name: 'Duration', pattern: /\d+(?:\.\d+)?[A-Za-z]+/, label: 'a duration' });
 export const NumberLiteral = createToken({ name: 'NumberLiteral', pattern: /-?\d+(?:\.\d+)?/, label: 'a number' });
 
 export const LCurly = createToken({ name: 'LCurly', pattern: /{/, label: '`{`', push_mode: 'block' });
@@ -93,6 +119,7 @@ export const ArraySuffix = createToken({ name: 'ArraySuffix', pattern: /\[\s*\]/
 export const Question = createToken({ name: 'Question', pattern: /\?/, label: '`?`' });
 export const Comma = createToken({ name: 'Comma', pattern: /,/, label: '`,`' });
 export const Equals = createToken({ name: 'Equals', pattern: /=/, label: '`=`' });
+export const Dot = createToken({ name: 'Dot', pattern: /\./, label: '`.`' });
 export const Newline = createToken({ name: 'Newline', pattern: /\r?\n/, label: 'a new line' });
 
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });
@@ -104,8 +131,10 @@ const common = [
   Comment,
   StringLiteral,
   UnterminatedString,
+  Duration,
   NumberLiteral,
   ...keywords,
+  ...softKeywords,
   Identifier,
   LCurly,
   LParen,
@@ -113,6 +142,7 @@ const common = [
   Question,
   Comma,
   Equals,
+  Dot,
 ];
 
 export const allTokens: readonly TokenType[] = [...common, RCurly, RParen, Newline, SkippedNewline];

@@ -25,6 +25,24 @@ export const versionsTable = `await knex.schema.createTable('promiscuous_version
   table.primary(['publisher', 'endpoint', 'object_id']);
 });`;
 
+/** `promiscuous_refresh`: the subjects whose derived attributes wait for their window (`coalesce`) to be refreshed. */
+export const refreshTable = `await knex.schema.createTable('promiscuous_refresh', (table) => {
+  table.string('model', 255).notNullable();
+  table.string('id', 255).notNullable();
+  table.bigInteger('due_at').notNullable().index();
+  table.primary(['model', 'id']);
+});`;
+
+/** Drops the derived columns a migration added to a table of the app's own, natively on SQLite. */
+export const dropDerivedHelper = `/** Drops derived columns; SQLite drops them in place, where Knex would rebuild the table. */
+async function dropDerived(knex: Knex, name: string, columns: readonly string[]): Promise<void> {
+  if (knex.client.dialect !== 'sqlite3') {
+    await knex.schema.alterTable(name, (table) => table.dropColumns(...columns));
+    return;
+  }
+  for (const column of columns) await knex.raw('alter table ?? drop column ??', [name, column]);
+}`;
+
 /** Adds `_v` to a table of the app's own, which the app's own migrations made before. */
 export const addVersionHelper = `/** \`_v\`, each row's version, on a table of the app's own: its own migration must run first. */
 async function addVersion(knex: Knex, name: string): Promise<void> {

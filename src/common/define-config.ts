@@ -33,7 +33,10 @@ export type TypeSpec = BaseType | `${BaseType}?` | `${BaseType}[]` | `${BaseType
 export type FieldSpec = TypeSpec | `${TypeSpec} primary` | `${TypeSpec} private` | FieldOptions;
 
 export interface FieldOptions {
-  /** Required unless the field `belongsTo` a model (it then takes the model's key type) or embeds one. */
+  /**
+   * Required unless the field `belongsTo` a model (it then takes the model's key type), embeds
+   * one, or copies a field `from` another model (it then takes that field's type).
+   */
   readonly type?: TypeSpec;
   /** The model's primary key. Default: the field named `id`. */
   readonly primary?: boolean;
@@ -41,8 +44,27 @@ export interface FieldOptions {
   readonly private?: boolean;
   /** The table column, when it differs from the attribute name. */
   readonly column?: string;
-  /** A computed attribute: the app supplies the function; re-published when these fields change. */
+  /**
+   * A computed attribute: the app supplies the function; re-published when these fields change.
+   * A field of a related model is named by its path (`'customer.first_name'`): the attribute is
+   * then derived, stored in its column and kept current by the publisher.
+   */
   readonly virtual?: { readonly use: readonly string[] };
+  /**
+   * A derived attribute copied from a related row, along `belongs_to` relations:
+   * `'customer.region.name'`. Stored in its column and kept current by the publisher.
+   */
+  readonly from?: string;
+  /** A derived count of the rows of a model that belong to this one: `'OrderLine'`. */
+  readonly count?: string;
+  /** A derived sum over the rows that belong to this one: `'OrderLine.amount'`. */
+  readonly sum?: string;
+  /** The smallest value over the rows that belong to this one (null when none does): `'OrderLine.amount'`. */
+  readonly min?: string;
+  /** The largest value over the rows that belong to this one (null when none does): `'OrderLine.amount'`. */
+  readonly max?: string;
+  /** The aggregated model's `belongs_to` field that points at this model, when it has several. */
+  readonly via?: string;
   /** A relation: the value is that model's id, and a causal dependency. `'Organization?'` is nullable. */
   readonly belongsTo?: string;
   /** One embedded document (`'Address'`, or `'Address?'` when it may be absent). */
@@ -69,6 +91,11 @@ export interface PublishConfig {
   readonly when?: Discriminator;
   /** The endpoint. Default: `<app>/<type in snake_case>`. */
   readonly to?: string;
+  /**
+   * Refresh the model's derived attributes after this window (`'200ms'`, `'2s'`) rather than in
+   * the writing transaction, so that a burst of changes publishes each row once.
+   */
+  readonly coalesce?: `${number}ms` | `${number}s`;
   readonly fields: Fields;
 }
 

@@ -38,6 +38,8 @@ export interface PublishAst {
   readonly extends?: Name;
   readonly when?: Discriminator;
   readonly to?: Name;
+  /** `coalesce 200ms`, as written: checked when the model is resolved. */
+  readonly coalesce?: Name;
   readonly fields: readonly FieldAst[];
 }
 
@@ -76,10 +78,27 @@ export interface TypeAst {
   readonly nullable: boolean;
 }
 
+/** `customer.region.name`: the names of a path, in order; one name for a column of the row itself. */
+export type PathAst = readonly Name[];
+
+export type AggregateFunction = 'count' | 'sum' | 'min' | 'max';
+
+/** `sum(OrderLine.amount via order_id)` */
+export interface AggregateAst {
+  readonly kind: 'aggregate';
+  readonly span: Span;
+  readonly function: AggregateFunction;
+  readonly model: Name;
+  readonly attribute?: Name;
+  readonly via?: Name;
+}
+
 export type ModifierAst =
   | { readonly kind: 'primary'; readonly span: Span }
   | { readonly kind: 'private'; readonly span: Span }
-  | { readonly kind: 'virtual'; readonly span: Span; readonly uses: readonly Name[] }
+  | { readonly kind: 'virtual'; readonly span: Span; readonly uses: readonly PathAst[] }
+  | { readonly kind: 'from'; readonly span: Span; readonly path: PathAst }
+  | AggregateAst
   | { readonly kind: 'column'; readonly span: Span; readonly column: Name }
   | { readonly kind: 'belongsTo'; readonly span: Span; readonly target: Name; readonly nullable: boolean }
   | {

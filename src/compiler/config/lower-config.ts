@@ -15,6 +15,7 @@ import { closest, didYouMean } from '../diagnostics/suggest.js';
 import { parseField, parseType } from '../parse/parse-prom.js';
 import type { SourceFile, Span } from '../source/source-file.js';
 import { type Loc, rootLoc } from './config-loc.js';
+import { type ConfigReader, derivedKeys, derivedModifiers, pathOf } from './lower-derived.js';
 import { runtimeKeys } from '../../common/define-config.js';
 
 /** A loaded `promiscuous.config.ts`: its text (for positions) and its evaluated default export. */
@@ -36,16 +37,16 @@ export function lowerConfig(source: ConfigSource): Result<readonly AppAst[]> {
 type Obj = Record<string, unknown>;
 
 /** Config keys whose values are names (of models, tables, columns), not free text. */
-const nameKeys = new Set(['as', 'extends', 'type', 'table', 'into', 'column', 'foreignKey']);
+const nameKeys = new Set(['as', 'extends', 'type', 'table', 'into', 'column', 'foreignKey', 'via']);
 
-class Lowering {
+class Lowering implements ConfigReader {
   private readonly root: Loc;
   /** Paths of keys reported as misspelled (`fileds` -> `...fields`): not reported missing too. */
   private readonly misspelled = new Set<string>();
 
   constructor(
     private readonly source: ConfigSource,
-    private readonly bag: DiagnosticBag,
+    readonly bag: DiagnosticBag,
   ) {
     this.root = rootLoc(source.path, source.text);
   }
@@ -141,7 +142,7 @@ class Lowering {
     return object;
   }
 
-  private string(object: Obj, key: string, loc: Loc, required: boolean): Name | undefined {
+  string(object: Obj, key: string, loc: Loc, required: boolean): Name | undefined {
     const value = object[key];
     const at = loc.key(key);
     if (value === undefined) {
@@ -161,7 +162,7 @@ class Lowering {
    * A `.prom` file can only spell names with letters, digits and `_`; a config string can hold
    * anything, so names are checked here before they reach generated code.
    */
-  private isName(name: Name, what: string): boolean {
+  isName(name: Name, what: string): boolean {
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text)) return true;
     const fixed =
       name.text
@@ -188,7 +189,8 @@ class Lowering {
   }
 
   private publish(value: unknown, loc: Loc): DeclAst | undefined {
-    const object = this.object(value, loc, ['table', 'as', 'extends', 'when', 'to', 'fields'], 'a publication');
+    const keys = ['table', 'as', 'extends', 'when', 'to', 'coalesce', 'fields'];
+    const object = this.object(value, loc, keys, 'a publication');
     if (!object) return undefined;
     const table = this.string(object, 'table', loc, true);
     if (!table) return undefined;
@@ -200,6 +202,7 @@ class Lowering {
       ...optional('extends', this.string(object, 'extends', loc, false)),
       ...optional('when', this.when(object, loc)),
       ...optional('to', this.string(object, 'to', loc, false)),
+      ...optional('coalesce', this.string(object, 'coalesce', loc, false)),
       fields: this.fields(object.fields, loc.key('fields')),
     };
   }
@@ -255,7 +258,10 @@ class Lowering {
       );
       return undefined;
     }
-    const allowed = ['type', 'primary', 'private', 'column', 'virtual', 'belongsTo', 'embedsOne', 'embedsMany'];
+    const allowed = [
+      ...['type', 'primary', 'private', 'column', 'virtual', 'belongsTo', 'embedsOne', 'embedsMany'],
+      ...derivedKeys,
+    ];
     const object = this.object(spec, loc, allowed, `field \`${name}\``);
     if (!object) return undefined;
     const modifiers = this.modifiers(object, loc);
@@ -280,9 +286,12 @@ class Lowering {
     if (object.virtual !== undefined) {
       const at = loc.key('virtual');
       const virtual = this.object(object.virtual, at, ['use'], '`virtual`');
-      const uses = virtual ? this.names(virtual.use, at.key('use')) : undefined;
-      if (uses) modifiers.push({ kind: 'virtual', span: at.keySpan(), uses });
+      const names = virtual ? this.names(virtual.use, at.key('use')) : undefined;
+      // `customer.first_name` reads across a relation, as it does in a `.prom` file.
+      const uses = names?.map((name, i) => pathOf(this, name.text, at.key('use').index(i)));
+      if (uses?.every((path) => path !== undefined)) modifiers.push({ kind: 'virtual', span: at.keySpan(), uses });
     }
+    modifiers.push(...derivedModifiers(this, object, loc));
     const belongsTo = this.string(object, 'belongsTo', loc, false);
     if (belongsTo) {
       const nullable = belongsTo.text.endsWith('?');

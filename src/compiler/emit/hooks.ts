@@ -2,6 +2,7 @@ import type { App, Workspace } from '../ir/ir.js';
 import { pascalCase } from '../ir/names.js';
 import { propertyKey } from './literal.js';
 import { printModule, type Statement } from './module.js';
+import { isComputed } from './publisher.js';
 
 /**
  * `hooks.ts`, beside the apps' folders: the types of the functions each app supplies at run
@@ -47,7 +48,7 @@ export function emitHooks(workspace: Workspace, header: string): string {
 }
 
 function hasVirtuals(app: App): boolean {
-  return app.publications.some((p) => p.fields.some((f) => f.own && f.virtual));
+  return app.publications.some((p) => p.fields.some((f) => f.own && isComputed(f)));
 }
 
 function subscribes(app: App): boolean {

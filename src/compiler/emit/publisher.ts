@@ -10,6 +10,8 @@ import {
   type Statement,
   typeAlias,
 } from './module.js';
+import { dependents, derivationOrder, hasDerived } from './derived.js';
+import { relatedParameters } from './related-types.js';
 import { attributesType, columnType, fieldProperty, kindOf, rowType, wireType } from './ts-types.js';
 
 /**
@@ -37,6 +39,7 @@ export function emitPublisher(app: App, header: string): string {
     ),
     virtualsType(app),
     ...descriptors(app),
+    ...derivedDescriptors(app),
     ...hooks(app),
     schema(app),
   ]);
@@ -54,6 +57,7 @@ function imports(app: App): Statement[] {
         'ModelHooks',
         'PublisherSchema',
         'PublisherTransaction',
+        ...(hasDerived(app) ? ['DependentDescriptor'] : []),
       ],
       'promiscuous/runtime',
     ),
@@ -64,8 +68,13 @@ function imports(app: App): Statement[] {
   ];
 }
 
+/** Whether the app supplies a field's function: a virtual attribute, or a derived one that reads related rows. */
+export function isComputed(f: Field): boolean {
+  return f.virtual !== undefined || f.derived?.kind === 'virtual';
+}
+
 function virtualsType(app: App): Statement {
-  const virtuals = app.publications.filter((p) => p.fields.some((f) => f.own && f.virtual));
+  const virtuals = app.publications.filter((p) => p.fields.some((f) => f.own && isComputed(f)));
   if (virtuals.length === 0) {
     return typeAlias('Virtuals', 'Record<string, never>', 'This app publishes no virtual attributes.');
   }
@@ -73,8 +82,14 @@ function virtualsType(app: App): Statement {
     'Virtuals',
     virtuals.map((p) => {
       const fns = p.fields
-        .filter((f) => f.own && f.virtual)
-        .map((f) => `${propertyKey(f.name)}(row: Readonly<${rowType(p.name)}>): ${wireType(f.type, f.nullable)}`);
+        .filter((f) => f.own && isComputed(f))
+        .map((f) => {
+          const params =
+            f.derived?.kind === 'virtual'
+              ? relatedParameters(app, p, f.derived.reads)
+              : `row: Readonly<${rowType(p.name)}>`;
+          return `${propertyKey(f.name)}(${params}): ${wireType(f.type, f.nullable)}`;
+        });
       return `${p.name}: { ${fns.join('; ')} }`;
     }),
     "The functions that compute virtual attributes, by model: `new Publisher({ virtuals })` and the config's `virtuals` take them.",
@@ -114,6 +129,29 @@ function descriptors(app: App): Statement[] {
   ];
 }
 
+/** What keeps the derived attributes current: none when the app has none. */
+function derivedDescriptors(app: App): Statement[] {
+  if (!hasDerived(app)) return [];
+  const coalesce = Object.fromEntries(app.publications.flatMap((p) => (p.coalesce ? [[p.name, p.coalesce]] : [])));
+  return [
+    constant(
+      'dependents',
+      `${literal(dependents(app))} satisfies Readonly<Record<string, readonly DependentDescriptor[]>>`,
+      'For each table, the derived attributes a change to it can alter.',
+    ),
+    constant(
+      'derivations',
+      literal(derivationOrder(app)),
+      'Every derived attribute, each after those it reads: the order they are refreshed in.',
+    ),
+    constant(
+      'coalesce',
+      `${literal(coalesce)} satisfies Readonly<Record<string, number>>`,
+      'Models whose derived attributes are refreshed after a window, in milliseconds.',
+    ),
+  ];
+}
+
 /** The typed hooks, and `bind`, which wraps the runtime's transaction in them. */
 function hooks(app: App): Statement[] {
   return [
@@ -138,6 +176,8 @@ function hooks(app: App): Statement[] {
 }
 
 function schema(app: App): Statement {
+  const derived = hasDerived(app);
+  const roles = ['published', 'outbox', ...(app.publications.some((p) => p.coalesce) ? ['refresh'] : [])];
   return constant(
     'schema',
     literalCode([
@@ -145,6 +185,7 @@ function schema(app: App): Statement {
       'models',
       'ephemerals',
       'embedded',
+      ...(derived ? ['dependents', 'derivations', 'coalesce'] : []),
       'bind',
       `validate: ${literalCode([
         'envelope: validators.validateEnvelope',
@@ -154,7 +195,7 @@ function schema(app: App): Statement {
           ),
         )}`,
       ])}`,
-      "tables: migrations.tables.filter((t) => t.role === 'published' || t.role === 'outbox')",
+      `tables: migrations.tables.filter((t) => ${roles.map((r) => `t.role === '${r}'`).join(' || ')})`,
     ]),
     `Everything the runtime needs to publish app \`${app.name}\`.`,
     'PublisherSchema<Hooks, Virtuals>',
@@ -177,9 +218,13 @@ function publicationTypes(p: Publication, app: App): Statement[] {
     }
     extraColumns.push('_v?: number');
   }
-  const createProps = columns.map(
-    (f) => `${propertyKey(f.column as string)}${f.primary || f.nullable ? '?' : ''}: ${columnType(f.type, f.nullable)}`,
-  );
+  // The publisher writes derived columns; the app never does.
+  const createProps = columns
+    .filter((f) => !f.derived)
+    .map(
+      (f) =>
+        `${propertyKey(f.column as string)}${f.primary || f.nullable ? '?' : ''}: ${columnType(f.type, f.nullable)}`,
+    );
   const key = p.fields.find((f) => f.name === p.primaryKey);
   return [
     iface(
@@ -190,7 +235,11 @@ function publicationTypes(p: Publication, app: App): Statement[] {
     ),
     iface(
       rowType(p.name),
-      [...columns.map((f) => `${propertyKey(f.column as string)}: ${columnType(f.type, f.nullable)}`), ...extraColumns],
+      [
+        // A derived column is empty until the publisher first fills it (rows made before it was added).
+        ...columns.map((f) => `${propertyKey(f.column as string)}: ${columnType(f.type, f.nullable || !!f.derived)}`),
+        ...extraColumns,
+      ],
       `A row of \`${p.table}\` as \`${p.name}\` reads it.`,
       parentRow,
     ),
@@ -245,5 +294,6 @@ export function attributeDescriptor(f: Field): Record<string, unknown> {
     embedded: type.kind === 'embedded' ? type.model : undefined,
     many: type.kind === 'embedded' ? type.many : undefined,
     private: f.private ? true : undefined,
+    derived: f.derived,
   };
 }

@@ -41,9 +41,49 @@ export interface Field {
   readonly virtual?: { readonly uses: readonly string[] };
   /** A `belongs_to` relation: the value is the id of that model, and a causal dependency. */
   readonly relation?: { readonly model: string };
+  /**
+   * A derived attribute: its value comes from related rows, and is stored in `column`, which
+   * the publisher keeps current and the app never writes.
+   */
+  readonly derived?: Derivation;
   /** Declared by this model rather than inherited from its parent. */
   readonly own: boolean;
 }
+
+/** A step along a `belongs_to` relation, from a row to the row it references. */
+export interface RelationStep {
+  /** The field less a trailing `_id` (`customer_id` -> `customer`). */
+  readonly name: string;
+  /** The referencing row's column that holds the referenced key. */
+  readonly column: string;
+  readonly model: string;
+  readonly table: string;
+  /** The referenced model's key column. */
+  readonly key: string;
+}
+
+/** Columns read from the row at the end of a path (the row itself when the path is empty). */
+export interface RelatedColumns {
+  readonly path: readonly RelationStep[];
+  readonly columns: readonly string[];
+}
+
+export type AggregateFunction = 'count' | 'sum' | 'min' | 'max';
+
+/** How a derived attribute is computed: the shapes the runtime's contract names `Derivation`. */
+export type Derivation =
+  | { readonly kind: 'copy'; readonly path: readonly RelationStep[]; readonly column: string }
+  | { readonly kind: 'virtual'; readonly reads: readonly RelatedColumns[] }
+  | {
+      readonly kind: 'aggregate';
+      readonly function: AggregateFunction;
+      readonly model: string;
+      readonly table: string;
+      /** The children's column that holds this row's key. */
+      readonly via: string;
+      /** The aggregated column; absent for count. */
+      readonly column?: string;
+    };
 
 export interface Endpoint {
   /** `crowdtap/user` */
@@ -63,6 +103,8 @@ export interface Publication {
   readonly discriminator?: { readonly column: string; readonly value: string };
   readonly fields: readonly Field[];
   readonly primaryKey: string;
+  /** `coalesce 200ms`: its derived attributes are refreshed after this many milliseconds. */
+  readonly coalesce?: number;
 }
 
 export interface Ephemeral {

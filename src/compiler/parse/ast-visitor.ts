@@ -6,12 +6,15 @@
  */
 import type { CstNodeLocation, IToken } from 'chevrotain';
 import type {
+  AggregateCstChildren,
   AppHeaderCstChildren,
   AsClauseCstChildren,
   AttributeBlockCstChildren,
   AttributeRefCstChildren,
   BelongsToCstChildren,
+  CoalesceClauseCstChildren,
   ColumnCstChildren,
+  CopyCstChildren,
   EmbeddedDeclCstChildren,
   EmbedsCstChildren,
   EphemeralDeclCstChildren,
@@ -26,6 +29,7 @@ import type {
   IntoClauseCstChildren,
   ModifierCstChildren,
   ObserveDeclCstChildren,
+  PathCstChildren,
   PublishDeclCstChildren,
   SubscribeDeclCstChildren,
   ToClauseCstChildren,
@@ -37,6 +41,7 @@ import type {
 import { parser } from '../../../grammar/parser.js';
 import { isReal, UnterminatedString } from '../../../grammar/tokens.js';
 import type {
+  AggregateFunction,
   AppAst,
   AttributeRefAst,
   DeclAst,
@@ -44,6 +49,7 @@ import type {
   FieldAst,
   ModifierAst,
   Name,
+  PathAst,
   SubscribeAst,
   TypeAst,
 } from '../ast/ast.js';
@@ -114,6 +120,7 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
       ...optional('extends', this.extendsClause(this.once(c.extendsClause, 'extends')?.children)),
       ...optional('when', this.whenClause(this.once(c.whenClause, 'when')?.children)),
       ...optional('to', this.toClause(this.once(c.toClause, 'to')?.children)),
+      ...optional('coalesce', this.coalesceClause(this.once(c.coalesceClause, 'coalesce')?.children)),
       fields: this.fieldBlock(c.fieldBlock?.[0]?.children),
     });
   }
@@ -193,6 +200,10 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     return this.name(c.Identifier);
   }
 
+  coalesceClause(c: CoalesceClauseCstChildren = {}): Name | undefined {
+    return this.name(c.Duration) ?? this.name(c.NumberLiteral);
+  }
+
   /** Read by `subscribeDecl` from the clause's location: it carries no value. */
   unmanagedClause(): undefined {
     return undefined;
@@ -234,7 +245,8 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     const type = typeNode && this.typeRef(typeNode.children, typeNode.location);
     const belongsTo = (c.belongsTo ?? []).map((n) => this.belongsTo(n.children, n.location));
     const embeds = (c.embeds ?? []).map((n) => this.embeds(n.children, n.location));
-    for (const modifier of [...belongsTo, ...embeds]) if (modifier) modifiers.push(modifier);
+    const copies = (c.copy ?? []).map((n) => this.copy(n.children, n.location));
+    for (const modifier of [...belongsTo, ...embeds, ...copies]) if (modifier) modifiers.push(modifier);
     for (const m of c.modifier ?? []) {
       const modifier = this.modifier(m.children);
       if (modifier) modifiers.push(modifier);
@@ -273,13 +285,47 @@ export class AstVisitor extends Base implements ICstNodeVisitor<At, unknown> {
     const belongsTo = c.belongsTo?.[0];
     if (belongsTo) return this.belongsTo(belongsTo.children, belongsTo.location);
     const embeds = c.embeds?.[0];
-    return embeds && this.embeds(embeds.children, embeds.location);
+    if (embeds) return this.embeds(embeds.children, embeds.location);
+    const copy = c.copy?.[0];
+    if (copy) return this.copy(copy.children, copy.location);
+    const aggregate = c.aggregate?.[0];
+    return aggregate && this.aggregate(aggregate.children, aggregate.location);
   }
 
   virtual(c: VirtualCstChildren, at: At): ModifierAst | undefined {
     const span = this.span(at);
-    const uses = (c.Identifier ?? []).filter(isReal).map((t) => this.tokenName(t));
+    const uses = (c.path ?? []).map((p) => this.path(p.children)).filter((p) => p.length > 0);
     return span ? { kind: 'virtual', span, uses } : undefined;
+  }
+
+  copy(c: CopyCstChildren, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const node = c.path?.[0];
+    const path = node ? this.path(node.children) : [];
+    return span && path.length > 0 ? { kind: 'from', span, path } : undefined;
+  }
+
+  aggregate(c: AggregateCstChildren, at: At): ModifierAst | undefined {
+    const span = this.span(at);
+    const fn = [c.Count, c.Sum, c.Min, c.Max].find((tokens) => tokens?.[0] && isReal(tokens[0]))?.[0];
+    const names = (c.Identifier ?? []).filter(isReal).map((t) => this.tokenName(t));
+    const [model] = names;
+    if (!span || !fn || !model) return undefined;
+    // The names are the model, then the attribute after a `.`, then the column after `via`.
+    const attribute = c.Dot ? names[1] : undefined;
+    const via = c.Via ? names[c.Dot ? 2 : 1] : undefined;
+    return {
+      kind: 'aggregate',
+      span,
+      function: fn.image as AggregateFunction,
+      model,
+      ...optional('attribute', attribute),
+      ...optional('via', via),
+    };
+  }
+
+  path(c: PathCstChildren): PathAst {
+    return (c.Identifier ?? []).filter(isReal).map((t) => this.tokenName(t));
   }
 
   column(c: ColumnCstChildren, at: At): ModifierAst | undefined {

@@ -109,6 +109,7 @@ const ruleHelp: Record<RuleName, string> = {
   intoClause: 'name the table: `into <table>`',
   foreignKeyClause: 'name the column: `foreign_key <column>`, optionally followed by its type',
   unmanagedClause: 'write `unmanaged` alone: the table is then your own',
+  coalesceClause: 'give a window: `coalesce 200ms` or `coalesce 2s`',
   // A field with no real token before the error has nothing to name in a more precise help.
   field: outsideBlocks,
   fieldBlock: 'open the fields with `{`: `{ id integer primary }`',
@@ -117,8 +118,12 @@ const ruleHelp: Record<RuleName, string> = {
   typeRef: 'write a type such as `string`, `decimal(12, 2)`, `enum(a, b)`, `integer[]` or `string?`',
   typeArg: 'write a name, a number or a quoted string',
   modifier:
-    'use a modifier: `primary`, `private`, `virtual(use ...)`, `column <name>`, `belongs_to <Model>` or `embeds one|many <Model>`',
-  virtual: 'list the fields it uses: `virtual(use first_name, last_name)`',
+    'use a modifier: `primary`, `private`, `virtual(use ...)`, `column <name>`, `belongs_to <Model>`, `embeds one|many <Model>`, `from <path>` or an aggregate (`count(<Model>)`)',
+  virtual: 'list the fields it uses: `virtual(use first_name, last_name)` or `virtual(use customer.name)`',
+  copy: 'name the relations and the field: `from customer.name`',
+  aggregate:
+    'write `count(OrderLine)`, or `sum(OrderLine.amount)`, `min(...)`, `max(...)`, each with `via <field>` if needed',
+  path: 'join names with dots: `customer.region.name`',
   column: 'name the column: `column <name>` (quoted if it is a reserved word: `column "from"`)',
   belongsTo: 'name the model: `belongs_to <Model>`',
   embeds: 'write `embeds one <Model>` or `embeds many <Model>`',

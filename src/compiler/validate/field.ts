@@ -1,6 +1,7 @@
 /**
- * One field of a model: its modifiers fit together and fit the model (P208), and its type is
- * written, embedded (P209) or taken from the key of the model it belongs to (P210, P211).
+ * One field of a model: its modifiers fit together and fit the model (P208, P225), and its type
+ * is written, embedded (P209) or taken from the key of the model it belongs to (P210, P211). A
+ * derived attribute's source is resolved once every model is (derived.ts).
  */
 import type { FieldAst, ModifierAst, Name } from '../ast/ast.js';
 import { didYouMean } from '../diagnostics/suggest.js';
@@ -22,6 +23,8 @@ interface Modifiers {
   isPrivate: boolean;
   column: string | undefined;
   virtual?: Field['virtual'];
+  /** `from`, an aggregate, or a virtual that reads across a relation: stored, and kept current. */
+  derived?: ModifierAst;
   relation?: { target: Name; nullable: boolean };
   embeds?: { target: Name; many: boolean; nullable: boolean };
 }
@@ -35,10 +38,12 @@ export function field(app: AppContext, ast: FieldAst, owner: FieldOwner): Field 
   const { modifiers, ok } = readModifiers(app, ast);
   const fits = modifiersFit(app, ast, owner, modifiers);
   if (!ok || !fits) return undefined;
-  const { embeds, relation, virtual, column } = modifiers;
+  const { embeds, relation, virtual, column, derived } = modifiers;
   const declared = embeds ? embeddedType(app, ast, embeds) : writtenType(app, ast);
   if (!declared) return undefined;
   let { type, nullable } = declared;
+  // A copy may leave its type to its source's: it is known once every model is resolved.
+  if (!type && derived?.kind === 'from') type = { kind: 'scalar', name: 'string' };
   if (relation) {
     type = relationType(app, ast, relation.target, type);
     if (!type) return undefined;
@@ -60,6 +65,7 @@ export function field(app: AppContext, ast: FieldAst, owner: FieldOwner): Field 
   return {
     name: ast.name.text,
     ...(column !== undefined && !virtual && owner === 'publication' ? { column } : {}),
+    // Derived: the source is resolved by derived.ts, once every model is.
     type,
     nullable,
     primary: modifiers.primary,
@@ -84,8 +90,15 @@ function readModifiers(app: AppContext, ast: FieldAst): { modifiers: Modifiers; 
     seen.add(m.kind);
     if (m.kind === 'primary') modifiers.primary = true;
     else if (m.kind === 'private') modifiers.isPrivate = true;
-    else if (m.kind === 'virtual') modifiers.virtual = { uses: m.uses.map((u) => u.text) };
-    else if (m.kind === 'column') modifiers.column = m.column.text;
+    else if (m.kind === 'virtual' && !m.uses.some((path) => path.length > 1)) {
+      modifiers.virtual = { uses: m.uses.flatMap((path) => path.map((u) => u.text)) };
+    } else if (m.kind === 'virtual' || m.kind === 'from' || m.kind === 'aggregate') {
+      if (modifiers.derived) {
+        app.bag.error('P208', m.span, 'a derived attribute has one source', 'keep one of them');
+        ok = false;
+      }
+      modifiers.derived = m;
+    } else if (m.kind === 'column') modifiers.column = m.column.text;
     else if (m.kind === 'belongsTo') modifiers.relation = { target: m.target, nullable: m.nullable };
     else modifiers.embeds = { target: m.target, many: m.many, nullable: m.nullable };
   }
@@ -100,10 +113,12 @@ function modifiersFit(app: AppContext, ast: FieldAst, owner: FieldOwner, modifie
     ok = false;
   };
   const find = (...kinds: ModifierAst['kind'][]) => ast.modifiers.find((m) => kinds.includes(m.kind));
-  const { primary, isPrivate, virtual, relation, embeds } = modifiers;
+  const { primary, isPrivate, virtual, relation, embeds, derived } = modifiers;
   const where = ownerWords[owner];
+  if (derived && !derivedFits(app, ast, owner, modifiers, derived)) ok = false;
   if (owner !== 'publication') {
     for (const m of ast.modifiers) {
+      if (m === derived) continue;
       if (m.kind === 'virtual' || m.kind === 'private' || m.kind === 'column') {
         fail(m, `\`${modifierWord(m.kind)}\` has no meaning in ${where}`, `remove \`${modifierWord(m.kind)}\``);
       }
@@ -137,6 +152,56 @@ function modifiersFit(app: AppContext, ast: FieldAst, owner: FieldOwner, modifie
     );
   }
   return ok;
+}
+
+/**
+ * A derived attribute is stored in its model's table (P225) and is neither a key, a relation
+ * nor a document (P208); one source, computed by the app or not (P208).
+ */
+function derivedFits(
+  app: AppContext,
+  ast: FieldAst,
+  owner: FieldOwner,
+  modifiers: Modifiers,
+  derived: ModifierAst,
+): boolean {
+  const what = derivedWord(derived);
+  if (owner !== 'publication') {
+    app.bag.error(
+      'P225',
+      derived.span,
+      `${what} is stored in its model's table: it has no place in ${ownerWords[owner]}`,
+      'derive it on a published model, or send the value itself',
+    );
+    return false;
+  }
+  const primary = ast.modifiers.find((m) => m.kind === 'primary');
+  if (primary) {
+    app.bag.error(
+      'P225',
+      primary.span,
+      `${what} cannot be a primary key`,
+      'drop `primary`; the key is a column of its own',
+    );
+    return false;
+  }
+  const other = modifiers.relation
+    ? 'belongs_to'
+    : modifiers.embeds
+      ? 'embeds'
+      : modifiers.virtual
+        ? 'virtual'
+        : undefined;
+  if (other) {
+    app.bag.error('P208', derived.span, `${what} cannot also be \`${other}\``, 'split it in two fields');
+    return false;
+  }
+  return true;
+}
+
+function derivedWord(m: ModifierAst): string {
+  if (m.kind === 'aggregate') return `\`${m.function}(...)\``;
+  return m.kind === 'from' ? 'a copied attribute (`from`)' : 'a virtual attribute that reads related rows';
 }
 
 function writtenType(app: AppContext, ast: FieldAst): Typed | undefined {

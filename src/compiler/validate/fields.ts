@@ -76,7 +76,9 @@ function checkUses(app: AppContext, field: Field, ast: FieldAst, byName: Readonl
   for (const use of field.virtual?.uses ?? []) {
     const target = byName.get(use);
     if (target && target.column !== undefined) continue;
-    const useName = ast.modifiers.flatMap((m) => (m.kind === 'virtual' ? m.uses : [])).find((u) => u.text === use);
+    const useName = ast.modifiers
+      .flatMap((m) => (m.kind === 'virtual' ? m.uses.flat() : []))
+      .find((u) => u.text === use);
     const candidates = [...byName.values()].filter((f) => f.column !== undefined).map((f) => f.name);
     app.bag.error(
       'P207',

@@ -8,6 +8,7 @@ import { didYouMean } from '../diagnostics/suggest.js';
 import type { Publication } from '../ir/ir.js';
 import { type AppContext, written } from './context.js';
 import { resolveEndpoint } from './endpoints.js';
+import { resolveDerived } from './derived.js';
 import { fields } from './fields.js';
 import { primaryKey } from './keys.js';
 import { claimName, publicationName, rootName } from './naming.js';
@@ -20,6 +21,7 @@ export function resolvePublishers(app: AppContext): void {
     app.decls.filter((d): d is PublishAst => d.kind === 'publish'),
   );
   for (const decl of app.decls) if (decl.kind === 'ephemeral') addEphemeral(app, decl);
+  resolveDerived(app);
 }
 
 function addEmbedded(app: AppContext, decl: EmbeddedAst): void {

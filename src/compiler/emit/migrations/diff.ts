@@ -6,14 +6,31 @@
  * where it would refuse the rows now written. What the routes no longer need is kept, and said
  * in a note.
  */
-import type { ColumnNeed, ColumnType, ForeignKeyNeed, Needs, SubscribedTableNeed } from './needs.js';
-import type { Made, Snapshot, SnapshotColumn, SnapshotForeignKey, SnapshotTable } from './snapshot.js';
+import type {
+  ColumnNeed,
+  ColumnType,
+  ForeignKeyNeed,
+  Needs,
+  PublishedTableNeed,
+  SubscribedTableNeed,
+} from './needs.js';
+import type {
+  Made,
+  PublishedVersion,
+  Snapshot,
+  SnapshotColumn,
+  SnapshotForeignKey,
+  SnapshotTable,
+} from './snapshot.js';
 
 export type Change =
   | { readonly kind: 'outbox' }
   | { readonly kind: 'versions' }
+  | { readonly kind: 'refresh' }
   /** `_v` on a published table of the app's own. */
   | { readonly kind: 'version'; readonly table: string }
+  /** Columns of derived attributes on a published table of the app's own, added nullable. */
+  | { readonly kind: 'derived'; readonly table: string; readonly columns: readonly ColumnNeed[] }
   | { readonly kind: 'create'; readonly table: SubscribedTableNeed; readonly foreignKeys: readonly ForeignKeyNeed[] }
   /** A table made before the migrations managed it: created when missing, else given the columns it lacks. */
   | { readonly kind: 'adopt'; readonly table: SubscribedTableNeed }
@@ -46,7 +63,7 @@ export interface Diff {
 export function diff(previous: Snapshot, needs: Needs, migration: string, adopting: boolean): Diff {
   const changes: Change[] = [];
   const made: Made = { migration };
-  const runtime = (kind: 'outbox' | 'versions', needed: boolean, table: string): Made | undefined => {
+  const runtime = (kind: 'outbox' | 'versions' | 'refresh', needed: boolean, table: string): Made | undefined => {
     const before = previous[kind];
     if (needed && !before) changes.push({ kind });
     else if (!needed && before && !before.unused) {
@@ -57,10 +74,11 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
   };
   const outbox = runtime('outbox', needs.outbox, 'promiscuous_outbox');
   const versions = runtime('versions', needs.versions, 'promiscuous_versions');
-  const published = needs.published.map(({ name }) => {
-    const before = previous.published.find((p) => p.table === name);
-    if (!before) changes.push({ kind: 'version', table: name });
-    return before ? used(before) : { table: name, ...made };
+  const refresh = runtime('refresh', needs.refresh, 'promiscuous_refresh');
+  const published = needs.published.map((need) => {
+    const before = previous.published.find((p) => p.table === need.name);
+    if (!before) changes.push({ kind: 'version', table: need.name });
+    return derivedChanges(before ? used(before) : { table: need.name, ...made }, need, migration, changes);
   });
   for (const before of previous.published) {
     if (needs.published.some((p) => p.name === before.table)) continue;
@@ -74,10 +92,51 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
     ...(previous.baseline ? { baseline: previous.baseline } : {}),
     ...(outbox ? { outbox } : {}),
     ...(versions ? { versions } : {}),
+    ...(refresh ? { refresh } : {}),
     published,
     tables,
   };
   return { changes: order(changes), snapshot };
+}
+
+/**
+ * The derived columns of a published table: those the routes add, added; those they no longer
+ * derive, kept (the publisher no longer writes them); a type the routes changed, noted.
+ */
+function derivedChanges(
+  before: PublishedVersion,
+  need: PublishedTableNeed,
+  migration: string,
+  changes: Change[],
+): PublishedVersion {
+  const previous = before.derived ?? [];
+  const columns: SnapshotColumn[] = [];
+  const added: ColumnNeed[] = [];
+  for (const c of need.derived) {
+    const old = previous.find((p) => p.name === c.name);
+    if (!old) {
+      added.push(c);
+      columns.push({ ...c, migration });
+      continue;
+    }
+    const { routes: said, ...made } = used(old);
+    const differs = !sameType(c, made);
+    if (differs && !sameType(c, said ?? made)) {
+      changes.push({
+        kind: 'note',
+        text: `${need.name}.${c.name} is now ${describe(c)} in the routes, ${describe(made)} in the database: it is not altered.`,
+      });
+    }
+    columns.push(differs ? { ...made, routes: { kind: c.kind, ...precision(c) } } : made);
+  }
+  for (const old of previous) {
+    if (need.derived.some((c) => c.name === old.name)) continue;
+    if (!old.unused) changes.push({ kind: 'note', text: `${need.name}.${old.name} is no longer derived: it is kept.` });
+    columns.push({ ...old, unused: true });
+  }
+  if (added.length > 0) changes.push({ kind: 'derived', table: need.name, columns: added });
+  const { derived: _, ...rest } = before;
+  return columns.length > 0 ? { ...rest, derived: columns } : rest;
 }
 
 function used<T extends { readonly unused?: true }>(made: T): T {
@@ -269,16 +328,18 @@ const rank: Record<Change['kind'], number> = {
   note: 0,
   outbox: 1,
   versions: 2,
-  version: 3,
-  create: 4,
-  adopt: 5,
-  columns: 6,
-  foreignKeys: 7,
-  dropForeignKeys: 8,
-  nullable: 9,
+  refresh: 3,
+  version: 4,
+  derived: 5,
+  create: 6,
+  adopt: 7,
+  columns: 8,
+  foreignKeys: 9,
+  dropForeignKeys: 10,
+  nullable: 11,
 };
 
-/** Notes first, then the runtime's tables, `_v`, tables, columns; creates keep their parents-first order. */
+/** Notes first, then the runtime's tables, `_v` and derived columns, tables, columns; creates keep their parents-first order. */
 function order(changes: readonly Change[]): Change[] {
   return changes
     .map((change, index) => ({ change, index }))

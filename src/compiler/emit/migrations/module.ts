@@ -17,7 +17,7 @@ interface RequiredColumn {
 
 interface RequiredTable {
   readonly name: string;
-  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed';
+  readonly role: 'outbox' | 'versions' | 'refresh' | 'published' | 'subscribed';
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];
 }
@@ -96,19 +96,32 @@ const versionsColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
   { name: 'updated_at', kind: 'bigint', nullable: false },
 ];
 
+const refreshColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
+  { name: 'model', kind: 'string', nullable: false },
+  { name: 'id', kind: 'string', nullable: false },
+  { name: 'due_at', kind: 'bigint', nullable: false },
+];
+
 export function requiredTables(needs: Needs, snapshot: Snapshot): RequiredTable[] {
-  const runtime = (name: string, role: 'outbox' | 'versions', columns: typeof outboxColumns): RequiredTable => {
+  type Runtime = 'outbox' | 'versions' | 'refresh';
+  const runtime = (name: string, role: Runtime, columns: typeof outboxColumns): RequiredTable => {
     const migration = snapshot[role]?.migration;
     return { name, role, managed: true, columns: columns.map((c) => ({ ...c, ...(migration ? { migration } : {}) })) };
   };
   return [
     ...(needs.outbox ? [runtime('promiscuous_outbox', 'outbox', outboxColumns)] : []),
     ...(needs.versions ? [runtime('promiscuous_versions', 'versions', versionsColumns)] : []),
+    ...(needs.refresh ? [runtime('promiscuous_refresh', 'refresh', refreshColumns)] : []),
     ...needs.published.map((table): RequiredTable => {
-      const migration = snapshot.published.find((p) => p.table === table.name)?.migration;
+      const made = snapshot.published.find((p) => p.table === table.name);
+      const migration = made?.migration;
       const version = { name: '_v', kind: 'bigint' as const, nullable: false, ...(migration ? { migration } : {}) };
       const columns = table.columns.map((c) => ({ name: c.name, kind: c.kind, nullable: c.nullable }));
-      return { name: table.name, role: 'published', managed: false, columns: [...columns, version] };
+      const derived = table.derived.map((c) => {
+        const added = made?.derived?.find((d) => d.name === c.name)?.migration;
+        return { name: c.name, kind: c.kind, nullable: true, ...(added ? { migration: added } : {}) };
+      });
+      return { name: table.name, role: 'published', managed: false, columns: [...columns, ...derived, version] };
     }),
     ...needs.subscribed.map((table): RequiredTable => {
       const made = snapshot.tables.find((t) => t.name === table.name && t.managed)?.columns ?? [];

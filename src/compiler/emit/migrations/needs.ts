@@ -40,8 +40,10 @@ export interface SubscribedTableNeed {
 
 export interface PublishedTableNeed {
   readonly name: string;
-  /** The publisher's non-virtual columns. */
+  /** The publisher's non-virtual columns, but derived ones: the app's own. */
   readonly columns: readonly ColumnNeed[];
+  /** The columns of derived attributes, which the migrations add (nullable: rows are there before them). */
+  readonly derived: readonly ColumnNeed[];
 }
 
 export interface Needs {
@@ -50,6 +52,8 @@ export interface Needs {
   readonly outbox: boolean;
   /** The app subscribes or observes: it records the versions it applied. */
   readonly versions: boolean;
+  /** A model coalesces the refreshes of its derived attributes: they wait in the refresh table. */
+  readonly refresh: boolean;
   readonly published: readonly PublishedTableNeed[];
   readonly subscribed: readonly SubscribedTableNeed[];
 }
@@ -59,6 +63,7 @@ export function databaseNeeds(app: App): Needs {
     app: app.name,
     outbox: app.publications.length > 0,
     versions: app.subscriptions.length + app.observers.length > 0,
+    refresh: app.publications.some((p) => p.coalesce !== undefined),
     published: publishedTables(app),
     subscribed: subscribedTables(app),
   };
@@ -87,6 +92,7 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 function publishedTables(app: App): PublishedTableNeed[] {
   return [...groupBy(app.publications, (p) => p.table)].map(([name, publications]) => {
     const columns = new Map<string, ColumnNeed>();
+    const derived = new Map<string, ColumnNeed>();
     const add = (column: ColumnNeed) => {
       const known = columns.get(column.name);
       columns.set(column.name, known ? { ...known, nullable: known.nullable || column.nullable } : column);
@@ -95,6 +101,10 @@ function publishedTables(app: App): PublishedTableNeed[] {
     for (const p of publications) {
       for (const field of p.fields) {
         if (field.column === undefined || field.virtual) continue;
+        if (field.derived) {
+          derived.set(field.column, { name: field.column, ...columnType(field.type), nullable: true });
+          continue;
+        }
         // A column that some publication of the table does not write may be left empty by it.
         const everywhere = publications.every((q) => q.fields.some((f) => f.column === field.column));
         add({ name: field.column, ...columnType(field.type), nullable: field.nullable || !everywhere });
@@ -104,7 +114,7 @@ function publishedTables(app: App): PublishedTableNeed[] {
         add({ name: p.discriminator.column, kind: 'string', nullable });
       }
     }
-    return { name, columns: [...columns.values()] };
+    return { name, columns: [...columns.values()].filter((c) => !derived.has(c.name)), derived: [...derived.values()] };
   });
 }
 

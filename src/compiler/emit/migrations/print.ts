@@ -10,9 +10,11 @@ import {
   addVersionHelper,
   atomicallyHelper,
   additiveNote,
+  dropDerivedHelper,
   dropVersionHelper,
   outsideTransaction,
   outboxTable,
+  refreshTable,
   versionsTable,
 } from '../../../../templates/migration.js';
 import { propertyKey, quote } from '../literal.js';
@@ -31,6 +33,7 @@ export function printMigration(header: string, app: string, changes: readonly Ch
   const outside = changes.some(rebuilds);
   const helpers = [
     ...(changes.some((c) => c.kind === 'version') ? [addVersionHelper, dropVersionHelper] : []),
+    ...(changes.some((c) => c.kind === 'derived') ? [dropDerivedHelper] : []),
     ...(changes.some((c) => c.kind === 'adopt') ? [addMissingHelper] : []),
     ...(outside ? [atomicallyHelper] : []),
   ];
@@ -71,7 +74,9 @@ function summary(app: string, changes: readonly Change[]): string {
   for (const c of changes) {
     if (c.kind === 'outbox') parts.push('the outbox');
     else if (c.kind === 'versions') parts.push('the applied-versions table');
+    else if (c.kind === 'refresh') parts.push('the refresh table');
     else if (c.kind === 'version') parts.push(`\`_v\` on ${c.table}`);
+    else if (c.kind === 'derived') parts.push(c.columns.map((col) => `${c.table}.${col.name} (derived)`).join(', '));
     else if (c.kind === 'create') parts.push(`${c.table.name}`);
     else if (c.kind === 'adopt') parts.push(`${c.table.name} (taken over)`);
     else if (c.kind === 'columns') parts.push(c.columns.map((col) => `${c.table}.${col.name}`).join(', '));
@@ -92,8 +97,17 @@ function upLines(change: Change): string[] {
       return [outboxTable];
     case 'versions':
       return [versionsTable];
+    case 'refresh':
+      return [refreshTable];
     case 'version':
       return [`await addVersion(knex, ${quote(change.table)});`];
+    case 'derived':
+      return [
+        alterTable(
+          change.table,
+          change.columns.map((c) => `${definition(c)}.nullable();`),
+        ),
+      ];
     case 'create':
       return [createTable(change.table, change.foreignKeys)];
     case 'adopt':
@@ -137,8 +151,14 @@ function downLines(change: Change): string[] {
       return ["await knex.schema.dropTable('promiscuous_outbox');"];
     case 'versions':
       return ["await knex.schema.dropTable('promiscuous_versions');"];
+    case 'refresh':
+      return ["await knex.schema.dropTable('promiscuous_refresh');"];
     case 'version':
       return [`await dropVersion(knex, ${quote(change.table)});`];
+    case 'derived':
+      return [
+        `await dropDerived(knex, ${quote(change.table)}, [${change.columns.map((c) => quote(c.name)).join(', ')}]);`,
+      ];
     case 'create':
       return [`await knex.schema.dropTable(${quote(change.table.name)});`];
     case 'adopt':

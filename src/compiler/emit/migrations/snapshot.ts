@@ -46,6 +46,8 @@ export interface SnapshotTable {
 export interface PublishedVersion extends Made {
   /** A table of the app's own, which got a `_v` column. */
   readonly table: string;
+  /** The columns of derived attributes the migrations added to it. */
+  readonly derived?: readonly SnapshotColumn[];
 }
 
 export interface Snapshot {
@@ -55,6 +57,8 @@ export interface Snapshot {
   readonly baseline?: string;
   readonly outbox?: Made;
   readonly versions?: Made;
+  /** `promiscuous_refresh`, where the refreshes of coalesced derived attributes wait. */
+  readonly refresh?: Made;
   readonly published: readonly PublishedVersion[];
   readonly tables: readonly SnapshotTable[];
 }
@@ -99,19 +103,27 @@ function snapshotProblem(value: unknown, app: string): string | undefined {
   if (value.app !== app) return `it is app ${JSON.stringify(value.app)}'s`;
   if (!Array.isArray(value.published) || !value.published.every((p) => isObject(p) && isMade(p) && isName(p.table)))
     return '`published` is not a list of tables';
+  const derived = value.published.find((p) => p.derived !== undefined && !areColumns(p.derived));
+  if (derived !== undefined) return `table ${derived.table} has a derived column that is not one`;
   if (!Array.isArray(value.tables)) return '`tables` is not a list';
   for (const table of value.tables) {
     if (!isObject(table) || !isName(table.name) || typeof table.managed !== 'boolean') return 'a table lacks its name';
     if (!table.managed) continue;
     if (!isName(table.key) || !Array.isArray(table.columns) || !Array.isArray(table.foreignKeys))
       return `table ${table.name} lacks its key or columns`;
-    const bad = table.columns.find(
-      (c: unknown) =>
-        !isObject(c) || !isName(c.name) || !kinds.includes(c.kind as ColumnKind) || typeof c.nullable !== 'boolean',
-    );
-    if (bad !== undefined) return `table ${table.name} has a column that is not one`;
+    if (!areColumns(table.columns)) return `table ${table.name} has a column that is not one`;
   }
   return undefined;
+}
+
+function areColumns(columns: unknown): boolean {
+  return (
+    Array.isArray(columns) &&
+    columns.every(
+      (c: unknown) =>
+        isObject(c) && isName(c.name) && kinds.includes(c.kind as ColumnKind) && typeof c.nullable === 'boolean',
+    )
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
