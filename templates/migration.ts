@@ -30,6 +30,7 @@ export const refreshTable = `await knex.schema.createTable('promiscuous_refresh'
   table.string('model', 255).notNullable();
   table.string('id', 255).notNullable();
   table.bigInteger('due_at').notNullable().index();
+  table.integer('version').notNullable().defaultTo(0);
   table.primary(['model', 'id']);
 });`;
 

@@ -243,6 +243,10 @@ export class Recorder implements PublisherTransaction {
     await refreshDerived({ schema, compute, changes: this.changes, target: this, now, ...(due ? { due } : {}) });
   }
 
+  versions(table: string, key: string): boolean {
+    return this.versioned.has(`${table}:${key}`);
+  }
+
   /** Marks rows of a table for a refresh of their derived attributes at the end of the transaction. */
   markDerived(table: string, keys: readonly unknown[]): void {
     this.changes.markRows(table, keys);

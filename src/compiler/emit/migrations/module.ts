@@ -100,6 +100,7 @@ const refreshColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
   { name: 'model', kind: 'string', nullable: false },
   { name: 'id', kind: 'string', nullable: false },
   { name: 'due_at', kind: 'bigint', nullable: false },
+  { name: 'version', kind: 'integer', nullable: false },
 ];
 
 export function requiredTables(needs: Needs, snapshot: Snapshot): RequiredTable[] {

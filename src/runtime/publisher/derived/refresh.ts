@@ -24,6 +24,8 @@ export interface RefreshTarget {
     keys: readonly unknown[],
     value: unknown,
   ): Promise<void>;
+  /** Whether the transaction gives the row a new version anyway. */
+  versions(table: string, key: string): boolean;
   /** The transaction's dependencies: those on the related rows a new value was read from join them. */
   readonly dependencies: Dependency[];
 }
@@ -46,11 +48,14 @@ export async function refreshDerived(options: RefreshOptions): Promise<void> {
     const keys = await changes.take(compute.session, model, attribute);
     if (keys.size === 0) continue;
     const window = schema.coalesce?.[model];
-    if (window !== undefined && !options.due?.has(model)) {
-      await markDue(compute, model, [...keys.keys()], options.now + window);
-      continue;
-    }
     const descriptor = schema.models[model];
+    if (window !== undefined && descriptor && !options.due?.has(model)) {
+      // A subject the transaction writes anyway is published with its values; others wait.
+      const later = [...keys.keys()].filter((key) => !target.versions(descriptor.table, key));
+      await markDue(compute, model, later, options.now + window);
+      for (const key of later) keys.delete(key);
+      if (keys.size === 0) continue;
+    }
     const derived = descriptor?.attributes.find((a) => a.name === attribute && a.derived);
     if (!descriptor || !derived)
       throw new PublisherError(`${model}.${attribute} is not a derived attribute of ${schema.app}`);
