@@ -69,14 +69,15 @@ export interface TempDb {
 
 const databases: TempDb[] = [];
 
-/** A fresh database with the tables of one side of the users example. */
+/** A fresh database with the tables of one side of the users example, or none. */
 export async function tempDb(
   kind: Dialect,
-  side: 'publisher' | 'subscriber',
+  side: 'publisher' | 'subscriber' | 'empty',
   options: ConnectOptions = {},
 ): Promise<TempDb> {
   const db = await emptyDb(kind);
   databases.push(db);
+  if (side === 'empty') return db;
   const k = connect(db.ref, options);
   try {
     await (side === 'publisher' ? crowdtapTables(k) : sniperTables(k));
