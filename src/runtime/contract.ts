@@ -262,8 +262,8 @@ export interface RequiredColumn {
 /** A table an app's processes need: what the generated `migrations.ts` exports as `tables`. */
 export interface RequiredTable {
   readonly name: string;
-  /** outbox, versions, refresh: the runtime's; published: the app's own table; subscribed: a subscription's. */
-  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed' | 'refresh';
+  /** outbox, versions, sinks, refresh: the runtime's; published: the app's own table; subscribed: a subscription's. */
+  readonly role: 'outbox' | 'versions' | 'sinks' | 'published' | 'subscribed' | 'refresh';
   /** Created and altered by the generated migrations; false for published and opted-out tables. */
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];

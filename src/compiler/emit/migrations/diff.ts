@@ -12,6 +12,7 @@ import type { Made, Snapshot, SnapshotColumn, SnapshotForeignKey, SnapshotTable 
 export type Change =
   | { readonly kind: 'outbox' }
   | { readonly kind: 'versions' }
+  | { readonly kind: 'sinks' }
   /** `_v` on a published table of the app's own. */
   | { readonly kind: 'version'; readonly table: string }
   | { readonly kind: 'create'; readonly table: SubscribedTableNeed; readonly foreignKeys: readonly ForeignKeyNeed[] }
@@ -46,7 +47,7 @@ export interface Diff {
 export function diff(previous: Snapshot, needs: Needs, migration: string, adopting: boolean): Diff {
   const changes: Change[] = [];
   const made: Made = { migration };
-  const runtime = (kind: 'outbox' | 'versions', needed: boolean, table: string): Made | undefined => {
+  const runtime = (kind: 'outbox' | 'versions' | 'sinks', needed: boolean, table: string): Made | undefined => {
     const before = previous[kind];
     if (needed && !before) changes.push({ kind });
     else if (!needed && before && !before.unused) {
@@ -57,6 +58,7 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
   };
   const outbox = runtime('outbox', needs.outbox, 'promiscuous_outbox');
   const versions = runtime('versions', needs.versions, 'promiscuous_versions');
+  const sinks = runtime('sinks', needs.sinks, 'promiscuous_sinks');
   const published = needs.published.map(({ name }) => {
     const before = previous.published.find((p) => p.table === name);
     if (!before) changes.push({ kind: 'version', table: name });
@@ -74,6 +76,7 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
     ...(previous.baseline ? { baseline: previous.baseline } : {}),
     ...(outbox ? { outbox } : {}),
     ...(versions ? { versions } : {}),
+    ...(sinks ? { sinks } : {}),
     published,
     tables,
   };
@@ -269,13 +272,14 @@ const rank: Record<Change['kind'], number> = {
   note: 0,
   outbox: 1,
   versions: 2,
-  version: 3,
-  create: 4,
-  adopt: 5,
-  columns: 6,
-  foreignKeys: 7,
-  dropForeignKeys: 8,
-  nullable: 9,
+  sinks: 3,
+  version: 4,
+  create: 5,
+  adopt: 6,
+  columns: 7,
+  foreignKeys: 8,
+  dropForeignKeys: 9,
+  nullable: 10,
 };
 
 /** Notes first, then the runtime's tables, `_v`, tables, columns; creates keep their parents-first order. */

@@ -17,7 +17,7 @@ interface RequiredColumn {
 
 interface RequiredTable {
   readonly name: string;
-  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed';
+  readonly role: 'outbox' | 'versions' | 'sinks' | 'published' | 'subscribed';
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];
 }
@@ -96,14 +96,29 @@ const versionsColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
   { name: 'updated_at', kind: 'bigint', nullable: false },
 ];
 
+const sinksColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
+  { name: 'sink', kind: 'string', nullable: false },
+  { name: 'publisher', kind: 'string', nullable: false },
+  { name: 'endpoint', kind: 'string', nullable: false },
+  { name: 'object_id', kind: 'string', nullable: false },
+  { name: 'payload', kind: 'text', nullable: true },
+  { name: 'version', kind: 'bigint', nullable: false },
+  { name: 'sent_at', kind: 'bigint', nullable: false },
+];
+
 export function requiredTables(needs: Needs, snapshot: Snapshot): RequiredTable[] {
-  const runtime = (name: string, role: 'outbox' | 'versions', columns: typeof outboxColumns): RequiredTable => {
+  const runtime = (
+    name: string,
+    role: 'outbox' | 'versions' | 'sinks',
+    columns: typeof outboxColumns,
+  ): RequiredTable => {
     const migration = snapshot[role]?.migration;
     return { name, role, managed: true, columns: columns.map((c) => ({ ...c, ...(migration ? { migration } : {}) })) };
   };
   return [
     ...(needs.outbox ? [runtime('promiscuous_outbox', 'outbox', outboxColumns)] : []),
     ...(needs.versions ? [runtime('promiscuous_versions', 'versions', versionsColumns)] : []),
+    ...(needs.sinks ? [runtime('promiscuous_sinks', 'sinks', sinksColumns)] : []),
     ...needs.published.map((table): RequiredTable => {
       const migration = snapshot.published.find((p) => p.table === table.name)?.migration;
       const version = { name: '_v', kind: 'bigint' as const, nullable: false, ...(migration ? { migration } : {}) };

@@ -50,6 +50,8 @@ export interface Needs {
   readonly outbox: boolean;
   /** The app subscribes or observes: it records the versions it applied. */
   readonly versions: boolean;
+  /** The app subscribes or observes: its sinks record what they sent (whether it configures any is known only at run time). */
+  readonly sinks: boolean;
   readonly published: readonly PublishedTableNeed[];
   readonly subscribed: readonly SubscribedTableNeed[];
 }
@@ -59,6 +61,7 @@ export function databaseNeeds(app: App): Needs {
     app: app.name,
     outbox: app.publications.length > 0,
     versions: app.subscriptions.length + app.observers.length > 0,
+    sinks: app.subscriptions.length + app.observers.length > 0,
     published: publishedTables(app),
     subscribed: subscribedTables(app),
   };

@@ -13,6 +13,7 @@ import {
   dropVersionHelper,
   outsideTransaction,
   outboxTable,
+  sinksTable,
   versionsTable,
 } from '../../../../templates/migration.js';
 import { propertyKey, quote } from '../literal.js';
@@ -71,6 +72,7 @@ function summary(app: string, changes: readonly Change[]): string {
   for (const c of changes) {
     if (c.kind === 'outbox') parts.push('the outbox');
     else if (c.kind === 'versions') parts.push('the applied-versions table');
+    else if (c.kind === 'sinks') parts.push("the sinks' table");
     else if (c.kind === 'version') parts.push(`\`_v\` on ${c.table}`);
     else if (c.kind === 'create') parts.push(`${c.table.name}`);
     else if (c.kind === 'adopt') parts.push(`${c.table.name} (taken over)`);
@@ -92,6 +94,8 @@ function upLines(change: Change): string[] {
       return [outboxTable];
     case 'versions':
       return [versionsTable];
+    case 'sinks':
+      return [sinksTable];
     case 'version':
       return [`await addVersion(knex, ${quote(change.table)});`];
     case 'create':
@@ -137,6 +141,8 @@ function downLines(change: Change): string[] {
       return ["await knex.schema.dropTable('promiscuous_outbox');"];
     case 'versions':
       return ["await knex.schema.dropTable('promiscuous_versions');"];
+    case 'sinks':
+      return ["await knex.schema.dropTable('promiscuous_sinks');"];
     case 'version':
       return [`await dropVersion(knex, ${quote(change.table)});`];
     case 'create':

@@ -55,6 +55,7 @@ export interface Snapshot {
   readonly baseline?: string;
   readonly outbox?: Made;
   readonly versions?: Made;
+  readonly sinks?: Made;
   readonly published: readonly PublishedVersion[];
   readonly tables: readonly SnapshotTable[];
 }
