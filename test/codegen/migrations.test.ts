@@ -275,7 +275,10 @@ test('a subscriber generated before sinks gets one migration that adds their tab
   generate(firstRoutes, disk);
   // The snapshot and migration of a version that had no sinks' table.
   const path = 'sniper/migrations/20260301120000_versions_sinks_members.ts';
-  const migration = (disk.get(path) as string).replace(/\n {2}await knex\.schema\.createTable\('promiscuous_sinks'[^]*?\n {2}\}\);/, '');
+  const migration = (disk.get(path) as string).replace(
+    /\n {2}await knex\.schema\.createTable\('promiscuous_sinks'[^]*?\n {2}\}\);/,
+    '',
+  );
   disk.delete(path);
   disk.set('sniper/migrations/20260301120000_versions_members.ts', migration);
   const snapshot = JSON.parse(disk.get('sniper/migrations/snapshot.json') as string) as Record<string, unknown>;
