@@ -44,6 +44,21 @@ async function dropDerived(knex: Knex, name: string, columns: readonly string[])
   for (const column of columns) await knex.raw('alter table ?? drop column ??', [name, column]);
 }`;
 
+/**
+ * `promiscuous_sinks`: the payload each sink last sent for each object, written in the
+ * transaction that applies the operation it sent.
+ */
+export const sinksTable = `await knex.schema.createTable('promiscuous_sinks', (table) => {
+  table.string('sink', 128).notNullable();
+  table.string('publisher', 64).notNullable();
+  table.string('endpoint', 128).notNullable();
+  table.string('object_id', 191).notNullable();
+  table.text('payload', 'longtext').nullable();
+  table.bigInteger('version').notNullable();
+  table.bigInteger('sent_at').notNullable();
+  table.primary(['sink', 'publisher', 'endpoint', 'object_id']);
+});`;
+
 /** Adds `_v` to a table of the app's own, which the app's own migrations made before. */
 export const addVersionHelper = `/** \`_v\`, each row's version, on a table of the app's own: its own migration must run first. */
 async function addVersion(knex: Knex, name: string): Promise<void> {

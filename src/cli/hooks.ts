@@ -1,6 +1,7 @@
-import type { ObserverCallbacks, PublisherSchema, SubscriberSchema } from '../runtime/contract.js';
+import type { ObserverCallbacks, PublisherSchema, Sink, SubscriberSchema } from '../runtime/contract.js';
 import { type VirtualFunctions, virtualsProblems } from '../runtime/publisher/publications.js';
 import { callbacksProblems } from '../runtime/subscriber/callbacks.js';
+import { sinksProblems } from '../runtime/subscriber/sinks.js';
 import { ConfigError } from './exit-codes.js';
 import type { AppRuntime } from './runtime.js';
 
@@ -37,4 +38,16 @@ export function configCallbacks(
     );
   }
   return callbacks;
+}
+
+/** The app's sinks from the config's `sinks`, checked against the routes likewise. */
+export function configSinks(runtime: AppRuntime, schema: SubscriberSchema): Readonly<Record<string, Sink<unknown>>> {
+  const sinks = (runtime.config.sinks?.[runtime.app] ?? {}) as Readonly<Record<string, Sink<unknown>>>;
+  const problems = sinksProblems(schema, sinks);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `the config's \`sinks.${runtime.app}\` does not match the routes: ${problems.join('; ')} ${typedHooks}`,
+    );
+  }
+  return sinks;
 }

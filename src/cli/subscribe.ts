@@ -1,8 +1,9 @@
 import type { SubscriberSchema } from '../runtime/contract.js';
 import type { ReadinessChecks } from '../runtime/observability/http.js';
+import { subscriberTables } from '../runtime/subscriber/sinks.js';
 import { Subscriber } from '../runtime/subscriber/subscriber.js';
 import { RedisCoordinator } from '../transport/redis/coordinator.js';
-import { configCallbacks } from './hooks.js';
+import { configCallbacks, configSinks } from './hooks.js';
 import { metricsServer } from './metrics-server.js';
 import type { Output } from './output.js';
 import { type RuntimeOptions, runtimeChecks, untilSignal, withAppRuntime } from './runtime.js';
@@ -25,7 +26,12 @@ export interface SubscribeOptions extends RuntimeOptions {
 export function subscribe(options: SubscribeOptions, output: Output): Promise<number> {
   return withAppRuntime(options, output, async (runtime, opened) => {
     const { schema } = await runtime.generated<{ schema: SubscriberSchema }>('subscriber');
-    await requireSchemaTables(runtime, schema);
+    const sinks = configSinks(runtime, schema);
+    const tables = subscriberTables(
+      schema,
+      Object.values(sinks).some((sink) => sink !== undefined),
+    );
+    await requireSchemaTables(runtime, tables ? { tables } : {});
     const { logger } = runtime;
     const log = logger.child({ app: runtime.app, component: 'cli' });
     const namespace = `${runtime.settings.namespace}:${runtime.app}`;
@@ -47,6 +53,7 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
           dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
           callbacks,
+          sinks,
           // The subscriber logs each error it reports: the notifier is the config's alone.
           logger,
           ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),

@@ -154,12 +154,14 @@ export interface AppConfig {
 export interface HookTypes {
   readonly virtuals: object;
   readonly callbacks: object;
+  readonly sinks?: object;
 }
 
 /** What `defineConfig({ ... })` without the generated types accepts: any app, any names. */
 export interface UntypedHooks extends HookTypes {
   readonly virtuals: { readonly [app: string]: object };
   readonly callbacks: { readonly [app: string]: object };
+  readonly sinks: { readonly [app: string]: object };
 }
 
 /**
@@ -189,6 +191,12 @@ export interface RuntimeConfig<Hooks extends HookTypes = UntypedHooks> {
    * (event) { ... } } } }`. Typed by the generated `RuntimeHooks` with `defineConfig<RuntimeHooks>()`.
    */
   readonly callbacks?: Hooks['callbacks'];
+  /**
+   * Sinks of each subscribing app, by app then local name: `{ sniper: { User: ({ payload,
+   * idempotencyKey, signal }) => api.post(...) } }`, for `promiscuous subscribe`. Typed by the
+   * generated `RuntimeHooks` with `defineConfig<RuntimeHooks>()`.
+   */
+  readonly sinks?: Hooks['sinks'];
   /**
    * Virtual attribute functions of each publishing app, by app then model: `{ crowdtap: { User:
    * { full_name: (row) => ... } } }`. The same object the app passes to `new Publisher({ virtuals })`;
@@ -220,6 +228,7 @@ export const runtimeKeys = [
   'backend',
   'generated',
   'callbacks',
+  'sinks',
   'virtuals',
   'logger',
   'errorNotifier',
@@ -231,12 +240,12 @@ export interface RoutesConfig<Hooks extends HookTypes = UntypedHooks> extends Ru
 }
 
 /**
- * The config as `defineConfig<Hooks>()` takes it: `virtuals` and `callbacks` exactly as the
- * generated types say, so that a misspelt or missing name is a type error; the other keys as
+ * The config as `defineConfig<Hooks>()` takes it: `virtuals`, `callbacks` and `sinks` exactly
+ * as the generated types say, so that a misspelt or missing name is a type error; the other keys as
  * written, so that the config keeps its literal types.
  */
 export type TypedConfig<T, Hooks extends HookTypes> = {
-  [K in keyof T]: K extends 'virtuals' | 'callbacks' ? Hooks[K] : T[K];
+  [K in keyof T]: K extends 'virtuals' | 'callbacks' | 'sinks' ? Hooks[K] : T[K];
 };
 
 /**

@@ -32,6 +32,25 @@ export class SubscriberError extends Error {
   override readonly name = 'SubscriberError';
 }
 
+/**
+ * A sink's `send` threw or outlived its timeout: the apply rolled back, and the message is
+ * retried, then parked after the sink's `attempts` (the subscriber's `maxAttempts` by default).
+ */
+export class SinkError extends Error {
+  override readonly name = 'SinkError';
+
+  constructor(
+    message: string,
+    /** The sink: the local name it sends for. */
+    readonly sink: string,
+    /** Its attempts before the message is parked, when it sets them. */
+    readonly attempts?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** A missing dependency was skipped (`--recovery`) or re-synced. */
 export class RecoveryError extends Error {
   override readonly name = 'RecoveryError';

@@ -262,8 +262,8 @@ export interface RequiredColumn {
 /** A table an app's processes need: what the generated `migrations.ts` exports as `tables`. */
 export interface RequiredTable {
   readonly name: string;
-  /** outbox, versions, refresh: the runtime's; published: the app's own table; subscribed: a subscription's. */
-  readonly role: 'outbox' | 'versions' | 'published' | 'subscribed' | 'refresh';
+  /** outbox, versions, sinks, refresh: the runtime's; published: the app's own table; subscribed: a subscription's. */
+  readonly role: 'outbox' | 'versions' | 'sinks' | 'published' | 'subscribed' | 'refresh';
   /** Created and altered by the generated migrations; false for published and opted-out tables. */
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];
@@ -282,18 +282,23 @@ export interface PayloadValidators {
 }
 
 /**
- * Everything the runtime needs to apply an app's subscriptions. `Callbacks` is the type of the
- * app's callbacks by local name (never set here: it types `callbacks`).
+ * Everything the runtime needs to apply an app's subscriptions. `Callbacks` and `Sinks` are the
+ * types of the app's callbacks and sinks by local name (never set here: they type `callbacks`
+ * and `sinks`).
  */
-export interface SubscriberSchema<Callbacks = unknown> {
+export interface SubscriberSchema<Callbacks = unknown, Sinks = unknown> {
   readonly callbacksType?: Callbacks;
+  readonly sinksType?: Sinks;
   readonly app: string;
   readonly subscriptions: Readonly<Record<string, SubscriptionDescriptor>>;
   readonly observers: Readonly<Record<string, ObserverDescriptor>>;
   /** Every binding of the app's queue, sorted. */
   readonly bindings: readonly string[];
   readonly validate: PayloadValidators;
-  /** What the subscriber needs of its database (the versions, its tables): checked before it consumes. */
+  /**
+   * What the subscriber needs of its database (the versions, the sinks' table, its tables):
+   * checked before it consumes, the sinks' table only when sinks are given.
+   */
   readonly tables?: readonly RequiredTable[];
 }
 
@@ -329,6 +334,41 @@ export interface ObserverCallbacks<Attributes> {
    */
   readonly afterSync?: ObserverCallback<Attributes>;
 }
+
+/** What a sink's `send` receives: an object's payload that differs from the one it last sent. */
+export interface SinkEvent<Payload> {
+  /** The object's published type. */
+  readonly type: string;
+  readonly id: string;
+  readonly operation: 'create' | 'update' | 'destroy' | 'sync';
+  readonly version: number;
+  /** The attributes the target receives, by their published names; `null` once the object is gone. */
+  readonly payload: Payload | null;
+  /** The payload this sink last sent for the object; `null` when it sent none, or sent its destroy. */
+  readonly previous: Payload | null;
+  /** `<sink>:<endpoint>:<id>:<version>` (`:sync` appended for a sync): the same when this send is tried again. */
+  readonly idempotencyKey: string;
+  /** Aborted when the send outlives its timeout: pass it to the HTTP client. */
+  readonly signal: AbortSignal;
+  /** The apply transaction, as callbacks get it. Do not commit or roll it back. */
+  readonly trx: Knex.Transaction;
+}
+
+export type SinkSend<Payload> = (event: SinkEvent<Payload>) => unknown;
+
+/**
+ * Sends each change of an object's payload on (to an external API), from inside the apply
+ * transaction that records it as sent: a function, or one with its options.
+ */
+export type Sink<Payload> =
+  | SinkSend<Payload>
+  | {
+      readonly send: SinkSend<Payload>;
+      /** How long a send may take before it fails and its message is retried (default 10 s). */
+      readonly timeoutMs?: number;
+      /** Attempts of a message whose send fails before it is parked (default: the subscriber's `maxAttempts`). */
+      readonly attempts?: number;
+    };
 
 /**
  * Nearest subscribed ancestor: walks `types` (the type first, then its ancestors) and returns

@@ -38,7 +38,7 @@ export {
   jobName,
   syncProgressTable,
 } from './publisher/initial-sync.js';
-export { outboxTable, versionsTable } from './db/tables.js';
+export { outboxTable, sinksTable, versionsTable } from './db/tables.js';
 export { outboxBacklog } from './publisher/outbox.js';
 export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions } from './subscriber/subscriber.js';

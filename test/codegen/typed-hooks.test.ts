@@ -95,6 +95,30 @@ new Publisher({ schema: crowdtap, knex: db, transport, virtuals: config.virtuals
     body: `new Subscriber({ schema: sniper, knex: db, transport, callbacks: { Member: { afterUpdat: () => {} } } });`,
     errors: [[2561, 'afterUpdat']],
   },
+  {
+    name: 'sinks typed by what each target receives, in the config and the subscriber',
+    body: `const config = defineConfig<RuntimeHooks>()({
+  apps: {},
+  sinks: { sniper: { User: async ({ payload, previous, signal }) => void [payload?.name, previous?.email, signal.aborted] } },
+});
+new Subscriber({
+  schema: sniper,
+  knex: db,
+  transport,
+  sinks: { ...config.sinks.sniper, Member: { send: ({ payload }) => payload?.points, timeoutMs: 2_000, attempts: 10 } },
+});`,
+    errors: [],
+  },
+  {
+    name: 'a sink for a local name the app does not have',
+    body: `defineConfig<RuntimeHooks>()({ apps: {}, sinks: { sniper: { Usr: () => {} } } });`,
+    errors: [[2561, 'Usr']],
+  },
+  {
+    name: 'a sink reading an attribute its target does not receive',
+    body: `new Subscriber({ schema: sniper, knex: db, transport, sinks: { User: ({ payload }) => payload?.points } });`,
+    errors: [[2339, 'payload?.points']],
+  },
 ];
 
 const folder = repoPath('examples', 'users');

@@ -15,13 +15,15 @@ import {
   type AmqpTransport,
   Publisher,
   PublisherError,
+  SchemaError,
+  sinksTable,
   Subscriber,
   SubscriberError,
   syncProgressTable,
 } from '../../src/runtime/index.js';
 import { repoPath } from '../helpers/corpus.js';
 import { database, randomName, type TestDatabase } from '../helpers/services.js';
-import { crowdtap, crowdtapTables, newUser, sniper, virtuals } from '../helpers/users-app.js';
+import { crowdtap, crowdtapTables, newUser, sniper, sniperTables, virtuals } from '../helpers/users-app.js';
 import { connectTransport, removeNamespace } from '../helpers/world.js';
 
 interface World {
@@ -94,6 +96,35 @@ hooks('a subscriber given callbacks for no subscription or observer refuses to s
   );
   assert.instance(error, SubscriberError);
   assert.match(error.message, 'Usr is no subscription or observer (sniper has Member, Organization, User, UserEvent)');
+});
+
+hooks(
+  'a subscriber given sinks for no target, or a sink that is none, refuses to start, naming them',
+  ({ db, transport }) => {
+    const sinks = { Usr: () => {}, User: { post: () => {} }, Member: { send: () => {}, attempts: 0 } };
+    const error = thrown(() => new Subscriber({ schema: sniper, knex: db.knex, transport, sinks: sinks as never }));
+    assert.instance(error, SubscriberError);
+    assert.is(
+      error.message,
+      'the sinks of sniper do not match its routes: Usr is no subscription or observer (sniper has Member, Organization, User, UserEvent); ' +
+        'User is no sink (a function, or { send, timeoutMs?, attempts? }); Member.attempts is not a positive integer',
+    );
+  },
+);
+
+hooks('a subscriber needs the sinks table only when it has sinks', async ({ db, transport }) => {
+  await sniperTables(db.knex);
+  await db.knex.schema.dropTable(sinksTable);
+  const sinking = new Subscriber({ schema: sniper, knex: db.knex, transport, sinks: { User: () => {} } });
+  const error = await sinking.start().then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  assert.instance(error, SchemaError);
+  assert.match(error?.message ?? '', /table `promiscuous_sinks` is missing \(migration \d{14}_sinks\.ts adds it\)/);
+  const plain = new Subscriber({ schema: sniper, knex: db.knex, transport });
+  await plain.start();
+  await plain.stop();
 });
 
 hooks.run();

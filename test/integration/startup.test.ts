@@ -144,6 +144,7 @@ test('subscribe exits with 78 naming the tables its database lacks, and the migr
   for (const table of ['members', 'organizations', 'promiscuous_versions']) {
     assert.match(exit.stderr, `  - table \`${table}\` is missing (migration ${sniperMigration} adds it)`);
   }
+  assert.not.match(exit.stderr, 'promiscuous_sinks', 'a subscriber without sinks does not need their table');
   assert.match(exit.stderr, "run the app's migrations (`knex migrate:latest`");
 });
 
@@ -198,6 +199,42 @@ test('subscribe exits with 78 naming a callback the routes do not have', async (
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Runs sniper's subscriber with `sinks` (source text) as the config's `sinks`, and `env`. */
+async function subscribeWithSinks(sinks: string, env: Record<string, string> = {}): Promise<Exit> {
+  const dir = caseFolder();
+  try {
+    const config = join(dir, 'promiscuous.config.ts');
+    writeFileSync(
+      config,
+      [
+        `import base from ${JSON.stringify(join(users, 'promiscuous.config.ts'))};`,
+        `const sinks = ${sinks};`,
+        `export default { ...base, generated: ${JSON.stringify(relative(dir, join(users, 'generated')))}, sinks };`,
+        '',
+      ].join('\n'),
+    );
+    return await promiscuous(['subscribe', '--config', config, '--app', 'sniper'], env);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('subscribe exits with 78 naming a sink the routes do not have, or one that is no sink', async () => {
+  const exit = await subscribeWithSinks('{ sniper: { Usr: () => {}, User: { send: () => {}, timeoutMs: -1 } } }');
+  exitedWith(exit, 78, "the config's `sinks.sniper` does not match the routes: Usr is no subscription or observer");
+  assert.match(exit.stderr, 'User.timeoutMs is not a positive number');
+});
+
+test('subscribe with sinks exits with 78 naming their table when the database lacks it', async () => {
+  const sinksMigration = readdirSync(new URL('../../examples/users/generated/sniper/migrations', import.meta.url)).find(
+    (f) => f.endsWith('_sinks.ts'),
+  );
+  const exit = await subscribeWithSinks('{ sniper: { User: () => {} } }', {
+    PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema),
+  });
+  exitedWith(exit, 78, `  - table \`promiscuous_sinks\` is missing (migration ${sinksMigration} adds it)`);
 });
 
 test('relay exits with 78 naming the missing generated code', async () => {

@@ -30,6 +30,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import { type Envelope, Metrics, Publisher, Subscriber, toOutgoing } from '../../src/runtime/index.js';
+import type { Callbacks, Sinks } from '../../examples/users/generated/sniper/subscriber.js';
 import { eventually } from '../helpers/services.js';
 import { closeWorld, manualPublisher, member, openWorld, takeOutbox, type World as Fixture } from '../helpers/world.js';
 import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
@@ -147,9 +148,12 @@ const propagator: TextMapPropagator = {
 };
 
 interface World extends Fixture {
-  subscriber: Subscriber;
+  subscriber: Subscriber<Callbacks, Sinks>;
   manual: Publisher<Hooks, Virtuals>;
 }
+
+/** The span active in each send of the User sink, by user name. */
+const sendSpans = new Map<string, SpanContext | undefined>();
 
 const test = suite<World>('trace context, postgres -> sqlite', {} as World);
 
@@ -165,6 +169,14 @@ test.before(async (world) => {
     transport: world.transport,
     metrics: new Metrics(),
     mode: 'recovery',
+    sinks: {
+      User: ({ payload }) => {
+        const name = payload?.name ?? '';
+        const failing = name === 'Failing' && !sendSpans.has(name);
+        sendSpans.set(name, trace.getActiveSpan()?.spanContext());
+        if (failing) throw new Error('the API is down');
+      },
+    },
   });
   await world.subscriber.start();
 });
@@ -255,6 +267,52 @@ test('an apply that parks its message marks its span as failed', async (world) =
   assert.is(applied?.status.code, SpanStatusCode.ERROR);
   assert.match(applied?.status.message ?? '', /parked: .*does not fit/);
   assert.is(applied?.exceptions.length, 1);
+});
+
+/** Creates a user in a request's span, and delivers its message: resolves to the request's span. */
+async function createInRequest(world: World, name: string): Promise<SpanContext> {
+  let request: SpanContext | undefined;
+  await trace.getTracer('test').startActiveSpan('POST /users', async (span) => {
+    request = span.spanContext();
+    await world.manual.transaction(async (tx) => void (await tx.User.create(newUser(name))));
+    span.end();
+  });
+  await world.transport.publish((await takeOutbox(world)).map(toOutgoing));
+  if (!request) throw new Error('the request span ran');
+  return request;
+}
+
+const sinkSpans = (parent: RecordedSpan) =>
+  spans.filter((s) => s.name === 'promiscuous sink User' && s.parent?.spanId === parent.context.spanId);
+
+test("a sink's send runs in a span of its own, the child of the message's apply span", async (world) => {
+  const request = await createInRequest(world, 'Mara');
+  const [applied] = await eventually(async () => {
+    const found = applySpans(request.traceId).filter((s) => s.ended);
+    return found.length > 0 ? found : undefined;
+  });
+  if (!applied) throw new Error('an apply span');
+  const [sink, ...more] = sinkSpans(applied);
+  assert.equal(more, []);
+  assert.ok(sink?.ended);
+  assert.is(sink?.kind, SpanKind.CLIENT);
+  assert.is(sink?.attributes['promiscuous.sink'], 'User');
+  assert.is(sink?.attributes['promiscuous.operation'], 'create');
+  assert.is(sink?.status.code, SpanStatusCode.UNSET);
+  assert.is(sendSpans.get('Mara')?.spanId, sink?.context.spanId, 'the span is active while the sink sends');
+});
+
+test('a send that throws marks its span as failed, and the apply span with it', async (world) => {
+  const request = await createInRequest(world, 'Failing');
+  const [applied] = await eventually(async () => {
+    const found = applySpans(request.traceId).filter((s) => s.ended);
+    return found.length > 0 ? found : undefined;
+  });
+  if (!applied) throw new Error('an apply span');
+  const [sink] = sinkSpans(applied);
+  assert.is(sink?.status.code, SpanStatusCode.ERROR);
+  assert.match(sink?.status.message ?? '', 'sink User failed: the API is down');
+  assert.is(applied.status.code, SpanStatusCode.ERROR);
 });
 
 test.run();

@@ -2,16 +2,16 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:42855d5d6e4fb567
 
-import type { Callbacks as CrmCallbacks } from './crm/subscriber.js';
+import type { Callbacks as CrmCallbacks, Sinks as CrmSinks } from './crm/subscriber.js';
 import type { Virtuals as ShopVirtuals } from './shop/publisher.js';
-import type { Callbacks as WarehouseCallbacks } from './warehouse/subscriber.js';
+import type { Callbacks as WarehouseCallbacks, Sinks as WarehouseSinks } from './warehouse/subscriber.js';
 
-export type { CrmCallbacks, ShopVirtuals, WarehouseCallbacks };
+export type { CrmCallbacks, CrmSinks, ShopVirtuals, WarehouseCallbacks, WarehouseSinks };
 
 /**
  * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`
  * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`
- * and `new Subscriber({ callbacks })`.
+ * and `new Subscriber({ callbacks, sinks })`.
  */
 export interface RuntimeHooks {
   virtuals: {
@@ -20,5 +20,9 @@ export interface RuntimeHooks {
   callbacks: {
     crm?: CrmCallbacks;
     warehouse?: WarehouseCallbacks;
+  };
+  sinks: {
+    crm?: CrmSinks;
+    warehouse?: WarehouseSinks;
   };
 }

@@ -3,15 +3,15 @@
 // Routes hash: sha256:e0c9a9c417a9f5e8
 
 import type { Virtuals as CrowdtapVirtuals } from './crowdtap/publisher.js';
-import type { Callbacks as MailerCallbacks } from './mailer/subscriber.js';
-import type { Callbacks as SniperCallbacks } from './sniper/subscriber.js';
+import type { Callbacks as MailerCallbacks, Sinks as MailerSinks } from './mailer/subscriber.js';
+import type { Callbacks as SniperCallbacks, Sinks as SniperSinks } from './sniper/subscriber.js';
 
-export type { CrowdtapVirtuals, MailerCallbacks, SniperCallbacks };
+export type { CrowdtapVirtuals, MailerCallbacks, MailerSinks, SniperCallbacks, SniperSinks };
 
 /**
  * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`
  * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`
- * and `new Subscriber({ callbacks })`.
+ * and `new Subscriber({ callbacks, sinks })`.
  */
 export interface RuntimeHooks {
   virtuals: {
@@ -20,5 +20,9 @@ export interface RuntimeHooks {
   callbacks: {
     mailer?: MailerCallbacks;
     sniper?: SniperCallbacks;
+  };
+  sinks: {
+    mailer?: MailerSinks;
+    sniper?: SniperSinks;
   };
 }

@@ -6,9 +6,10 @@ import { isComputed } from './publisher.js';
 
 /**
  * `hooks.ts`, beside the apps' folders: the types of the functions each app supplies at run
- * time (its virtual attributes' functions, its callbacks), under names of their own
- * (`CrowdtapVirtuals`, `SniperCallbacks`), and `RuntimeHooks`, which gathers them by app for
- * `defineConfig<RuntimeHooks>()`: the config then accepts exactly the names the routes declare.
+ * time (its virtual attributes' functions, its callbacks and sinks), under names of their own
+ * (`CrowdtapVirtuals`, `SniperCallbacks`, `SniperSinks`), and `RuntimeHooks`, which gathers
+ * them by app for `defineConfig<RuntimeHooks>()`: the config then accepts exactly the names
+ * the routes declare.
  */
 export function emitHooks(workspace: Workspace, header: string): string {
   const names = new TypeNames();
@@ -18,29 +19,41 @@ export function emitHooks(workspace: Workspace, header: string): string {
     from: `./${app.name}/publisher.js`,
     original: 'Virtuals',
   }));
-  const callbacks = workspace.apps.filter(subscribes).map((app) => ({
+  const subscribers = workspace.apps.filter(subscribes);
+  const callbacks = subscribers.map((app) => ({
     app: app.name,
     type: names.take(app.name, 'Callbacks'),
     from: `./${app.name}/subscriber.js`,
     original: 'Callbacks',
   }));
-  const all = [...virtuals, ...callbacks].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  const sinks = subscribers.map((app) => ({
+    app: app.name,
+    type: names.take(app.name, 'Sinks'),
+    from: `./${app.name}/subscriber.js`,
+    original: 'Sinks',
+  }));
+  const all = [...virtuals, ...callbacks, ...sinks].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
   const byApp = (list: typeof all) =>
     list.length === 0
       ? 'Record<string, never>'
       : `{\n${list.map((h) => `    ${propertyKey(h.app)}?: ${h.type};`).join('\n')}\n  }`;
+  const modules = [...new Set(all.map((h) => h.from))];
   const statements: Statement[] = [
-    ...all.map((h) => `import type { ${h.original} as ${h.type} } from '${h.from}';`),
+    ...modules.map((from) => {
+      const imported = all.filter((h) => h.from === from).map((h) => `${h.original} as ${h.type}`);
+      return `import type { ${imported.join(', ')} } from '${from}';`;
+    }),
     ...(all.length > 0 ? [`export type { ${all.map((h) => h.type).join(', ')} };`] : []),
     [
       '/**',
       ' * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`',
       ' * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`',
-      ' * and `new Subscriber({ callbacks })`.',
+      ' * and `new Subscriber({ callbacks, sinks })`.',
       ' */',
       'export interface RuntimeHooks {',
       `  virtuals: ${byApp(virtuals)};`,
       `  callbacks: ${byApp(callbacks)};`,
+      `  sinks: ${byApp(sinks)};`,
       '}',
     ].join('\n'),
   ];

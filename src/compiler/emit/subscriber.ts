@@ -12,7 +12,7 @@ import { attributesType, kindOf, wireType } from './ts-types.js';
 export function emitSubscriber(app: App, header: string): string {
   return printModule(header, [
     importTypes(
-      ['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'SubscriberSchema', 'SubscriptionDescriptor'],
+      ['Json', 'ObserverCallbacks', 'ObserverDescriptor', 'Sink', 'SubscriberSchema', 'SubscriptionDescriptor'],
       'promiscuous/runtime',
     ),
     importNamespace('migrations', './migrations.js'),
@@ -27,6 +27,11 @@ export function emitSubscriber(app: App, header: string): string {
       ),
       'Callbacks after an operation is applied (subscriptions) or received (observers), by local name.',
     ),
+    iface(
+      'Sinks',
+      [...app.subscriptions, ...app.observers].map((x) => `${propertyKey(x.name)}?: Sink<${attributesType(x.name)}>`),
+      "Sinks that send each change of an object's attributes on, by local name.",
+    ),
     constant(
       'resolution',
       `${literal(resolutionTable(app))} as const`,
@@ -40,10 +45,10 @@ export function emitSubscriber(app: App, header: string): string {
         'observers',
         `bindings: ${literal(bindings(app))}`,
         `validate: ${literalCode(['envelope: validators.validateEnvelope', `attributes: ${validatorMap(app)}`])}`,
-        "tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed')",
+        "tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed')",
       ]),
       `Everything the runtime needs to apply the subscriptions of app \`${app.name}\`.`,
-      'SubscriberSchema<Callbacks>',
+      'SubscriberSchema<Callbacks, Sinks>',
     ),
   ]);
 }

@@ -4,6 +4,7 @@ import type { PublisherStatus, SubscriberStatus } from './status.js';
 /** Labels stay few and bounded: app names, never message or object ids. */
 type App = 'app';
 type AppPublisher = 'app' | 'publisher';
+type AppSink = 'app' | 'sink';
 type Labels<L extends string> = Partial<Record<L, string>>;
 
 /** What a collected gauge's `fill` sets its values through. */
@@ -59,6 +60,14 @@ export class Metrics {
   readonly applyDuration: Histogram<App>;
   /** From the publisher's commit (`envelope.timestamp`) to the subscriber's; includes the hosts' clock skew. */
   readonly commitToApplied: Histogram<AppPublisher>;
+  /** Payloads a sink sent (its `send` resolved), by the sink's local name. */
+  readonly sinkSent: Counter<AppSink>;
+  /** Operations a sink sent nothing for: the payload it would send is the one it last sent. */
+  readonly sinkSkipped: Counter<AppSink>;
+  /** Sends that threw or outlived the sink's timeout (the message is retried, then parked). */
+  readonly sinkFailures: Counter<AppSink>;
+  /** A sink's send, whether it succeeded or not. */
+  readonly sinkDuration: Histogram<AppSink>;
   /** Outbox rows the relay published and the broker confirmed. */
   readonly relayPublished: Counter<App>;
   /** Relay rounds that failed (the rows stay in the outbox and are published again). */
@@ -83,6 +92,7 @@ export class Metrics {
       new Histogram<L>({ name, help, labelNames, buckets, registers });
     const app = ['app'] as const;
     const appPublisher = ['app', 'publisher'] as const;
+    const appSink = ['app', 'sink'] as const;
     const fast = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     this.messagesApplied = counter('promiscuous_messages_applied_total', 'Messages applied and acknowledged', app);
@@ -130,6 +140,14 @@ export class Metrics {
       appPublisher,
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
     );
+    this.sinkSent = counter('promiscuous_sink_sent_total', 'Payloads a sink sent', appSink);
+    this.sinkSkipped = counter(
+      'promiscuous_sink_skipped_total',
+      'Operations a sink sent nothing for, its payload unchanged',
+      appSink,
+    );
+    this.sinkFailures = counter('promiscuous_sink_failures_total', 'Sends that failed or timed out', appSink);
+    this.sinkDuration = histogram('promiscuous_sink_duration_seconds', "Duration of a sink's send", appSink, fast);
     this.relayPublished = counter('promiscuous_relay_published_total', 'Outbox rows published and confirmed', app);
     this.relayFailures = counter('promiscuous_relay_failures_total', 'Relay rounds that failed', app);
     this.relayConfirmDuration = histogram(

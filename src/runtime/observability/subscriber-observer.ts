@@ -5,7 +5,7 @@ import type { Delivery, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
 import type { Metrics } from './metrics.js';
 import { subscriberStatus } from './status.js';
-import { markFailed, withApplySpan } from './tracing.js';
+import { markFailed, type SinkSpanAttributes, withApplySpan, withSinkSpan } from './tracing.js';
 
 /** How often a worker records in Redis the commit time of the newest message it applied, and what it received. */
 const recordIntervalMs = 1_000;
@@ -22,6 +22,8 @@ export class SubscriberObserver {
   /** Deliveries recorded in Redis as waiting, with their id there, to remove their entry once settled. */
   private readonly marked = new WeakMap<Delivery, string>();
   private readonly spans = new WeakMap<Delivery, Span>();
+  /** The apply span of each message, for the spans of its sinks' sends. */
+  private readonly applySpans = new WeakMap<Envelope, Span>();
   private readonly counters: {
     readonly applied: { inc(value?: number): void };
     readonly parked: { inc(value?: number): void };
@@ -76,6 +78,7 @@ export class SubscriberObserver {
   traced(delivery: Delivery, envelope: Envelope, fn: () => Promise<void>): Promise<void> {
     return withApplySpan(this.app, envelope, async (span) => {
       this.spans.set(delivery, span);
+      this.applySpans.set(envelope, span);
       await fn();
     });
   }
@@ -143,6 +146,36 @@ export class SubscriberObserver {
     const span = this.spans.get(delivery);
     if (span) markFailed(span, error);
     this.settle(delivery);
+  }
+
+  /**
+   * Runs a sink's send in its span, the child of the message's apply span, and counts it as
+   * sent or failed with its duration.
+   */
+  async sinkSpan<T>(
+    envelope: Envelope,
+    sink: string,
+    attributes: SinkSpanAttributes,
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const labels = { app: this.app, sink };
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1_000;
+    try {
+      const sent = await withSinkSpan(sink, this.applySpans.get(envelope), attributes, send);
+      this.metrics.sinkSent.inc(labels);
+      this.metrics.sinkDuration.observe(labels, seconds());
+      return sent;
+    } catch (error) {
+      this.metrics.sinkFailures.inc(labels);
+      this.metrics.sinkDuration.observe(labels, seconds());
+      throw error;
+    }
+  }
+
+  /** A sink had nothing to send: its target's payload is the one it last sent. */
+  sinkSkipped(sink: string): void {
+    this.metrics.sinkSkipped.inc({ app: this.app, sink });
   }
 
   resyncRequested(publisher: string): void {

@@ -51,6 +51,46 @@ export function withApplySpan<T>(app: string, envelope: Envelope, fn: (span: Spa
 
 const consumer = { kind: SpanKind.CONSUMER };
 
+/** What a sink span says of its send. */
+export interface SinkSpanAttributes {
+  readonly endpoint: string;
+  readonly operation: string;
+  readonly version: number;
+}
+
+/**
+ * Runs a sink's send in a span `promiscuous sink <name>`, the child of the apply span of the
+ * message (the active context is another message's when several share a transaction).
+ */
+export function withSinkSpan<T>(
+  sink: string,
+  apply: Span | undefined,
+  attributes: SinkSpanAttributes,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const parent = apply ? trace.setSpan(context.active(), apply) : context.active();
+  return trace.getTracer(tracerName).startActiveSpan(`promiscuous sink ${sink}`, client, parent, async (span) => {
+    if (span.isRecording()) {
+      span.setAttributes({
+        'promiscuous.sink': sink,
+        'promiscuous.endpoint': attributes.endpoint,
+        'promiscuous.operation': attributes.operation,
+        'promiscuous.version': attributes.version,
+      });
+    }
+    try {
+      return await fn();
+    } catch (error) {
+      markFailed(span, error as Error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+const client = { kind: SpanKind.CLIENT };
+
 /** Marks a span as failed with the error. */
 export function markFailed(span: Span, error: Error): void {
   span.recordException(error);

@@ -12,6 +12,7 @@ import type { SubscriberObserver } from '../observability/subscriber-observer.js
 import type { CallbackRunner } from './callbacks.js';
 import { InsertBatch } from './insert-batch.js';
 import { parentsOf, type RowWriter } from './rows.js';
+import type { SinkRunner } from './sinks.js';
 import { lax, NotReady, type Pending, type Plan, type Requirement, type Stored } from './types.js';
 import type { VersionStore } from './version-store.js';
 
@@ -20,6 +21,7 @@ export interface ApplyStages {
   readonly versions: VersionStore;
   readonly rows: RowWriter;
   readonly callbacks: CallbackRunner;
+  readonly sinks: SinkRunner;
   readonly observer: SubscriberObserver;
 }
 
@@ -167,13 +169,21 @@ export class Applier {
         destroyed,
         updated_at: Date.now(),
       });
-      // Callbacks run before commit, after their row is written (a callback reads it through
-      // the transaction it is given): if one throws, nothing is recorded, what it wrote rolls
-      // back, and the message is retried.
-      if (plan.targets.some((target) => this.stages.callbacks.has(target))) await tx.inserts.flush();
-      for (const target of plan.targets) await this.stages.callbacks.run(target, op, envelope, tx.trx);
+      await this.afterWrite(tx, plan, envelope);
     }
     this.stages.observer.committing(tx.trx, envelope.app, written, plans.length - written);
+  }
+
+  /**
+   * Callbacks, then sinks, run before commit, after their row is written (a callback reads it
+   * through the transaction it is given): if one throws, nothing is recorded, what it wrote
+   * rolls back, and the message is retried. Sinks come last: what they send cannot be undone.
+   */
+  private async afterWrite(tx: Transaction, { op, targets }: Plan, envelope: Envelope): Promise<void> {
+    const { callbacks, sinks } = this.stages;
+    if (targets.some((target) => callbacks.has(target) || sinks.has(target))) await tx.inserts.flush();
+    for (const target of targets) await callbacks.run(target, op, envelope, tx.trx);
+    for (const target of targets) await sinks.run(target, op, envelope, tx.trx);
   }
 
   /**

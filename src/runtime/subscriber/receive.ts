@@ -8,7 +8,7 @@
 import type { Delivery } from '../../transport/transport.js';
 import type { CompiledValidator } from '../contract.js';
 import type { Envelope } from '../envelope.js';
-import { SubscriberError, Unprocessable } from '../../common/errors.js';
+import { SinkError, SubscriberError, Unprocessable } from '../../common/errors.js';
 import { errorText, type Logger } from '../../common/logger.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { describeErrors } from './types.js';
@@ -16,7 +16,7 @@ import { describeErrors } from './types.js';
 export interface ReceiverOptions {
   readonly validateEnvelope: CompiledValidator;
   readonly observer: SubscriberObserver;
-  /** Attempts before a failing message is parked. */
+  /** Attempts before a failing message is parked (a failing sink may set its own). */
   readonly maxAttempts: number;
   /** Delay before retry n (0-based). */
   retryDelayMs(attempt: number): number;
@@ -55,8 +55,10 @@ export class Receiver {
       new SubscriberError(`message ${envelope.id} failed (attempt ${attempts}): ${reason}`, { cause: error }),
       envelope,
     );
-    if (attempts >= this.options.maxAttempts)
-      return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope, error);
+    // A sink may allow its API more attempts (or fewer) than the subscriber's.
+    const maxAttempts =
+      error instanceof SinkError ? (error.attempts ?? this.options.maxAttempts) : this.options.maxAttempts;
+    if (attempts >= maxAttempts) return this.park(delivery, `failed ${attempts} times: ${reason}`, envelope, error);
     const delayMs = this.options.retryDelayMs(delivery.attempt);
     this.options.log.warn(
       { messageId: envelope.id, publisher: envelope.app, attempt: attempts, retryInMs: delayMs, err: error },

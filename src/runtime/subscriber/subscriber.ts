@@ -9,7 +9,7 @@
 import type { Knex } from 'knex';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
-import type { ObserverCallbacks, SubscriberSchema } from '../contract.js';
+import type { ObserverCallbacks, Sink, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
 import { requireTables } from '../db/schema-check.js';
 import type { Envelope } from '../envelope.js';
@@ -25,14 +25,15 @@ import { Planner } from './plan.js';
 import { Receiver } from './receive.js';
 import { ResyncRequests } from './resync-requests.js';
 import { RowWriter } from './rows.js';
+import { SinkRunner, subscriberTables } from './sinks.js';
 import { describeRequirement, lax, type Plan, type Requirement } from './types.js';
 import { VersionStore } from './version-store.js';
 import { Waiting } from './waiting.js';
 
 export type SubscriberMode = 'causal' | 'recovery' | 'bareback';
 
-export interface SubscriberOptions<Callbacks = unknown> {
-  readonly schema: SubscriberSchema<Callbacks>;
+export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
+  readonly schema: SubscriberSchema<Callbacks, Sinks>;
   readonly knex: Knex;
   readonly transport: Transport;
   /**
@@ -40,6 +41,12 @@ export interface SubscriberOptions<Callbacks = unknown> {
    * start when one names no subscription, observer or callback.
    */
   readonly callbacks?: NoInfer<Callbacks>;
+  /**
+   * By local name, typed by the schema's generated `Sinks`: each sends the payload of the
+   * objects its target receives on (to an external API) whenever it changed, in the apply
+   * transaction. The subscriber refuses to start when one names no subscription or observer.
+   */
+  readonly sinks?: NoInfer<Sinks>;
   /** Unacknowledged messages in flight (default 5). */
   readonly prefetch?: number;
   /** Attempts before a failing message is parked (default 5). */
@@ -104,7 +111,7 @@ interface InFlight {
  * is retried with backoff through the broker, then parked with its reason; a message that can
  * never be applied (malformed, failing its schema) is parked at once.
  */
-export class Subscriber<Callbacks = unknown> {
+export class Subscriber<Callbacks = unknown, Sinks = unknown> {
   private consumer: Consumer | undefined;
   private readonly mode: SubscriberMode;
   private readonly observer: SubscriberObserver;
@@ -113,10 +120,11 @@ export class Subscriber<Callbacks = unknown> {
   private readonly waiting: Waiting;
   private readonly resync: ResyncRequests;
   private readonly groupCommit: GroupCommit;
+  private readonly sinks: SinkRunner;
   private readonly unlisten: (() => void) | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly options: SubscriberOptions<Callbacks>) {
+  constructor(private readonly options: SubscriberOptions<Callbacks, Sinks>) {
     const { schema, coordinator } = options;
     const database = databaseOf(options.knex);
     const report = (error: Error, payload?: unknown) => options.errorNotifier?.(error, payload);
@@ -141,6 +149,12 @@ export class Subscriber<Callbacks = unknown> {
       log: this.log,
       report,
     });
+    this.sinks = new SinkRunner(
+      schema as SubscriberSchema<unknown>,
+      options.sinks as Readonly<Record<string, Sink<unknown>>> | undefined,
+      database,
+      this.observer,
+    );
     const applier = new Applier({
       database,
       versions: new VersionStore(database),
@@ -149,6 +163,7 @@ export class Subscriber<Callbacks = unknown> {
         schema as SubscriberSchema<unknown>,
         options.callbacks as Readonly<Record<string, ObserverCallbacks<unknown>>> | undefined,
       ),
+      sinks: this.sinks,
       observer: this.observer,
     });
     this.groupCommit = new GroupCommit({
@@ -164,7 +179,8 @@ export class Subscriber<Callbacks = unknown> {
   async start(): Promise<void> {
     const { schema } = this.options;
     // Before the first message: a missing table would fail every one of them.
-    if (schema.tables) await requireTables(this.options.knex, schema.app, schema.tables);
+    const tables = subscriberTables(schema, this.sinks.configured);
+    if (tables) await requireTables(this.options.knex, schema.app, tables);
     const prefetch = this.options.prefetch ?? 5;
     this.consumer = await this.options.transport.consume(
       schema.app,

@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:42855d5d6e4fb567
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -77,6 +77,13 @@ export interface Callbacks {
   OrderPlaced?: ObserverCallbacks<OrderPlacedAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  BillingCustomer?: Sink<BillingCustomerAttributes>;
+  ShopCustomer?: Sink<ShopCustomerAttributes>;
+  OrderPlaced?: Sink<OrderPlacedAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {
   'billing/customer': { Customer: 'BillingCustomer' },
@@ -84,7 +91,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `crm`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -97,5 +104,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       OrderPlaced: validators.validateSubscribedOrderPlaced,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

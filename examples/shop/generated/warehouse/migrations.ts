@@ -5,10 +5,12 @@
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
 import * as migration0 from './migrations/20261207185720_outbox_versions_stock_levels_v_warehouses_v.js';
+import * as migration1 from './migrations/20261207211247_sinks.js';
 
 /** The migrations of app `warehouse`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
   ['20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts', migration0],
+  ['20261207211247_sinks.ts', migration1],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -43,6 +45,18 @@ export const tables: readonly RequiredTable[] = [
       { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
       { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
       { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185720_outbox_versions_stock_levels_v_warehouses_v.ts' },
+    ],
+  },
+  {
+    name: 'promiscuous_sinks', role: 'sinks', managed: true,
+    columns: [
+      { name: 'sink', kind: 'string', nullable: false, migration: '20261207211247_sinks.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207211247_sinks.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207211247_sinks.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207211247_sinks.ts' },
+      { name: 'payload', kind: 'text', nullable: true, migration: '20261207211247_sinks.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207211247_sinks.ts' },
+      { name: 'sent_at', kind: 'bigint', nullable: false, migration: '20261207211247_sinks.ts' },
     ],
   },
   {

@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:42855d5d6e4fb567
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -64,6 +64,12 @@ export interface Callbacks {
   FulfilmentOrder?: ObserverCallbacks<FulfilmentOrderAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  FulfilmentLine?: Sink<FulfilmentLineAttributes>;
+  FulfilmentOrder?: Sink<FulfilmentOrderAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {
   'shop/order': { Order: 'FulfilmentOrder' },
@@ -71,7 +77,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `warehouse`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -83,5 +89,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       FulfilmentOrder: validators.validateSubscribedFulfilmentOrder,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:e0c9a9c417a9f5e8
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -32,11 +32,16 @@ export interface Callbacks {
   Recipient?: ObserverCallbacks<RecipientAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  Recipient?: Sink<RecipientAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {} as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `mailer`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -47,5 +52,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       Recipient: validators.validateSubscribedRecipient,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

@@ -5,10 +5,12 @@
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
 import * as migration0 from './migrations/20261207185728_versions_members_organizations.js';
+import * as migration1 from './migrations/20261207211250_sinks.js';
 
 /** The migrations of app `sniper`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
   ['20261207185728_versions_members_organizations.ts', migration0],
+  ['20261207211250_sinks.ts', migration1],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -32,6 +34,18 @@ export const tables: readonly RequiredTable[] = [
       { name: 'version', kind: 'bigint', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
       { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
       { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20261207185728_versions_members_organizations.ts' },
+    ],
+  },
+  {
+    name: 'promiscuous_sinks', role: 'sinks', managed: true,
+    columns: [
+      { name: 'sink', kind: 'string', nullable: false, migration: '20261207211250_sinks.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20261207211250_sinks.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20261207211250_sinks.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20261207211250_sinks.ts' },
+      { name: 'payload', kind: 'text', nullable: true, migration: '20261207211250_sinks.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20261207211250_sinks.ts' },
+      { name: 'sent_at', kind: 'bigint', nullable: false, migration: '20261207211250_sinks.ts' },
     ],
   },
   {

@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:e0c9a9c417a9f5e8
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -86,6 +86,14 @@ export interface Callbacks {
   UserEvent?: ObserverCallbacks<UserEventAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  Member?: Sink<MemberAttributes>;
+  Organization?: Sink<OrganizationAttributes>;
+  User?: Sink<UserAttributes>;
+  UserEvent?: Sink<UserEventAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {
   'crowdtap/organization': { Organization: 'Organization' },
@@ -93,7 +101,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `sniper`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -107,5 +115,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       UserEvent: validators.validateSubscribedUserEvent,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

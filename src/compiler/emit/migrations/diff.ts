@@ -27,6 +27,7 @@ export type Change =
   | { readonly kind: 'outbox' }
   | { readonly kind: 'versions' }
   | { readonly kind: 'refresh' }
+  | { readonly kind: 'sinks' }
   /** `_v` on a published table of the app's own. */
   | { readonly kind: 'version'; readonly table: string }
   /** Columns of derived attributes on a published table of the app's own, added nullable. */
@@ -63,7 +64,11 @@ export interface Diff {
 export function diff(previous: Snapshot, needs: Needs, migration: string, adopting: boolean): Diff {
   const changes: Change[] = [];
   const made: Made = { migration };
-  const runtime = (kind: 'outbox' | 'versions' | 'refresh', needed: boolean, table: string): Made | undefined => {
+  const runtime = (
+    kind: 'outbox' | 'versions' | 'refresh' | 'sinks',
+    needed: boolean,
+    table: string,
+  ): Made | undefined => {
     const before = previous[kind];
     if (needed && !before) changes.push({ kind });
     else if (!needed && before && !before.unused) {
@@ -75,6 +80,7 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
   const outbox = runtime('outbox', needs.outbox, 'promiscuous_outbox');
   const versions = runtime('versions', needs.versions, 'promiscuous_versions');
   const refresh = runtime('refresh', needs.refresh, 'promiscuous_refresh');
+  const sinks = runtime('sinks', needs.sinks, 'promiscuous_sinks');
   const published = needs.published.map((need) => {
     const before = previous.published.find((p) => p.table === need.name);
     if (!before) changes.push({ kind: 'version', table: need.name });
@@ -93,6 +99,7 @@ export function diff(previous: Snapshot, needs: Needs, migration: string, adopti
     ...(outbox ? { outbox } : {}),
     ...(versions ? { versions } : {}),
     ...(refresh ? { refresh } : {}),
+    ...(sinks ? { sinks } : {}),
     published,
     tables,
   };
@@ -329,14 +336,15 @@ const rank: Record<Change['kind'], number> = {
   outbox: 1,
   versions: 2,
   refresh: 3,
-  version: 4,
-  derived: 5,
-  create: 6,
-  adopt: 7,
-  columns: 8,
-  foreignKeys: 9,
-  dropForeignKeys: 10,
-  nullable: 11,
+  sinks: 4,
+  version: 5,
+  derived: 6,
+  create: 7,
+  adopt: 8,
+  columns: 9,
+  foreignKeys: 10,
+  dropForeignKeys: 11,
+  nullable: 12,
 };
 
 /** Notes first, then the runtime's tables, `_v` and derived columns, tables, columns; creates keep their parents-first order. */

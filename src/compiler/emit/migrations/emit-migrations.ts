@@ -113,6 +113,7 @@ function slug(changes: ReturnType<typeof diff>['changes']): string {
     if (c.kind === 'outbox') words.push('outbox');
     else if (c.kind === 'versions') words.push('versions');
     else if (c.kind === 'refresh') words.push('refresh');
+    else if (c.kind === 'sinks') words.push('sinks');
     else if (c.kind === 'version') words.push(`${c.table}_v`);
     else if (c.kind === 'derived') words.push(...c.columns.map((col) => `${c.table}_${col.name}`));
     else if (c.kind === 'create' || c.kind === 'adopt') words.push(c.table.name);

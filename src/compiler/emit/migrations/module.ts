@@ -17,7 +17,7 @@ interface RequiredColumn {
 
 interface RequiredTable {
   readonly name: string;
-  readonly role: 'outbox' | 'versions' | 'refresh' | 'published' | 'subscribed';
+  readonly role: 'outbox' | 'versions' | 'refresh' | 'sinks' | 'published' | 'subscribed';
   readonly managed: boolean;
   readonly columns: readonly RequiredColumn[];
 }
@@ -103,8 +103,18 @@ const refreshColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
   { name: 'version', kind: 'integer', nullable: false },
 ];
 
+const sinksColumns: readonly Omit<RequiredColumn, 'migration'>[] = [
+  { name: 'sink', kind: 'string', nullable: false },
+  { name: 'publisher', kind: 'string', nullable: false },
+  { name: 'endpoint', kind: 'string', nullable: false },
+  { name: 'object_id', kind: 'string', nullable: false },
+  { name: 'payload', kind: 'text', nullable: true },
+  { name: 'version', kind: 'bigint', nullable: false },
+  { name: 'sent_at', kind: 'bigint', nullable: false },
+];
+
 export function requiredTables(needs: Needs, snapshot: Snapshot): RequiredTable[] {
-  type Runtime = 'outbox' | 'versions' | 'refresh';
+  type Runtime = 'outbox' | 'versions' | 'refresh' | 'sinks';
   const runtime = (name: string, role: Runtime, columns: typeof outboxColumns): RequiredTable => {
     const migration = snapshot[role]?.migration;
     return { name, role, managed: true, columns: columns.map((c) => ({ ...c, ...(migration ? { migration } : {}) })) };
@@ -113,6 +123,7 @@ export function requiredTables(needs: Needs, snapshot: Snapshot): RequiredTable[
     ...(needs.outbox ? [runtime('promiscuous_outbox', 'outbox', outboxColumns)] : []),
     ...(needs.versions ? [runtime('promiscuous_versions', 'versions', versionsColumns)] : []),
     ...(needs.refresh ? [runtime('promiscuous_refresh', 'refresh', refreshColumns)] : []),
+    ...(needs.sinks ? [runtime('promiscuous_sinks', 'sinks', sinksColumns)] : []),
     ...needs.published.map((table): RequiredTable => {
       const made = snapshot.published.find((p) => p.table === table.name);
       const migration = made?.migration;

@@ -54,6 +54,8 @@ export interface Needs {
   readonly versions: boolean;
   /** A model coalesces the refreshes of its derived attributes: they wait in the refresh table. */
   readonly refresh: boolean;
+  /** The app subscribes or observes: its sinks record what they sent (whether it configures any is known only at run time). */
+  readonly sinks: boolean;
   readonly published: readonly PublishedTableNeed[];
   readonly subscribed: readonly SubscribedTableNeed[];
 }
@@ -64,6 +66,7 @@ export function databaseNeeds(app: App): Needs {
     outbox: app.publications.length > 0,
     versions: app.subscriptions.length + app.observers.length > 0,
     refresh: app.publications.some((p) => p.coalesce !== undefined),
+    sinks: app.subscriptions.length + app.observers.length > 0,
     published: publishedTables(app),
     subscribed: subscribedTables(app),
   };

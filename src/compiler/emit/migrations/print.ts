@@ -15,6 +15,7 @@ import {
   outsideTransaction,
   outboxTable,
   refreshTable,
+  sinksTable,
   versionsTable,
 } from '../../../../templates/migration.js';
 import { propertyKey, quote } from '../literal.js';
@@ -75,6 +76,7 @@ function summary(app: string, changes: readonly Change[]): string {
     if (c.kind === 'outbox') parts.push('the outbox');
     else if (c.kind === 'versions') parts.push('the applied-versions table');
     else if (c.kind === 'refresh') parts.push('the refresh table');
+    else if (c.kind === 'sinks') parts.push("the sinks' table");
     else if (c.kind === 'version') parts.push(`\`_v\` on ${c.table}`);
     else if (c.kind === 'derived') parts.push(c.columns.map((col) => `${c.table}.${col.name} (derived)`).join(', '));
     else if (c.kind === 'create') parts.push(`${c.table.name}`);
@@ -99,6 +101,8 @@ function upLines(change: Change): string[] {
       return [versionsTable];
     case 'refresh':
       return [refreshTable];
+    case 'sinks':
+      return [sinksTable];
     case 'version':
       return [`await addVersion(knex, ${quote(change.table)});`];
     case 'derived':
@@ -153,6 +157,8 @@ function downLines(change: Change): string[] {
       return ["await knex.schema.dropTable('promiscuous_versions');"];
     case 'refresh':
       return ["await knex.schema.dropTable('promiscuous_refresh');"];
+    case 'sinks':
+      return ["await knex.schema.dropTable('promiscuous_sinks');"];
     case 'version':
       return [`await dropVersion(knex, ${quote(change.table)});`];
     case 'derived':

@@ -59,6 +59,7 @@ export interface Snapshot {
   readonly versions?: Made;
   /** `promiscuous_refresh`, where the refreshes of coalesced derived attributes wait. */
   readonly refresh?: Made;
+  readonly sinks?: Made;
   readonly published: readonly PublishedVersion[];
   readonly tables: readonly SnapshotTable[];
 }

@@ -2,18 +2,21 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:96c75e51094f8e24
 
-import type { Callbacks as ReaderCallbacks } from './reader/subscriber.js';
+import type { Callbacks as ReaderCallbacks, Sinks as ReaderSinks } from './reader/subscriber.js';
 
-export type { ReaderCallbacks };
+export type { ReaderCallbacks, ReaderSinks };
 
 /**
  * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`
  * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`
- * and `new Subscriber({ callbacks })`.
+ * and `new Subscriber({ callbacks, sinks })`.
  */
 export interface RuntimeHooks {
   virtuals: Record<string, never>;
   callbacks: {
     reader?: ReaderCallbacks;
+  };
+  sinks: {
+    reader?: ReaderSinks;
   };
 }

@@ -2,18 +2,21 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:e7344c98d72c7fc8
 
-import type { Callbacks as SniperCallbacks } from './sniper/subscriber.js';
+import type { Callbacks as SniperCallbacks, Sinks as SniperSinks } from './sniper/subscriber.js';
 
-export type { SniperCallbacks };
+export type { SniperCallbacks, SniperSinks };
 
 /**
  * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`
  * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`
- * and `new Subscriber({ callbacks })`.
+ * and `new Subscriber({ callbacks, sinks })`.
  */
 export interface RuntimeHooks {
   virtuals: Record<string, never>;
   callbacks: {
     sniper?: SniperCallbacks;
+  };
+  sinks: {
+    sniper?: SniperSinks;
   };
 }

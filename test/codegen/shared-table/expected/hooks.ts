@@ -2,18 +2,21 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:a251c020ac39deec
 
-import type { Callbacks as CrmCallbacks } from './crm/subscriber.js';
+import type { Callbacks as CrmCallbacks, Sinks as CrmSinks } from './crm/subscriber.js';
 
-export type { CrmCallbacks };
+export type { CrmCallbacks, CrmSinks };
 
 /**
  * The functions each app supplies at run time, by app. `defineConfig<RuntimeHooks>()({ ... })`
  * checks the config against them; the app passes the same objects to `new Publisher({ virtuals })`
- * and `new Subscriber({ callbacks })`.
+ * and `new Subscriber({ callbacks, sinks })`.
  */
 export interface RuntimeHooks {
   virtuals: Record<string, never>;
   callbacks: {
     crm?: CrmCallbacks;
+  };
+  sinks: {
+    crm?: CrmSinks;
   };
 }

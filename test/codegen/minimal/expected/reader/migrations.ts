@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20260102030405_versions_articles.js';
+import * as migration0 from './migrations/20260102030405_versions_sinks_articles.js';
 
 /** The migrations of app `reader`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20260102030405_versions_articles.ts', migration0],
+  ['20260102030405_versions_sinks_articles.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,19 +26,31 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_articles.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+    ],
+  },
+  {
+    name: 'promiscuous_sinks', role: 'sinks', managed: true,
+    columns: [
+      { name: 'sink', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'payload', kind: 'text', nullable: true, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'sent_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
     ],
   },
   {
     name: 'articles', role: 'subscribed', managed: true,
     columns: [
-      { name: 'blog_post_id', kind: 'integer', nullable: false, migration: '20260102030405_versions_articles.ts' },
-      { name: 'headline', kind: 'string', nullable: false, migration: '20260102030405_versions_articles.ts' },
+      { name: 'blog_post_id', kind: 'integer', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
+      { name: 'headline', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_articles.ts' },
     ],
   },
 ];

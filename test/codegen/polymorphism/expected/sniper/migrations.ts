@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20260102030405_versions_users.js';
+import * as migration0 from './migrations/20260102030405_versions_sinks_users.js';
 
 /** The migrations of app `sniper`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20260102030405_versions_users.ts', migration0],
+  ['20260102030405_versions_sinks_users.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,21 +26,33 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_users.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+    ],
+  },
+  {
+    name: 'promiscuous_sinks', role: 'sinks', managed: true,
+    columns: [
+      { name: 'sink', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'payload', kind: 'text', nullable: true, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'sent_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
     ],
   },
   {
     name: 'users', role: 'subscribed', managed: true,
     columns: [
-      { name: 'id', kind: 'uuid', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'type', kind: 'string', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'name', kind: 'string', nullable: false, migration: '20260102030405_versions_users.ts' },
-      { name: 'points', kind: 'integer', nullable: true, migration: '20260102030405_versions_users.ts' },
+      { name: 'id', kind: 'uuid', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'type', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'name', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_users.ts' },
+      { name: 'points', kind: 'integer', nullable: true, migration: '20260102030405_versions_sinks_users.ts' },
     ],
   },
 ];

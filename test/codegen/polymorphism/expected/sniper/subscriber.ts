@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:e7344c98d72c7fc8
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -53,13 +53,19 @@ export interface Callbacks {
   User?: ObserverCallbacks<UserAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  Member?: Sink<MemberAttributes>;
+  User?: Sink<UserAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {
   'crowdtap/user': { Admin: 'User', Member: 'Member', Owner: 'User', User: 'User' },
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `sniper`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -71,5 +77,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       User: validators.validateSubscribedUser,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

@@ -4,11 +4,11 @@
 
 import type { Knex } from 'knex';
 import type { RequiredTable } from 'promiscuous/runtime';
-import * as migration0 from './migrations/20260102030405_versions_customers.js';
+import * as migration0 from './migrations/20260102030405_versions_sinks_customers.js';
 
 /** The migrations of app `crm`, by the names Knex records, in the order it runs them. */
 const migrations: readonly (readonly [string, Knex.Migration])[] = [
-  ['20260102030405_versions_customers.ts', migration0],
+  ['20260102030405_versions_sinks_customers.ts', migration0],
 ];
 
 /** The app's generated migrations as a Knex migration source: `knex.migrate.latest({ migrationSource })`. */
@@ -26,21 +26,33 @@ export const tables: readonly RequiredTable[] = [
   {
     name: 'promiscuous_versions', role: 'versions', managed: true,
     columns: [
-      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_customers.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'destroyed', kind: 'boolean', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'updated_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+    ],
+  },
+  {
+    name: 'promiscuous_sinks', role: 'sinks', managed: true,
+    columns: [
+      { name: 'sink', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'publisher', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'endpoint', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'object_id', kind: 'string', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'payload', kind: 'text', nullable: true, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'version', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'sent_at', kind: 'bigint', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
     ],
   },
   {
     name: 'customers', role: 'subscribed', managed: true,
     columns: [
-      { name: 'customer_id', kind: 'uuid', nullable: false, migration: '20260102030405_versions_customers.ts' },
-      { name: 'credit_limit', kind: 'decimal', nullable: true, migration: '20260102030405_versions_customers.ts' },
-      { name: 'name', kind: 'string', nullable: true, migration: '20260102030405_versions_customers.ts' },
-      { name: 'email', kind: 'string', nullable: true, migration: '20260102030405_versions_customers.ts' },
+      { name: 'customer_id', kind: 'uuid', nullable: false, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'credit_limit', kind: 'decimal', nullable: true, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'name', kind: 'string', nullable: true, migration: '20260102030405_versions_sinks_customers.ts' },
+      { name: 'email', kind: 'string', nullable: true, migration: '20260102030405_versions_sinks_customers.ts' },
     ],
   },
 ];

@@ -2,7 +2,7 @@
 // Regenerate with: npx promiscuous generate
 // Routes hash: sha256:a251c020ac39deec
 
-import type { Json, ObserverCallbacks, ObserverDescriptor, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
+import type { Json, ObserverCallbacks, ObserverDescriptor, Sink, SubscriberSchema, SubscriptionDescriptor } from 'promiscuous/runtime';
 import * as migrations from './migrations.js';
 import * as validators from './validators.js';
 
@@ -64,6 +64,13 @@ export interface Callbacks {
   Signup?: ObserverCallbacks<SignupAttributes>;
 }
 
+/** Sinks that send each change of an object's attributes on, by local name. */
+export interface Sinks {
+  BillingCustomer?: Sink<BillingCustomerAttributes>;
+  ShopCustomer?: Sink<ShopCustomerAttributes>;
+  Signup?: Sink<SignupAttributes>;
+}
+
 /** Published type -> the subscription it is applied to, by endpoint. */
 export const resolution = {
   'billing/customer': { Customer: 'BillingCustomer' },
@@ -71,7 +78,7 @@ export const resolution = {
 } as const;
 
 /** Everything the runtime needs to apply the subscriptions of app `crm`. */
-export const schema: SubscriberSchema<Callbacks> = {
+export const schema: SubscriberSchema<Callbacks, Sinks> = {
   app,
   subscriptions,
   observers,
@@ -84,5 +91,5 @@ export const schema: SubscriberSchema<Callbacks> = {
       Signup: validators.validateSubscribedSignup,
     },
   },
-  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'subscribed'),
+  tables: migrations.tables.filter((t) => t.role === 'versions' || t.role === 'sinks' || t.role === 'subscribed'),
 };

@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 
 /**
- * What app `sniper`'s routes now need of its database: the applied-versions table; users.
+ * What app `sniper`'s routes now need of its database: the applied-versions table; the sinks' table; users.
  *
  * A generated migration only adds: a table, column or `_v` the routes no longer need is
  * kept, never dropped. Drop it in a migration of your own once no process uses it.
@@ -19,6 +19,16 @@ export async function up(knex: Knex): Promise<void> {
     table.bigInteger('updated_at').notNullable();
     table.primary(['publisher', 'endpoint', 'object_id']);
   });
+  await knex.schema.createTable('promiscuous_sinks', (table) => {
+    table.string('sink', 128).notNullable();
+    table.string('publisher', 64).notNullable();
+    table.string('endpoint', 128).notNullable();
+    table.string('object_id', 191).notNullable();
+    table.text('payload', 'longtext').nullable();
+    table.bigInteger('version').notNullable();
+    table.bigInteger('sent_at').notNullable();
+    table.primary(['sink', 'publisher', 'endpoint', 'object_id']);
+  });
   await knex.schema.createTable('users', (table) => {
     table.uuid('id').notNullable().primary();
     table.string('type', 255).notNullable();
@@ -29,5 +39,6 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('users');
+  await knex.schema.dropTable('promiscuous_sinks');
   await knex.schema.dropTable('promiscuous_versions');
 }
