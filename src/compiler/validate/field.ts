@@ -83,7 +83,9 @@ function readModifiers(app: AppContext, ast: FieldAst): { modifiers: Modifiers; 
   let ok = true;
   for (const m of ast.modifiers) {
     if (seen.has(m.kind)) {
-      app.bag.error('P208', m.span, `\`${modifierWord(m.kind)}\` is given twice`, 'keep one');
+      if (m.kind === 'aggregate')
+        app.bag.error('P208', m.span, 'a derived attribute has one source', 'keep one of them');
+      else app.bag.error('P208', m.span, `\`${modifierWord(m.kind)}\` is given twice`, 'keep one');
       ok = false;
       continue;
     }
