@@ -63,6 +63,8 @@ export default defineConfig<RuntimeHooks>()({
             quantity: 'integer',
             unit_price: 'decimal(10, 2)',
             line_total: { type: 'decimal(12, 2)', virtual: { use: ['quantity', 'unit_price'] } },
+            // Derived: copied from the customer, two relations away, and kept current by the publisher.
+            customer_name: { from: 'order.customer.name' },
           },
         },
       ],
@@ -82,14 +84,19 @@ export default defineConfig<RuntimeHooks>()({
 
     warehouse: {
       publish: [
+        // Stock moves in bursts: a warehouse's totals over its stock levels are refreshed after 1s,
+        // so that a burst of moves publishes each warehouse once.
         {
           table: 'warehouses',
           as: 'Warehouse',
+          coalesce: '1s',
           fields: {
             id: 'integer primary',
             code: 'string',
             name: 'string',
             city: 'string',
+            sku_count: { type: 'integer', count: 'StockLevel' },
+            units_on_hand: { type: 'integer', sum: 'StockLevel.on_hand' },
           },
         },
         {
@@ -102,6 +109,7 @@ export default defineConfig<RuntimeHooks>()({
             on_hand: 'integer',
             reserved: 'integer',
             updated_at: 'timestamp',
+            warehouse_code: { from: 'warehouse.code' },
           },
         },
       ],

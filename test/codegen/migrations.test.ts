@@ -299,6 +299,51 @@ test('a subscriber generated before sinks gets one migration that adds their tab
   assert.equal(generate(firstRoutes, disk, new Date('2027-01-01T00:00:00Z')), [], 'and nothing more');
 });
 
+test('derived attributes added to a published project: their columns and the refresh table, in one new migration', () => {
+  const disk: Disk = new Map();
+  const routes = (derived: string, coalesce = '') =>
+    [
+      'app shop',
+      'publish customers as Customer { id integer primary, name string }',
+      `publish orders as Order${coalesce} {`,
+      '  id           integer primary',
+      '  customer_id  belongs_to Customer',
+      derived,
+      '}',
+      'publish order_lines as OrderLine { id integer primary, order_id belongs_to Order, amount decimal(12, 2) }',
+      '',
+    ].join('\n');
+  generate(routes(''), disk);
+  const derived =
+    '  customer_name from customer.name\n  line_count integer count(OrderLine)\n  biggest decimal(12, 2)? max(OrderLine.amount)';
+  const path = only(generate(routes(derived, ' coalesce 200ms'), disk, new Date('2026-04-01T00:00:00Z')));
+  assert.is(path, 'shop/migrations/20260401000000_refresh_orders_customer_name_orders_line_count.ts');
+  const text = disk.get(path) as string;
+  assert.match(text, "createTable('promiscuous_refresh'");
+  assert.match(text, "table.primary(['model', 'id']);");
+  assert.match(text, "table.bigInteger('due_at').notNullable().index();");
+  assert.match(
+    text,
+    "alterTable('orders', (table) => {\n    table.string('customer_name', 255).nullable();\n    table.integer('line_count').nullable();\n    table.decimal('biggest', 12, 2).nullable();\n  });",
+  );
+  assert.match(text, "await dropDerived(knex, 'orders', ['customer_name', 'line_count', 'biggest']);");
+  assert.not.match(text, 'addVersion', 'the tables were published before');
+  const file = path.slice('shop/migrations/'.length);
+  const module = disk.get('shop/migrations.ts') as string;
+  assert.match(module, `{ name: 'line_count', kind: 'integer', nullable: true, migration: '${file}' },`);
+  assert.match(module, `name: 'promiscuous_refresh', role: 'refresh', managed: true,`);
+  assert.match(disk.get('shop/migrations/snapshot.json') as string, '"derived": [');
+  assert.equal(generate(routes(derived, ' coalesce 200ms'), disk, new Date('2026-04-02T00:00:00Z')), [], 'none again');
+  // No longer derived: the column stays, and the migration says so once.
+  const removed = disk.get(only(generate(routes(''), disk, new Date('2026-04-03T00:00:00Z')))) as string;
+  assert.match(removed, '// orders.line_count is no longer derived: it is kept.');
+  assert.match(removed, '// promiscuous_refresh is no longer needed by the routes: it is kept.');
+  const up = removed.slice(removed.indexOf('export async function up'), removed.indexOf('export async function down'));
+  assert.not.match(up, /drop|alter/i);
+  assert.equal(generate(routes(''), disk, new Date('2026-04-04T00:00:00Z')), [], 'said once');
+  assert.equal(generate(routes(derived), disk, new Date('2026-04-05T00:00:00Z')), [], 'derived again: all there');
+});
+
 test('a snapshot that is not one, or migrations without their snapshot, stop generation with the fix', () => {
   const disk: Disk = new Map();
   generate(firstRoutes, disk);

@@ -76,5 +76,5 @@ export function pathOf(reader: ConfigReader, text: string, at: Loc): PathAst | u
     names.push({ text: part, span: at.isLiteral() ? at.span(offset, part.length) : at.span() });
     offset += part.length + 1;
   }
-  return names.every((n) => reader.isName(n, 'a step of a path')) ? names : undefined;
+  return names.every((n) => reader.isName(n, 'a path step')) ? names : undefined;
 }

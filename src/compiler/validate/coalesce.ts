@@ -2,15 +2,17 @@
  * `coalesce 200ms` on a `publish` line: a window, in milliseconds or seconds, after which the
  * model's derived attributes are refreshed; only on a model that has some (P224).
  */
-import type { Name, PublishAst } from '../ast/ast.js';
+import type { Name } from '../ast/ast.js';
 import { type AppContext, written } from './context.js';
 
 export function resolveCoalesce(app: AppContext): void {
-  for (const [name, located] of app.publications) {
-    const window = (located.decl as PublishAst).coalesce;
+  for (const [name, decl] of app.publishDecls) {
+    const window = decl.coalesce;
     if (!window) continue;
     const ms = duration(app, window);
-    if (ms === undefined) continue;
+    // A model left out for an error of its own is reported there.
+    const located = app.publications.get(name);
+    if (ms === undefined || !located) continue;
     if (!located.value.fields.some((f) => f.derived)) {
       app.bag.error(
         'P224',

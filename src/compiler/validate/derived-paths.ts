@@ -69,7 +69,7 @@ function reportNotRelation(app: AppContext, model: Publication, name: Name): voi
       name.span,
       `\`${model.name}.${plain.name}\` is not a relation: a path goes through \`belongs_to\` fields`,
       relations.length > 0
-        ? `go through one of ${relations.map((r) => `\`${r}\``).join(', ')}, or end the path at \`${plain.name}\``
+        ? `go through ${relations.length > 1 ? 'one of ' : ''}${relations.map((r) => `\`${r}\``).join(', ')}, or end the path at \`${plain.name}\``
         : `\`${model.name}\` has no \`belongs_to\` field: end the path at \`${plain.name}\``,
     );
     return;

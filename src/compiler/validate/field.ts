@@ -42,7 +42,8 @@ export function field(app: AppContext, ast: FieldAst, owner: FieldOwner): Field 
   const declared = embeds ? embeddedType(app, ast, embeds) : writtenType(app, ast);
   if (!declared) return undefined;
   let { type, nullable } = declared;
-  // A copy may leave its type to its source's: it is known once every model is resolved.
+  // A copy may leave out its type, which is its source's: this stands for it until derived.ts
+  // resolves the source, once every model is resolved.
   if (!type && derived?.kind === 'from') type = { kind: 'scalar', name: 'string' };
   if (relation) {
     type = relationType(app, ast, relation.target, type);
@@ -50,14 +51,15 @@ export function field(app: AppContext, ast: FieldAst, owner: FieldOwner): Field 
     nullable = nullable || relation.nullable;
   }
   if (!type) {
+    const example = derived?.kind === 'aggregate' ? 'integer' : 'string';
     app.bag.error(
       'P103',
       ast.name.span,
       `field \`${ast.name.text}\` has no type`,
       written(
         ast.name.span,
-        `write \`${ast.name.text} string\` (or another type)`,
-        "add `type: 'string'` (or another type) to it",
+        `write \`${ast.name.text} ${example}\` (or another type)`,
+        `add \`type: '${example}'\` (or another type) to it`,
       ),
     );
     return undefined;
@@ -65,7 +67,6 @@ export function field(app: AppContext, ast: FieldAst, owner: FieldOwner): Field 
   return {
     name: ast.name.text,
     ...(column !== undefined && !virtual && owner === 'publication' ? { column } : {}),
-    // Derived: the source is resolved by derived.ts, once every model is.
     type,
     nullable,
     primary: modifiers.primary,
@@ -83,7 +84,9 @@ function readModifiers(app: AppContext, ast: FieldAst): { modifiers: Modifiers; 
   let ok = true;
   for (const m of ast.modifiers) {
     if (seen.has(m.kind)) {
-      app.bag.error('P208', m.span, `\`${modifierWord(m.kind)}\` is given twice`, 'keep one');
+      if (m.kind === 'aggregate')
+        app.bag.error('P208', m.span, 'a derived attribute has one source', 'keep one of them');
+      else app.bag.error('P208', m.span, `\`${modifierWord(m.kind)}\` is given twice`, 'keep one');
       ok = false;
       continue;
     }

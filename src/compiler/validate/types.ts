@@ -14,7 +14,12 @@ function baseType(bag: DiagnosticBag, ast: TypeAst): FieldType | undefined {
   const name = ast.name.text;
   if (name === 'enum') return enumType(bag, ast);
   if (!(scalarNames as readonly string[]).includes(name)) {
-    bag.error('P103', ast.name.span, `unknown type \`${name}\``, didYouMean(name, [...scalarNames, 'enum'], 'a type:'));
+    // `line_count count(OrderLine)` reads the aggregate as the type: it lacks the type before it.
+    const aggregate = ['count', 'sum', 'min', 'max'].includes(name);
+    const help = aggregate
+      ? `an aggregate follows the field's type: \`integer ${name}(...)\``
+      : didYouMean(name, [...scalarNames, 'enum'], 'a type:');
+    bag.error('P103', ast.name.span, `unknown type \`${name}\``, help);
     return undefined;
   }
   const scalar = name as ScalarName;
