@@ -35,6 +35,7 @@ import {
   fmt,
   machine,
   machineBanner,
+  machineLines,
   namespace,
   report,
   root,
@@ -238,6 +239,7 @@ async function burst(code: Generated): Promise<Burst> {
 }
 
 async function main(): Promise<void> {
+  process.env.NODE_ENV ||= services.nodeEnv;
   const run = watchRun();
   await runBenchmark(async () => {
     const m = await machine(new Set(['postgres']));
@@ -287,7 +289,9 @@ async function main(): Promise<void> {
           `${b.final} of ${settings.burstOrders}`,
         ];
         const lines = [
-          `${machineBanner(m)}; PostgreSQL for both apps, one process.`,
+          ...machineLines(m, [
+            '- Both apps on PostgreSQL, in one process (the publisher with its relay, the subscriber).',
+          ]),
           '',
           `1. One rename of a customer with ${thousands(settings.orders)} orders, in one transaction.`,
           '',
