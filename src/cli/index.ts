@@ -149,6 +149,7 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
       30_000,
     )
     .option('--bareback', 'apply messages in any order (development only)')
+    .option('--live', 'append every change applied to the live feed in Redis, which `liveChanges` streams to browsers')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
     .addOption(logFormat())

@@ -88,6 +88,12 @@ export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
   readonly logger?: Logger;
   /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
   readonly metrics?: Metrics;
+  /**
+   * Appends every operation applied, once committed, to the app's live feed in Redis, which
+   * `liveChanges` streams to browsers (default off; needs a `coordinator`). `maxLength`: the
+   * entries the feed keeps for clients that reconnect (default 10,000).
+   */
+  readonly live?: boolean | { readonly maxLength?: number };
 }
 
 /** A message on its way: what it writes and needs, and how long it may wait. */
@@ -155,7 +161,15 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       database,
       this.observer,
     );
+    if (options.live && !coordinator)
+      throw new Error('the live feed is kept in Redis: give the subscriber a coordinator');
+    const live = options.live
+      ? coordinator?.liveFeed(options.live === true ? undefined : options.live.maxLength, (error) =>
+          this.log.warn({ err: error }, 'could not append to the live feed'),
+        )
+      : undefined;
     const applier = new Applier({
+      ...(live ? { live } : {}),
       database,
       versions: new VersionStore(database),
       rows: new RowWriter(schema as SubscriberSchema<unknown>, this.log),

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/logger.js';
 import { connectRedis } from './connection.js';
 import { redisKeys } from './keys.js';
+import { defaultLiveLength, LiveFeedWriter } from './live-feed.js';
 import { defineScripts, ScriptCode, type Scripts } from './scripts.js';
 
 /** A message waiting for a dependency, as `promiscuous status` sees it. */
@@ -50,7 +51,7 @@ export class RedisCoordinator {
   private constructor(
     private readonly client: Redis & Scripts,
     private readonly subscriber: Redis,
-    namespace: string,
+    private readonly namespace: string,
   ) {
     this.keys = redisKeys(namespace);
   }
@@ -163,6 +164,11 @@ export class RedisCoordinator {
   async lastAppliedCommit(): Promise<number | undefined> {
     const score = await this.client.zscore(this.keys.appliedCommit, 'last');
     return score === null ? undefined : Number(score);
+  }
+
+  /** A writer of the app's live feed on this coordinator's connection; `failed` hears of appends Redis refused. */
+  liveFeed(maxLength = defaultLiveLength, failed?: (error: Error) => void): LiveFeedWriter {
+    return new LiveFeedWriter(this.client, this.namespace, maxLength, failed);
   }
 
   onApplied(listener: (object: string) => void): () => void {
