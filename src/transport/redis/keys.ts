@@ -18,5 +18,12 @@ export function redisKeys(namespace: string) {
      * ratios turn the broker's queue depth into messages and operations.
      */
     received: `${namespace}:received`,
+    /** Operations applied, by 5-second bucket: a hash of `<bucket start in s>` to a count, for the dashboard's chart. */
+    appliedRate: `${namespace}:applied-rate`,
+    /**
+     * Commit-to-applied latencies of the messages applied: a hash of
+     * `<publisher> <minute> <bucket>` to a count, for the dashboard's percentiles.
+     */
+    latency: `${namespace}:latency`,
   };
 }
