@@ -22,7 +22,7 @@ import { LiveFeedWriter, liveKeys } from '../../src/transport/redis/live-feed.js
 import { eventually, randomName, redisUrl } from '../helpers/services.js';
 import { openEventStream, type ServerEvent } from '../helpers/sse.js';
 import { crowdtap, newUser, sniper, virtuals } from '../helpers/users-app.js';
-import { closeWorld, openWorld, removeNamespace, type World as Fixture } from '../helpers/world.js';
+import { closeWorld, member, openWorld, removeNamespace, type World as Fixture } from '../helpers/world.js';
 
 interface World extends Fixture {
   publisher: Publisher<Hooks, Virtuals>;
@@ -175,10 +175,14 @@ test('an id the feed no longer reaches, or of an earlier feed, starts with a res
   await eventually(count(1, stream.events));
   stream.close();
   const old = stream.lastEventId as string;
-  await createUsers(world, ['New1', 'New2']);
+  const newer = await createUsers(world, ['New1', 'New2']);
+  for (const id of newer) await eventually(() => member(world, id));
   const redis = new Redis(redisUrl);
   const key = liveKeys(`${world.namespace}:sniper`).stream;
-  await eventually(async () => ((await redis.xlen(key)) > 1 ? true : undefined));
+  // Appended right after the commit: the newest entry is New2's once its event is out.
+  const watcher = await openEventStream(world.url, old);
+  await eventually(count(2, watcher.events));
+  watcher.close();
   await redis.xtrim(key, 'MAXLEN', 1);
   redis.disconnect();
   // A handler started now: what Redis no longer holds is in no memory either.

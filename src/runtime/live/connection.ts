@@ -79,7 +79,13 @@ export class Connection {
   }
 
   private async step(): Promise<void> {
-    const { pageSize } = this.options;
+    const { pageSize, filter } = this.options;
+    if (Object.keys(filter).length === 0) {
+      // Every change: the page the other connections at this cursor get, made once.
+      const page = this.feed.pageAfter(this.cursor, pageSize);
+      if (page === null) return this.feed.changed();
+      if (page !== undefined) return this.write(page.bytes, page.last);
+    }
     let entries: readonly (LiveEntry & { change?: LiveChange })[] | undefined = this.feed.entriesAfter(
       this.cursor,
       pageSize,
@@ -102,11 +108,17 @@ export class Connection {
     let text = '';
     for (const entry of entries) {
       const change = entry.change ?? (JSON.parse(entry.json) as LiveChange);
-      if (matches(this.options.filter, change)) text += `id: ${this.eventId(entry.id)}\ndata: ${entry.json}\n\n`;
+      if (matches(this.options.filter, change)) text += this.feed.event(entry.id, entry.json);
     }
-    this.cursor = (entries[entries.length - 1] as FeedEntry).id;
-    if (text === '' || !this.open) return;
-    this.told = this.cursor;
+    const last = (entries[entries.length - 1] as FeedEntry).id;
+    if (text === '') this.cursor = last;
+    else await this.write(text, last);
+  }
+
+  private async write(text: string | Buffer, last: string): Promise<void> {
+    this.cursor = last;
+    if (!this.open) return;
+    this.told = last;
     if (!this.response.write(text)) await this.drained();
   }
 

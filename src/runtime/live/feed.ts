@@ -6,9 +6,17 @@
  */
 import { compareIds, type LiveChange, type LiveEntry, LiveFeedReader } from '../../transport/redis/live-feed.js';
 
-/** An entry of the feed with its change parsed. */
+/** An entry of the feed with its change parsed, and its event as sent. */
 export interface FeedEntry extends LiveEntry {
   readonly change: LiveChange;
+  readonly event: string;
+}
+
+/** Entries after a cursor as one text, for connections that keep them all. */
+export interface Page {
+  readonly bytes: Buffer;
+  /** The id of the page's last entry. */
+  readonly last: string;
 }
 
 export interface FeedOptions {
@@ -28,6 +36,8 @@ export class Feed {
   private from = '0-0';
   private readonly recent: FeedEntry[] = [];
   private waiters: (() => void)[] = [];
+  /** The last page made: the connections at the tail all ask for the same one. */
+  private cached: { readonly key: string; readonly page: Page } | undefined;
   private closed = false;
   private loop: Promise<void> | undefined;
 
@@ -62,6 +72,27 @@ export class Feed {
       else high = middle;
     }
     return this.recent.slice(low, low + limit);
+  }
+
+  /**
+   * The events after `id` as one buffer, made once for every connection that asks for the same
+   * page; `undefined` when memory does not hold them, `null` when there is none yet.
+   */
+  pageAfter(id: string, limit: number): Page | undefined | null {
+    const entries = this.entriesAfter(id, limit);
+    if (entries === undefined) return undefined;
+    if (entries.length === 0) return null;
+    const last = (entries[entries.length - 1] as FeedEntry).id;
+    const key = `${id} ${last}`;
+    if (this.cached?.key !== key) {
+      this.cached = { key, page: { bytes: Buffer.from(entries.map((e) => e.event).join('')), last } };
+    }
+    return this.cached.page;
+  }
+
+  /** An entry as a server-sent event. */
+  event(id: string, json: string): string {
+    return `id: ${this.epoch}.${id}\ndata: ${json}\n\n`;
   }
 
   /** Resolves once new entries came, or the feed closes. */
@@ -99,7 +130,13 @@ export class Feed {
   }
 
   private add(entries: readonly LiveEntry[]): void {
-    for (const entry of entries) this.recent.push({ ...entry, change: JSON.parse(entry.json) as LiveChange });
+    for (const entry of entries) {
+      this.recent.push({
+        ...entry,
+        change: JSON.parse(entry.json) as LiveChange,
+        event: this.event(entry.id, entry.json),
+      });
+    }
     this.tail = (entries[entries.length - 1] as LiveEntry).id;
     const excess = this.recent.length - this.options.memoryEntries;
     if (excess > 0) this.from = (this.recent.splice(0, excess).pop() as FeedEntry).id;
@@ -112,6 +149,7 @@ export class Feed {
     if (epoch === this.epoch) return;
     this.epoch = epoch;
     this.recent.length = 0;
+    this.cached = undefined;
     this.tail = await this.reader.last();
     this.from = this.tail;
     this.options.lost();
