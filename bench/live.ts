@@ -155,7 +155,8 @@ async function main(): Promise<void> {
         for (const mode of alternating<Mode>(['off', 'on'], round)) {
           const rate = await applyBacklog(world, mode);
           rates[mode].push(rate);
-          const got = mode === 'on' ? await streamed(clients, settings.messages) : undefined;
+          const following = mode === 'on' && settings.connections > 0;
+          const got = following ? await streamed(clients, settings.messages) : undefined;
           if (got) streams.push(got);
           console.log(
             `round ${round + 1}, live ${mode}: ${fmt(rate)} ops/s${got ? `; each connection got ${got.min} to ${got.max} of ${settings.messages}` : ''}`,
@@ -223,6 +224,7 @@ function render(r: Results, markdown: boolean): string {
     '',
     ...machineBanner(r.machine)
       .split('\n')
+      .filter((line) => line.trim() !== '')
       .map((line) => `${markdown ? '- ' : ''}${line.trim()}`),
     '',
   );
