@@ -9,6 +9,7 @@ export { RedisCoordinator, type WaitingMessage } from '../transport/redis/coordi
 export type {
   Consumer,
   Delivery,
+  Listener,
   OutgoingMessage,
   ParkedMessage,
   QueueStats,
@@ -30,6 +31,7 @@ export {
 } from './observability/status.js';
 export { traceCarrier, tracerName, withApplySpan } from './observability/tracing.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
+export { AcknowledgementTimeout, type TransactionOptions } from './publisher/acks.js';
 export {
   checkShard,
   type InitialSyncOptions,

@@ -61,9 +61,20 @@ export interface QueueStats {
   readonly consumers: number;
 }
 
+/** A process's own address for replies (acknowledgements), and what stops it. */
+export interface Listener {
+  /** Where replies to this process go; a new one once the broker connection was lost, undefined while away. */
+  address(): string | undefined;
+  stop(): Promise<void>;
+}
+
 export interface Transport {
   /** Resolves once the broker confirmed every message; rejects when any was not. */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Receives what is sent to this process's address ({@link Transport.reply}), until stopped. */
+  listen(handle: (body: Buffer) => void): Promise<Listener>;
+  /** Sends a message to a listener's address; resolves once the broker took it (one gone drops it). */
+  reply(address: string, body: Buffer, messageId: string): Promise<void>;
   consume(app: string, options: ConsumeOptions, handle: (delivery: Delivery) => Promise<void>): Promise<Consumer>;
   /** The messages parked for an app, oldest first, left in place. */
   parked(app: string): Promise<ParkedMessage[]>;

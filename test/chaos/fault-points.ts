@@ -95,6 +95,8 @@ export function publisherTransport(inner: Transport, points: FaultPoints): Trans
       points.reached('after-confirm');
     },
     consume: (app, options, handle) => inner.consume(app, options, handle),
+    listen: (handle) => inner.listen(handle),
+    reply: (address, body, id) => inner.reply(address, body, id),
     parked: (app) => inner.parked(app),
     retryParked: (app, ids) => inner.retryParked(app, ids),
     dropParked: (app, ids) => inner.dropParked(app, ids),
@@ -152,6 +154,8 @@ export function workerTransport(
   });
   return {
     publish: (messages) => inner.publish(messages),
+    listen: (handle) => inner.listen(handle),
+    reply: (address, body, id) => inner.reply(address, body, id),
     consume: (app, options, handle): Promise<Consumer> =>
       inner.consume(app, options, async (delivery) => {
         stats.inFlight += 1;

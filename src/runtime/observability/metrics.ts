@@ -5,6 +5,8 @@ import type { PublisherStatus, SubscriberStatus } from './status.js';
 type App = 'app';
 type AppPublisher = 'app' | 'publisher';
 type AppSink = 'app' | 'sink';
+/** A publishing app, and a subscriber app asked to acknowledge its messages. */
+type AppSubscriber = 'app' | 'subscriber';
 type Labels<L extends string> = Partial<Record<L, string>>;
 
 /** What a collected gauge's `fill` sets its values through. */
@@ -68,6 +70,14 @@ export class Metrics {
   readonly sinkFailures: Counter<AppSink>;
   /** A sink's send, whether it succeeded or not. */
   readonly sinkDuration: Histogram<AppSink>;
+  /** From a transaction's commit to each required subscriber's acknowledgement, at the publisher. */
+  readonly ackLatency: Histogram<AppSubscriber>;
+  /** Transactions whose required subscriber did not acknowledge within the timeout, per subscriber. */
+  readonly ackTimeouts: Counter<AppSubscriber>;
+  /** Acknowledgements the publisher was not waiting for: a subscriber not asked, a repeat, one late. */
+  readonly acksIgnored: Counter<AppSubscriber>;
+  /** Acknowledgements a subscriber app sent, by the publisher it sent them to (`app` is the subscriber). */
+  readonly acksSent: Counter<AppPublisher>;
   /** Outbox rows the relay published and the broker confirmed. */
   readonly relayPublished: Counter<App>;
   /** Relay rounds that failed (the rows stay in the outbox and are published again). */
@@ -148,6 +158,24 @@ export class Metrics {
     );
     this.sinkFailures = counter('promiscuous_sink_failures_total', 'Sends that failed or timed out', appSink);
     this.sinkDuration = histogram('promiscuous_sink_duration_seconds', "Duration of a sink's send", appSink, fast);
+    const appSubscriber = ['app', 'subscriber'] as const;
+    this.ackLatency = histogram(
+      'promiscuous_ack_latency_seconds',
+      "From a transaction's commit to a required subscriber's acknowledgement",
+      appSubscriber,
+      fast,
+    );
+    this.ackTimeouts = counter(
+      'promiscuous_ack_timeouts_total',
+      'Transactions a required subscriber did not acknowledge in time',
+      appSubscriber,
+    );
+    this.acksIgnored = counter(
+      'promiscuous_acks_ignored_total',
+      'Acknowledgements no transaction waited for: an app not asked, a repeat, one late',
+      appSubscriber,
+    );
+    this.acksSent = counter('promiscuous_acks_sent_total', 'Acknowledgements a subscriber app sent', appPublisher);
     this.relayPublished = counter('promiscuous_relay_published_total', 'Outbox rows published and confirmed', app);
     this.relayFailures = counter('promiscuous_relay_failures_total', 'Relay rounds that failed', app);
     this.relayConfirmDuration = histogram(

@@ -211,7 +211,11 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
   private async apply(delivery: Delivery, envelope: Envelope): Promise<void> {
     try {
       const plans = this.planner.plan(envelope);
-      if (plans.length === 0) return await delivery.ack();
+      if (plans.length === 0) {
+        // Nothing of it is for this app: applied, as far as this app goes.
+        await this.acknowledge(envelope);
+        return await delivery.ack();
+      }
       const message: InFlight = {
         delivery,
         envelope,
@@ -261,6 +265,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       const holdUntil = Math.min(deadline, Date.now() + holdMs);
       missing = await this.groupCommit.submit({ envelope, plans, requirements, holdUntil });
       if (missing.length === 0) {
+        await this.acknowledge(envelope);
         await delivery.ack();
         this.observer.applied(delivery, envelope, started);
       }
@@ -269,6 +274,24 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     }
     if (missing.length === 0) for (const object of objects) this.wake(object);
     return { missing, readAt };
+  }
+
+  /**
+   * Tells the publishing process that asked this app to acknowledge the message that its
+   * transaction committed; a redelivery acknowledges again, which the publisher ignores. An
+   * acknowledgement that cannot be sent is lost: the publisher counts the app as silent.
+   */
+  private async acknowledge(envelope: Envelope): Promise<void> {
+    const { app } = this.options.schema;
+    const acks = envelope.acks;
+    if (!acks?.apps.includes(app)) return;
+    const body = Buffer.from(JSON.stringify({ kind: 'ack', app, message: envelope.id }));
+    try {
+      await this.options.transport.reply(acks.to, body, `${envelope.id}:ack:${app}`);
+      (this.options.metrics ?? defaultMetrics()).acksSent.inc({ app, publisher: envelope.app });
+    } catch (error) {
+      this.log.warn({ messageId: envelope.id, publisher: envelope.app, err: error }, 'could not acknowledge a message');
+    }
   }
 
   /**

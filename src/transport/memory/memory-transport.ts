@@ -3,6 +3,7 @@ import type {
   ConsumeOptions,
   Consumer,
   Delivery,
+  Listener,
   OutgoingMessage,
   ParkedMessage,
   QueueStats,
@@ -39,6 +40,7 @@ interface Queue {
 export class MemoryTransport implements Transport {
   private readonly queues = new Map<string, Queue>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly listeners = new Map<string, (body: Buffer) => void>();
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     for (const message of messages) {
@@ -181,6 +183,21 @@ export class MemoryTransport implements Transport {
     return taken;
   }
 
+  async listen(handle: (body: Buffer) => void): Promise<Listener> {
+    const address = `listener-${(this.listeners.size + 1).toString()}-${Math.random().toString(36).slice(2)}`;
+    this.listeners.set(address, handle);
+    return {
+      address: () => (this.listeners.has(address) ? address : undefined),
+      stop: async () => void this.listeners.delete(address),
+    };
+  }
+
+  async reply(address: string, body: Buffer): Promise<void> {
+    const handle = this.listeners.get(address);
+    // As on the broker: a reply reaches its listener later, never inside the sender's call.
+    if (handle) setImmediate(() => handle(body));
+  }
+
   healthy(): boolean {
     return true;
   }
@@ -194,6 +211,10 @@ export class MemoryTransport implements Transport {
 /** The `null` backend: publishing succeeds and goes nowhere; nothing is ever consumed. */
 export class NullTransport implements Transport {
   async publish(): Promise<void> {}
+  async listen(): Promise<Listener> {
+    return { address: () => undefined, stop: async () => {} };
+  }
+  async reply(): Promise<void> {}
   async consume(): Promise<Consumer> {
     return { stop: async () => {} };
   }
