@@ -9,11 +9,18 @@ export interface OutgoingMessage {
   readonly routingKeys: readonly string[];
   readonly messageId: string;
   readonly body: Buffer;
+  /**
+   * The sender's signature of `body` (`<key id>.<signature>`), opaque to the transport: it
+   * travels with the message through frames, retries, deferrals and the parked queue.
+   */
+  readonly signature?: string;
 }
 
 export interface Delivery {
   readonly body: Buffer;
   readonly messageId: string | undefined;
+  /** The signature the message was published with, if any (see {@link OutgoingMessage.signature}). */
+  readonly signature?: string | undefined;
   /** How many times this message was retried before this delivery (0 the first time). */
   readonly attempt: number;
   /** When the subscriber first deferred this message to wait for a dependency, if it did. */
@@ -48,6 +55,7 @@ export interface ParkedMessage {
   readonly attempts: number;
   readonly parkedAt: number;
   readonly body: Buffer;
+  readonly signature?: string | undefined;
 }
 
 /** How many messages an app's queues hold, as the broker counts them. */

@@ -7,6 +7,7 @@
  */
 import type { ConsumeMessage } from 'amqplib';
 import type { OutgoingMessage } from '../transport.js';
+import { signatureHeader } from './headers.js';
 
 /** The ids of a frame's messages, in order; absent on a broker message that carries one. */
 export const frameHeader = 'x-promiscuous-frame';
@@ -59,15 +60,27 @@ export function frameBody(frame: Frame): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The messages a broker message carries, with their ids: one, or a frame's. */
-export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>): {
-  body: Buffer;
-  messageId: string | undefined;
-}[] {
+/** One message of a broker message, as {@link unframe} reads it. */
+export interface Unframed {
+  readonly body: Buffer;
+  readonly messageId: string | undefined;
+  readonly signature: string | undefined;
+}
+
+/** The messages a broker message carries, with their ids and signatures: one, or a frame's. */
+export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>): Unframed[] {
   const ids = message.properties.headers?.[frameHeader];
-  if (!Array.isArray(ids))
-    return [{ body: message.content, messageId: message.properties.messageId as string | undefined }];
-  return splitLines(message.content).map((body, i) => ({ body, messageId: String(ids[i] ?? '') || undefined }));
+  const signatures: unknown = message.properties.headers?.[signatureHeader];
+  if (!Array.isArray(ids)) {
+    const signature = typeof signatures === 'string' && signatures !== '' ? signatures : undefined;
+    return [{ body: message.content, messageId: message.properties.messageId as string | undefined, signature }];
+  }
+  const signed = Array.isArray(signatures) ? signatures : [];
+  return splitLines(message.content).map((body, i) => ({
+    body,
+    messageId: String(ids[i] ?? '') || undefined,
+    signature: typeof signed[i] === 'string' && signed[i] !== '' ? (signed[i] as string) : undefined,
+  }));
 }
 
 function splitLines(content: Buffer): Buffer[] {

@@ -12,6 +12,7 @@ import type {
 interface Stored {
   readonly messageId: string;
   readonly body: Buffer;
+  readonly signature?: string | undefined;
   readonly attempt: number;
   readonly waitingSince?: number;
 }
@@ -44,7 +45,8 @@ export class MemoryTransport implements Transport {
     for (const message of messages) {
       for (const [app, queue] of this.queues) {
         if (queue.bindings.some((b) => message.routingKeys.some((k) => topicMatches(b, k)))) {
-          queue.ready.push({ messageId: message.messageId, body: message.body, attempt: 0 });
+          const { messageId, body, signature } = message;
+          queue.ready.push({ messageId, body, signature, attempt: 0 });
           this.deliverReady(app);
         }
       }
@@ -105,6 +107,7 @@ export class MemoryTransport implements Transport {
       const delivery: Delivery = {
         body: stored.body,
         messageId: stored.messageId,
+        signature: stored.signature,
         attempt: stored.attempt,
         redelivered: false,
         ack: () => settle(() => {}),
@@ -120,6 +123,7 @@ export class MemoryTransport implements Transport {
               attempts: stored.attempt,
               parkedAt: Date.now(),
               body: stored.body,
+              signature: stored.signature,
             }),
           ),
       };
@@ -153,7 +157,7 @@ export class MemoryTransport implements Transport {
 
   async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
     return this.takeParked(app, messageIds, (m, queue) =>
-      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }),
+      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, signature: m.signature, attempt: 0 }),
     );
   }
 
