@@ -14,6 +14,8 @@ import { errorText, guardedLogger, type Logger, silentLogger } from '../../commo
 import type { Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { keyPages, takeDue } from './derived/backfill.js';
 import { DerivedChanges } from './derived/changes.js';
 import { Refresher, refreshInterval } from './derived/refresher.js';
@@ -62,6 +64,12 @@ export interface PublisherOptions<Hooks, Virtuals> {
   readonly detectRawWrites?: boolean;
   /** Where the publisher and its relay record what they do (default: the process's `defaultMetrics()`). */
   readonly metrics?: Metrics;
+  /**
+   * Signatures (default: none made, none checked). `key`: this app's private key, which signs
+   * everything it publishes (the relay's messages, ephemerals, syncs and re-sync answers);
+   * `trust` and `require`: how the re-sync requests of subscribers are verified.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 export interface Context {
@@ -108,6 +116,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
   private readonly log: Logger;
+  /** The options' transport, signing what it publishes when the app has a key. */
+  private readonly transport: Transport;
   /** Whether `ready()` passed: writes then skip it. */
   private verified = false;
 
@@ -115,6 +125,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const logger = guardedLogger(options.logger ?? silentLogger);
     this.log = logger.child({ app: options.schema.app, component: 'publisher' });
     this.host = options.host ?? hostname();
+    this.transport = publishingTransport(options.transport, options.signatures?.key);
     this.coalescing = new Set(Object.keys(options.schema.coalesce ?? {}));
     this.database = databaseOf(options.knex);
     this.publications = new Publications(
@@ -136,7 +147,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     this.relay =
       options.relay === false
         ? undefined
-        : new Relay(options.knex, options.transport, {
+        : new Relay(options.knex, this.transport, {
             ...options.relay,
             onError: (e) => this.report(e),
             app: options.schema.app,
@@ -157,7 +168,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
     if (options.answerResync ?? this.relay !== undefined) {
       this.responder = answerResyncRequests({
         app: options.schema.app,
-        transport: options.transport,
+        transport: this.transport,
+        verifier: Verifier.of(options.signatures),
         publications: this.publications,
         sync: (model, ids, to) => this.sync(model, ids, { to }),
         report: (error) => this.report(error),
@@ -256,7 +268,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
         [],
       );
     }
-    await this.options.transport.publish(messages);
+    await this.transport.publish(messages);
   }
 
   /** Runs `fn` with a context (a request, a job) whose name and user id travel with its messages. */
@@ -375,7 +387,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const envelope = this.envelope(operations, []);
     this.rememberLastWrite(operations);
     try {
-      await this.options.transport.publish([toOutgoing(envelope)]);
+      await this.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
       const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${errorText(error)}`, {
         cause: error,

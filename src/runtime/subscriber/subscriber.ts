@@ -18,6 +18,8 @@ import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { syncReplyKey } from '../resync.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { Applier } from './apply.js';
 import { CallbackRunner } from './callbacks.js';
 import { GroupCommit, holdMs } from './group-commit.js';
@@ -88,6 +90,12 @@ export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
   readonly logger?: Logger;
   /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
   readonly metrics?: Metrics;
+  /**
+   * Signatures (default: none checked, none made). `trust`: the public keys of the apps it
+   * hears from, against which every signed message is verified; `require`: unsigned messages
+   * are parked too; `key`: this app's private key, which signs its re-sync requests.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 /** A message on its way: what it writes and needs, and how long it may wait. */
@@ -133,6 +141,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     this.observer = new SubscriberObserver(schema.app, options.metrics ?? defaultMetrics(), coordinator);
     this.receiver = new Receiver({
       validateEnvelope: schema.validate.envelope,
+      verifier: Verifier.of(options.signatures),
       observer: this.observer,
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? defaultDelay,
@@ -143,7 +152,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     this.waiting = new Waiting(coordinator, options.lockLeaseMs ?? 5_000);
     this.resync = new ResyncRequests({
       app: schema.app,
-      transport: options.transport,
+      transport: publishingTransport(options.transport, options.signatures?.key),
       timeoutMs: options.dependencyTimeoutMs ?? 30_000,
       observer: this.observer,
       log: this.log,

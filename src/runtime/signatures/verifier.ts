@@ -1,0 +1,122 @@
+/**
+ * Verifying what an app receives against the public keys it trusts, per sending app. A message
+ * is checked in two steps: its signature against its exact body (before the body is even
+ * parsed), then the signing key's app against what the message says: the app it claims to
+ * come from, and the owner of every endpoint it writes.
+ */
+import { type KeyObject, verify } from 'node:crypto';
+import { SettingError } from '../../common/errors.js';
+import { keyId, type PrivateKeyInput, type PublicKeyInput, publicKey } from './keys.js';
+
+/** Why a message fails verification: the label of the metric, and the start of its parked reason. */
+export type SignatureFailure = 'unsigned' | 'unknown-key' | 'tampered' | 'not-owner';
+
+/** Signing and verification, as the publisher's and the subscriber's options take them. */
+export interface SignatureOptions {
+  /**
+   * This app's Ed25519 private key (PEM text or a KeyObject): everything the app publishes is
+   * signed with it. Without it, the app publishes unsigned messages.
+   */
+  readonly key?: PrivateKeyInput;
+  /**
+   * The public keys this app trusts, by the app they belong to: `{ shop: ['<base64>', ...] }`.
+   * With it, signed messages are verified; several keys of an app may be trusted at once.
+   */
+  readonly trust?: Readonly<Record<string, readonly PublicKeyInput[]>>;
+  /** Park unsigned messages too (default false: they are accepted, for a rolling introduction). Needs `trust`. */
+  readonly require?: boolean;
+}
+
+/** The outcome of the first step: the app whose key signed the body (undefined: unsigned, and accepted), or why it fails. */
+export type Checked =
+  { readonly signer: string | undefined } | { readonly failure: SignatureFailure; readonly reason: string };
+
+/** A trusted key, and the app it belongs to. */
+interface Trusted {
+  readonly app: string;
+  readonly key: KeyObject;
+}
+
+export class Verifier {
+  private readonly keys = new Map<string, Trusted>();
+  readonly required: boolean;
+
+  constructor(options: Pick<SignatureOptions, 'trust' | 'require'>) {
+    this.required = options.require ?? false;
+    for (const [app, keys] of Object.entries(options.trust ?? {})) {
+      for (const [i, input] of keys.entries()) {
+        const key = publicKey(input, `trusted key ${i + 1} of ${app}`);
+        const id = keyId(key);
+        const known = this.keys.get(id);
+        if (known && known.app !== app) throw new SettingError(`key ${id} is trusted for both ${known.app} and ${app}`);
+        this.keys.set(id, { app, key });
+      }
+    }
+    if (this.required && this.keys.size === 0) {
+      throw new SettingError(
+        'signatures are required, but no key is trusted: give `trust` the public keys of the apps it hears from',
+      );
+    }
+  }
+
+  /** A verifier for the options, or none when they trust no key (signatures are then not checked). */
+  static of(options: SignatureOptions | undefined): Verifier | undefined {
+    return options?.trust === undefined && !options?.require ? undefined : new Verifier(options);
+  }
+
+  /** Whether `app` has a trusted key: the apps a metric may name (any other claimed app is `unknown`). */
+  trusts(app: string): boolean {
+    for (const trusted of this.keys.values()) if (trusted.app === app) return true;
+    return false;
+  }
+
+  /** Checks a body's signature (`<key id>.<base64>`), on libuv's thread pool. */
+  async check(body: Buffer, signature: string | undefined): Promise<Checked> {
+    if (signature === undefined) {
+      return this.required
+        ? { failure: 'unsigned', reason: 'unsigned: not signed, and signatures are required' }
+        : { signer: undefined };
+    }
+    const dot = signature.indexOf('.');
+    const id = signature.slice(0, Math.max(0, dot));
+    const trusted = this.keys.get(id);
+    if (!trusted)
+      return { failure: 'unknown-key', reason: `unknown key: signed with key ${id || '?'}, which is not trusted` };
+    const bytes = Buffer.from(signature.slice(dot + 1), 'base64');
+    const valid = await new Promise<boolean>((resolve) =>
+      verify(null, body, trusted.key, bytes, (error, ok) => resolve(!error && ok)),
+    );
+    if (!valid) {
+      return {
+        failure: 'tampered',
+        reason: `tampered: the signature of ${trusted.app}'s key ${id} does not match the body`,
+      };
+    }
+    return { signer: trusted.app };
+  }
+}
+
+/**
+ * The second step: the app whose key signed a message must be the app it claims to come from,
+ * and own every endpoint it writes (an endpoint belongs to the app its name starts with).
+ * Returns why not, or undefined.
+ */
+export function foreignClaim(
+  signer: string,
+  keyIdOf: string,
+  claimed: string,
+  endpoints: Iterable<string>,
+): string | undefined {
+  if (claimed !== signer) return `not owner: signed with ${signer}'s key ${keyIdOf}, but says it comes from ${claimed}`;
+  for (const endpoint of endpoints) {
+    const owner = endpoint.split('/')[0];
+    if (owner !== signer)
+      return `not owner: signed with ${signer}'s key ${keyIdOf}, but writes ${endpoint}, an endpoint of ${owner}`;
+  }
+  return undefined;
+}
+
+/** The key id a signature names. */
+export function signatureKeyId(signature: string): string {
+  return signature.slice(0, Math.max(0, signature.indexOf('.')));
+}
