@@ -9,6 +9,7 @@ import { runCli } from '../../src/cli/index.js';
 import type { Output } from '../../src/cli/output.js';
 import { parseTrust, signatureSettings } from '../../src/common/signature-settings.js';
 import { generateKeyPair, keyId, privateKey, publicKey, Signer } from '../../src/runtime/index.js';
+import { leafHash, merkleRoot, merkleTree } from '../../src/runtime/signatures/merkle.js';
 import { Verifier } from '../../src/runtime/signatures/verifier.js';
 
 const shop = generateKeyPair();
@@ -65,6 +66,38 @@ test('a signature verifies against its body and its key alone, and says which ap
   assert.equal(await verifier.check(body, undefined), { signer: undefined }, 'unsigned accepted unless required');
   const strict = new Verifier({ trust: { shop: [shop.publicText] }, require: true });
   assert.is(((await strict.check(body, undefined)) as { failure?: string }).failure, 'unsigned');
+});
+
+test("every leaf's path reaches the root, whatever the count, and no other place or path does", () => {
+  for (let count = 1; count <= 40; count++) {
+    const leaves = Array.from({ length: count }, (_, i) => leafHash(Buffer.from(`body ${i}`)));
+    const { root, paths } = merkleTree(leaves);
+    for (const [i, leaf] of leaves.entries()) {
+      assert.equal(merkleRoot(leaf, i, count, paths[i] ?? []), root, `leaf ${i} of ${count}`);
+      if (count > 1) assert.not.equal(merkleRoot(leaf, (i + 1) % count, count, paths[i] ?? []), root);
+    }
+  }
+  assert.is(merkleRoot(leafHash(Buffer.from('x')), 3, 3, []), undefined, 'an index beyond the count');
+});
+
+test('messages signed together each verify alone; a signature moved to another body of the chunk does not', async () => {
+  const verifier = new Verifier({ trust: { shop: [shop.publicText] } });
+  const messages = Array.from({ length: 70 }, (_, i) => ({
+    routingKeys: ['shop.customer.create'],
+    messageId: String(i),
+    body: Buffer.from(`{"n":${i}}`),
+  }));
+  const signedMessages = await new Signer(shop.privatePem).signAll(messages);
+  const roots = new Set(signedMessages.map((m) => m.signature?.split('.')[1]));
+  assert.is(roots.size, 3, 'one Ed25519 signature per 32 messages');
+  for (const m of signedMessages.reverse()) assert.equal(await verifier.check(m.body, m.signature), { signer: 'shop' });
+  const [a, b] = signedMessages;
+  assert.is(((await verifier.check(a?.body as Buffer, b?.signature)) as { failure?: string }).failure, 'tampered');
+  const parts = (a?.signature ?? '').split('.');
+  const path = Buffer.from(parts[4] ?? '', 'base64');
+  path[0] = (path[0] ?? 0) ^ 1;
+  const altered = [...parts.slice(0, 4), path.toString('base64')].join('.');
+  assert.is(((await verifier.check(a?.body as Buffer, altered)) as { failure?: string }).failure, 'tampered');
 });
 
 test('a trust that cannot work is refused when the app starts', () => {

@@ -1,14 +1,26 @@
 /**
- * Signing what an app publishes: each message's exact body, once, with the app's private key,
- * before it reaches the transport. Everything an app publishes goes through `Transport.publish`,
+ * Signing what an app publishes: each message's exact body, with the app's private key, before
+ * it reaches the transport; one Ed25519 signature covers a chunk of messages (merkle.ts). Everything an app publishes goes through `Transport.publish`,
  * so a transport that signs on the way covers the relay, ephemerals, syncs and re-sync
  * requests alike.
  */
 import { createPublicKey, type KeyObject, sign } from 'node:crypto';
 import type { OutgoingMessage, Transport } from '../../transport/transport.js';
 import { keyId, type PrivateKeyInput, privateKey } from './keys.js';
+import { leafHash, merkleTree, signedBytes } from './merkle.js';
 
-/** Signs bodies with one private key: `<key id>.<signature in base64>`. */
+/**
+ * Messages signed together, at most: one signature, and paths of 5 hashes (160 bytes) in each
+ * message's signature.
+ */
+export const chunkSize = 32;
+
+/**
+ * Signs bodies with one private key. A signature reads
+ * `<key id>.<signature>.<count>.<index>.<path>`: the Ed25519 signature (base64) of the Merkle
+ * root of a chunk of `count` bodies (see merkle.ts), this body's place among them, and its path
+ * to the root (the hashes, joined, in base64).
+ */
 export class Signer {
   readonly keyId: string;
   private readonly key: KeyObject;
@@ -18,18 +30,31 @@ export class Signer {
     this.keyId = keyId(createPublicKey(this.key));
   }
 
-  /** The signature of a body, computed on libuv's thread pool so that the event loop goes on meanwhile. */
-  sign(body: Buffer): Promise<string> {
-    return new Promise((resolve, reject) =>
-      sign(null, body, this.key, (error, signature) =>
-        error ? reject(error) : resolve(`${this.keyId}.${signature.toString('base64')}`),
-      ),
-    );
+  /** The signature of one body. */
+  async sign(body: Buffer): Promise<string> {
+    return (await this.signatures([body]))[0] as string;
   }
 
-  /** The messages, each with its body's signature (once per message, however many queues it reaches). */
-  signAll(messages: readonly OutgoingMessage[]): Promise<OutgoingMessage[]> {
-    return Promise.all(messages.map(async (m) => ({ ...m, signature: await this.sign(m.body) })));
+  /** The messages, each with its signature: one Ed25519 signature per {@link chunkSize} messages. */
+  async signAll(messages: readonly OutgoingMessage[]): Promise<OutgoingMessage[]> {
+    const chunks: Promise<string[]>[] = [];
+    for (let i = 0; i < messages.length; i += chunkSize) {
+      chunks.push(this.signatures(messages.slice(i, i + chunkSize).map((m) => m.body)));
+    }
+    const signatures = (await Promise.all(chunks)).flat();
+    return messages.map((m, i) => ({ ...m, signature: signatures[i] as string }));
+  }
+
+  /** The signatures of a chunk of bodies, the root's signed on libuv's thread pool, off the event loop. */
+  private async signatures(bodies: readonly Buffer[]): Promise<string[]> {
+    const { root, paths } = merkleTree(bodies.map(leafHash));
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      sign(null, signedBytes(bodies.length, root), this.key, (error, signed) =>
+        error ? reject(error) : resolve(signed),
+      ),
+    );
+    const head = `${this.keyId}.${signature.toString('base64')}.${bodies.length}`;
+    return paths.map((path, i) => `${head}.${i}.${Buffer.concat(path).toString('base64')}`);
   }
 }
 

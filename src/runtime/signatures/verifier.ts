@@ -1,12 +1,16 @@
 /**
  * Verifying what an app receives against the public keys it trusts, per sending app. A message
  * is checked in two steps: its signature against its exact body (before the body is even
- * parsed), then the signing key's app against what the message says: the app it claims to
+ * parsed: its path to a signed root, see merkle.ts), then the signing key's app against what the message says: the app it claims to
  * come from, and the owner of every endpoint it writes.
  */
 import { type KeyObject, verify } from 'node:crypto';
 import { SettingError } from '../../common/errors.js';
 import { keyId, type PrivateKeyInput, type PublicKeyInput, publicKey } from './keys.js';
+import { hashBytes, leafHash, merkleRoot, signedBytes } from './merkle.js';
+
+/** Signature checks remembered, by signature and root: the messages of a chunk that arrive together cost one. */
+const rememberedChecks = 4_096;
 
 /** Why a message fails verification: the label of the metric, and the start of its parked reason. */
 export type SignatureFailure = 'unsigned' | 'unknown-key' | 'tampered' | 'not-owner';
@@ -34,11 +38,14 @@ export type Checked =
 /** A trusted key, and the app it belongs to. */
 interface Trusted {
   readonly app: string;
+  readonly id: string;
   readonly key: KeyObject;
 }
 
 export class Verifier {
   private readonly keys = new Map<string, Trusted>();
+  /** Whether a chunk's signature matched its root, by `<key id>.<signature>.<count>.<root>`: in flight or done. */
+  private readonly checks = new Map<string, Promise<boolean>>();
   readonly required: boolean;
 
   constructor(options: Pick<SignatureOptions, 'trust' | 'require'>) {
@@ -49,7 +56,7 @@ export class Verifier {
         const id = keyId(key);
         const known = this.keys.get(id);
         if (known && known.app !== app) throw new SettingError(`key ${id} is trusted for both ${known.app} and ${app}`);
-        this.keys.set(id, { app, key });
+        this.keys.set(id, { app, id, key });
       }
     }
     if (this.required && this.keys.size === 0) {
@@ -70,29 +77,49 @@ export class Verifier {
     return false;
   }
 
-  /** Checks a body's signature (`<key id>.<base64>`), on libuv's thread pool. */
+  /** Checks a body's signature (see `Signer`): its path leads to a root that the key signed. */
   async check(body: Buffer, signature: string | undefined): Promise<Checked> {
     if (signature === undefined) {
       return this.required
         ? { failure: 'unsigned', reason: 'unsigned: not signed, and signatures are required' }
         : { signer: undefined };
     }
-    const dot = signature.indexOf('.');
-    const id = signature.slice(0, Math.max(0, dot));
+    const [id = '', signed = '', count = '', index = '', path = '', ...rest] = signature.split('.');
     const trusted = this.keys.get(id);
     if (!trusted)
       return { failure: 'unknown-key', reason: `unknown key: signed with key ${id || '?'}, which is not trusted` };
-    const bytes = Buffer.from(signature.slice(dot + 1), 'base64');
-    const valid = await new Promise<boolean>((resolve) =>
-      verify(null, body, trusted.key, bytes, (error, ok) => resolve(!error && ok)),
+    const hashes = Buffer.from(path, 'base64');
+    const siblings = Array.from({ length: hashes.length / hashBytes }, (_, i) =>
+      hashes.subarray(i * hashBytes, (i + 1) * hashBytes),
     );
-    if (!valid) {
+    const width = Number(count);
+    const root =
+      rest.length === 0 && hashes.length % hashBytes === 0 && /^\d+$/.test(count) && /^\d+$/.test(index)
+        ? merkleRoot(leafHash(body), Number(index), width, siblings)
+        : undefined;
+    if (!root || !(await this.signedRoot(trusted, signed, width, root))) {
       return {
         failure: 'tampered',
         reason: `tampered: the signature of ${trusted.app}'s key ${id} does not match the body`,
       };
     }
     return { signer: trusted.app };
+  }
+
+  /** Whether the key signed this root of `count` messages, checked once for all the messages of a chunk. */
+  private signedRoot(trusted: Trusted, signature: string, count: number, root: Buffer): Promise<boolean> {
+    const cacheKey = `${trusted.id}.${signature}.${count}.${root.toString('base64')}`;
+    let checked = this.checks.get(cacheKey);
+    if (!checked) {
+      checked = new Promise<boolean>((resolve) =>
+        verify(null, signedBytes(count, root), trusted.key, Buffer.from(signature, 'base64'), (error, ok) =>
+          resolve(!error && ok),
+        ),
+      );
+      if (this.checks.size >= rememberedChecks) this.checks.delete(this.checks.keys().next().value as string);
+      this.checks.set(cacheKey, checked);
+    }
+    return checked;
   }
 }
 
