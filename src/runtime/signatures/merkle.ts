@@ -49,20 +49,47 @@ export function merkleTree(leaves: readonly Buffer[]): { root: Buffer; paths: Bu
   return { root: level[0]?.hash ?? leafHash(Buffer.alloc(0)), paths };
 }
 
-/** The root a leaf at `index` of `count` leaves reaches along `path`; undefined when the path does not fit the tree. */
-export function merkleRoot(leaf: Buffer, index: number, count: number, path: readonly Buffer[]): Buffer | undefined {
-  if (!(index >= 0 && index < count)) return undefined;
+/** Where a climb from a leaf ended: at the root, or at a hash known to be part of a signed tree. */
+export interface Climb {
+  /** The root reached; undefined when the climb stopped at a known hash. */
+  readonly root: Buffer | undefined;
+  /** Every hash met on the way (the leaf, the nodes computed, the siblings): part of the tree once its root is known signed. */
+  readonly met: Buffer[];
+}
+
+/**
+ * Climbs from a leaf at `index` of `count` leaves along `path` (the sibling hashes, joined)
+ * towards the root, and stops early at the first hash `known` accepts: a part of a tree already
+ * checked, which the leaf then belongs to. Undefined when the path does not fit the tree.
+ */
+export function merkleClimb(
+  leaf: Buffer,
+  index: number,
+  count: number,
+  path: Buffer,
+  known: (hash: Buffer) => boolean = () => false,
+): Climb | undefined {
+  if (!(Number.isInteger(index) && index >= 0 && index < count) || path.length % hashBytes !== 0) return undefined;
+  const met = [leaf];
   let [hash, at, width, used] = [leaf, index, count, 0];
   while (width > 1) {
     if (!(at === width - 1 && width % 2 === 1)) {
-      const sibling = path[used++];
-      if (!sibling) return undefined;
+      if ((used + 1) * hashBytes > path.length) return undefined;
+      const sibling = path.subarray(used * hashBytes, (used += 1) * hashBytes);
       hash = at % 2 === 0 ? nodeHash(hash, sibling) : nodeHash(sibling, hash);
+      met.push(sibling);
+      if (known(hash)) return { root: undefined, met };
+      met.push(hash);
     }
     at = Math.floor(at / 2);
     width = Math.ceil(width / 2);
   }
-  return used === path.length ? hash : undefined;
+  return used * hashBytes === path.length ? { root: hash, met } : undefined;
+}
+
+/** The root a leaf at `index` of `count` leaves reaches along `path`; undefined when the path does not fit the tree. */
+export function merkleRoot(leaf: Buffer, index: number, count: number, path: readonly Buffer[]): Buffer | undefined {
+  return merkleClimb(leaf, index, count, Buffer.concat(path))?.root;
 }
 
 /** What is signed for a chunk: the tag, its count of messages and its root. */

@@ -7,10 +7,12 @@
 import { type KeyObject, verify } from 'node:crypto';
 import { SettingError } from '../../common/errors.js';
 import { keyId, type PrivateKeyInput, type PublicKeyInput, publicKey } from './keys.js';
-import { hashBytes, leafHash, merkleRoot, signedBytes } from './merkle.js';
+import { leafHash, merkleClimb, signedBytes } from './merkle.js';
 
 /** Signature checks remembered, by signature and root: the messages of a chunk that arrive together cost one. */
 const rememberedChecks = 4_096;
+/** Hashes of signed trees remembered (about 40 bytes each, with their key's id). */
+const rememberedHashes = 100_000;
 
 /** Why a message fails verification: the label of the metric, and the start of its parked reason. */
 export type SignatureFailure = 'unsigned' | 'unknown-key' | 'tampered' | 'not-owner';
@@ -46,6 +48,17 @@ export class Verifier {
   private readonly keys = new Map<string, Trusted>();
   /** Whether a chunk's signature matched its root, by `<key id>.<signature>.<count>.<root>`: in flight or done. */
   private readonly checks = new Map<string, Promise<boolean>>();
+  /**
+   * The hashes of trees whose root a trusted key signed (as latin1 text), with the key's id: a
+   * message whose path meets one is part of that tree, and needs no further hash or check.
+   */
+  private readonly signedHashes = new Map<string, string>();
+  /**
+   * Root checks in flight, by signature: the other messages of the chunk wait for it before
+   * they climb, to stop at the hashes it makes known. A hint only: what a check decides is
+   * bound to its root (see `checks`).
+   */
+  private readonly pending = new Map<string, Promise<boolean>>();
   readonly required: boolean;
 
   constructor(options: Pick<SignatureOptions, 'trust' | 'require'>) {
@@ -77,33 +90,56 @@ export class Verifier {
     return false;
   }
 
-  /** Checks a body's signature (see `Signer`): its path leads to a root that the key signed. */
+  /**
+   * Checks a body's signature (see `Signer`): its path leads to a root that the key signed.
+   * A body whose leaf, or a node on its way up, is part of a tree already checked is known at
+   * once: most messages of a chunk cost a hash or two.
+   */
   async check(body: Buffer, signature: string | undefined): Promise<Checked> {
     if (signature === undefined) {
       return this.required
         ? { failure: 'unsigned', reason: 'unsigned: not signed, and signatures are required' }
         : { signer: undefined };
     }
-    const [id = '', signed = '', count = '', index = '', path = '', ...rest] = signature.split('.');
+    const id = signature.slice(0, Math.max(0, signature.indexOf('.')));
     const trusted = this.keys.get(id);
     if (!trusted)
       return { failure: 'unknown-key', reason: `unknown key: signed with key ${id || '?'}, which is not trusted` };
-    const hashes = Buffer.from(path, 'base64');
-    const siblings = Array.from({ length: hashes.length / hashBytes }, (_, i) =>
-      hashes.subarray(i * hashBytes, (i + 1) * hashBytes),
-    );
-    const width = Number(count);
-    const root =
-      rest.length === 0 && hashes.length % hashBytes === 0 && /^\d+$/.test(count) && /^\d+$/.test(index)
-        ? merkleRoot(leafHash(body), Number(index), width, siblings)
+    const ok = { signer: trusted.app };
+    const leaf = leafHash(body);
+    if (this.isSigned(leaf, id)) return ok;
+    const [, signed = '', count = '', index = '', path = '', ...rest] = signature.split('.');
+    // Awaited only when there is one: an await of nothing would let every message of a frame
+    // climb before the first one's check is in flight.
+    const pending = this.pending.get(signed);
+    if (pending) await pending;
+    const climbed =
+      rest.length === 0
+        ? merkleClimb(leaf, Number(index), Number(count), Buffer.from(path, 'base64'), (hash) =>
+            this.isSigned(hash, id),
+          )
         : undefined;
-    if (!root || !(await this.signedRoot(trusted, signed, width, root))) {
-      return {
-        failure: 'tampered',
-        reason: `tampered: the signature of ${trusted.app}'s key ${id} does not match the body`,
-      };
+    if (
+      climbed &&
+      (climbed.root === undefined || (await this.signedRoot(trusted, signed, Number(count), climbed.root)))
+    ) {
+      this.remember(climbed.met, id);
+      return ok;
     }
-    return { signer: trusted.app };
+    return {
+      failure: 'tampered',
+      reason: `tampered: the signature of ${trusted.app}'s key ${id} does not match the body`,
+    };
+  }
+
+  private isSigned(hash: Buffer, id: string): boolean {
+    return this.signedHashes.get(hash.toString('latin1')) === id;
+  }
+
+  /** Remembers hashes known to be part of a tree that key `id` signed. */
+  private remember(hashes: readonly Buffer[], id: string): void {
+    if (this.signedHashes.size + hashes.length > rememberedHashes) this.signedHashes.clear();
+    for (const hash of hashes) this.signedHashes.set(hash.toString('latin1'), id);
   }
 
   /** Whether the key signed this root of `count` messages, checked once for all the messages of a chunk. */
@@ -118,6 +154,8 @@ export class Verifier {
       );
       if (this.checks.size >= rememberedChecks) this.checks.delete(this.checks.keys().next().value as string);
       this.checks.set(cacheKey, checked);
+      this.pending.set(signature, checked);
+      void checked.then(() => this.pending.delete(signature));
     }
     return checked;
   }

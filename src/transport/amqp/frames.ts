@@ -13,6 +13,12 @@ import { signatureHeader } from './headers.js';
 export const frameHeader = 'x-promiscuous-frame';
 /** A frame stops growing at this many bytes, whatever its count. */
 const frameBytes = 512 * 1024;
+/**
+ * A frame stops growing when its messages' ids and signatures reach this many bytes: they go in
+ * the broker message's header, which must fit one AMQP frame (RabbitMQ's `frame_max`, 128 KiB by
+ * default).
+ */
+const headerBytes = 64 * 1024;
 const newline = 0x0a;
 
 export interface Frame {
@@ -26,25 +32,28 @@ export interface Frame {
  * have got one by one.
  */
 export function frames(messages: readonly OutgoingMessage[], size: number): Frame[] {
-  const open = new Map<string, Frame & { bytes: number }>();
+  const open = new Map<string, Frame & { bytes: number; header: number }>();
   const out: Frame[] = [];
   for (const message of messages) {
     const routingKeys = [...message.routingKeys].sort();
     // A body with a newline of its own (not one the runtime wrote) travels alone.
     const signature = message.body.includes(newline) ? undefined : routingKeys.join(' ');
     let frame = signature === undefined ? undefined : open.get(signature);
+    const header = message.messageId.length + (message.signature?.length ?? 0) + 8;
     if (
       signature === undefined ||
       !frame ||
       frame.messages.length >= size ||
-      frame.bytes + message.body.length > frameBytes
+      frame.bytes + message.body.length > frameBytes ||
+      frame.header + header > headerBytes
     ) {
-      frame = { routingKeys, messages: [], bytes: 0 };
+      frame = { routingKeys, messages: [], bytes: 0, header: 0 };
       if (signature !== undefined) open.set(signature, frame);
       out.push(frame);
     }
     frame.messages.push(message);
     frame.bytes += message.body.length + 1;
+    frame.header += header;
   }
   return out;
 }
