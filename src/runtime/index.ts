@@ -15,6 +15,7 @@ export type {
   Transport,
 } from '../transport/transport.js';
 export { databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../common/settings.js';
+export { type SignatureConfig, type SignatureSettings, signatureSettings } from '../common/signature-settings.js';
 export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';
