@@ -45,6 +45,7 @@ export function buildCli(output: Output, done: Done): Command {
   defineRelay(program, output, done);
   defineStatus(program, output, done);
   definePublish(program, output, done);
+  defineRefresh(program, output, done);
   defineParked(program, output, done);
   defineKeys(program, output, done);
   return program;
@@ -195,6 +196,20 @@ function definePublish(program: Command, output: Output, done: Done): void {
     .addOption(logLevel())
     .action(async (selections: string[], options) =>
       done(await (await import('./publish.js')).publish(selections, options, output)),
+    );
+}
+
+function defineRefresh(program: Command, output: Output, done: Done): void {
+  program
+    .command('refresh')
+    .description('compute the derived attributes of existing rows, and publish those that change')
+    .argument('<models...>', 'the models whose derived attributes to compute')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
+    .option('--app <name>', 'the publishing app')
+    .addOption(logFormat())
+    .addOption(logLevel())
+    .action(async (models: string[], options) =>
+      done(await (await import('./refresh.js')).refresh(models, options, output)),
     );
 }
 

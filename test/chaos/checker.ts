@@ -26,7 +26,7 @@ export interface Differing {
 }
 
 /** Values as both sides should agree on them, whatever the database returned. */
-function normalise(kind: AttributeKind | undefined, value: unknown): string | number | boolean | null {
+export function normalise(kind: AttributeKind | undefined, value: unknown): string | number | boolean | null {
   if (value === null || value === undefined) return null;
   switch (kind) {
     case 'integer':

@@ -31,8 +31,17 @@ const publisher = new Publisher({
   transport: publisherTransport(transport, points),
   // A short lease: a killed process's claimed rows are taken over within seconds.
   relay: { leaseMs: 3_000, sweepIntervalMs: 250 },
+  virtuals: { Customer: { support_rep_name: supportRepName } },
   errorNotifier: (error) => event({ event: 'error', name: error.name, message: error.message }),
 });
+/** Customer.support_rep_name, derived from the customer's support rep (an employee). */
+function supportRepName(
+  _row: unknown,
+  related: { support_rep: { first_name: string; last_name: string } | null },
+): string | null {
+  return related.support_rep ? `${related.support_rep.first_name} ${related.support_rep.last_name}` : null;
+}
+
 const workload = new Workload(
   publisher,
   db,

@@ -16,9 +16,16 @@ import {
   type ObservedEvent,
   type ObserverCallbacks,
   RedisCoordinator,
+  type SinkEvent,
   Subscriber,
 } from '../../src/runtime/index.js';
-import { type Callbacks, type SaleAttributes, schema } from '../fixtures/chinook/generated/replica/subscriber.js';
+import {
+  type Callbacks,
+  type SaleAttributes,
+  type Sinks,
+  schema,
+} from '../fixtures/chinook/generated/replica/subscriber.js';
+import { post, type SinkApi } from '../helpers/sink-api.js';
 import { recordingLogger } from '../helpers/log.js';
 import { describeOperations } from './broker.js';
 import { type Command, type DeliveryStats, event, FaultPoints, send, workerTransport } from './fault-points.js';
@@ -45,6 +52,17 @@ async function effect(e: ObservedEvent<SaleAttributes>): Promise<void> {
   points.reached('mid-apply');
 }
 
+/**
+ * The invoices an outside API receives: posted to the orchestrator's server, which keeps every
+ * request. A worker may be killed after the post, before its apply commits.
+ */
+const sinks: Sinks = {
+  Billed: async (e) => {
+    await post({ url: process.env.CHAOS_SINK_URL ?? '' } as SinkApi, e as SinkEvent<unknown>);
+    points.reached('mid-apply');
+  },
+};
+
 const callbacks: Callbacks = {
   Album: each,
   Artist: each,
@@ -57,6 +75,7 @@ const callbacks: Callbacks = {
   Playlist: each,
   PlaylistTrack: each,
   Track: each,
+  Billed: each,
   Sale: { afterCreate: effect, afterUpdate: effect, afterDestroy: effect, afterSync: effect },
 };
 
@@ -94,6 +113,7 @@ const subscriber = new Subscriber({
   transport: workerTransport(transport, points, stats, process.env.CHAOS_TRACE === '0' ? undefined : trace),
   coordinator,
   callbacks,
+  sinks,
   errorNotifier: (error, payload) =>
     event({ event: 'error', name: error.name, message: error.message, operations: describe(payload) }),
   logger: recordingLogger((record) => {

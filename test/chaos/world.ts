@@ -171,6 +171,7 @@ async function createReplicaDatabase(world: World): Promise<void> {
   // Several worker processes write the file: WAL lets them read while one writes.
   connection.pragma('journal_mode = WAL');
   connection.exec(readFileSync(new URL('chinook-sqlite.sql', fixtures), 'utf8'));
+  connection.exec(readFileSync(new URL('derived-sqlite.sql', fixtures), 'utf8'));
   // No unique constraint: an effect applied twice must show as a repeated key.
   connection.exec(
     `CREATE TABLE ${effectsTable} (idempotency_key TEXT NOT NULL, operation TEXT NOT NULL, quantity INTEGER)`,

@@ -97,6 +97,8 @@ async function ownTables(knex: Knex): Promise<void> {
 
 interface World {
   db: TestDatabase;
+  /** What the publisher reported: raw-write detection among it. */
+  errors: Error[];
   publisher: Publisher<Hooks>;
   /** Outbox rows read so far. */
   seen: number;
@@ -113,8 +115,11 @@ async function open(world: World, dialect: Dialect, which: 'plain' | 'coalesced'
     relay: false,
     answerResync: false,
     virtuals: virtuals as never,
+    detectRawWrites: true,
+    errorNotifier: (error) => world.errors.push(error),
   });
   world.seen = 0;
+  world.errors = [];
 }
 
 /** The messages committed since the last call. */
@@ -209,6 +214,23 @@ for (const dialect of ['sqlite', 'postgres', 'mariadb'] as const) {
     assert.is(orders(moved).attributes.get('12')?.region_name, 'South');
     const hops = (moved[0]?.dependencies ?? []).map((d) => d.endpoint).sort();
     assert.ok(hops.includes('shop/customer'), 'the orders depend on the customer they were read through');
+    assert.equal(world.errors, [], "the publisher's own writes of derived columns are not reported as raw writes");
+  });
+
+  test('every operation of a subject in one message carries the derived values', async (world) => {
+    await world.publisher.transaction(async (tx) => {
+      await tx.Region.create({ id: 1, name: 'North' });
+      await tx.Customer.create({ id: 1, first_name: 'Jane', last_name: 'Yang', region_id: 1 });
+      await tx.Order.create({ id: 10, customer_id: 1, warehouse_code: 'W1', status: 'purchased' });
+      await tx.OrderLine.create({ id: 1, order_id: 10, amount: '5.00' });
+      await tx.Order.update(10, { status: 'paid' });
+    });
+    const ops = (await published(world)).flatMap((m) => m.operations).filter((op) => op.endpoint === 'shop/order');
+    const seen = ops.map((op) => [op.operation, op.version, op.attributes?.line_count, op.attributes?.order_status]);
+    assert.equal(seen, [
+      ['create', 1, 1, 'purchased'],
+      ['update', 2, 1, 'paid'],
+    ]);
   });
 
   test('aggregates follow their children, moved from one subject to another too', async (world) => {

@@ -28,6 +28,17 @@ export function resolveAggregate(
     if (!app.publishDecls.has(ast.model.text)) reportUnknownModel(app, ast.model);
     return undefined;
   }
+  if (model.parent !== undefined) {
+    // The runtime aggregates every row of the table that references the subject.
+    const root = model.ancestors.at(-1) ?? model.parent;
+    app.bag.error(
+      'P221',
+      ast.model.span,
+      `\`${model.name}\` is a subtype: an aggregate reads every row of its table, ${root}s of every type`,
+      `aggregate over \`${root}\`, the root of \`${model.name}\``,
+    );
+    return undefined;
+  }
   if (!shapeFits(app, ast)) return undefined;
   const via = viaField(app, subject, model, ast);
   if (!via) return undefined;

@@ -240,7 +240,10 @@ export class Recorder implements PublisherTransaction {
     const { locksRows, staleReads } = this.database;
     const compute = { session: this.session, models: schema.models, virtual, locksRows, staleReads, givesWay };
     const now = Date.now();
-    await refreshDerived({ schema, compute, changes: this.changes, target: this, now, ...(due ? { due } : {}) });
+    // Its writes are the hooks' own: raw-write detection must not report them.
+    await this.watch.asHooks(() =>
+      refreshDerived({ schema, compute, changes: this.changes, target: this, now, ...(due ? { due } : {}) }),
+    );
   }
 
   versions(table: string, key: string): boolean {
@@ -299,12 +302,16 @@ export class Recorder implements PublisherTransaction {
   private restate(model: ModelDescriptor, row: Record<string, unknown>): void {
     const id = String(row[model.primaryKey.column]);
     for (const publication of this.publications.of(model, row)) {
-      for (let at = this.operations.length - 1; at >= 0; at -= 1) {
+      const current = this.publications.attributes(publication, row);
+      const derived = publication.attributes.filter((a) => a.derived && !a.private).map((a) => a.name);
+      // Every operation of the row in this message: a subscriber validates each, and applies
+      // them together, so an earlier one takes the derived values the message ends with.
+      for (let at = 0; at < this.operations.length; at += 1) {
         const op = this.operations[at] as OperationMessage;
-        if (op.endpoint !== publication.endpoint || op.id !== id) continue;
-        if (op.attributes !== null)
-          this.operations[at] = { ...op, attributes: this.publications.attributes(publication, row) };
-        break;
+        if (op.endpoint !== publication.endpoint || op.id !== id || op.attributes === null) continue;
+        const attributes = { ...op.attributes };
+        for (const name of derived) attributes[name] = current[name];
+        this.operations[at] = { ...op, attributes };
       }
     }
   }
