@@ -45,7 +45,7 @@ export function stamping(transport: Transport, published: Stamps): Transport {
     },
     consume: (app, options, handle) => transport.consume(app, options, handle),
     listen: (handle) => transport.listen(handle),
-    reply: (address, body, id) => transport.reply(address, body, id),
+    reply: (address, message) => transport.reply(address, message),
     parked: (app) => transport.parked(app),
     retryParked: (app, ids) => transport.retryParked(app, ids),
     dropParked: (app, ids) => transport.dropParked(app, ids),
@@ -67,7 +67,7 @@ export function recording(
   return {
     publish: (messages) => transport.publish(messages),
     listen: (handle) => transport.listen(handle),
-    reply: (address, body, id) => transport.reply(address, body, id),
+    reply: (address, message) => transport.reply(address, message),
     consume: (app, options, handle) =>
       transport.consume(app, options, (d) => {
         let keys: string[] = [];

@@ -16,6 +16,7 @@ export type {
   Transport,
 } from '../transport/transport.js';
 export { databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../common/settings.js';
+export { type SignatureConfig, type SignatureSettings, signatureSettings } from '../common/signature-settings.js';
 export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';
@@ -43,6 +44,17 @@ export {
 export { outboxTable, sinksTable, versionsTable } from './db/tables.js';
 export { outboxBacklog } from './publisher/outbox.js';
 export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
+export {
+  generateKeyPair,
+  keyId,
+  type PrivateKeyInput,
+  type PublicKeyInput,
+  privateKey,
+  publicKey,
+  publicKeyText,
+} from './signatures/keys.js';
+export { Signer, signingTransport } from './signatures/signer.js';
+export { type SignatureFailure, type SignatureOptions } from './signatures/verifier.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

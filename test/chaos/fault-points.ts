@@ -96,7 +96,7 @@ export function publisherTransport(inner: Transport, points: FaultPoints): Trans
     },
     consume: (app, options, handle) => inner.consume(app, options, handle),
     listen: (handle) => inner.listen(handle),
-    reply: (address, body, id) => inner.reply(address, body, id),
+    reply: (address, message) => inner.reply(address, message),
     parked: (app) => inner.parked(app),
     retryParked: (app, ids) => inner.retryParked(app, ids),
     dropParked: (app, ids) => inner.dropParked(app, ids),
@@ -155,7 +155,7 @@ export function workerTransport(
   return {
     publish: (messages) => inner.publish(messages),
     listen: (handle) => inner.listen(handle),
-    reply: (address, body, id) => inner.reply(address, body, id),
+    reply: (address, message) => inner.reply(address, message),
     consume: (app, options, handle): Promise<Consumer> =>
       inner.consume(app, options, async (delivery) => {
         stats.inFlight += 1;

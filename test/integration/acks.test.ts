@@ -14,6 +14,8 @@ import type { Hooks, Virtuals } from '../../examples/users/generated/crowdtap/pu
 import {
   AcknowledgementTimeout,
   type Envelope,
+  generateKeyPair,
+  Signer,
   Metrics,
   type OutgoingMessage,
   Publisher,
@@ -184,7 +186,10 @@ test('an acknowledgement from an app not asked, or for another message, counts f
   });
   const to = envelope.acks?.to as string;
   const forge = (app: string, message: string) =>
-    forger.reply(to, Buffer.from(JSON.stringify({ kind: 'ack', app, message })), `${message}:forged`);
+    forger.reply(to, {
+      body: Buffer.from(JSON.stringify({ kind: 'ack', app, message })),
+      messageId: `${message}:forged`,
+    });
   await forge('mailer', envelope.id);
   await forge('sniper', 'another-message');
   const error = await waiting.then(
@@ -218,6 +223,58 @@ test('a redelivered message acknowledges again, and the publisher counts it once
     ),
     1,
   );
+});
+
+test('with signatures, only an acknowledgement signed by the app it names counts', async (world) => {
+  const key = { crowdtap: generateKeyPair(), sniper: generateKeyPair(), mailer: generateKeyPair() };
+  const trust = { sniper: [key.sniper.publicText], mailer: [key.mailer.publicText] };
+  await world.sniper.stop();
+  const publisher = new Publisher({
+    schema: crowdtap,
+    knex: world.pub.knex,
+    transport: capturing(world.transport, world.sent),
+    virtuals,
+    metrics: world.metrics,
+    relay: false,
+    signatures: { key: key.crowdtap.privatePem, trust, require: true },
+  });
+  const signedSniper = new Subscriber({
+    schema: sniper,
+    knex: world.sub.knex,
+    transport: world.transport,
+    signatures: { key: key.sniper.privatePem, trust: { crowdtap: [key.crowdtap.publicText] } },
+  });
+  const forger = await connectTransport(world.namespace);
+  try {
+    // This publisher has no relay: its row waits in the outbox until the world's publisher's
+    // relay sweeps it up, and no sniper runs before the forgeries were heard.
+    const waiting = publisher.transaction((tx) => tx.User.create(newUser('Finn')), {
+      requireAcks: ['sniper'],
+      ackTimeoutMs: 15_000,
+    });
+    const row = await eventually(
+      async () => (await world.pub.knex('promiscuous_outbox').first('message')) as { message: string } | undefined,
+    );
+    const envelope = JSON.parse(row.message) as Envelope;
+    const to = envelope.acks?.to as string;
+    const ack = Buffer.from(JSON.stringify({ kind: 'ack', app: 'sniper', message: envelope.id }));
+    await forger.reply(to, { body: ack, messageId: 'unsigned' });
+    const [mailerSigned] = await new Signer(key.mailer.privatePem).signAll([
+      { routingKeys: [], messageId: 'x', body: ack },
+    ]);
+    await forger.reply(to, { body: ack, messageId: 'mailer', signature: mailerSigned?.signature as string });
+    await eventually(
+      async () =>
+        (await counted(world.metrics.acksIgnored, { app: 'crowdtap', subscriber: 'sniper' })) === 2 || undefined,
+    );
+    // Now the message goes out, and sniper's signed acknowledgement settles the wait.
+    await signedSniper.start();
+    assert.ok(await waiting);
+  } finally {
+    await signedSniper.stop();
+    await publisher.close();
+    await forger.close();
+  }
 });
 
 test.run();

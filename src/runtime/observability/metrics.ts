@@ -7,6 +7,7 @@ type AppPublisher = 'app' | 'publisher';
 type AppSink = 'app' | 'sink';
 /** A publishing app, and a subscriber app asked to acknowledge its messages. */
 type AppSubscriber = 'app' | 'subscriber';
+type AppPublisherReason = 'app' | 'publisher' | 'reason';
 type Labels<L extends string> = Partial<Record<L, string>>;
 
 /** What a collected gauge's `fill` sets its values through. */
@@ -58,6 +59,12 @@ export class Metrics {
   readonly resyncRequested: Counter<AppPublisher>;
   /** Re-sync requests a publisher answered. */
   readonly resyncAnswered: Counter<App>;
+  /**
+   * Messages parked because they failed verification, by the app they claim to come from (a
+   * publisher, or for a re-sync request the asking subscriber) and the reason: `unsigned`,
+   * `unknown-key`, `tampered`, `not-owner`.
+   */
+  readonly signatureFailures: Counter<AppPublisherReason>;
   /** The database transaction that applied a message, callbacks included. */
   readonly applyDuration: Histogram<App>;
   /** From the publisher's commit (`envelope.timestamp`) to the subscriber's; includes the hosts' clock skew. */
@@ -137,6 +144,11 @@ export class Metrics {
       'promiscuous_resync_requests_answered_total',
       'Re-sync requests answered by a publisher app',
       app,
+    );
+    this.signatureFailures = counter(
+      'promiscuous_signature_failures_total',
+      'Messages parked because they failed verification, by claimed sender and reason',
+      ['app', 'publisher', 'reason'] as const,
     );
     this.applyDuration = histogram(
       'promiscuous_apply_duration_seconds',

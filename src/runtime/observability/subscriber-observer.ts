@@ -34,6 +34,8 @@ export class SubscriberObserver {
   private newestCommit = 0;
   /** Received since last recorded in Redis. */
   private tally = { brokerMessages: 0, messages: 0, operations: 0 };
+  /** Verification failures since last recorded in Redis, by `<claimed sender> <reason>`. */
+  private failures = new Map<string, number>();
   private recordedCommit = 0;
   private timer: NodeJS.Timeout | undefined;
   private unwatch: (() => void)[] = [];
@@ -141,6 +143,13 @@ export class SubscriberObserver {
     this.settle(delivery);
   }
 
+  /** A message failed verification (it is parked next). */
+  rejected(publisher: string, reason: string): void {
+    this.metrics.signatureFailures.inc({ app: this.app, publisher, reason });
+    const field = `${publisher} ${reason}`;
+    this.failures.set(field, (this.failures.get(field) ?? 0) + 1);
+  }
+
   retried(delivery: Delivery, error: Error): void {
     this.counters.retried.inc();
     const span = this.spans.get(delivery);
@@ -205,6 +214,11 @@ export class SubscriberObserver {
     if (tally.messages > 0) {
       this.tally = { brokerMessages: 0, messages: 0, operations: 0 };
       await coordinator.recordReceived(tally).catch(() => {});
+    }
+    if (this.failures.size > 0) {
+      const failures = this.failures;
+      this.failures = new Map();
+      await coordinator.recordSignatureFailures(failures).catch(() => {});
     }
     const newest = this.newestCommit;
     if (newest <= this.recordedCommit) return;

@@ -9,6 +9,7 @@ import { PublisherError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Listener, Transport } from '../../transport/transport.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Verifier } from '../signatures/verifier.js';
 
 /** How long `transaction` waits for acknowledgements by default. */
 export const defaultAckTimeoutMs = 5_000;
@@ -69,16 +70,23 @@ export class Acknowledgements {
   private listener: Promise<Listener> | undefined;
   private readonly waiting = new Map<string, Waiting>();
 
+  private readonly log: Logger;
+  private readonly verifier: Verifier | undefined;
+
+  /** `verifier`: acknowledgements must be signed by the app they name, as it says (its `require` included). */
   constructor(
     private readonly app: string,
     private readonly transport: Transport,
     private readonly metrics: Metrics,
-    private readonly log: Logger,
-  ) {}
+    options: { readonly log: Logger; readonly verifier?: Verifier },
+  ) {
+    this.log = options.log;
+    this.verifier = options.verifier;
+  }
 
   /** This process's address for acknowledgements; it listens from the first call on. */
   async address(): Promise<string> {
-    this.listener ??= this.transport.listen((body) => this.received(body));
+    this.listener ??= this.transport.listen((body, signature) => void this.received(body, signature));
     let listener: Listener;
     try {
       listener = await this.listener;
@@ -113,19 +121,24 @@ export class Acknowledgements {
     };
   }
 
-  /** An acknowledgement: counted once for the message and app it names, if they were waited for. */
-  private received(body: Buffer): void {
-    let ack: Partial<AckMessage>;
-    try {
-      ack = JSON.parse(body.toString('utf8')) as Partial<AckMessage>;
-    } catch {
-      ack = {};
-    }
+  /**
+   * An acknowledgement: counted once for the message and app it names, if they were waited
+   * for and, with a verifier, signed by that app's key.
+   */
+  private async received(body: Buffer, signature: string | undefined): Promise<void> {
+    const ack = parseAck(body);
     const subscriber = typeof ack.app === 'string' ? ack.app : 'unknown';
     const entry = typeof ack.message === 'string' ? this.waiting.get(ack.message) : undefined;
-    if (ack.kind !== 'ack' || !entry || !entry.missing.has(subscriber)) {
-      this.metrics.acksIgnored.inc({ app: this.app, subscriber });
-      this.log.debug({ subscriber, messageId: ack.message }, 'ignored an acknowledgement nothing waits for');
+    const refused = await this.refusal(ack, subscriber, body, signature);
+    if (refused || ack.kind !== 'ack' || !entry || !entry.missing.has(subscriber)) {
+      this.metrics.acksIgnored.inc({
+        app: this.app,
+        subscriber: this.verifier?.trusts(subscriber) === false ? 'unknown' : subscriber,
+      });
+      this.log.debug(
+        { subscriber, messageId: ack.message, reason: refused },
+        'ignored an acknowledgement nothing waits for',
+      );
       return;
     }
     entry.missing.delete(subscriber);
@@ -134,8 +147,33 @@ export class Acknowledgements {
     if (entry.missing.size === 0) entry.done?.();
   }
 
+  /** Why a verifier refuses an acknowledgement: unsigned when required, a key not trusted, a body changed, another app's key. */
+  private async refusal(
+    ack: Partial<AckMessage>,
+    subscriber: string,
+    body: Buffer,
+    signature: string | undefined,
+  ): Promise<string | undefined> {
+    if (!this.verifier) return undefined;
+    const checked = await this.verifier.check(body, signature);
+    if ('failure' in checked) return checked.reason;
+    if (checked.signer !== undefined && checked.signer !== subscriber) {
+      return `not owner: signed by ${checked.signer}'s key, for ${String(ack.app)}`;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
     const listener = await this.listener?.catch(() => undefined);
     await listener?.stop();
+  }
+}
+
+function parseAck(body: Buffer): Partial<AckMessage> {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Partial<AckMessage>) : {};
+  } catch {
+    return {};
   }
 }

@@ -21,6 +21,8 @@ import {
   type Expected,
   type TransactionOptions,
 } from './acks.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { keyPages, takeDue } from './derived/backfill.js';
 import { DerivedChanges } from './derived/changes.js';
 import { Refresher, refreshInterval } from './derived/refresher.js';
@@ -69,6 +71,12 @@ export interface PublisherOptions<Hooks, Virtuals> {
   readonly detectRawWrites?: boolean;
   /** Where the publisher and its relay record what they do (default: the process's `defaultMetrics()`). */
   readonly metrics?: Metrics;
+  /**
+   * Signatures (default: none made, none checked). `key`: this app's private key, which signs
+   * everything it publishes (the relay's messages, ephemerals, syncs and re-sync answers);
+   * `trust` and `require`: how the re-sync requests of subscribers are verified.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 export interface Context {
@@ -122,6 +130,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
   private readonly log: Logger;
+  /** The options' transport, signing what it publishes when the app has a key. */
+  private readonly transport: Transport;
   /** Whether `ready()` passed: writes then skip it. */
   private verified = false;
 
@@ -129,13 +139,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const logger = guardedLogger(options.logger ?? silentLogger);
     this.log = logger.child({ app: options.schema.app, component: 'publisher' });
     this.host = options.host ?? hostname();
+    this.transport = publishingTransport(options.transport, options.signatures?.key);
     this.coalescing = new Set(Object.keys(options.schema.coalesce ?? {}));
-    this.acks = new Acknowledgements(
-      options.schema.app,
-      options.transport,
-      options.metrics ?? defaultMetrics(),
-      this.log,
-    );
+    const verifier = Verifier.of(options.signatures);
+    this.acks = new Acknowledgements(options.schema.app, this.transport, options.metrics ?? defaultMetrics(), {
+      log: this.log,
+      ...(verifier ? { verifier } : {}),
+    });
     this.database = databaseOf(options.knex);
     this.publications = new Publications(
       options.schema as PublisherSchema<unknown, unknown>,
@@ -156,7 +166,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     this.relay =
       options.relay === false
         ? undefined
-        : new Relay(options.knex, options.transport, {
+        : new Relay(options.knex, this.transport, {
             ...options.relay,
             onError: (e) => this.report(e),
             app: options.schema.app,
@@ -167,7 +177,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
     if (options.answerResync ?? this.relay !== undefined) {
       this.responder = answerResyncRequests({
         app: options.schema.app,
-        transport: options.transport,
+        transport: this.transport,
+        verifier,
         publications: this.publications,
         sync: (model, ids, to) => this.sync(model, ids, { to }),
         report: (error) => this.report(error),
@@ -280,7 +291,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
         [],
       );
     }
-    await this.options.transport.publish(messages);
+    await this.transport.publish(messages);
   }
 
   /** Runs `fn` with a context (a request, a job) whose name and user id travel with its messages. */
@@ -430,7 +441,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const envelope = this.envelope(operations, []);
     this.rememberLastWrite(operations);
     try {
-      await this.options.transport.publish([toOutgoing(envelope)]);
+      await this.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
       const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${errorText(error)}`, {
         cause: error,

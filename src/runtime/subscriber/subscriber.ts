@@ -18,6 +18,8 @@ import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { syncReplyKey } from '../resync.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { Applier } from './apply.js';
 import { CallbackRunner } from './callbacks.js';
 import { GroupCommit, holdMs } from './group-commit.js';
@@ -88,6 +90,12 @@ export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
   readonly logger?: Logger;
   /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
   readonly metrics?: Metrics;
+  /**
+   * Signatures (default: none checked, none made). `trust`: the public keys of the apps it
+   * hears from, against which every signed message is verified; `require`: unsigned messages
+   * are parked too; `key`: this app's private key, which signs its re-sync requests.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 /** A message on its way: what it writes and needs, and how long it may wait. */
@@ -123,6 +131,8 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
   private readonly sinks: SinkRunner;
   private readonly unlisten: (() => void) | undefined;
   private readonly log: Logger;
+  /** What the app sends (re-sync requests, acknowledgements), signed when it has a key. */
+  private readonly transport: Transport;
 
   constructor(private readonly options: SubscriberOptions<Callbacks, Sinks>) {
     const { schema, coordinator } = options;
@@ -133,6 +143,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     this.observer = new SubscriberObserver(schema.app, options.metrics ?? defaultMetrics(), coordinator);
     this.receiver = new Receiver({
       validateEnvelope: schema.validate.envelope,
+      verifier: Verifier.of(options.signatures),
       observer: this.observer,
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? defaultDelay,
@@ -141,9 +152,10 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     });
     this.planner = new Planner(schema as SubscriberSchema<unknown>, this.log);
     this.waiting = new Waiting(coordinator, options.lockLeaseMs ?? 5_000);
+    this.transport = publishingTransport(options.transport, options.signatures?.key);
     this.resync = new ResyncRequests({
       app: schema.app,
-      transport: options.transport,
+      transport: this.transport,
       timeoutMs: options.dependencyTimeoutMs ?? 30_000,
       observer: this.observer,
       log: this.log,
@@ -287,7 +299,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     if (!acks?.apps.includes(app)) return;
     const body = Buffer.from(JSON.stringify({ kind: 'ack', app, message: envelope.id }));
     try {
-      await this.options.transport.reply(acks.to, body, `${envelope.id}:ack:${app}`);
+      await this.transport.reply(acks.to, { body, messageId: `${envelope.id}:ack:${app}` });
       (this.options.metrics ?? defaultMetrics()).acksSent.inc({ app, publisher: envelope.app });
     } catch (error) {
       this.log.warn({ messageId: envelope.id, publisher: envelope.app, err: error }, 'could not acknowledge a message');

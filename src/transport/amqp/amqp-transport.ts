@@ -21,6 +21,7 @@ import { AmqpListener } from './listen.js';
 import type { AmqpOptions } from './options.js';
 import { ParkedQueue } from './parked.js';
 import { publishFrames, sendToQueue } from './publish.js';
+import { signatureHeader } from './headers.js';
 import { Topology } from './topology.js';
 
 /**
@@ -88,17 +89,18 @@ export class AmqpTransport implements Transport {
     return { stop: () => consumer.stop() };
   }
 
-  async listen(handle: (body: Buffer) => void): Promise<Listener> {
+  async listen(handle: (body: Buffer, signature: string | undefined) => void): Promise<Listener> {
     const listener = new AmqpListener(handle);
     this.listeners.push(listener);
     await listener.start(await this.connection.channelFactory());
     return listener;
   }
 
-  async reply(address: string, body: Buffer, messageId: string): Promise<void> {
+  async reply(address: string, { body, messageId, signature }: Omit<OutgoingMessage, 'routingKeys'>): Promise<void> {
     const channel = await this.connection.confirmChannel();
+    const headers = signature === undefined ? {} : { [signatureHeader]: signature };
     // A reply to a listener gone (its process died) is dropped: its sender's caller was told.
-    await sendToQueue(channel, address, body, { contentType: 'application/json', messageId });
+    await sendToQueue(channel, address, body, { contentType: 'application/json', messageId, headers });
   }
 
   /** Declares an app's queues and bindings without consuming, so that messages wait for it. */

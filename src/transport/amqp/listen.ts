@@ -15,7 +15,7 @@ export class AmqpListener implements Listener {
   /** Not to be started again: stopped, or its transport closed. */
   stopped = false;
 
-  constructor(private readonly handle: (body: Buffer) => void) {}
+  constructor(private readonly handle: (body: Buffer, signature: string | undefined) => void) {}
 
   async start(model: ChannelFactory): Promise<void> {
     const channel = await openChannel(model);
@@ -24,7 +24,7 @@ export class AmqpListener implements Listener {
       queue,
       (message) => {
         if (!message) return;
-        for (const { body } of unframe(message)) this.handle(body);
+        for (const { body, signature } of unframe(message)) this.handle(body, signature);
       },
       { noAck: true },
     );

@@ -13,6 +13,7 @@ import type {
 interface Stored {
   readonly messageId: string;
   readonly body: Buffer;
+  readonly signature?: string | undefined;
   readonly attempt: number;
   readonly waitingSince?: number;
 }
@@ -40,13 +41,14 @@ interface Queue {
 export class MemoryTransport implements Transport {
   private readonly queues = new Map<string, Queue>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly listeners = new Map<string, (body: Buffer) => void>();
+  private readonly listeners = new Map<string, (body: Buffer, signature: string | undefined) => void>();
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     for (const message of messages) {
       for (const [app, queue] of this.queues) {
         if (queue.bindings.some((b) => message.routingKeys.some((k) => topicMatches(b, k)))) {
-          queue.ready.push({ messageId: message.messageId, body: message.body, attempt: 0 });
+          const { messageId, body, signature } = message;
+          queue.ready.push({ messageId, body, signature, attempt: 0 });
           this.deliverReady(app);
         }
       }
@@ -107,6 +109,7 @@ export class MemoryTransport implements Transport {
       const delivery: Delivery = {
         body: stored.body,
         messageId: stored.messageId,
+        signature: stored.signature,
         attempt: stored.attempt,
         redelivered: false,
         ack: () => settle(() => {}),
@@ -122,6 +125,7 @@ export class MemoryTransport implements Transport {
               attempts: stored.attempt,
               parkedAt: Date.now(),
               body: stored.body,
+              signature: stored.signature,
             }),
           ),
       };
@@ -155,7 +159,7 @@ export class MemoryTransport implements Transport {
 
   async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
     return this.takeParked(app, messageIds, (m, queue) =>
-      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }),
+      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, signature: m.signature, attempt: 0 }),
     );
   }
 
@@ -183,7 +187,7 @@ export class MemoryTransport implements Transport {
     return taken;
   }
 
-  async listen(handle: (body: Buffer) => void): Promise<Listener> {
+  async listen(handle: (body: Buffer, signature: string | undefined) => void): Promise<Listener> {
     const address = `listener-${(this.listeners.size + 1).toString()}-${Math.random().toString(36).slice(2)}`;
     this.listeners.set(address, handle);
     return {
@@ -192,10 +196,10 @@ export class MemoryTransport implements Transport {
     };
   }
 
-  async reply(address: string, body: Buffer): Promise<void> {
+  async reply(address: string, message: Omit<OutgoingMessage, 'routingKeys'>): Promise<void> {
     const handle = this.listeners.get(address);
     // As on the broker: a reply reaches its listener later, never inside the sender's call.
-    if (handle) setImmediate(() => handle(body));
+    if (handle) setImmediate(() => handle(message.body, message.signature));
   }
 
   healthy(): boolean {

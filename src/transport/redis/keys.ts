@@ -18,5 +18,7 @@ export function redisKeys(namespace: string) {
      * ratios turn the broker's queue depth into messages and operations.
      */
     received: `${namespace}:received`,
+    /** Messages parked for failing verification: a hash of `<claimed sender> <reason>` to a count. */
+    signatureFailures: `${namespace}:signature-failures`,
   };
 }
