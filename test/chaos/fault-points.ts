@@ -134,6 +134,8 @@ export function workerTransport(
     attempt: delivery.attempt,
     waitingSince: delivery.waitingSince,
     redelivered: delivery.redelivered,
+    ...(delivery.framed === undefined ? {} : { framed: delivery.framed }),
+    signature: delivery.signature,
     ack: async () => {
       points.reached('before-ack');
       settle(delivery, 'ack');
