@@ -44,6 +44,8 @@ export function stamping(transport: Transport, published: Stamps): Transport {
       published.confirms.push([messages.length, now() - at]);
     },
     consume: (app, options, handle) => transport.consume(app, options, handle),
+    listen: (handle) => transport.listen(handle),
+    reply: (address, message) => transport.reply(address, message),
     parked: (app) => transport.parked(app),
     retryParked: (app, ids) => transport.retryParked(app, ids),
     dropParked: (app, ids) => transport.dropParked(app, ids),
@@ -64,6 +66,8 @@ export function recording(
 ): Transport {
   return {
     publish: (messages) => transport.publish(messages),
+    listen: (handle) => transport.listen(handle),
+    reply: (address, message) => transport.reply(address, message),
     consume: (app, options, handle) =>
       transport.consume(app, options, (d) => {
         let keys: string[] = [];

@@ -48,6 +48,7 @@ export function buildCli(output: Output, done: Done): Command {
   definePublish(program, output, done);
   defineRefresh(program, output, done);
   defineParked(program, output, done);
+  defineKeys(program, output, done);
   return program;
 }
 
@@ -239,6 +240,22 @@ function defineParked(program: Command, output: Output, done: Done): void {
       }
       done(await (await import('./parked.js')).parked(action, ids, options, output));
     });
+}
+
+function defineKeys(program: Command, output: Output, done: Done): void {
+  program
+    .command('keys')
+    .description('signing keys: make a key pair for an app')
+    .command('generate')
+    .description(
+      'write a new Ed25519 private key for an app (mode 0600) and print its public half, as the trust setting takes it',
+    )
+    .requiredOption('--app <name>', 'the app the key signs for')
+    .option(
+      '--out <file>',
+      'where to write the private key (default: <app>.key); an existing file is never overwritten',
+    )
+    .action(async (options) => done((await import('./keys.js')).keysGenerate(options, output)));
 }
 
 /** Runs the CLI and resolves to the process exit code. */

@@ -35,6 +35,7 @@ export function publish(selections: readonly string[], options: PublishOptions, 
         relay: false,
         answerResync: false,
         logger: runtime.logger,
+        ...(runtime.signatures ? { signatures: runtime.signatures } : {}),
       }),
       (p) => p.close(),
     );

@@ -35,6 +35,7 @@ export function refresh(models: readonly string[], options: RuntimeOptions, outp
         virtuals: configVirtuals(runtime, schema),
         answerResync: false,
         logger: runtime.logger,
+        ...(runtime.signatures ? { signatures: runtime.signatures } : {}),
       }),
       (p) => p.close(),
     );

@@ -28,6 +28,7 @@ export function relay(
         transport: runtime.transport,
         virtuals: configVirtuals(runtime, schema),
         logger: runtime.logger,
+        ...(runtime.signatures ? { signatures: runtime.signatures } : {}),
         ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),
       }),
       (p) => p.close(),

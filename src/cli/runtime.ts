@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import { findRoutes, isConfigFile, loadConfig } from '../common/config-file.js';
 import type { RoutesConfig } from '../common/define-config.js';
+import { type SignatureSettings, signatureSettings } from '../common/signature-settings.js';
 import type { Logger, LogLevel } from '../common/logger.js';
 import { importFile, loadAsEsm, NoTypeScriptLoader } from '../common/modules.js';
 import { connectTransport, databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../runtime/config.js';
@@ -21,6 +22,8 @@ export interface AppRuntime {
   readonly transport: Transport;
   /** The config's `logger`, or the one `--log-format` and `--log-level` describe. */
   readonly logger: Logger;
+  /** The app's signature settings (its key read from its file), from the config and the environment. */
+  readonly signatures: SignatureSettings | undefined;
   /** Imports one of the app's generated modules (`subscriber`, `publisher`). */
   generated<T>(module: string): Promise<T>;
 }
@@ -94,6 +97,8 @@ export interface RuntimeOptions {
 export interface RuntimeSource {
   readonly config: RoutesConfig;
   readonly generated: string;
+  /** The folder of the config file (or of the routes): what its paths are relative to. */
+  readonly folder: string;
 }
 
 /**
@@ -107,7 +112,8 @@ export async function runtimeConfig(options: { config?: string }): Promise<Runti
   if (path === undefined) {
     if (routes.length === 0)
       throw new ConfigError('no config here: pass --config <file> (a promiscuous.config.* or .prom file)');
-    return { config: {}, generated: join(dirname(routes[0] as string), 'generated') };
+    const folder = dirname(routes[0] as string);
+    return { config: {}, generated: join(folder, 'generated'), folder };
   }
   if (!existsSync(path)) throw new ConfigError(`${path} does not exist: pass the config's path with --config <file>`);
   const loaded = await loadConfig(path);
@@ -116,7 +122,7 @@ export async function runtimeConfig(options: { config?: string }): Promise<Runti
     throw new ConfigError(`${path}${at} could not be loaded: ${loaded.error}`);
   }
   const config = loaded.value as RoutesConfig;
-  return { config, generated: join(dirname(path), config.generated ?? 'generated') };
+  return { config, generated: join(dirname(path), config.generated ?? 'generated'), folder: dirname(path) };
 }
 
 /** An app a runtime command can run, and what it does. */
@@ -192,6 +198,7 @@ async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppR
     throw new ConfigError(`choose the app this process runs with --app or PROMISCUOUS_APP (${which})`);
   }
   const database = databaseConfig(config, app);
+  const signatures = signatureSettings(config.signatures, app, source.folder);
   const logger = commandLogger(config.logger, { format: options.logFormat, level: options.logLevel });
   const transport = opened.add(await connectTransport(settings, logger), (t) => t.close());
   const db = opened.add(openDatabase(database), (k) => k.destroy());
@@ -204,6 +211,7 @@ async function appRuntime(options: RuntimeOptions, opened: Opened): Promise<AppR
     knex: db,
     transport,
     logger,
+    signatures,
     async generated<T>(module: string): Promise<T> {
       const file = moduleFile(folder, module);
       if (!file)

@@ -109,6 +109,8 @@ function subscriberRows(subscribers: readonly (SubscriberStatus | Failed)[], not
       continue;
     }
     if (!s.declared) notes.push(`${s.app}: no queue yet (no subscriber of it has started)`);
+    const failures = (s.signatureFailures ?? []).map((f) => `${f.count} ${f.reason} from ${f.publisher}`);
+    if (failures.length > 0) notes.push(`${s.app}: parked for failing verification: ${failures.join(', ')}`);
     const queue = (n: number) => (s.declared ? String(n) : '-');
     rows.push([
       s.app,

@@ -55,6 +55,7 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
           callbacks,
           sinks,
+          ...(runtime.signatures ? { signatures: runtime.signatures } : {}),
           // The subscriber logs each error it reports: the notifier is the config's alone.
           logger,
           ...(runtime.config.errorNotifier ? { errorNotifier: runtime.config.errorNotifier } : {}),

@@ -19,6 +19,7 @@
  */
 
 import type { Logger } from './logger.js';
+import type { SignatureConfig } from './signature-settings.js';
 
 /** The built-in scalar types. */
 export type ScalarType =
@@ -215,6 +216,17 @@ export interface RuntimeConfig<Hooks extends HookTypes = UntypedHooks> {
    */
   readonly logger?: Logger;
   readonly errorNotifier?: (error: Error, payload?: unknown) => void;
+  /**
+   * Signed messages (default: none made, none checked): `keyFile`, this app's private key,
+   * signs all it publishes; `trust`, the public keys of the apps it hears from, by app,
+   * against which what it receives is verified; `require`, whether unsigned messages are parked.
+   *
+   * @example
+   * ```ts
+   * signatures: { keyFile: (app) => `keys/${app}.key`, trust: { shop: ['<base64>'] }, require: true },
+   * ```
+   */
+  readonly signatures?: SignatureConfig;
 }
 
 /** The runtime keys that may stand beside `apps`. */
@@ -232,6 +244,7 @@ export const runtimeKeys = [
   'virtuals',
   'logger',
   'errorNotifier',
+  'signatures',
 ] as const satisfies readonly (keyof RuntimeConfig)[];
 
 /** A config: its routes (under `apps`, in `.prom` files named by `routes`, or both) and how it runs. */

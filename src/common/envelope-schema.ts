@@ -65,5 +65,14 @@ export const envelopeSchema = {
     // What the publisher's OpenTelemetry propagator wrote (W3C: traceparent, tracestate). Any
     // string fields: another propagator (B3, baggage) must not make messages fail their schema.
     trace: { type: 'object', additionalProperties: { type: 'string' } },
+    // The subscriber apps that acknowledge the message once applied, and where to.
+    acks: {
+      type: 'object',
+      required: ['apps', 'to'],
+      properties: {
+        apps: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } },
+        to: { type: 'string', minLength: 1 },
+      },
+    },
   },
 } as const;

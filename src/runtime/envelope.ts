@@ -64,4 +64,10 @@ export interface Envelope {
    * `{ traceparent, tracestate? }`. The subscriber's apply span is its child.
    */
   readonly trace?: Readonly<Record<string, string>>;
+  /**
+   * The subscriber apps the publisher waits for: each of them, once its transaction that
+   * applied this message committed, sends an acknowledgement naming the message's id to `to`,
+   * the publishing process's address.
+   */
+  readonly acks?: { readonly apps: readonly string[]; readonly to: string };
 }

@@ -9,12 +9,14 @@ export { RedisCoordinator, type WaitingMessage } from '../transport/redis/coordi
 export type {
   Consumer,
   Delivery,
+  Listener,
   OutgoingMessage,
   ParkedMessage,
   QueueStats,
   Transport,
 } from '../transport/transport.js';
 export { databaseFromUrl, type RuntimeSettings, runtimeSettings } from '../common/settings.js';
+export { type SignatureConfig, type SignatureSettings, signatureSettings } from '../common/signature-settings.js';
 export * from './contract.js';
 export * from './envelope.js';
 export * from '../common/errors.js';
@@ -30,6 +32,7 @@ export {
 } from './observability/status.js';
 export { traceCarrier, tracerName, withApplySpan } from './observability/tracing.js';
 export { type Context, Publisher, type PublisherOptions, type VirtualFunctions } from './publisher/publisher.js';
+export { AcknowledgementTimeout, type TransactionOptions } from './publisher/acks.js';
 export {
   checkShard,
   type InitialSyncOptions,
@@ -44,6 +47,17 @@ export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
 export { type LiveFilter } from './live/connection.js';
 export { type LiveChangesHandler, type LiveChangesOptions, liveChanges } from './live/changes.js';
 export type { LiveChange } from '../transport/redis/live-feed.js';
+export {
+  generateKeyPair,
+  keyId,
+  type PrivateKeyInput,
+  type PublicKeyInput,
+  privateKey,
+  publicKey,
+  publicKeyText,
+} from './signatures/keys.js';
+export { Signer, signingTransport } from './signatures/signer.js';
+export { type SignatureFailure, type SignatureOptions } from './signatures/verifier.js';
 export { Subscriber, type SubscriberMode, type SubscriberOptions } from './subscriber/subscriber.js';
 export { type ResyncRequest, resyncQueueApp, resyncRequestKey, syncReplyKey } from './resync.js';
 export { lazyValidators, validateEnvelope } from './validators.js';

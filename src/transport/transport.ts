@@ -9,11 +9,18 @@ export interface OutgoingMessage {
   readonly routingKeys: readonly string[];
   readonly messageId: string;
   readonly body: Buffer;
+  /**
+   * The sender's signature of `body` (`<key id>.<signature>`), opaque to the transport: it
+   * travels with the message through frames, retries, deferrals and the parked queue.
+   */
+  readonly signature?: string;
 }
 
 export interface Delivery {
   readonly body: Buffer;
   readonly messageId: string | undefined;
+  /** The signature the message was published with, if any (see {@link OutgoingMessage.signature}). */
+  readonly signature?: string | undefined;
   /** How many times this message was retried before this delivery (0 the first time). */
   readonly attempt: number;
   /** When the subscriber first deferred this message to wait for a dependency, if it did. */
@@ -48,6 +55,7 @@ export interface ParkedMessage {
   readonly attempts: number;
   readonly parkedAt: number;
   readonly body: Buffer;
+  readonly signature?: string | undefined;
 }
 
 /** How many messages an app's queues hold, as the broker counts them. */
@@ -61,9 +69,20 @@ export interface QueueStats {
   readonly consumers: number;
 }
 
+/** A process's own address for replies (acknowledgements), and what stops it. */
+export interface Listener {
+  /** Where replies to this process go; a new one once the broker connection was lost, undefined while away. */
+  address(): string | undefined;
+  stop(): Promise<void>;
+}
+
 export interface Transport {
   /** Resolves once the broker confirmed every message; rejects when any was not. */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Receives what is sent to this process's address ({@link Transport.reply}), with its signature, until stopped. */
+  listen(handle: (body: Buffer, signature: string | undefined) => void): Promise<Listener>;
+  /** Sends a message to a listener's address; resolves once the broker took it (one gone drops it). */
+  reply(address: string, message: Omit<OutgoingMessage, 'routingKeys'>): Promise<void>;
   consume(app: string, options: ConsumeOptions, handle: (delivery: Delivery) => Promise<void>): Promise<Consumer>;
   /** The messages parked for an app, oldest first, left in place. */
   parked(app: string): Promise<ParkedMessage[]>;

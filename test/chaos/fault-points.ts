@@ -95,6 +95,8 @@ export function publisherTransport(inner: Transport, points: FaultPoints): Trans
       points.reached('after-confirm');
     },
     consume: (app, options, handle) => inner.consume(app, options, handle),
+    listen: (handle) => inner.listen(handle),
+    reply: (address, message) => inner.reply(address, message),
     parked: (app) => inner.parked(app),
     retryParked: (app, ids) => inner.retryParked(app, ids),
     dropParked: (app, ids) => inner.dropParked(app, ids),
@@ -132,6 +134,8 @@ export function workerTransport(
     attempt: delivery.attempt,
     waitingSince: delivery.waitingSince,
     redelivered: delivery.redelivered,
+    ...(delivery.framed === undefined ? {} : { framed: delivery.framed }),
+    signature: delivery.signature,
     ack: async () => {
       points.reached('before-ack');
       settle(delivery, 'ack');
@@ -152,6 +156,8 @@ export function workerTransport(
   });
   return {
     publish: (messages) => inner.publish(messages),
+    listen: (handle) => inner.listen(handle),
+    reply: (address, message) => inner.reply(address, message),
     consume: (app, options, handle): Promise<Consumer> =>
       inner.consume(app, options, async (delivery) => {
         stats.inFlight += 1;

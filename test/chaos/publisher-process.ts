@@ -8,16 +8,19 @@
  */
 import { AmqpTransport, Publisher } from '../../src/runtime/index.js';
 import { schema } from '../fixtures/chinook/generated/store/publisher.js';
+import { probeAcks } from './ack-probe.js';
 import { type Command, event, FaultPoints, publisherTransport, send } from './fault-points.js';
 import { Random } from './random.js';
 import { Workload, type WorkloadStats } from './workload.js';
-import { publisherKnex, worldFromEnv } from './world.js';
+import { publisherKnex, replicaKnex, worldFromEnv } from './world.js';
 
 const world = worldFromEnv();
 const clients = Number(process.env.CHAOS_CLIENTS ?? 4);
 const points = new FaultPoints();
 // Each client may hold a transaction and read outside it at once; the relay needs its own.
 const db = publisherKnex(world, clients * 2 + 4);
+// Read only: where the acknowledgement probe checks what replica committed.
+const replica = replicaKnex(world);
 const transport = await AmqpTransport.connect({
   url: world.amqpUrl,
   namespace: world.namespace,
@@ -32,6 +35,11 @@ const publisher = new Publisher({
   // A short lease: a killed process's claimed rows are taken over within seconds.
   relay: { leaseMs: 3_000, sweepIntervalMs: 250 },
   virtuals: { Customer: { support_rep_name: supportRepName } },
+  signatures: {
+    key: world.keys.store.privatePem,
+    trust: { replica: [world.keys.replica.publicText] },
+    require: true,
+  },
   errorNotifier: (error) => event({ event: 'error', name: error.name, message: error.message }),
 });
 /** Customer.support_rep_name, derived from the customer's support rep (an employee). */
@@ -84,6 +92,7 @@ process.once('SIGTERM', async () => {
   await publisher.close();
   await transport.close();
   await db.destroy();
+  await replica.destroy();
   process.exit(0);
 });
 
@@ -92,7 +101,18 @@ running = (async () => {
   await workload.seed();
   if (!(await workload.seeded())) return;
   event({ event: 'seeded' });
-  await Promise.all(Array.from({ length: clients }, (_, i) => workload.client(`client-${process.pid}-${i}`)));
+  const probe = probeAcks({
+    publisher,
+    replica,
+    random: new Random(Number(process.env.CHAOS_PROCESS_SEED ?? 1) + 1),
+    running: () => !workload.stopped,
+    paused: () => workload.paused,
+    outcome: (outcome, detail) => event({ event: 'ack', outcome, ...(detail ? { detail } : {}) }),
+  });
+  await Promise.all([
+    ...Array.from({ length: clients }, (_, i) => workload.client(`client-${process.pid}-${i}`)),
+    probe,
+  ]);
 })();
 running.catch((error: Error) => {
   event({ event: 'error', name: error.name, message: `the workload stopped: ${error.message}` });

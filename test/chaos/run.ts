@@ -51,6 +51,7 @@ const figures = {
   crashes: [] as string[],
   maxBacklog: 0,
   pausedMs: 0,
+  acks: { acked: 0, timeout: 0, violation: 0, gone: 0, details: [] as string[] },
 };
 const count = (kind: FaultKind, detail = '') => {
   figures.faults.set(kind, (figures.faults.get(kind) ?? 0) + 1);
@@ -96,6 +97,12 @@ function onEvent(e: ChildEvent, child: Supervisor): void {
     case 'seeded':
       seededAt ??= Date.now();
       break;
+    case 'ack': {
+      const outcome = String(e.outcome) as 'acked' | 'timeout' | 'violation' | 'gone';
+      figures.acks[outcome] += 1;
+      if (outcome === 'violation') figures.acks.details.push(String(e.detail));
+      break;
+    }
     default:
       break;
   }
@@ -370,6 +377,14 @@ try {
       ? `no foreign-key error on the subscriber, even one a retry healed (${figures.foreignKeyErrors.length} seen)`
       : 'no foreign-key error on the subscriber: NOT CHECKED, foreign keys were off (--no-fk)',
     details: figures.foreignKeyErrors.slice(0, 10),
+  });
+  const { acked, timeout, violation } = figures.acks;
+  results.push({
+    passed: violation === 0 && acked > 0,
+    summary:
+      `acknowledgements never came before the apply committed (${acked} transactions acknowledged, ` +
+      `${timeout} timed out, ${violation} acknowledged before replica held them)`,
+    details: figures.acks.details.slice(0, 10),
   });
   results.push({
     passed: figures.crashes.length === 0,

@@ -114,6 +114,12 @@ const subscriber = new Subscriber({
   coordinator,
   callbacks,
   sinks,
+  // Every message must be store's, signed: a copy the suite sends again keeps its signature.
+  signatures: {
+    key: world.keys.replica.privatePem,
+    trust: { store: [world.keys.store.publicText] },
+    require: true,
+  },
   errorNotifier: (error, payload) =>
     event({ event: 'error', name: error.name, message: error.message, operations: describe(payload) }),
   logger: recordingLogger((record) => {

@@ -89,6 +89,10 @@ export class Workload {
     this.stopping = true;
   }
 
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
   private async whilePaused(): Promise<void> {
     while (this.paused && !this.stopping) await new Promise((r) => setTimeout(r, 100));
   }

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { migrationSource as replicaMigrations } from '../fixtures/chinook/generated/replica/migrations.js';
 import { models } from '../fixtures/chinook/generated/store/publisher.js';
 import { migrationSource as storeMigrations } from '../fixtures/chinook/generated/store/migrations.js';
+import { generateKeyPair } from '../../src/runtime/index.js';
 import { amqpUrl, randomName, redisUrl } from '../helpers/services.js';
 
 export interface World {
@@ -29,6 +30,8 @@ export interface World {
    * locked" errors of several worker processes on one file (see README.md).
    */
   readonly beginImmediate: boolean;
+  /** Each app's signing key: store signs what it publishes, replica its acknowledgements and re-sync requests. */
+  readonly keys: Record<'store' | 'replica', { readonly privatePem: string; readonly publicText: string }>;
 }
 
 /** The publishing app's subscriber-side name, the queue the workers share. */
@@ -130,6 +133,7 @@ export async function createWorld(options: {
     redisUrl: redis.toString(),
     foreignKeys: options.foreignKeys,
     beginImmediate: options.beginImmediate,
+    keys: { store: generateKeyPair(), replica: generateKeyPair() },
   };
   await createPublisherDatabase(world);
   await createReplicaDatabase(world);

@@ -5,6 +5,7 @@
  * derived column, and reads one that may be empty.
  */
 import ts from 'typescript';
+import { snippetProgram } from '../helpers/typescript.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listFiles, repoPath } from '../helpers/corpus.js';
@@ -47,29 +48,10 @@ const cases: readonly (readonly [name: string, body: string, errors: readonly nu
 const files = new Map(cases.map(([, body], i) => [`${folder}/derived-types-case-${i}.ts`, `${imports}${body}\n`]));
 
 function program(): ts.Program {
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noUncheckedIndexedAccess: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    customConditions: ['source'],
-    skipLibCheck: true,
-    types: ['node'],
-  };
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.fileExists = (path) => files.has(path) || fileExists.call(host, path);
-  host.readFile = (path) => files.get(path) ?? readFile.call(host, path);
-  host.getSourceFile = (path, language, ...rest) => {
-    const text = files.get(path);
-    return text === undefined
-      ? getSourceFile.call(host, path, language, ...rest)
-      : ts.createSourceFile(path, text, language);
-  };
-  const generated = listFiles(`${folder}/expected`).filter((f) => f.endsWith('.ts'));
-  return ts.createProgram([...files.keys(), ...generated], options, host);
+  return snippetProgram(
+    files,
+    listFiles(`${folder}/expected`).filter((f) => f.endsWith('.ts')),
+  );
 }
 
 const checked = program();

@@ -5,6 +5,7 @@
  * config (`defineConfig<RuntimeHooks>()`) and in `new Publisher` / `new Subscriber`.
  */
 import ts from 'typescript';
+import { snippetProgram } from '../helpers/typescript.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repoPath } from '../helpers/corpus.js';
@@ -126,28 +127,7 @@ const files = new Map(cases.map((c, i) => [`${folder}/typed-hooks-case-${i}.ts`,
 
 /** One program for every case: each snippet is a file beside the example's config, in memory only. */
 function program(): ts.Program {
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noUncheckedIndexedAccess: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    customConditions: ['source'],
-    skipLibCheck: true,
-    types: ['node'],
-  };
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.fileExists = (path) => files.has(path) || fileExists.call(host, path);
-  host.readFile = (path) => files.get(path) ?? readFile.call(host, path);
-  host.getSourceFile = (path, language, ...rest) => {
-    const text = files.get(path);
-    return text === undefined
-      ? getSourceFile.call(host, path, language, ...rest)
-      : ts.createSourceFile(path, text, language);
-  };
-  return ts.createProgram([...files.keys()], options, host);
+  return snippetProgram(files);
 }
 
 const checked = program();

@@ -8,7 +8,6 @@ import { migrationSource as billingMigrations } from '../../examples/shop/genera
 import { schema as billing } from '../../examples/shop/generated/billing/publisher.js';
 import { migrationSource as crmMigrations } from '../../examples/shop/generated/crm/migrations.js';
 import { schema as crm } from '../../examples/shop/generated/crm/subscriber.js';
-import { migrationSource as shopMigrations } from '../../examples/shop/generated/shop/migrations.js';
 import { factories as shopFactories } from '../../examples/shop/generated/shop/factories.js';
 import { schema as shop } from '../../examples/shop/generated/shop/publisher.js';
 import { shopVirtuals as virtuals } from '../../examples/shop/virtuals.js';
@@ -22,41 +21,10 @@ import {
   toOutgoing,
   versionsTable,
 } from '../../src/runtime/index.js';
-import { database, eventually, randomName, type TestDatabase } from '../helpers/services.js';
+import { database, eventually, randomName } from '../helpers/services.js';
 import { connectTransport } from '../helpers/world.js';
 import { recordingLogger } from '../helpers/log.js';
-
-async function shopDatabase(): Promise<TestDatabase> {
-  const db = await database('sqlite');
-  await db.knex.schema.createTable('customers', (t) => {
-    t.uuid('id').primary();
-    t.string('email').notNullable();
-    t.string('name').notNullable();
-    t.string('phone');
-    t.timestamp('created_at').notNullable();
-    t.timestamp('updated_at').notNullable();
-  });
-  await db.knex.schema.createTable('orders', (t) => {
-    t.uuid('id').primary();
-    t.uuid('customer_id').notNullable().references('id').inTable('customers');
-    t.string('status').notNullable();
-    t.decimal('total', 12, 2).notNullable();
-    t.string('currency').notNullable();
-    t.string('customer_notes');
-    t.timestamp('placed_at');
-    t.timestamp('created_at').notNullable();
-    t.timestamp('updated_at').notNullable();
-  });
-  await db.knex.schema.createTable('order_lines', (t) => {
-    t.uuid('id').primary();
-    t.uuid('order_id').notNullable();
-    t.string('sku');
-    t.integer('quantity');
-    t.decimal('unit_price', 10, 2);
-  });
-  await db.knex.migrate.latest({ migrationSource: shopMigrations });
-  return db;
-}
+import { shopDatabase } from '../helpers/shop-app.js';
 
 const now = new Date('2026-11-22T10:00:00.000Z');
 

@@ -138,6 +138,17 @@ test('a setting of the wrong kind exits with 78 naming its variable, before conn
   exitedWith(exit, 78, 'PROMISCUOUS_REDIS_URL is `http://127.0.0.1:6379/`: use a redis:// or rediss:// URL');
 });
 
+test('signature settings that cannot work exit with 78, naming the variable and never the key', async () => {
+  const key = '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXNlY3JldA==\n-----END PRIVATE KEY-----\n';
+  const exit = await subscribeSniper({ PROMISCUOUS_SIGNING_KEY: key });
+  exitedWith(exit, 78, 'PROMISCUOUS_SIGNING_KEY is not an Ed25519 private key');
+  assert.not.match(exit.stderr, 'c2VjcmV0');
+  const trust = await subscribeSniper({ PROMISCUOUS_TRUST: 'crowdtap=c2hvcnQ=' });
+  exitedWith(trust, 78, 'trusted key 1 of crowdtap is not a public key');
+  const required = await subscribeSniper({ PROMISCUOUS_REQUIRE_SIGNATURES: 'true' });
+  exitedWith(required, 78, 'signatures are required, but no key is trusted');
+});
+
 test('subscribe exits with 78 naming the tables its database lacks, and the migration that adds them', async () => {
   const exit = await subscribeSniper({ PROMISCUOUS_DATABASE_URL: databaseUrl(emptySchema) });
   exitedWith(exit, 78, "sniper's database does not have what sniper needs:");

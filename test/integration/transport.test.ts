@@ -166,6 +166,52 @@ test('messages published together travel as one broker message and are settled o
   await transport.close();
 });
 
+test('each message keeps its own signature through a frame, a retry, a deferral, the parked queue and back', async () => {
+  const namespace = randomName('prom');
+  const transport = await connectTransport(namespace, { retryDelaysMs: [100] });
+  const bindings = ['a.thing.*'];
+  await transport.declare('app', bindings);
+  const message = (id: string, signature?: string) => ({
+    routingKeys: ['a.thing.create'],
+    messageId: id,
+    body: Buffer.from(`{"id":"${id}"}`),
+    ...(signature ? { signature } : {}),
+  });
+  await transport.publish([message('s1', 'k1.AAA'), message('u2'), message('s3', 'k1.CCC'), message('s4', 'k2.DDD')]);
+  assert.is((await transport.stats('app'))?.ready, 1, 'one frame');
+  const seen: string[] = [];
+  let parkedOnce = false;
+  const consumer = await transport.consume('app', { prefetch: 5, bindings }, async (d) => {
+    seen.push(`${d.messageId}:${d.attempt}:${d.waitingSince === undefined ? '' : 'w'}:${d.signature ?? '-'}`);
+    if (d.messageId === 's1' && d.attempt === 0) return d.retry(new Error('not yet'), 100);
+    if (d.messageId === 's3' && d.waitingSince === undefined) return d.defer(100, Date.now());
+    if (d.messageId === 's4' && !parkedOnce) {
+      parkedOnce = true;
+      return d.park('later');
+    }
+    return d.ack();
+  });
+  await eventually(async () => (seen.length === 6 ? true : undefined), 5_000, 'four deliveries, a retry, a deferral');
+  const parked = await transport.parked('app');
+  assert.equal(
+    parked.map((p) => `${p.messageId} ${p.signature}`),
+    ['s4 k2.DDD'],
+  );
+  assert.is(await transport.retryParked('app'), 1);
+  await eventually(async () => (seen.length === 7 ? true : undefined), 5_000, 'the parked message back');
+  await consumer.stop();
+  assert.equal(seen.sort(), [
+    's1:0::k1.AAA',
+    's1:1::k1.AAA',
+    's3:0::k1.CCC',
+    's3:0:w:k1.CCC',
+    's4:0::k2.DDD',
+    's4:0::k2.DDD',
+    'u2:0::-',
+  ]);
+  await transport.close();
+});
+
 test("parked messages moved back to an app's queue that is gone stay parked, and the caller hears why", async () => {
   const namespace = randomName('prom');
   const transport = await connectTransport(namespace);

@@ -37,6 +37,15 @@ test('a frame stops growing at 512 KiB', () => {
   assert.equal(ids(frames(list, 50)), ['1 2', '3 4']);
 });
 
+test("a frame stops growing when its messages' ids and signatures reach 64 KiB, the header's share", () => {
+  const signature = 's'.repeat(1_000);
+  const list = Array.from({ length: 100 }, (_, i) => ({ ...message(String(i), ['k']), signature }));
+  assert.equal(
+    frames(list, 500).map((f) => f.messages.length),
+    [64, 36],
+  );
+});
+
 test('a body with a newline of its own travels alone', () => {
   const list = [message('1', ['k']), message('2', ['k'], '{\n}'), message('3', ['k'])];
   assert.equal(ids(frames(list, 50)), ['1 3', '2']);

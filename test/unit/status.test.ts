@@ -18,6 +18,7 @@ function sources(
     waitingMessages: async () => waiting,
     lastAppliedCommit: async () => now - 4_000,
     received: async () => received,
+    signatureFailures: async () => [],
   } as unknown as RedisCoordinator;
   return [transport, coordinator] as const;
 }

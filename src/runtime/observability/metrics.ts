@@ -5,6 +5,9 @@ import type { PublisherStatus, SubscriberStatus } from './status.js';
 type App = 'app';
 type AppPublisher = 'app' | 'publisher';
 type AppSink = 'app' | 'sink';
+/** A publishing app, and a subscriber app asked to acknowledge its messages. */
+type AppSubscriber = 'app' | 'subscriber';
+type AppPublisherReason = 'app' | 'publisher' | 'reason';
 type Labels<L extends string> = Partial<Record<L, string>>;
 
 /** What a collected gauge's `fill` sets its values through. */
@@ -56,6 +59,12 @@ export class Metrics {
   readonly resyncRequested: Counter<AppPublisher>;
   /** Re-sync requests a publisher answered. */
   readonly resyncAnswered: Counter<App>;
+  /**
+   * Messages parked because they failed verification, by the app they claim to come from (a
+   * publisher, or for a re-sync request the asking subscriber) and the reason: `unsigned`,
+   * `unknown-key`, `tampered`, `not-owner`.
+   */
+  readonly signatureFailures: Counter<AppPublisherReason>;
   /** The database transaction that applied a message, callbacks included. */
   readonly applyDuration: Histogram<App>;
   /** From the publisher's commit (`envelope.timestamp`) to the subscriber's; includes the hosts' clock skew. */
@@ -68,6 +77,14 @@ export class Metrics {
   readonly sinkFailures: Counter<AppSink>;
   /** A sink's send, whether it succeeded or not. */
   readonly sinkDuration: Histogram<AppSink>;
+  /** From a transaction's commit to each required subscriber's acknowledgement, at the publisher. */
+  readonly ackLatency: Histogram<AppSubscriber>;
+  /** Transactions whose required subscriber did not acknowledge within the timeout, per subscriber. */
+  readonly ackTimeouts: Counter<AppSubscriber>;
+  /** Acknowledgements the publisher was not waiting for: a subscriber not asked, a repeat, one late. */
+  readonly acksIgnored: Counter<AppSubscriber>;
+  /** Acknowledgements a subscriber app sent, by the publisher it sent them to (`app` is the subscriber). */
+  readonly acksSent: Counter<AppPublisher>;
   /** Outbox rows the relay published and the broker confirmed. */
   readonly relayPublished: Counter<App>;
   /** Relay rounds that failed (the rows stay in the outbox and are published again). */
@@ -128,6 +145,11 @@ export class Metrics {
       'Re-sync requests answered by a publisher app',
       app,
     );
+    this.signatureFailures = counter(
+      'promiscuous_signature_failures_total',
+      'Messages parked because they failed verification, by claimed sender and reason',
+      ['app', 'publisher', 'reason'] as const,
+    );
     this.applyDuration = histogram(
       'promiscuous_apply_duration_seconds',
       'Duration of the database transaction that applied a message',
@@ -148,6 +170,24 @@ export class Metrics {
     );
     this.sinkFailures = counter('promiscuous_sink_failures_total', 'Sends that failed or timed out', appSink);
     this.sinkDuration = histogram('promiscuous_sink_duration_seconds', "Duration of a sink's send", appSink, fast);
+    const appSubscriber = ['app', 'subscriber'] as const;
+    this.ackLatency = histogram(
+      'promiscuous_ack_latency_seconds',
+      "From a transaction's commit to a required subscriber's acknowledgement",
+      appSubscriber,
+      fast,
+    );
+    this.ackTimeouts = counter(
+      'promiscuous_ack_timeouts_total',
+      'Transactions a required subscriber did not acknowledge in time',
+      appSubscriber,
+    );
+    this.acksIgnored = counter(
+      'promiscuous_acks_ignored_total',
+      'Acknowledgements no transaction waited for: an app not asked, a repeat, one late',
+      appSubscriber,
+    );
+    this.acksSent = counter('promiscuous_acks_sent_total', 'Acknowledgements a subscriber app sent', appPublisher);
     this.relayPublished = counter('promiscuous_relay_published_total', 'Outbox rows published and confirmed', app);
     this.relayFailures = counter('promiscuous_relay_failures_total', 'Relay rounds that failed', app);
     this.relayConfirmDuration = histogram(

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
+import type { RedisCoordinator, SignatureFailureCount } from '../../transport/redis/coordinator.js';
 import type { Transport } from '../../transport/transport.js';
 import { outboxBacklog } from '../publisher/outbox.js';
 import { resyncQueueApp } from '../resync.js';
@@ -51,6 +51,12 @@ export interface SubscriberStatus {
    * Redis, or nothing applied yet).
    */
   readonly lagSeconds: number | null;
+  /**
+   * Messages the app's workers parked for failing verification, by the app each claimed to come
+   * from and the reason (`unsigned`, `unknown-key`, `tampered`, `not-owner`), over the last 7
+   * days they recorded any; `null` without Redis.
+   */
+  readonly signatureFailures: readonly SignatureFailureCount[] | null;
 }
 
 /** What the status reports of a publishing app: its outbox, read from its database, and its re-sync requests. */
@@ -71,11 +77,12 @@ export async function subscriberStatus(
   coordinator?: RedisCoordinator,
   now = Date.now(),
 ): Promise<SubscriberStatus> {
-  const [queue, waiting, lastApplied, received] = await Promise.all([
+  const [queue, waiting, lastApplied, received, failures] = await Promise.all([
     transport.stats?.(app),
     coordinator?.waitingMessages(now),
     coordinator?.lastAppliedCommit(),
     coordinator?.received(),
+    coordinator?.signatureFailures(),
   ]);
   const ready = queue?.ready ?? 0;
   const retrying = queue?.retrying ?? 0;
@@ -102,6 +109,7 @@ export async function subscriberStatus(
     lagMessages,
     lagOperations,
     lagSeconds,
+    signatureFailures: failures ?? null,
   };
 }
 

@@ -37,6 +37,8 @@ export class SubscriberObserver {
   private tally = { brokerMessages: 0, messages: 0, operations: 0 };
   /** Applied since last recorded in Redis, for the dashboard. */
   private activity = emptyTally();
+  /** Verification failures since last recorded in Redis, by `<claimed sender> <reason>`. */
+  private failures = new Map<string, number>();
   private recordedCommit = 0;
   private timer: NodeJS.Timeout | undefined;
   private unwatch: (() => void)[] = [];
@@ -147,6 +149,13 @@ export class SubscriberObserver {
     this.settle(delivery);
   }
 
+  /** A message failed verification (it is parked next). */
+  rejected(publisher: string, reason: string): void {
+    this.metrics.signatureFailures.inc({ app: this.app, publisher, reason });
+    const field = `${publisher} ${reason}`;
+    this.failures.set(field, (this.failures.get(field) ?? 0) + 1);
+  }
+
   retried(delivery: Delivery, error: Error): void {
     this.counters.retried.inc();
     const span = this.spans.get(delivery);
@@ -216,6 +225,11 @@ export class SubscriberObserver {
     if (activity.latencies.size > 0) {
       this.activity = emptyTally();
       await coordinator.recordActivity(activity).catch(() => {});
+    }
+    if (this.failures.size > 0) {
+      const failures = this.failures;
+      this.failures = new Map();
+      await coordinator.recordSignatureFailures(failures).catch(() => {});
     }
     const newest = this.newestCommit;
     if (newest <= this.recordedCommit) return;

@@ -11,9 +11,18 @@ import type { Session } from '../db/session.js';
 import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { errorText, guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';
+import {
+  AcknowledgementTimeout,
+  Acknowledgements,
+  defaultAckTimeoutMs,
+  type Expected,
+  type TransactionOptions,
+} from './acks.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { keyPages, takeDue } from './derived/backfill.js';
 import { DerivedChanges } from './derived/changes.js';
 import { Refresher, refreshInterval } from './derived/refresher.js';
@@ -62,11 +71,24 @@ export interface PublisherOptions<Hooks, Virtuals> {
   readonly detectRawWrites?: boolean;
   /** Where the publisher and its relay record what they do (default: the process's `defaultMetrics()`). */
   readonly metrics?: Metrics;
+  /**
+   * Signatures (default: none made, none checked). `key`: this app's private key, which signs
+   * everything it publishes (the relay's messages, ephemerals, syncs and re-sync answers);
+   * `trust` and `require`: how the re-sync requests of subscribers are verified.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 export interface Context {
   readonly name: string;
   readonly userId?: string;
+}
+
+/** The acknowledgements a transaction's message asks for, and the wait to register for them. */
+interface AckRequest {
+  readonly apps: readonly string[];
+  readonly to: string;
+  expect(messageId: string): void;
 }
 
 /** How a transaction refreshes derived attributes beyond those its writes alter. */
@@ -108,6 +130,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private readonly watch: RawWriteWatch;
   private readonly responder: Promise<Consumer | undefined> | undefined;
   private readonly log: Logger;
+  /** The options' transport, signing what it publishes when the app has a key. */
+  private readonly transport: Transport;
   /** Whether `ready()` passed: writes then skip it. */
   private verified = false;
 
@@ -115,7 +139,13 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const logger = guardedLogger(options.logger ?? silentLogger);
     this.log = logger.child({ app: options.schema.app, component: 'publisher' });
     this.host = options.host ?? hostname();
+    this.transport = publishingTransport(options.transport, options.signatures?.key);
     this.coalescing = new Set(Object.keys(options.schema.coalesce ?? {}));
+    const verifier = Verifier.of(options.signatures);
+    this.acks = new Acknowledgements(options.schema.app, this.transport, options.metrics ?? defaultMetrics(), {
+      log: this.log,
+      ...(verifier ? { verifier } : {}),
+    });
     this.database = databaseOf(options.knex);
     this.publications = new Publications(
       options.schema as PublisherSchema<unknown, unknown>,
@@ -136,28 +166,19 @@ export class Publisher<Hooks, Virtuals = unknown> {
     this.relay =
       options.relay === false
         ? undefined
-        : new Relay(options.knex, options.transport, {
+        : new Relay(options.knex, this.transport, {
             ...options.relay,
             onError: (e) => this.report(e),
             app: options.schema.app,
             logger,
             ...(options.metrics ? { metrics: options.metrics } : {}),
           });
-    const windows = Object.values(options.schema.coalesce ?? {});
-    if (this.relay && windows.length > 0) {
-      this.refresher = new Refresher(
-        () => this.refreshDue(),
-        refreshInterval(windows),
-        (error) => {
-          this.log.error({ err: error }, 'a refresh of coalesced derived attributes failed: it is tried again');
-          this.report(error);
-        },
-      );
-    }
+    this.refresher = this.startRefresher();
     if (options.answerResync ?? this.relay !== undefined) {
       this.responder = answerResyncRequests({
         app: options.schema.app,
-        transport: options.transport,
+        transport: this.transport,
+        verifier,
         publications: this.publications,
         sync: (model, ids, to) => this.sync(model, ids, { to }),
         report: (error) => this.report(error),
@@ -165,6 +186,20 @@ export class Publisher<Hooks, Virtuals = unknown> {
         metrics: options.metrics,
       });
     }
+  }
+
+  /** The refresher of coalescing models, where the relay runs. */
+  private startRefresher(): Refresher | undefined {
+    const windows = Object.values(this.options.schema.coalesce ?? {});
+    if (!this.relay || windows.length === 0) return undefined;
+    return new Refresher(
+      () => this.refreshDue(),
+      refreshInterval(windows),
+      (error) => {
+        this.log.error({ err: error }, 'a refresh of coalesced derived attributes failed: it is tried again');
+        this.report(error);
+      },
+    );
   }
 
   /**
@@ -256,7 +291,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
         [],
       );
     }
-    await this.options.transport.publish(messages);
+    await this.transport.publish(messages);
   }
 
   /** Runs `fn` with a context (a request, a job) whose name and user id travel with its messages. */
@@ -269,9 +304,27 @@ export class Publisher<Hooks, Virtuals = unknown> {
    * outbox makes the publishing durable. An ephemeral emitted inside travels in the same
    * message as the transaction's writes, so it is never seen before them.
    */
-  async transaction<T>(fn: (tx: Hooks) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Hooks) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (!this.verified) await this.ready();
-    return this.recorded((recorder) => fn(this.options.schema.bind(recorder)));
+    const work = (recorder: Recorder): Promise<T> => fn(this.options.schema.bind(recorder));
+    const apps = options.requireAcks ?? [];
+    if (apps.length === 0) return this.recorded(work);
+    const to = await this.acks.address();
+    let expected: Expected | undefined;
+    let value: T;
+    try {
+      value = await this.recorded(work, {}, { apps, to, expect: (id) => (expected = this.acks.expect(id, apps)) });
+    } catch (error) {
+      (expected as Expected | undefined)?.cancel();
+      throw error;
+    }
+    // A transaction that published nothing has nothing to acknowledge.
+    if (!expected) return value;
+    const timeoutMs = options.ackTimeoutMs ?? defaultAckTimeoutMs;
+    const { missing, acknowledged } = await expected.settle(timeoutMs);
+    if (missing.length > 0)
+      throw new AcknowledgementTimeout(expected.messageId, missing, acknowledged, value, timeoutMs);
+    return value;
   }
 
   /**
@@ -282,6 +335,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   private async recorded<T>(
     work: (recorder: Recorder, session: Session) => Promise<T>,
     refresh: RefreshRound = {},
+    acks?: AckRequest,
   ): Promise<T> {
     const recorder = this.recorder();
     // Filled inside the transaction: a holder, since TypeScript does not follow a `let` assigned in a callback.
@@ -292,7 +346,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       await recorder.refresh(this.schema, this.derivedFunction, refresh);
       await refresh.settle?.();
       recorder.end();
-      written.row = await this.outboxRow(recorder, session);
+      written.row = await this.outboxRow(recorder, session, acks);
       return { value, outbox: written.row?.insert };
     });
     if (written.row) {
@@ -341,6 +395,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
 
   /** The models whose derived attributes coalesce. */
   private readonly coalescing: ReadonlySet<string>;
+  /** Acknowledgements that transactions wait for. */
+  private readonly acks: Acknowledgements;
 
   /** A recorder for one transaction's writes. */
   private recorder(): Recorder {
@@ -355,11 +411,21 @@ export class Publisher<Hooks, Virtuals = unknown> {
     this.publications.virtualFunction(model, attribute) as unknown as DerivedFunction;
 
   /** The outbox row of a transaction's operations, with their dependencies; none when it wrote nothing published. */
-  private async outboxRow(recorder: Recorder, session: Session): Promise<PendingOutboxRow | undefined> {
+  private async outboxRow(
+    recorder: Recorder,
+    session: Session,
+    acks?: AckRequest,
+  ): Promise<PendingOutboxRow | undefined> {
     if (recorder.operations.length === 0) return undefined;
     const { models } = this.options.schema;
     const relations = await relationDependencies(session.table, models, recorder.written, recorder.known);
-    const envelope = this.envelope(recorder.operations, [...recorder.dependencies, ...relations]);
+    const envelope = this.envelope(
+      recorder.operations,
+      [...recorder.dependencies, ...relations],
+      acks && { apps: acks.apps, to: acks.to },
+    );
+    // Waited for before commit: no acknowledgement can come before the wait exists.
+    acks?.expect(envelope.id);
     // Claimed by this process's relay from the start, so that it publishes the row right
     // after commit without claiming it in a transaction of its own.
     const insert = { message: asciiJson(envelope), created_at: Date.now(), attempts: 0, ...this.relay?.claim() };
@@ -375,7 +441,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const envelope = this.envelope(operations, []);
     this.rememberLastWrite(operations);
     try {
-      await this.options.transport.publish([toOutgoing(envelope)]);
+      await this.transport.publish([toOutgoing(envelope)]);
     } catch (error) {
       const failure = new PublisherError(`ephemeral message ${envelope.id} was not published: ${errorText(error)}`, {
         cause: error,
@@ -393,7 +459,11 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   /** An envelope for operations, with their dependencies and those on the context's previous write. */
-  envelope(operations: readonly OperationMessage[], dependencies: readonly Dependency[]): Envelope {
+  envelope(
+    operations: readonly OperationMessage[],
+    dependencies: readonly Dependency[],
+    acks?: Envelope['acks'],
+  ): Envelope {
     const state = this.contexts.getStore();
     const context = state?.context;
     return {
@@ -407,6 +477,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
       operations,
       dependencies: mergeDependencies([...dependencies, ...(state?.previous ?? [])], operations),
       ...traceCarrier(),
+      ...(acks ? { acks } : {}),
     };
   }
 
@@ -417,6 +488,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
 
   async close(): Promise<void> {
     await (await this.responder)?.stop();
+    await this.acks.close();
     await this.refresher?.stop();
     await this.relay?.stop();
   }

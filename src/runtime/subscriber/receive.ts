@@ -11,10 +11,13 @@ import type { Envelope } from '../envelope.js';
 import { SinkError, SubscriberError, Unprocessable } from '../../common/errors.js';
 import { errorText, type Logger } from '../../common/logger.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
+import { foreignClaim, type SignatureFailure, signatureKeyId, type Verifier } from '../signatures/verifier.js';
 import { describeErrors } from './types.js';
 
 export interface ReceiverOptions {
   readonly validateEnvelope: CompiledValidator;
+  /** Checks each message's signature against the keys the app trusts; none: signatures are not checked. */
+  readonly verifier?: Verifier | undefined;
   readonly observer: SubscriberObserver;
   /** Attempts before a failing message is parked (a failing sink may set its own). */
   readonly maxAttempts: number;
@@ -27,8 +30,27 @@ export interface ReceiverOptions {
 export class Receiver {
   constructor(private readonly options: ReceiverOptions) {}
 
-  /** The delivery's envelope; undefined when it was parked instead. */
+  /** The delivery's envelope, its signature verified; undefined when it was parked instead. */
   async envelope(delivery: Delivery): Promise<Envelope | undefined> {
+    const verifier = this.options.verifier;
+    // Verified before it is parsed: a body altered on the way is told as such, not as malformed.
+    const checked = verifier ? await verifier.check(delivery.body, delivery.signature) : { signer: undefined };
+    if ('failure' in checked) {
+      await this.reject(delivery, checked.failure, checked.reason);
+      return undefined;
+    }
+    const envelope = await this.parsed(delivery);
+    if (!envelope || checked.signer === undefined) return envelope;
+    const endpoints = envelope.operations.map((op) => op.endpoint);
+    const keyId = signatureKeyId(delivery.signature as string);
+    const foreign = foreignClaim(checked.signer, keyId, envelope.app, endpoints);
+    if (foreign === undefined) return envelope;
+    await this.reject(delivery, 'not-owner', foreign, envelope);
+    return undefined;
+  }
+
+  /** The delivery's envelope, parsed and checked against its schema; undefined when it was parked instead. */
+  private async parsed(delivery: Delivery): Promise<Envelope | undefined> {
     let envelope: Envelope;
     try {
       envelope = JSON.parse(delivery.body.toString('utf8')) as Envelope;
@@ -78,6 +100,23 @@ export class Receiver {
     await delivery.defer(200, since);
   }
 
+  /**
+   * Parks a message that fails verification, counted by reason under the app it claims to come
+   * from when that app has a trusted key (`unknown` otherwise, so that forged names cannot
+   * multiply the metric's series).
+   */
+  private async reject(
+    delivery: Delivery,
+    failure: SignatureFailure,
+    reason: string,
+    envelope?: Envelope,
+  ): Promise<void> {
+    const claimed = envelope?.app ?? claimedApp(delivery.body);
+    const publisher = claimed !== undefined && this.options.verifier?.trusts(claimed) ? claimed : 'unknown';
+    this.options.observer.rejected(publisher, failure);
+    await this.park(delivery, reason, envelope);
+  }
+
   private async park(delivery: Delivery, reason: string, envelope?: Envelope, error?: unknown): Promise<void> {
     const messageId = delivery.messageId ?? envelope?.id;
     this.options.report(
@@ -90,5 +129,15 @@ export class Receiver {
     );
     this.options.observer.parked(delivery, reason);
     await delivery.park(reason);
+  }
+}
+
+/** The app a body says it comes from, if it can be read at all. */
+function claimedApp(body: Buffer): string | undefined {
+  try {
+    const app: unknown = (JSON.parse(body.toString('utf8')) as { app?: unknown } | null)?.app;
+    return typeof app === 'string' ? app : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -8,6 +8,7 @@
  */
 import type { Knex } from 'knex';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
+import type { LiveFeedWriter } from '../../transport/redis/live-feed.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import type { ObserverCallbacks, Sink, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
@@ -18,6 +19,8 @@ import { guardedLogger, type Logger, silentLogger } from '../../common/logger.js
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { SubscriberObserver } from '../observability/subscriber-observer.js';
 import { syncReplyKey } from '../resync.js';
+import { publishingTransport } from '../signatures/signer.js';
+import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { Applier } from './apply.js';
 import { CallbackRunner } from './callbacks.js';
 import { GroupCommit, holdMs } from './group-commit.js';
@@ -94,6 +97,12 @@ export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
    * entries the feed keeps for clients that reconnect (default 10,000).
    */
   readonly live?: boolean | { readonly maxLength?: number };
+  /**
+   * Signatures (default: none checked, none made). `trust`: the public keys of the apps it
+   * hears from, against which every signed message is verified; `require`: unsigned messages
+   * are parked too; `key`: this app's private key, which signs its re-sync requests.
+   */
+  readonly signatures?: SignatureOptions;
 }
 
 /** A message on its way: what it writes and needs, and how long it may wait. */
@@ -129,6 +138,8 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
   private readonly sinks: SinkRunner;
   private readonly unlisten: (() => void) | undefined;
   private readonly log: Logger;
+  /** What the app sends (re-sync requests, acknowledgements), signed when it has a key. */
+  private readonly transport: Transport;
 
   constructor(private readonly options: SubscriberOptions<Callbacks, Sinks>) {
     const { schema, coordinator } = options;
@@ -139,6 +150,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     this.observer = new SubscriberObserver(schema.app, options.metrics ?? defaultMetrics(), coordinator);
     this.receiver = new Receiver({
       validateEnvelope: schema.validate.envelope,
+      verifier: Verifier.of(options.signatures),
       observer: this.observer,
       maxAttempts: options.maxAttempts ?? 5,
       retryDelayMs: options.retryDelayMs ?? defaultDelay,
@@ -147,9 +159,10 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     });
     this.planner = new Planner(schema as SubscriberSchema<unknown>, this.log);
     this.waiting = new Waiting(coordinator, options.lockLeaseMs ?? 5_000);
+    this.transport = publishingTransport(options.transport, options.signatures?.key);
     this.resync = new ResyncRequests({
       app: schema.app,
-      transport: options.transport,
+      transport: this.transport,
       timeoutMs: options.dependencyTimeoutMs ?? 30_000,
       observer: this.observer,
       log: this.log,
@@ -161,13 +174,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       database,
       this.observer,
     );
-    if (options.live && !coordinator)
-      throw new Error('the live feed is kept in Redis: give the subscriber a coordinator');
-    const live = options.live
-      ? coordinator?.liveFeed(options.live === true ? undefined : options.live.maxLength, (error) =>
-          this.log.warn({ err: error }, 'could not append to the live feed'),
-        )
-      : undefined;
+    const live = this.liveFeed();
     const applier = new Applier({
       ...(live ? { live } : {}),
       database,
@@ -188,6 +195,17 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       warn: (message) => this.log.warn(message),
     });
     this.unlisten = coordinator?.onApplied((object) => this.wake(object));
+  }
+
+  /** The writer of the app's live feed, when asked for. */
+  private liveFeed(): LiveFeedWriter | undefined {
+    const { live, coordinator } = this.options;
+    if (!live) return undefined;
+    if (!coordinator) throw new Error('the live feed is kept in Redis: give the subscriber a coordinator');
+    const maxLength = live === true ? undefined : live.maxLength;
+    return coordinator.liveFeed(maxLength, (error) =>
+      this.log.warn({ err: error }, 'could not append to the live feed'),
+    );
   }
 
   async start(): Promise<void> {
@@ -225,7 +243,11 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
   private async apply(delivery: Delivery, envelope: Envelope): Promise<void> {
     try {
       const plans = this.planner.plan(envelope);
-      if (plans.length === 0) return await delivery.ack();
+      if (plans.length === 0) {
+        // Nothing of it is for this app: applied, as far as this app goes.
+        await this.acknowledge(envelope);
+        return await delivery.ack();
+      }
       const message: InFlight = {
         delivery,
         envelope,
@@ -275,6 +297,7 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       const holdUntil = Math.min(deadline, Date.now() + holdMs);
       missing = await this.groupCommit.submit({ envelope, plans, requirements, holdUntil });
       if (missing.length === 0) {
+        await this.acknowledge(envelope);
         await delivery.ack();
         this.observer.applied(delivery, envelope, started);
       }
@@ -283,6 +306,24 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
     }
     if (missing.length === 0) for (const object of objects) this.wake(object);
     return { missing, readAt };
+  }
+
+  /**
+   * Tells the publishing process that asked this app to acknowledge the message that its
+   * transaction committed; a redelivery acknowledges again, which the publisher ignores. An
+   * acknowledgement that cannot be sent is lost: the publisher counts the app as silent.
+   */
+  private async acknowledge(envelope: Envelope): Promise<void> {
+    const { app } = this.options.schema;
+    const acks = envelope.acks;
+    if (!acks?.apps.includes(app)) return;
+    const body = Buffer.from(JSON.stringify({ kind: 'ack', app, message: envelope.id }));
+    try {
+      await this.transport.reply(acks.to, { body, messageId: `${envelope.id}:ack:${app}` });
+      (this.options.metrics ?? defaultMetrics()).acksSent.inc({ app, publisher: envelope.app });
+    } catch (error) {
+      this.log.warn({ messageId: envelope.id, publisher: envelope.app, err: error }, 'could not acknowledge a message');
+    }
   }
 
   /**

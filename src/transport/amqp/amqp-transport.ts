@@ -9,6 +9,7 @@ import type {
   ConsumeOptions,
   Consumer,
   Delivery,
+  Listener,
   OutgoingMessage,
   ParkedMessage,
   QueueStats,
@@ -16,9 +17,11 @@ import type {
 } from '../transport.js';
 import { AmqpConnection } from './connection.js';
 import { AmqpConsumer } from './consume.js';
+import { AmqpListener } from './listen.js';
 import type { AmqpOptions } from './options.js';
 import { ParkedQueue } from './parked.js';
-import { publishFrames } from './publish.js';
+import { publishFrames, sendToQueue } from './publish.js';
+import { signatureHeader } from './headers.js';
 import { Topology } from './topology.js';
 
 /**
@@ -33,6 +36,7 @@ export class AmqpTransport implements Transport {
     private readonly topology: Topology,
     private readonly connection: AmqpConnection,
     private readonly consumers: AmqpConsumer[],
+    private readonly listeners: AmqpListener[],
   ) {
     this.parkedQueue = new ParkedQueue(topology, connection);
   }
@@ -49,13 +53,15 @@ export class AmqpTransport implements Transport {
     };
     const topology = new Topology(options);
     const consumers: AmqpConsumer[] = [];
+    const listeners: AmqpListener[] = [];
     const connection = await AmqpConnection.open(options, {
       prepare: (channel) => topology.declareExchange(channel),
       resume: async (model) => {
+        for (const listener of listeners) if (!listener.stopped) await listener.start(model);
         for (const consumer of consumers) if (!consumer.stopped) await consumer.start(model);
       },
     });
-    return new AmqpTransport(options, topology, connection, consumers);
+    return new AmqpTransport(options, topology, connection, consumers, listeners);
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
@@ -81,6 +87,20 @@ export class AmqpTransport implements Transport {
       }
     }
     return { stop: () => consumer.stop() };
+  }
+
+  async listen(handle: (body: Buffer, signature: string | undefined) => void): Promise<Listener> {
+    const listener = new AmqpListener(handle);
+    this.listeners.push(listener);
+    await listener.start(await this.connection.channelFactory());
+    return listener;
+  }
+
+  async reply(address: string, { body, messageId, signature }: Omit<OutgoingMessage, 'routingKeys'>): Promise<void> {
+    const channel = await this.connection.confirmChannel();
+    const headers = signature === undefined ? {} : { [signatureHeader]: signature };
+    // A reply to a listener gone (its process died) is dropped: its sender's caller was told.
+    await sendToQueue(channel, address, body, { contentType: 'application/json', messageId, headers });
   }
 
   /** Declares an app's queues and bindings without consuming, so that messages wait for it. */
@@ -110,6 +130,7 @@ export class AmqpTransport implements Transport {
 
   async close(): Promise<void> {
     for (const consumer of this.consumers) consumer.stopped = true;
+    for (const listener of this.listeners) listener.stopped = true;
     await this.connection.close();
   }
 }

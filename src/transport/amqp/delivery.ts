@@ -8,7 +8,14 @@ import type { ConsumeMessage, Options } from 'amqplib';
 import type { Delivery } from '../transport.js';
 import type { Channels } from './connection.js';
 import { frameHeader, unframe } from './frames.js';
-import { attemptHeader, parkedAtHeader, reasonHeader, returnTagHeader, waitingHeader } from './headers.js';
+import {
+  attemptHeader,
+  parkedAtHeader,
+  reasonHeader,
+  returnTagHeader,
+  signatureHeader,
+  waitingHeader,
+} from './headers.js';
 import { persistentJson, sendToQueue } from './publish.js';
 import type { Topology } from './topology.js';
 
@@ -28,19 +35,27 @@ export function deliveries(
   context: DeliveryContext,
   settled: (failed: boolean) => void,
 ): Delivery[] {
-  const { [frameHeader]: _ids, [returnTagHeader]: _tag, ...headers } = message.properties.headers ?? {};
+  const {
+    [frameHeader]: _ids,
+    [returnTagHeader]: _tag,
+    [signatureHeader]: _signatures,
+    ...headers
+  } = message.properties.headers ?? {};
   const parts = unframe(message);
   const attempt = Number(headers[attemptHeader] ?? 0);
   const waiting = headers[waitingHeader];
   const countdown = new Countdown(parts.length, settled);
   const { app, topology } = context;
-  return parts.map(({ body, messageId }): Delivery => {
+  return parts.map(({ body, messageId, signature }): Delivery => {
     const settle = countdown.once();
+    // Each copy carries its own message's signature, so that it verifies wherever it goes next.
+    const own = signature === undefined ? {} : { [signatureHeader]: signature };
     const copy = (queue: string, extra: Record<string, unknown>): Promise<void> =>
-      copyTo(context, queue, body, { ...persistentJson(messageId), headers: { ...headers, ...extra } });
+      copyTo(context, queue, body, { ...persistentJson(messageId), headers: { ...headers, ...own, ...extra } });
     return {
       body,
       messageId,
+      signature,
       attempt,
       waitingSince: waiting === undefined ? undefined : Number(waiting),
       redelivered: message.fields.redelivered,

@@ -7,11 +7,18 @@
  */
 import type { ConsumeMessage } from 'amqplib';
 import type { OutgoingMessage } from '../transport.js';
+import { signatureHeader } from './headers.js';
 
 /** The ids of a frame's messages, in order; absent on a broker message that carries one. */
 export const frameHeader = 'x-promiscuous-frame';
 /** A frame stops growing at this many bytes, whatever its count. */
 const frameBytes = 512 * 1024;
+/**
+ * A frame stops growing when its messages' ids and signatures reach this many bytes: they go in
+ * the broker message's header, which must fit one AMQP frame (RabbitMQ's `frame_max`, 128 KiB by
+ * default).
+ */
+const headerBytes = 64 * 1024;
 const newline = 0x0a;
 
 export interface Frame {
@@ -25,25 +32,28 @@ export interface Frame {
  * have got one by one.
  */
 export function frames(messages: readonly OutgoingMessage[], size: number): Frame[] {
-  const open = new Map<string, Frame & { bytes: number }>();
+  const open = new Map<string, Frame & { bytes: number; header: number }>();
   const out: Frame[] = [];
   for (const message of messages) {
     const routingKeys = [...message.routingKeys].sort();
     // A body with a newline of its own (not one the runtime wrote) travels alone.
     const signature = message.body.includes(newline) ? undefined : routingKeys.join(' ');
     let frame = signature === undefined ? undefined : open.get(signature);
+    const header = message.messageId.length + (message.signature?.length ?? 0) + 8;
     if (
       signature === undefined ||
       !frame ||
       frame.messages.length >= size ||
-      frame.bytes + message.body.length > frameBytes
+      frame.bytes + message.body.length > frameBytes ||
+      frame.header + header > headerBytes
     ) {
-      frame = { routingKeys, messages: [], bytes: 0 };
+      frame = { routingKeys, messages: [], bytes: 0, header: 0 };
       if (signature !== undefined) open.set(signature, frame);
       out.push(frame);
     }
     frame.messages.push(message);
     frame.bytes += message.body.length + 1;
+    frame.header += header;
   }
   return out;
 }
@@ -59,15 +69,27 @@ export function frameBody(frame: Frame): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The messages a broker message carries, with their ids: one, or a frame's. */
-export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>): {
-  body: Buffer;
-  messageId: string | undefined;
-}[] {
+/** One message of a broker message, as {@link unframe} reads it. */
+export interface Unframed {
+  readonly body: Buffer;
+  readonly messageId: string | undefined;
+  readonly signature: string | undefined;
+}
+
+/** The messages a broker message carries, with their ids and signatures: one, or a frame's. */
+export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>): Unframed[] {
   const ids = message.properties.headers?.[frameHeader];
-  if (!Array.isArray(ids))
-    return [{ body: message.content, messageId: message.properties.messageId as string | undefined }];
-  return splitLines(message.content).map((body, i) => ({ body, messageId: String(ids[i] ?? '') || undefined }));
+  const signatures: unknown = message.properties.headers?.[signatureHeader];
+  if (!Array.isArray(ids)) {
+    const signature = typeof signatures === 'string' && signatures !== '' ? signatures : undefined;
+    return [{ body: message.content, messageId: message.properties.messageId as string | undefined, signature }];
+  }
+  const signed = Array.isArray(signatures) ? signatures : [];
+  return splitLines(message.content).map((body, i) => ({
+    body,
+    messageId: String(ids[i] ?? '') || undefined,
+    signature: typeof signed[i] === 'string' && signed[i] !== '' ? (signed[i] as string) : undefined,
+  }));
 }
 
 function splitLines(content: Buffer): Buffer[] {

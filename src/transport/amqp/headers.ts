@@ -14,3 +14,8 @@ export const parkedAtHeader = 'x-promiscuous-parked-at';
 export const waitingHeader = 'x-promiscuous-waiting-since';
 /** Tells a copy the broker returned (its queue is gone) from the others in flight on its channel; never shown to a handler. */
 export const returnTagHeader = 'x-promiscuous-return-tag';
+/**
+ * The signature of the message (a string), or of each message of a frame (a list in the order of
+ * the frame's ids, `''` for one sent unsigned). A copy carries its own message's alone.
+ */
+export const signatureHeader = 'x-promiscuous-signature';

@@ -6,7 +6,7 @@
 import type { GetMessage } from 'amqplib';
 import type { ParkedMessage } from '../transport.js';
 import { type Channels, openChannel } from './connection.js';
-import { attemptHeader, parkedAtHeader, reasonHeader } from './headers.js';
+import { attemptHeader, parkedAtHeader, reasonHeader, signatureHeader } from './headers.js';
 import { persistentJson, sendToQueue } from './publish.js';
 import type { Topology } from './topology.js';
 
@@ -31,7 +31,7 @@ export class ParkedQueue {
     let moved = 0;
     await this.browse(app, async (m) => {
       if (!chosen(m, messageIds)) return 'keep';
-      if ((await sendToQueue(channel, queue, m.body, persistentJson(m.messageId))) === 'no queue') {
+      if ((await sendToQueue(channel, queue, m.body, persistentJson(m.messageId, m.signature))) === 'no queue') {
         throw new Error(`the queue ${queue} does not exist: start the app's subscriber once to declare it, then retry`);
       }
       moved += 1;
@@ -85,7 +85,9 @@ function chosen(message: ParkedMessage, messageIds: readonly string[] | undefine
 
 function readParked(message: GetMessage): ParkedMessage {
   const headers = message.properties.headers ?? {};
+  const signature: unknown = headers[signatureHeader];
   return {
+    ...(typeof signature === 'string' && signature !== '' ? { signature } : {}),
     messageId: message.properties.messageId as string | undefined,
     reason: String(headers[reasonHeader] ?? ''),
     attempts: Number(headers[attemptHeader] ?? 0),

@@ -6,7 +6,7 @@ import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { PublisherError } from '../../common/errors.js';
 import type { OutgoingMessage } from '../transport.js';
 import { frameBody, frameHeader, frames } from './frames.js';
-import { returnTagHeader } from './headers.js';
+import { returnTagHeader, signatureHeader } from './headers.js';
 
 /** Publishes messages to the exchange in frames of at most `frameSize`; resolves once the broker confirmed them all. */
 export async function publishFrames(
@@ -25,7 +25,7 @@ export async function publishFrames(
       persistent: true,
       contentType: 'application/json',
       messageId: single ? (ids[0] as string) : `${ids[0]}+${ids.length - 1}`,
-      ...(single ? {} : { headers: { [frameHeader]: ids } }),
+      ...frameHeaders(frame.messages),
       // Sender-selected distribution: one copy per queue, whichever keys match.
       ...(others.length > 0 ? { CC: others } : {}),
     };
@@ -44,6 +44,16 @@ export async function publishFrames(
     if (!written) await drainedOrClosed(channel);
   }
   await Promise.all(confirms);
+}
+
+/** The headers of a frame's broker message: its ids when it carries several, and its messages' signatures. */
+function frameHeaders(messages: readonly OutgoingMessage[]): Pick<Options.Publish, 'headers'> {
+  const headers: Record<string, unknown> = {};
+  if (messages.length > 1) headers[frameHeader] = messages.map((m) => m.messageId);
+  if (messages.some((m) => m.signature !== undefined)) {
+    headers[signatureHeader] = messages.length === 1 ? messages[0]?.signature : messages.map((m) => m.signature ?? '');
+  }
+  return Object.keys(headers).length === 0 ? {} : { headers };
 }
 
 /** What became of a message written straight to a queue: a queue holds it, or there was no such queue. */
@@ -92,9 +102,17 @@ function returnsOf(channel: ConfirmChannel): Set<string> {
   return returned;
 }
 
-/** The properties of a message written to a queue again: persistent JSON, under its id when it has one. */
-export function persistentJson(messageId: string | undefined): Options.Publish {
-  return { persistent: true, contentType: 'application/json', ...(messageId ? { messageId } : {}) };
+/**
+ * The properties of a message written to a queue again: persistent JSON, under its id when it
+ * has one, with its signature when it has one.
+ */
+export function persistentJson(messageId: string | undefined, signature?: string): Options.Publish {
+  return {
+    persistent: true,
+    contentType: 'application/json',
+    ...(messageId ? { messageId } : {}),
+    ...(signature ? { headers: { [signatureHeader]: signature } } : {}),
+  };
 }
 
 function drainedOrClosed(channel: ConfirmChannel): Promise<void> {

@@ -3,6 +3,7 @@ import type {
   ConsumeOptions,
   Consumer,
   Delivery,
+  Listener,
   OutgoingMessage,
   ParkedMessage,
   QueueStats,
@@ -12,6 +13,7 @@ import type {
 interface Stored {
   readonly messageId: string;
   readonly body: Buffer;
+  readonly signature?: string | undefined;
   readonly attempt: number;
   readonly waitingSince?: number;
 }
@@ -39,12 +41,14 @@ interface Queue {
 export class MemoryTransport implements Transport {
   private readonly queues = new Map<string, Queue>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly listeners = new Map<string, (body: Buffer, signature: string | undefined) => void>();
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     for (const message of messages) {
       for (const [app, queue] of this.queues) {
         if (queue.bindings.some((b) => message.routingKeys.some((k) => topicMatches(b, k)))) {
-          queue.ready.push({ messageId: message.messageId, body: message.body, attempt: 0 });
+          const { messageId, body, signature } = message;
+          queue.ready.push({ messageId, body, signature, attempt: 0 });
           this.deliverReady(app);
         }
       }
@@ -105,6 +109,7 @@ export class MemoryTransport implements Transport {
       const delivery: Delivery = {
         body: stored.body,
         messageId: stored.messageId,
+        signature: stored.signature,
         attempt: stored.attempt,
         redelivered: false,
         ack: () => settle(() => {}),
@@ -120,6 +125,7 @@ export class MemoryTransport implements Transport {
               attempts: stored.attempt,
               parkedAt: Date.now(),
               body: stored.body,
+              signature: stored.signature,
             }),
           ),
       };
@@ -153,7 +159,7 @@ export class MemoryTransport implements Transport {
 
   async retryParked(app: string, messageIds?: readonly string[]): Promise<number> {
     return this.takeParked(app, messageIds, (m, queue) =>
-      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, attempt: 0 }),
+      queue.ready.push({ messageId: m.messageId ?? '', body: m.body, signature: m.signature, attempt: 0 }),
     );
   }
 
@@ -181,6 +187,21 @@ export class MemoryTransport implements Transport {
     return taken;
   }
 
+  async listen(handle: (body: Buffer, signature: string | undefined) => void): Promise<Listener> {
+    const address = `listener-${(this.listeners.size + 1).toString()}-${Math.random().toString(36).slice(2)}`;
+    this.listeners.set(address, handle);
+    return {
+      address: () => (this.listeners.has(address) ? address : undefined),
+      stop: async () => void this.listeners.delete(address),
+    };
+  }
+
+  async reply(address: string, message: Omit<OutgoingMessage, 'routingKeys'>): Promise<void> {
+    const handle = this.listeners.get(address);
+    // As on the broker: a reply reaches its listener later, never inside the sender's call.
+    if (handle) setImmediate(() => handle(message.body, message.signature));
+  }
+
   healthy(): boolean {
     return true;
   }
@@ -194,6 +215,10 @@ export class MemoryTransport implements Transport {
 /** The `null` backend: publishing succeeds and goes nowhere; nothing is ever consumed. */
 export class NullTransport implements Transport {
   async publish(): Promise<void> {}
+  async listen(): Promise<Listener> {
+    return { address: () => undefined, stop: async () => {} };
+  }
+  async reply(): Promise<void> {}
   async consume(): Promise<Consumer> {
     return { stop: async () => {} };
   }

@@ -35,6 +35,13 @@ export interface ReceivedTally {
   readonly operations: number;
 }
 
+/** Messages parked for failing verification, from one claimed sender for one reason. */
+export interface SignatureFailureCount {
+  readonly publisher: string;
+  readonly reason: string;
+  readonly count: number;
+}
+
 /** How long the last applied commit time and the received tally are kept once nothing more is recorded. */
 const recordTtlMs = 7 * 24 * 3_600_000;
 
@@ -204,6 +211,24 @@ export class RedisCoordinator {
     const oldLatencies = latencies.filter((field) => Number(field.split(' ')[1]) < oldMinute);
     if (oldRates.length > 0) await this.client.hdel(this.keys.appliedRate, ...oldRates);
     if (oldLatencies.length > 0) await this.client.hdel(this.keys.latency, ...oldLatencies);
+  }
+
+  /** Adds to the messages the app's workers parked for failing verification, by `<claimed sender> <reason>`. */
+  async recordSignatureFailures(counts: ReadonlyMap<string, number>): Promise<void> {
+    const multi = this.client.multi();
+    for (const [field, count] of counts) multi.hincrby(this.keys.signatureFailures, field, count);
+    await multi.pexpire(this.keys.signatureFailures, recordTtlMs).exec();
+  }
+
+  /** The messages the app's workers parked for failing verification, summed by claimed sender and reason. */
+  async signatureFailures(): Promise<SignatureFailureCount[]> {
+    const hash = await this.client.hgetall(this.keys.signatureFailures);
+    return Object.entries(hash)
+      .map(([field, count]) => {
+        const [publisher = '', reason = ''] = field.split(' ');
+        return { publisher, reason, count: Number(count) };
+      })
+      .sort((a, b) => a.publisher.localeCompare(b.publisher) || a.reason.localeCompare(b.reason));
   }
 
   /** The commit time of the newest message applied, if one was recorded. */

@@ -25,5 +25,7 @@ export function redisKeys(namespace: string) {
      * `<publisher> <minute> <bucket>` to a count, for the dashboard's percentiles.
      */
     latency: `${namespace}:latency`,
+    /** Messages parked for failing verification: a hash of `<claimed sender> <reason>` to a count. */
+    signatureFailures: `${namespace}:signature-failures`,
   };
 }
