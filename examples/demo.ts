@@ -2,7 +2,7 @@
  * `npm run demo`: two example apps as separate processes, each with its own SQLite file,
  * replicating through the local RabbitMQ, with Redis coordinating sniper's workers. sniper
  * runs `promiscuous subscribe`; crowdtap creates, updates and destroys a few users; sniper
- * says "Hi Yoda!". Exits 0 once every
+ * says "Hi Yoda!"; `promiscuous dashboard` shows both meanwhile. Exits 0 once every
  * change has arrived, and within a few seconds, saying how to start it, if RabbitMQ or Redis
  * is down.
  */
@@ -98,6 +98,8 @@ const sniper = run('sniper', [
   '--log-format',
   'pretty',
 ]);
+// Port 0: any free one; it prints the page's address.
+const dashboard = run('dashboard', ['bin/promiscuous.js', 'dashboard', '--config', config, '--port', '0']);
 let code = 1;
 try {
   await until(
@@ -105,6 +107,7 @@ try {
     () => sniper.output.some((l) => l.includes('subscriber[sniper] consuming')),
     15_000,
   );
+  await until('the dashboard to listen', () => dashboard.output.some((l) => l.startsWith('dashboard on ')), 15_000);
   const crowdtap = run('crowdtap', ['examples/users/crowdtap-demo.ts']);
   if ((await crowdtap.exited) !== 0) throw new Error('the crowdtap process failed');
   await until('every change to reach sniper', () => sniper.output.some((l) => l.startsWith('Bye ')), 15_000);
@@ -124,6 +127,8 @@ try {
   console.error(`demo failed: ${(error as Error).message}`);
 } finally {
   sniper.child.kill('SIGTERM');
+  dashboard.child.kill('SIGTERM');
+  await dashboard.exited;
   await cleanBroker().catch(() => {});
 }
 process.exit(code);

@@ -44,6 +44,7 @@ export function buildCli(output: Output, done: Done): Command {
   defineSubscribe(program, output, done);
   defineRelay(program, output, done);
   defineStatus(program, output, done);
+  defineDashboard(program, output, done);
   definePublish(program, output, done);
   defineRefresh(program, output, done);
   defineParked(program, output, done);
@@ -150,6 +151,7 @@ function defineSubscribe(program: Command, output: Output, done: Done): void {
       30_000,
     )
     .option('--bareback', 'apply messages in any order (development only)')
+    .option('--live', 'append every change applied to the live feed in Redis, which `liveChanges` streams to browsers')
     .addOption(metricsPort())
     .addOption(shutdownTimeout())
     .addOption(logFormat())
@@ -178,6 +180,16 @@ function defineStatus(program: Command, output: Output, done: Done): void {
     .option('--app <name>', 'only this app (default: every app of the config)')
     .option('--json', 'print JSON instead of a table')
     .action(async (options) => done(await (await import('./status.js')).status(options, output)));
+}
+
+function defineDashboard(program: Command, output: Output, done: Done): void {
+  program
+    .command('dashboard')
+    .description('serve a web page of every app: queues, lag, applied rate, latency, outboxes, parked messages')
+    .option(configOption, 'promiscuous.config.ts (default: found here)')
+    .option('--port <port>', 'the port to listen on (0: any free one)', wholeNumber(0), 4040)
+    .option('--host <address>', 'the address to listen on', '127.0.0.1')
+    .action(async (options) => done(await (await import('./dashboard.js')).dashboard(options, output)));
 }
 
 function definePublish(program: Command, output: Output, done: Done): void {

@@ -15,6 +15,7 @@ export interface SubscribeOptions extends RuntimeOptions {
   readonly recovery?: boolean;
   readonly dependencyTimeout?: number;
   readonly bareback?: boolean;
+  readonly live?: boolean;
   readonly metricsPort?: number;
   readonly shutdownTimeout?: number;
 }
@@ -49,7 +50,7 @@ export function subscribe(options: SubscribeOptions, output: Output): Promise<nu
           knex: runtime.knex,
           transport: runtime.transport,
           prefetch: options.prefetch ?? 5,
-          ...(coordinator ? { coordinator } : {}),
+          ...(coordinator ? { coordinator, live: options.live === true } : {}),
           mode: options.bareback ? 'bareback' : options.recovery ? 'recovery' : 'causal',
           dependencyTimeoutMs: options.dependencyTimeout ?? 30_000,
           callbacks,

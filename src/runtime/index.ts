@@ -44,6 +44,9 @@ export {
 export { outboxTable, sinksTable, versionsTable } from './db/tables.js';
 export { outboxBacklog } from './publisher/outbox.js';
 export { Relay, type RelayOptions, toOutgoing } from './publisher/relay.js';
+export { type LiveFilter } from './live/connection.js';
+export { type LiveChangesHandler, type LiveChangesOptions, liveChanges } from './live/changes.js';
+export type { LiveChange } from '../transport/redis/live-feed.js';
 export {
   generateKeyPair,
   keyId,

@@ -1,5 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import type { Knex } from 'knex';
+import { countApplied, emptyTally } from '../../transport/redis/activity.js';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
 import type { Delivery, Transport } from '../../transport/transport.js';
 import type { Envelope } from '../envelope.js';
@@ -34,6 +35,8 @@ export class SubscriberObserver {
   private newestCommit = 0;
   /** Received since last recorded in Redis. */
   private tally = { brokerMessages: 0, messages: 0, operations: 0 };
+  /** Applied since last recorded in Redis, for the dashboard. */
+  private activity = emptyTally();
   /** Verification failures since last recorded in Redis, by `<claimed sender> <reason>`. */
   private failures = new Map<string, number>();
   private recordedCommit = 0;
@@ -117,6 +120,9 @@ export class SubscriberObserver {
     this.metrics.applyDuration.observe({ app: this.app }, (now - started) / 1_000);
     const latency = Math.max(0, Date.now() - envelope.timestamp) / 1_000;
     this.metrics.commitToApplied.observe({ app: this.app, publisher: envelope.app }, latency);
+    if (this.coordinator) {
+      countApplied(this.activity, envelope.app, latency * 1_000, envelope.operations.length, Date.now());
+    }
     if (envelope.timestamp > this.newestCommit) this.newestCommit = envelope.timestamp;
     this.settle(delivery);
   }
@@ -214,6 +220,11 @@ export class SubscriberObserver {
     if (tally.messages > 0) {
       this.tally = { brokerMessages: 0, messages: 0, operations: 0 };
       await coordinator.recordReceived(tally).catch(() => {});
+    }
+    const activity = this.activity;
+    if (activity.latencies.size > 0) {
+      this.activity = emptyTally();
+      await coordinator.recordActivity(activity).catch(() => {});
     }
     if (this.failures.size > 0) {
       const failures = this.failures;

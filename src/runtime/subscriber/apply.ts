@@ -6,6 +6,7 @@
  * twice: what it brings is at or below the version read.
  */
 import type { Knex } from 'knex';
+import type { LiveChange, LiveFeedWriter } from '../../transport/redis/live-feed.js';
 import type { Database, LookupSet, ObjectRef, VersionRow } from '../db/database.js';
 import type { Envelope } from '../envelope.js';
 import type { SubscriberObserver } from '../observability/subscriber-observer.js';
@@ -23,6 +24,8 @@ export interface ApplyStages {
   readonly callbacks: CallbackRunner;
   readonly sinks: SinkRunner;
   readonly observer: SubscriberObserver;
+  /** Where the operations applied go once committed, for browsers (`liveChanges`); none by default. */
+  readonly live?: LiveFeedWriter;
 }
 
 /** What one transaction works with. */
@@ -35,6 +38,8 @@ interface Transaction {
   readonly inserts: InsertBatch;
   /** The parents each plan's row references, by object key. */
   readonly parents: ReadonlyMap<Plan, readonly string[]>;
+  /** The operations written, for the live feed (when there is one) once committed. */
+  readonly changes: Omit<LiveChange, 'appliedAt'>[];
 }
 
 /** The versions a batch reads and how, those it needs no read of, and its rows' parents. */
@@ -62,16 +67,17 @@ export class Applier {
         const { sets, met, parents } = this.lookup(batch);
         const stored = await versions.read(trx, sets);
         for (const [key, version] of met) stored.set(key, version);
-        const tx: Transaction = { trx, stored, recorded: new Map(), inserts: this.inserts(trx), parents };
+        const tx: Transaction = { trx, stored, recorded: new Map(), inserts: this.inserts(trx), parents, changes: [] };
         const results = await this.applyInOrder(tx, batch);
         await tx.inserts.flush();
         await versions.write(trx, [...tx.recorded.values()], last);
-        return { results, stored };
+        return { results, stored, changes: tx.changes };
       })
       .then(
-        ({ results, stored }) => {
+        ({ results, stored, changes }) => {
           // Committed: what it read and wrote is there for good.
           versions.committed(stored);
+          this.announce(changes);
           for (const missing of results) if (missing.length > 0) observer.missed();
           return results;
         },
@@ -169,6 +175,7 @@ export class Applier {
         destroyed,
         updated_at: Date.now(),
       });
+      if (this.stages.live) tx.changes.push(liveChange(envelope, op));
       await this.afterWrite(tx, plan, envelope);
     }
     this.stages.observer.committing(tx.trx, envelope.app, written, plans.length - written);
@@ -226,6 +233,14 @@ export class Applier {
     return op.attributes === null;
   }
 
+  /** Hands what a transaction committed to the live feed, without waiting for it. */
+  private announce(changes: readonly Omit<LiveChange, 'appliedAt'>[]): void {
+    const { live } = this.stages;
+    if (!live || changes.length === 0) return;
+    const appliedAt = Date.now();
+    live.append(changes.map((change) => ({ ...change, appliedAt })));
+  }
+
   private inserts(trx: Knex.Transaction): InsertBatch {
     const { database, rows } = this.stages;
     return new InsertBatch(
@@ -235,4 +250,18 @@ export class Applier {
       (table) => rows.keyOf(table).key,
     );
   }
+}
+
+function liveChange(envelope: Envelope, op: Plan['op']): Omit<LiveChange, 'appliedAt'> {
+  const { endpoint, types, id, operation, version, attributes } = op;
+  return {
+    publisher: envelope.app,
+    endpoint,
+    types,
+    id,
+    operation,
+    version,
+    attributes,
+    committedAt: envelope.timestamp,
+  };
 }

@@ -8,6 +8,7 @@
  */
 import type { Knex } from 'knex';
 import type { RedisCoordinator } from '../../transport/redis/coordinator.js';
+import type { LiveFeedWriter } from '../../transport/redis/live-feed.js';
 import type { Consumer, Delivery, Transport } from '../../transport/transport.js';
 import type { ObserverCallbacks, Sink, SubscriberSchema } from '../contract.js';
 import { databaseOf } from '../db/index.js';
@@ -91,6 +92,12 @@ export interface SubscriberOptions<Callbacks = unknown, Sinks = unknown> {
   /** Where the subscriber records what it applies, parks, retries and defers (default: {@link defaultMetrics}). */
   readonly metrics?: Metrics;
   /**
+   * Appends every operation applied, once committed, to the app's live feed in Redis, which
+   * `liveChanges` streams to browsers (default off; needs a `coordinator`). `maxLength`: the
+   * entries the feed keeps for clients that reconnect (default 10,000).
+   */
+  readonly live?: boolean | { readonly maxLength?: number };
+  /**
    * Signatures (default: none checked, none made). `trust`: the public keys of the apps it
    * hears from, against which every signed message is verified; `require`: unsigned messages
    * are parked too; `key`: this app's private key, which signs its re-sync requests.
@@ -167,7 +174,9 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       database,
       this.observer,
     );
+    const live = this.liveFeed();
     const applier = new Applier({
+      ...(live ? { live } : {}),
       database,
       versions: new VersionStore(database),
       rows: new RowWriter(schema as SubscriberSchema<unknown>, this.log),
@@ -186,6 +195,17 @@ export class Subscriber<Callbacks = unknown, Sinks = unknown> {
       warn: (message) => this.log.warn(message),
     });
     this.unlisten = coordinator?.onApplied((object) => this.wake(object));
+  }
+
+  /** The writer of the app's live feed, when asked for. */
+  private liveFeed(): LiveFeedWriter | undefined {
+    const { live, coordinator } = this.options;
+    if (!live) return undefined;
+    if (!coordinator) throw new Error('the live feed is kept in Redis: give the subscriber a coordinator');
+    const maxLength = live === true ? undefined : live.maxLength;
+    return coordinator.liveFeed(maxLength, (error) =>
+      this.log.warn({ err: error }, 'could not append to the live feed'),
+    );
   }
 
   async start(): Promise<void> {

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/logger.js';
 import { connectRedis } from './connection.js';
 import { redisKeys } from './keys.js';
+import { type ActivityTally, keptMs, type LatencySummary, latencySummaries, rateBucketMs } from './activity.js';
+import { defaultLiveLength, LiveFeedWriter } from './live-feed.js';
 import { defineScripts, ScriptCode, type Scripts } from './scripts.js';
 
 /** A message waiting for a dependency, as `promiscuous status` sees it. */
@@ -57,7 +59,7 @@ export class RedisCoordinator {
   private constructor(
     private readonly client: Redis & Scripts,
     private readonly subscriber: Redis,
-    namespace: string,
+    private readonly namespace: string,
   ) {
     this.keys = redisKeys(namespace);
   }
@@ -166,6 +168,51 @@ export class RedisCoordinator {
     };
   }
 
+  /** Adds what a worker applied to the app's recent activity, and forgets what is older than 15 minutes. */
+  async recordActivity(tally: ActivityTally, now = Date.now()): Promise<void> {
+    const multi = this.client.multi();
+    for (const [bucket, operations] of tally.operations)
+      multi.hincrby(this.keys.appliedRate, String(bucket / 1_000), operations);
+    for (const [field, messages] of tally.latencies) multi.hincrby(this.keys.latency, field, messages);
+    multi.pexpire(this.keys.appliedRate, keptMs).pexpire(this.keys.latency, keptMs);
+    await multi.exec();
+    // Once a minute is enough to keep both hashes small.
+    if (now % 60_000 < 1_000 || Math.random() < 0.02) await this.forgetActivity(now);
+  }
+
+  /**
+   * The app's recent activity: operations applied per second in each 5-second bucket of the
+   * last `spanMs` (oldest first, 0 where none was), and latency percentiles per publisher over
+   * the last 5 minutes.
+   */
+  async activity(
+    spanMs: number,
+    now = Date.now(),
+  ): Promise<{ rate: { at: number; perSecond: number }[]; latency: LatencySummary[] }> {
+    const [rates, latencies] = await Promise.all([
+      this.client.hgetall(this.keys.appliedRate),
+      this.client.hgetall(this.keys.latency),
+    ]);
+    const last = now - (now % rateBucketMs) - rateBucketMs; // The current bucket is still filling.
+    const rate = [];
+    for (let at = last - spanMs + rateBucketMs; at <= last; at += rateBucketMs) {
+      rate.push({ at, perSecond: Number(rates[String(at / 1_000)] ?? 0) / (rateBucketMs / 1_000) });
+    }
+    return { rate, latency: latencySummaries(latencies, now - 5 * 60_000) };
+  }
+
+  private async forgetActivity(now: number): Promise<void> {
+    const [rates, latencies] = await Promise.all([
+      this.client.hkeys(this.keys.appliedRate),
+      this.client.hkeys(this.keys.latency),
+    ]);
+    const oldRates = rates.filter((second) => Number(second) * 1_000 < now - keptMs);
+    const oldMinute = Math.floor((now - keptMs) / 60_000);
+    const oldLatencies = latencies.filter((field) => Number(field.split(' ')[1]) < oldMinute);
+    if (oldRates.length > 0) await this.client.hdel(this.keys.appliedRate, ...oldRates);
+    if (oldLatencies.length > 0) await this.client.hdel(this.keys.latency, ...oldLatencies);
+  }
+
   /** Adds to the messages the app's workers parked for failing verification, by `<claimed sender> <reason>`. */
   async recordSignatureFailures(counts: ReadonlyMap<string, number>): Promise<void> {
     const multi = this.client.multi();
@@ -188,6 +235,11 @@ export class RedisCoordinator {
   async lastAppliedCommit(): Promise<number | undefined> {
     const score = await this.client.zscore(this.keys.appliedCommit, 'last');
     return score === null ? undefined : Number(score);
+  }
+
+  /** A writer of the app's live feed on this coordinator's connection; `failed` hears of appends Redis refused. */
+  liveFeed(maxLength = defaultLiveLength, failed?: (error: Error) => void): LiveFeedWriter {
+    return new LiveFeedWriter(this.client, this.namespace, maxLength, failed);
   }
 
   onApplied(listener: (object: string) => void): () => void {

@@ -18,6 +18,13 @@ export function redisKeys(namespace: string) {
      * ratios turn the broker's queue depth into messages and operations.
      */
     received: `${namespace}:received`,
+    /** Operations applied, by 5-second bucket: a hash of `<bucket start in s>` to a count, for the dashboard's chart. */
+    appliedRate: `${namespace}:applied-rate`,
+    /**
+     * Commit-to-applied latencies of the messages applied: a hash of
+     * `<publisher> <minute> <bucket>` to a count, for the dashboard's percentiles.
+     */
+    latency: `${namespace}:latency`,
     /** Messages parked for failing verification: a hash of `<claimed sender> <reason>` to a count. */
     signatureFailures: `${namespace}:signature-failures`,
   };
