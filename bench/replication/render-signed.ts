@@ -1,14 +1,13 @@
 /** The replication benchmark's figures with signing on: figures 1 and 2 again, each as a ratio to signing off. */
-import { type FigureGoal, fmt, type Text } from '../lib/index.js';
+import { cpuPer, type FigureGoal, fmt, type Text } from '../lib/index.js';
 import type { Results } from './render.js';
 import { goals } from './settings.js';
 
-/** CPU milliseconds per write of the named processes: `publisher 0.41, subscriber 0.30`. */
-function cpuOf(cpu: Record<string, number>, writes: number, who: readonly string[]): string {
-  return who
-    .map((w) => `${w.replace(/^app \((.*)\)$/, 'app')} ${fmt((cpu[w] ?? 0) / Math.max(1, writes), 2)}`)
-    .join(', ');
-}
+/** CPU microseconds per write by process, the side's app named `app`: `app 410, RabbitMQ 40`. */
+const cpuOf = (cpu: Record<string, number>, writes: number): string =>
+  cpuPer(cpu, writes, 1000)
+    .replace(/app \((publisher|signed)\)/, 'app')
+    .replace(/(\d+)\.\d+/g, '$1');
 
 interface SignedRow {
   readonly figure: '1' | '2';
@@ -30,8 +29,8 @@ function rows(r: Results): SignedRow[] {
       off: f.published,
       on: f.signed.rate,
       roundRatios: f.signed.roundRatios,
-      cpuOff: cpuOf(f.publishedCpu, f.publishedWrites, ['app (publisher)']),
-      cpuOn: cpuOf(f.signed.cpu, f.signed.writes, ['app (signed)']),
+      cpuOff: cpuOf(f.publishedCpu, f.publishedWrites),
+      cpuOn: cpuOf(f.signed.cpu, f.signed.writes),
     });
   }
   for (const p of r.pairs) {
@@ -44,8 +43,8 @@ function rows(r: Results): SignedRow[] {
       off: off.e2eRate,
       on: on.e2eRate,
       roundRatios: p.signed.roundRatios,
-      cpuOff: cpuOf(off.cpu, off.writes, ['publisher', 'subscriber']),
-      cpuOn: cpuOf(on.cpu, on.writes, ['publisher', 'subscriber']),
+      cpuOff: cpuOf(off.cpu, off.writes),
+      cpuOn: cpuOf(on.cpu, on.writes),
     });
   }
   return out;
@@ -68,7 +67,7 @@ export function signedFigures(out: Text, r: Results): void {
     'Figures 1s and 2s: signing on (the publisher signs every message, the subscriber trusts its key and requires signatures), as a ratio to signing off in the same run',
   );
   out.table([
-    ['figure', 'database(s)', 'signing off /s', 'signing on /s', 'ratio', 'per round', 'CPU ms per write: off', 'on'],
+    ['figure', 'database(s)', 'signing off /s', 'signing on /s', 'ratio', 'per round', 'CPU µs per write: off', 'on'],
     ...all.map((row) => [
       row.figure === '1' ? '1s: publisher tx/s' : '2s: applied/s',
       row.what,
