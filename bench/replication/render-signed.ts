@@ -3,11 +3,16 @@ import { cpuPer, type FigureGoal, fmt, type Text } from '../lib/index.js';
 import type { Results } from './render.js';
 import { goals } from './settings.js';
 
-/** CPU microseconds per write by process, the side's app named `app`: `app 410, RabbitMQ 40`. */
-const cpuOf = (cpu: Record<string, number>, writes: number): string =>
-  cpuPer(cpu, writes, 1000)
-    .replace(/app \((publisher|signed)\)/, 'app')
+/**
+ * CPU microseconds per write by process, the side's own app (`own`, in figure 1) named `app`
+ * and figure 1's other sides, idle meanwhile, left out: `app 410, RabbitMQ 40`.
+ */
+function cpuOf(cpu: Record<string, number>, writes: number, own?: string): string {
+  const kept = Object.entries(cpu).filter(([who]) => !who.startsWith('app (') || who === own);
+  return cpuPer(Object.fromEntries(kept), writes, 1000)
+    .replace(own ?? /^$/, 'app')
     .replace(/(\d+)\.\d+/g, '$1');
+}
 
 interface SignedRow {
   readonly figure: '1' | '2';
@@ -29,8 +34,8 @@ function rows(r: Results): SignedRow[] {
       off: f.published,
       on: f.signed.rate,
       roundRatios: f.signed.roundRatios,
-      cpuOff: cpuOf(f.publishedCpu, f.publishedWrites),
-      cpuOn: cpuOf(f.signed.cpu, f.signed.writes),
+      cpuOff: cpuOf(f.publishedCpu, f.publishedWrites, 'app (publisher)'),
+      cpuOn: cpuOf(f.signed.cpu, f.signed.writes, 'app (signed)'),
     });
   }
   for (const p of r.pairs) {
