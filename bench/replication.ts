@@ -23,6 +23,11 @@
  *    its legs: commit to publish (the relay), publish to delivery (the broker), delivery to
  *    applied (the subscriber). The naive pipeline at the same rate, or at half its own maximum
  *    if that is lower.
+ * 1s, 2s. Signing on: figures 1 and 2 again with the publisher signing every message
+ *    (`signatures: { key }`) and, in figure 2, the subscriber trusting its key and requiring
+ *    signatures, each divided by the same figure with signing off. The signed side (figure 1)
+ *    and the signed pipeline (figure 2) take their turns with the others, in the same ABBA
+ *    order.
  *
  * Each side runs in a process of its own, as services would: the publisher (its writers and
  * relay) in one, the subscriber in another; this process only coordinates, and accounts for the
@@ -55,6 +60,7 @@
  *   BENCH_DECOMPOSE=1                       figure 1 also runs the hooks' statements alone (raw
  *                                           SQL) and the hooks with the relay off
  *   BENCH_BREAKDOWN=1                       also print statements and CPU per write
+ *   BENCH_SIGNATURES=1                      0: skip figures 1s and 2s (signing on)
  *   BENCH_PROFILE=<dir>                     write a CPU profile of every child process into <dir>
  *   BENCH_OUT=<file>                        where to write (default BENCHMARKS.md at the repo root)
  *   PROMISCUOUS_AMQP_URL, PGHOST, PGUSER, PGPASSWORD, PGDATABASE   the services

@@ -80,6 +80,8 @@ export function recording(
         return handle({
           body: d.body,
           messageId: d.messageId,
+          signature: d.signature,
+          ...(d.framed === undefined ? {} : { framed: d.framed }),
           attempt: d.attempt,
           waitingSince: d.waitingSince,
           redelivered: d.redelivered,

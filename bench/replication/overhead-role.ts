@@ -1,6 +1,6 @@
 /**
  * Figure 1's child processes: one side of the publisher's overhead each (bare writes, the hooks
- * with the relay; with BENCH_DECOMPOSE=1 the hooks' statements alone, the hooks without relay).
+ * with the relay, signing or not; with BENCH_DECOMPOSE=1 the hooks' statements alone, the hooks without relay).
  */
 import type { Knex } from 'knex';
 import { schema as crowdtap, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
@@ -18,7 +18,15 @@ import {
   type User,
   virtuals,
 } from '../lib/index.js';
-import { connectTo, type InitArgs, settings, type Statement, statementsOf, template } from './settings.js';
+import {
+  connectTo,
+  type InitArgs,
+  settings,
+  signatureOptions,
+  type Statement,
+  statementsOf,
+  template,
+} from './settings.js';
 import { bareRow } from './workload.js';
 
 /**
@@ -112,7 +120,7 @@ export async function overheadRole(init: InitArgs): Promise<Role> {
   const errors = new ErrorLog();
   let publisher: Publisher<Hooks, Virtuals> | undefined;
   let transport: AmqpTransport | undefined;
-  if (init.variant === 'publisher' || init.variant === 'relay-off') {
+  if (init.variant === 'publisher' || init.variant === 'signed' || init.variant === 'relay-off') {
     transport = await AmqpTransport.connect({
       url: services.amqpUrl,
       namespace: init.namespace,
@@ -126,6 +134,7 @@ export async function overheadRole(init: InitArgs): Promise<Role> {
       transport,
       virtuals,
       errorNotifier: errors.note,
+      ...signatureOptions(init),
       ...(init.variant === 'relay-off' ? { relay: false } : {}),
     });
   }

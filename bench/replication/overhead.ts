@@ -15,7 +15,15 @@ import {
   type Worker,
 } from '../lib/index.js';
 import { captureStatements, type PhaseResult } from './overhead-role.js';
-import { freshDb, type InitArgs, processes, replicationNamespace, settings, type Variant } from './settings.js';
+import {
+  freshDb,
+  type InitArgs,
+  processes,
+  replicationNamespace,
+  settings,
+  signing,
+  type Variant,
+} from './settings.js';
 
 export interface OverheadFigure {
   readonly dialect: Dialect;
@@ -32,6 +40,14 @@ export interface OverheadFigure {
   /** CPU milliseconds by process during the measured phases. */
   readonly bareCpu: Record<string, number>;
   readonly publishedCpu: Record<string, number>;
+  /** Signing on (unless BENCH_SIGNATURES=0): the publisher's rate, its ratio to signing off, per round too. */
+  readonly signed?: {
+    readonly rate: number;
+    readonly ratio: number;
+    readonly roundRatios: number[];
+    readonly writes: number;
+    readonly cpu: Record<string, number>;
+  };
   /** With BENCH_DECOMPOSE=1: the hooks' statements alone, and the hooks with the relay off. */
   readonly decomposition?: {
     readonly statements: number;
@@ -46,6 +62,7 @@ export async function overhead(kind: Dialect): Promise<OverheadFigure[]> {
   const variants: Variant[] = settings.decompose
     ? ['bare', 'statements', 'relay-off', 'publisher']
     : ['bare', 'publisher'];
+  if (settings.signatures) variants.push('signed');
   const dbs: TempDb[] = [];
   const group = processes();
   try {
@@ -65,8 +82,9 @@ async function startSides(
   dbs: TempDb[],
   group: Processes,
 ): Promise<Record<Variant, Worker>> {
-  // Bare and publisher share one database (and table); the decomposition's sides have their
-  // own, since their outbox rows are never published.
+  // Bare and publisher share one database (and table); the other sides have their own: the
+  // decomposition's outbox rows are never published, and the signed side's must be published
+  // by its own relay, not by the publisher's idle one.
   const shared = await freshDb(kind, 'publisher');
   dbs.push(shared);
   const ns = replicationNamespace();
@@ -82,6 +100,7 @@ async function startSides(
       namespace: ns,
       updateShare: 0,
       ...(statements ? { statements } : {}),
+      ...(variant === 'signed' ? { signing: signing('key') } : {}),
     } satisfies InitArgs);
     await sides[variant].call('seed', { writers: settings.writers, perWriter: 200 });
   }
@@ -109,6 +128,7 @@ async function measureOp(
   const totals = {} as Record<Variant, Totals>;
   for (const v of variants) totals[v] = { writes: 0, ms: 0, queries: {}, cpu: {} };
   const roundRatios: number[] = [];
+  const signedRatios: number[] = [];
   let backlog = 0;
   for (let round = 0; round < settings.rounds; round++) {
     const rates: Partial<Record<Variant, number>> = {};
@@ -126,10 +146,11 @@ async function measureOp(
       if (variant === 'publisher') backlog = Math.max(backlog, r.backlog);
     }
     roundRatios.push((rates.publisher ?? 0) / (rates.bare ?? 1));
+    signedRatios.push((rates.signed ?? 0) / (rates.publisher ?? 1));
   }
-  const figure = overheadFigure(kind, op, totals, roundRatios, backlog);
+  const figure = overheadFigure(kind, op, totals, { roundRatios, signedRatios }, backlog);
   console.log(
-    `  ${kind} ${op}: bare ${fmt(figure.bare)}/s, publisher ${fmt(figure.published)}/s, ratio ${fmt(figure.ratio, 2)}${figure.decomposition ? ` (statements alone ${fmt(figure.decomposition.statements)}/s, relay off ${fmt(figure.decomposition.relayOff)}/s)` : ''}`,
+    `  ${kind} ${op}: bare ${fmt(figure.bare)}/s, publisher ${fmt(figure.published)}/s, ratio ${fmt(figure.ratio, 2)}${figure.signed ? `; signed ${fmt(figure.signed.rate)}/s, ${fmt(figure.signed.ratio, 2)} of unsigned` : ''}${figure.decomposition ? ` (statements alone ${fmt(figure.decomposition.statements)}/s, relay off ${fmt(figure.decomposition.relayOff)}/s)` : ''}`,
   );
   return figure;
 }
@@ -138,7 +159,7 @@ function overheadFigure(
   kind: Dialect,
   op: 'create' | 'update',
   totals: Record<Variant, Totals>,
-  roundRatios: number[],
+  { roundRatios, signedRatios }: { roundRatios: number[]; signedRatios: number[] },
   backlog: number,
 ): OverheadFigure {
   const rate = (v: Variant): number => totals[v].writes / (totals[v].ms / 1000);
@@ -158,6 +179,17 @@ function overheadFigure(
     backlog,
     bareCpu: totals.bare.cpu,
     publishedCpu: totals.publisher.cpu,
+    ...(settings.signatures
+      ? {
+          signed: {
+            rate: rate('signed'),
+            ratio: rate('signed') / published,
+            roundRatios: signedRatios,
+            writes: totals.signed.writes,
+            cpu: totals.signed.cpu,
+          },
+        }
+      : {}),
     ...(settings.decompose
       ? {
           decomposition: {

@@ -1,11 +1,11 @@
 /**
- * Figures 2 and 3: both pipelines of a pair (the runtime's and the naive one), alive together
- * and measured in alternation.
+ * Figures 2 and 3: the pipelines of a pair (the runtime's, the naive one, and in figure 2 the
+ * runtime's with signing on), alive together and measured in alternation.
  */
 import { alternating, type Dialect, dropDb, fmt, type Processes, type TempDb, type Worker } from '../lib/index.js';
 import { measure, type Measured, type Part } from './measure.js';
 import type { Applied } from './observe.js';
-import { freshDb, type InitArgs, processes, replicationNamespace, settings } from './settings.js';
+import { freshDb, type InitArgs, processes, replicationNamespace, settings, signing } from './settings.js';
 import type { RunArgs, RunResult } from './workload.js';
 
 export interface Pipeline {
@@ -13,8 +13,21 @@ export interface Pipeline {
   readonly latency: Measured;
 }
 
-type Kind = 'promiscuous' | 'naive';
-const kinds: readonly Kind[] = ['promiscuous', 'naive'];
+/** `signed`: the runtime's pipeline with signing on, the publisher signing, the subscriber trusting and requiring. */
+type Kind = 'promiscuous' | 'naive' | 'signed';
+/** The pipelines of both figures. */
+const kinds = ['promiscuous', 'naive'] as const;
+
+/** The processes' roles of a pipeline, and their signing settings. */
+function rolesOf(kind: Kind): Record<'publisher' | 'subscriber', Pick<InitArgs, 'role' | 'signing'>> {
+  if (kind !== 'signed') {
+    return { publisher: { role: `${kind}-publisher` }, subscriber: { role: `${kind}-subscriber` } };
+  }
+  return {
+    publisher: { role: 'promiscuous-publisher', signing: signing('key') },
+    subscriber: { role: 'promiscuous-subscriber', signing: signing('trust') },
+  };
+}
 
 /** A pipeline's two processes on their fresh databases. */
 class Running {
@@ -50,14 +63,15 @@ class Running {
       prefetch: settings.prefetch,
     };
     const { kind } = this;
+    const roles = rolesOf(kind);
     // The subscriber first: its queue must exist before anything is published.
     this.sub = await this.group.start(`${kind}-subscriber-${to}`, 'subscriber', {
-      role: `${kind}-subscriber`,
+      ...roles.subscriber,
       db: subDb.ref,
       ...common,
     } satisfies InitArgs);
     this.pub = await this.group.start(`${kind}-publisher-${from}`, 'publisher', {
-      role: `${kind}-publisher`,
+      ...roles.publisher,
       db: pubDb.ref,
       ...common,
     } satisfies InitArgs);
@@ -93,26 +107,35 @@ export interface PairFigure {
   readonly to: Dialect;
   readonly promiscuous: Pipeline;
   readonly naive: Pipeline;
+  /** Figure 2 with signing on (unless BENCH_SIGNATURES=0), and its ratio to signing off per round. */
+  readonly signed?: { readonly max: Measured; readonly roundRatios: number[] };
 }
 
 /**
- * Both pipelines of a pair, alive together and measured in alternation (ABBA), so that a
- * change of the machine's load during the run falls on both: full speed first, then the
- * fixed rate that full speed gives.
+ * The pipelines of a pair, alive together and measured in alternation (ABBA), so that a
+ * change of the machine's load during the run falls on all: full speed first, then the
+ * fixed rate that full speed gives (without the signed pipeline, whose figure is full speed).
  */
 export async function pair(from: Dialect, to: Dialect): Promise<PairFigure> {
   const pipelines: Running[] = [];
   try {
-    for (const kind of kinds) pipelines.push(await Running.start(kind, from, to));
+    for (const kind of settings.signatures ? [...kinds, 'signed' as const] : kinds) {
+      pipelines.push(await Running.start(kind, from, to));
+    }
     for (const p of pipelines)
       await p.phase({ mode: 'max', seconds: settings.warmupSeconds, writers: settings.writers });
     const max = await fullSpeed(pipelines, `${from}>${to}`);
-    const latency = await halfLoad(pipelines, `${from}>${to}`, max);
+    const latency = await halfLoad(
+      pipelines.filter((p) => p.kind !== 'signed'),
+      `${from}>${to}`,
+      max,
+    );
     return {
       from,
       to,
       promiscuous: { max: max.promiscuous, latency: latency.promiscuous },
       naive: { max: max.naive, latency: latency.naive },
+      ...(max.signed ? { signed: { max: max.signed, roundRatios: max.signedRatios } } : {}),
     };
   } finally {
     for (const p of pipelines) await p.close();
@@ -121,23 +144,37 @@ export async function pair(from: Dialect, to: Dialect): Promise<PairFigure> {
 
 /** Phases of every pipeline, `settings.e2eRounds` rounds of them in ABBA order. */
 async function alternate(pipelines: readonly Running[], args: (kind: Kind) => RunArgs): Promise<Record<Kind, Part[]>> {
-  const parts: Record<Kind, Part[]> = { promiscuous: [], naive: [] };
+  const parts: Record<Kind, Part[]> = { promiscuous: [], naive: [], signed: [] };
   for (let round = 0; round < settings.e2eRounds; round++) {
     for (const p of alternating(pipelines, round)) parts[p.kind].push(await p.phase(args(p.kind)));
   }
   return parts;
 }
 
+interface FullSpeed extends Record<'promiscuous' | 'naive', Measured> {
+  readonly signed?: Measured;
+  /** Each round's applied rate signed, divided by unsigned's. */
+  readonly signedRatios: number[];
+}
+
 /** Figure 2: writers at full speed. */
-async function fullSpeed(pipelines: readonly Running[], label: string): Promise<Record<Kind, Measured>> {
+async function fullSpeed(pipelines: readonly Running[], label: string): Promise<FullSpeed> {
   const full = await alternate(pipelines, () => ({
     mode: 'max',
     seconds: settings.e2eSeconds / settings.e2eRounds,
     writers: settings.writers,
   }));
-  const max = { promiscuous: measure(full.promiscuous), naive: measure(full.naive) };
-  for (const kind of kinds) {
-    const x = max[kind];
+  const signed = full.signed.length > 0 ? measure(full.signed) : undefined;
+  const max = {
+    promiscuous: measure(full.promiscuous),
+    naive: measure(full.naive),
+    ...(signed ? { signed } : {}),
+    signedRatios: full.signed.map(
+      (part, i) => measure([part]).e2eRate / measure([full.promiscuous[i] as Part]).e2eRate,
+    ),
+  };
+  for (const kind of signed ? [...kinds, 'signed' as const] : kinds) {
+    const x = max[kind] as Measured;
     console.log(
       `  ${kind} ${label} full speed: ${x.writes} writes, ${fmt(x.commitRate)} commits/s, ${fmt(x.e2eRate)} applied/s, p50 ${fmt(x.p50, 1)} ms, p99 ${fmt(x.p99, 1)} ms`,
     );
@@ -149,12 +186,13 @@ async function fullSpeed(pipelines: readonly Running[], label: string): Promise<
 async function halfLoad(
   pipelines: readonly Running[],
   label: string,
-  max: Record<Kind, Measured>,
-): Promise<Record<Kind, Measured>> {
+  max: FullSpeed,
+): Promise<Record<'promiscuous' | 'naive', Measured>> {
   // Half the promiscuous pipeline's maximum; the naive one at the same rate unless that is
   // more than half its own maximum.
-  const rates = {
+  const rates: Record<Kind, number> = {
     promiscuous: settings.latencyRate ?? max.promiscuous.e2eRate / 2,
+    signed: settings.latencyRate ?? max.promiscuous.e2eRate / 2,
     naive: Math.min(settings.latencyRate ?? max.promiscuous.e2eRate / 2, max.naive.e2eRate / 2),
   };
   const half = await alternate(pipelines, (kind) => ({

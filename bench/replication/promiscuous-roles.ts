@@ -1,11 +1,14 @@
-/** Figures 2 and 3's runtime pipeline: a `Publisher` with its relay in one process, a `Subscriber` in another. */
+/**
+ * Figures 2 and 3's runtime pipeline: a `Publisher` with its relay in one process, a `Subscriber`
+ * in another; with signing on, the publisher signs and the subscriber trusts and requires.
+ */
 import { schema as crowdtap, type Hooks, type Virtuals } from '../../examples/users/generated/crowdtap/publisher.js';
 import { schema as sniper } from '../../examples/users/generated/sniper/subscriber.js';
 import { AmqpTransport, Publisher, Subscriber } from '../../src/runtime/index.js';
 import { now, type Role, services, virtuals } from '../lib/index.js';
 import { AppliedLog, recording, Stamps, stamping } from './observe.js';
 import { ErrorLog } from './overhead-role.js';
-import { connectTo, type InitArgs, settings, statementsOf } from './settings.js';
+import { connectTo, type InitArgs, settings, signatureOptions, statementsOf } from './settings.js';
 import { drive, type RunArgs, Workload } from './workload.js';
 
 export async function promiscuousPublisherRole(init: InitArgs): Promise<Role> {
@@ -24,6 +27,7 @@ export async function promiscuousPublisherRole(init: InitArgs): Promise<Role> {
     transport: stamping(transport, published),
     virtuals,
     errorNotifier: errors.note,
+    ...signatureOptions(init),
   });
   const workload = new Workload(
     {
@@ -91,6 +95,7 @@ export async function promiscuousSubscriberRole(init: InitArgs): Promise<Role> {
     ),
     ...(init.prefetch ? { prefetch: init.prefetch } : {}),
     errorNotifier: log.noteError,
+    ...signatureOptions(init),
   });
   await subscriber.start();
   return {

@@ -17,6 +17,7 @@ import {
 import type { Measured } from './measure.js';
 import { type OverheadFigure, perWriteOf } from './overhead.js';
 import type { PairFigure } from './pipelines.js';
+import { signedFigures, signedGoals } from './render-signed.js';
 import { defaultPrefetch, goals, settings } from './settings.js';
 
 export interface Results {
@@ -74,7 +75,7 @@ export function goalsOf(r: Results): FigureGoal[] {
       ok: l.p99 < goals.p99 && l.missing === 0,
     });
   }
-  return out;
+  return [...out, ...signedGoals(r)];
 }
 
 /** Statements per write (or per message), by shape, and the time they took. */
@@ -92,6 +93,7 @@ export function render(r: Results, markdown: boolean): string {
   decomposed(out, r);
   figure2(out, r);
   figure3(out, r);
+  signedFigures(out, r);
   out.goals(goalsOf(r), true);
   out.warnings(failures(r));
   if (settings.breakdown || markdown) breakdown(out, r);

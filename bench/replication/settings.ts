@@ -2,7 +2,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
+import { app as crowdtapApp } from '../../examples/users/generated/crowdtap/publisher.js';
 import { schema as sniper } from '../../examples/users/generated/sniper/subscriber.js';
+import { generateKeyPair, type SignatureOptions } from '../../src/runtime/index.js';
 import {
   connect,
   type DbRef,
@@ -41,12 +43,13 @@ export const settings = {
   decompose: process.env.BENCH_DECOMPOSE === '1',
   quietWait: num('BENCH_QUIET_WAIT', 0),
   profile: process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined,
+  signatures: process.env.BENCH_SIGNATURES !== '0',
 };
 
 /** The Subscriber's default prefetch, which the naive consumer gets too when none is set. */
 export const defaultPrefetch = 5;
 
-export const goals = { overhead: 0.8, versusNaive: 1.0, versusCommits: 0.9, p50: 10, p99: 50 };
+export const goals = { overhead: 0.8, versusNaive: 1.0, versusCommits: 0.9, p50: 10, p99: 50, signed: 0.9 };
 
 /** A connection to a database, SQLite in the journal mode the settings ask for. */
 export const connectTo = (ref: DbRef): Knex => connect(ref, { sqliteJournal: settings.sqliteJournal });
@@ -66,13 +69,33 @@ export interface InitArgs {
   readonly variant?: Variant;
   /** Figure 1's `statements` side: what the hooks issued for a template create and update. */
   readonly statements?: Record<'create' | 'update', readonly Statement[]>;
+  /** Signing on: the publisher's private key (PEM), or the public key its subscriber trusts and requires. */
+  readonly signing?: { readonly key?: string; readonly trust?: string };
 }
 
 /**
- * Figure 1's sides: bare Knex, the hooks with the relay; with BENCH_DECOMPOSE=1 also the hooks'
- * statements replayed as raw SQL on plain Knex, and the hooks with the relay off.
+ * Figure 1's sides: bare Knex, the hooks with the relay, the same with signing on; with
+ * BENCH_DECOMPOSE=1 also the hooks' statements replayed as raw SQL on plain Knex, and the hooks
+ * with the relay off.
  */
-export type Variant = 'bare' | 'publisher' | 'statements' | 'relay-off';
+export type Variant = 'bare' | 'publisher' | 'signed' | 'statements' | 'relay-off';
+
+/** The key pair of the runs with signing on, made once per run. */
+let keyPair: { privatePem: string; publicText: string } | undefined;
+
+/** What a publisher signs with (`key`) or a subscriber trusts and requires (`trust`), when signing is on. */
+export function signing(side: 'key' | 'trust'): NonNullable<InitArgs['signing']> {
+  keyPair ??= generateKeyPair();
+  return side === 'key' ? { key: keyPair.privatePem } : { trust: keyPair.publicText };
+}
+
+/** A publisher's and a subscriber's `signatures` option from their init arguments: signing, or trusting and requiring. */
+export function signatureOptions(init: InitArgs): { signatures?: SignatureOptions } {
+  const s = init.signing;
+  if (s?.key) return { signatures: { key: s.key } };
+  if (s?.trust) return { signatures: { trust: { [crowdtapApp]: [s.trust] }, require: true } };
+  return {};
+}
 
 /** A statement as Knex reports it: SQL with `?` placeholders, and its bindings. */
 export interface Statement {
