@@ -41,11 +41,11 @@
  * between the markers `<!-- replication:start -->` and `<!-- replication:end -->` (the rest of
  * the file is kept). The exit status is 0 whether goals are met or not: a benchmark reports.
  *
- * Environment (defaults keep a run near two minutes on two cores):
+ * Environment (defaults keep a run near three minutes on two cores):
  *   BENCH_DIALECTS=sqlite,postgres          databases of figure 1 (mariadb works too; none: skip)
  *   BENCH_PAIRS=sqlite>sqlite,postgres>postgres   publisher>subscriber databases of figures 2-3
  *   BENCH_WRITERS=4                         concurrent writers on the publisher
- *   BENCH_ROUNDS=3  BENCH_OVERHEAD_SECONDS=1.5     figure 1: rounds, seconds per side and round
+ *   BENCH_ROUNDS=5  BENCH_OVERHEAD_SECONDS=1.5     figure 1: rounds, seconds per side and round
  *   BENCH_SECONDS=6                         figure 2: seconds at full speed per pipeline
  *   BENCH_LATENCY_SECONDS=6                 figure 3: seconds at half load per pipeline
  *   BENCH_E2E_ROUNDS=2                      figures 2-3: rounds those seconds are split into

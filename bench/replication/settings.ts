@@ -28,7 +28,7 @@ export const settings = {
   dialects: list(process.env.BENCH_DIALECTS || 'sqlite,postgres').map((d) => dialect(d, dialects)),
   pairs: pairs(process.env.BENCH_PAIRS || 'sqlite>sqlite,postgres>postgres', dialects),
   writers: Math.max(1, Math.round(num('BENCH_WRITERS', 4))),
-  rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 3))),
+  rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 5))),
   overheadSeconds: num('BENCH_OVERHEAD_SECONDS', 1.5),
   e2eSeconds: num('BENCH_SECONDS', 6),
   e2eRounds: Math.max(1, Math.round(num('BENCH_E2E_ROUNDS', 2))),
