@@ -7,7 +7,7 @@
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Delivery } from '../transport.js';
 import type { Channels } from './connection.js';
-import { frameHeader, unframe } from './frames.js';
+import { frameHeader, signatureLineHeader, unframe } from './frames.js';
 import {
   attemptHeader,
   parkedAtHeader,
@@ -39,6 +39,7 @@ export function deliveries(
     [frameHeader]: _ids,
     [returnTagHeader]: _tag,
     [signatureHeader]: _signatures,
+    [signatureLineHeader]: _line,
     ...headers
   } = message.properties.headers ?? {};
   const parts = unframe(message);

@@ -1,6 +1,8 @@
 /**
  * A frame: several messages published together under the same routing keys, their bodies
- * joined by newlines (JSON text holds none), their ids in {@link frameHeader}, in order. One
+ * joined by newlines (JSON text holds none), their ids in {@link frameHeader}, in order; their
+ * signatures, when they have some, on one more line (a JSON list), which
+ * {@link signatureLineHeader} announces. One
  * frame costs the broker, the publisher confirms and the consumer's prefetch what one message
  * costs; the consumer acknowledges it once each of its messages is settled, and a message of
  * it that is retried, deferred or parked travels on alone.
@@ -11,12 +13,17 @@ import { signatureHeader } from './headers.js';
 
 /** The ids of a frame's messages, in order; absent on a broker message that carries one. */
 export const frameHeader = 'x-promiscuous-frame';
+/**
+ * Set on a frame whose last line lists its messages' signatures. In the body rather than the
+ * header: the broker parses every header of every message it routes, and a header of fifty
+ * signatures of some 330 characters each doubled its CPU per message.
+ */
+export const signatureLineHeader = 'x-promiscuous-signature-line';
 /** A frame stops growing at this many bytes, whatever its count. */
 const frameBytes = 512 * 1024;
 /**
- * A frame stops growing when its messages' ids and signatures reach this many bytes: they go in
- * the broker message's header, which must fit one AMQP frame (RabbitMQ's `frame_max`, 128 KiB by
- * default).
+ * A frame stops growing when its messages' ids reach this many bytes: they go in the broker
+ * message's header, which must fit one AMQP frame (RabbitMQ's `frame_max`, 128 KiB by default).
  */
 const headerBytes = 64 * 1024;
 const newline = 0x0a;
@@ -39,12 +46,13 @@ export function frames(messages: readonly OutgoingMessage[], size: number): Fram
     // A body with a newline of its own (not one the runtime wrote) travels alone.
     const signature = message.body.includes(newline) ? undefined : routingKeys.join(' ');
     let frame = signature === undefined ? undefined : open.get(signature);
-    const header = message.messageId.length + (message.signature?.length ?? 0) + 8;
+    const header = message.messageId.length + 8;
+    const bytes = message.body.length + (message.signature?.length ?? 0) + 4;
     if (
       signature === undefined ||
       !frame ||
       frame.messages.length >= size ||
-      frame.bytes + message.body.length > frameBytes ||
+      frame.bytes + bytes > frameBytes ||
       frame.header + header > headerBytes
     ) {
       frame = { routingKeys, messages: [], bytes: 0, header: 0 };
@@ -52,19 +60,30 @@ export function frames(messages: readonly OutgoingMessage[], size: number): Fram
       out.push(frame);
     }
     frame.messages.push(message);
-    frame.bytes += message.body.length + 1;
+    frame.bytes += bytes;
     frame.header += header;
   }
   return out;
 }
 
-/** What a frame's broker message carries: its one message's body, or all its bodies, one a line. */
+/** Whether a frame carries its signatures on a last line (see {@link signatureLineHeader}). */
+export function signedFrame(frame: Frame): boolean {
+  return frame.messages.length > 1 && frame.messages.some((m) => m.signature !== undefined);
+}
+
+/**
+ * What a frame's broker message carries: its one message's body, or all its bodies, one a
+ * line, and then their signatures when it has some.
+ */
 export function frameBody(frame: Frame): Buffer {
   if (frame.messages.length === 1) return (frame.messages[0] as OutgoingMessage).body;
   const parts: Buffer[] = [];
   for (const { body } of frame.messages) {
     if (parts.length > 0) parts.push(Buffer.of(newline));
     parts.push(body);
+  }
+  if (signedFrame(frame)) {
+    parts.push(Buffer.of(newline), Buffer.from(JSON.stringify(frame.messages.map((m) => m.signature ?? ''))));
   }
   return Buffer.concat(parts);
 }
@@ -84,12 +103,23 @@ export function unframe(message: Pick<ConsumeMessage, 'content' | 'properties'>)
     const signature = typeof signatures === 'string' && signatures !== '' ? signatures : undefined;
     return [{ body: message.content, messageId: message.properties.messageId as string | undefined, signature }];
   }
-  const signed = Array.isArray(signatures) ? signatures : [];
-  return splitLines(message.content).map((body, i) => ({
+  const lines = splitLines(message.content);
+  const signed = message.properties.headers?.[signatureLineHeader] ? signatureLine(lines.pop()) : [];
+  return lines.map((body, i) => ({
     body,
     messageId: String(ids[i] ?? '') || undefined,
     signature: typeof signed[i] === 'string' && signed[i] !== '' ? (signed[i] as string) : undefined,
   }));
+}
+
+/** The signatures a frame's last line lists; none when it is not such a line. */
+function signatureLine(line: Buffer | undefined): unknown[] {
+  try {
+    const parsed: unknown = JSON.parse(line?.toString('utf8') ?? '');
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
 }
 
 function splitLines(content: Buffer): Buffer[] {

@@ -5,7 +5,7 @@
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { PublisherError } from '../../common/errors.js';
 import type { OutgoingMessage } from '../transport.js';
-import { frameBody, frameHeader, frames } from './frames.js';
+import { type Frame, frameBody, frameHeader, frames, signatureLineHeader, signedFrame } from './frames.js';
 import { returnTagHeader, signatureHeader } from './headers.js';
 
 /** Publishes messages to the exchange in frames of at most `frameSize`; resolves once the broker confirmed them all. */
@@ -25,7 +25,7 @@ export async function publishFrames(
       persistent: true,
       contentType: 'application/json',
       messageId: single ? (ids[0] as string) : `${ids[0]}+${ids.length - 1}`,
-      ...frameHeaders(frame.messages),
+      ...frameHeaders(frame),
       // Sender-selected distribution: one copy per queue, whichever keys match.
       ...(others.length > 0 ? { CC: others } : {}),
     };
@@ -46,13 +46,17 @@ export async function publishFrames(
   await Promise.all(confirms);
 }
 
-/** The headers of a frame's broker message: its ids when it carries several, and its messages' signatures. */
-function frameHeaders(messages: readonly OutgoingMessage[]): Pick<Options.Publish, 'headers'> {
+/**
+ * The headers of a frame's broker message: its ids when it carries several (and that its last
+ * line lists their signatures), or its one message's signature.
+ */
+function frameHeaders(frame: Frame): Pick<Options.Publish, 'headers'> {
+  const { messages } = frame;
   const headers: Record<string, unknown> = {};
   if (messages.length > 1) headers[frameHeader] = messages.map((m) => m.messageId);
-  if (messages.some((m) => m.signature !== undefined)) {
-    headers[signatureHeader] = messages.length === 1 ? messages[0]?.signature : messages.map((m) => m.signature ?? '');
-  }
+  if (signedFrame(frame)) headers[signatureLineHeader] = 1;
+  else if (messages.length === 1 && messages[0]?.signature !== undefined)
+    headers[signatureHeader] = messages[0].signature;
   return Object.keys(headers).length === 0 ? {} : { headers };
 }
 
