@@ -68,6 +68,16 @@ test('a signature verifies against its body and its key alone, and says which ap
   assert.is(((await strict.check(body, undefined)) as { failure?: string }).failure, 'unsigned');
 });
 
+test('a signature claiming a count no signer makes is refused, never thrown', async () => {
+  const verifier = new Verifier({ trust: { shop: [shop.publicText] } });
+  const [id, sig] = (await new Signer(shop.privatePem).sign(body)).split('.');
+  const path = Buffer.alloc(33 * 32).toString('base64');
+  for (const count of [2 ** 33, 0, -1, 1.5, Number.NaN]) {
+    const checked = await verifier.check(body, `${id}.${sig}.${count}.0.${path}`);
+    assert.is('failure' in checked && checked.failure, 'tampered', `count ${count}`);
+  }
+});
+
 test("every leaf's path reaches the root, whatever the count, and no other place or path does", () => {
   for (let count = 1; count <= 40; count++) {
     const leaves = Array.from({ length: count }, (_, i) => leafHash(Buffer.from(`body ${i}`)));

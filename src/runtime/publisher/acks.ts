@@ -69,6 +69,8 @@ interface Waiting {
 export class Acknowledgements {
   private listener: Promise<Listener> | undefined;
   private readonly waiting = new Map<string, Waiting>();
+  /** Every app a transaction of this process asked to acknowledge. */
+  private readonly asked = new Set<string>();
 
   private readonly log: Logger;
   private readonly verifier: Verifier | undefined;
@@ -86,7 +88,11 @@ export class Acknowledgements {
 
   /** This process's address for acknowledgements; it listens from the first call on. */
   async address(): Promise<string> {
-    this.listener ??= this.transport.listen((body, signature) => void this.received(body, signature));
+    this.listener ??= this.transport.listen((body, signature) => {
+      this.received(body, signature).catch((error: unknown) =>
+        this.log.warn({ err: error }, 'could not read an acknowledgement: ignored'),
+      );
+    });
     let listener: Listener;
     try {
       listener = await this.listener;
@@ -100,6 +106,7 @@ export class Acknowledgements {
   }
 
   expect(messageId: string, apps: readonly string[]): Expected {
+    for (const app of apps) this.asked.add(app);
     const entry: Waiting = { missing: new Set(apps), acknowledged: [], committedAt: Date.now() };
     this.waiting.set(messageId, entry);
     return {
@@ -108,7 +115,10 @@ export class Acknowledgements {
       settle: (timeoutMs) =>
         new Promise((resolve) => {
           entry.committedAt = Date.now();
+          let finished = false;
           const finish = (): void => {
+            if (finished) return;
+            finished = true;
             clearTimeout(timer);
             this.waiting.delete(messageId);
             for (const app of entry.missing) this.metrics.ackTimeouts.inc({ app: this.app, subscriber: app });
@@ -128,13 +138,12 @@ export class Acknowledgements {
   private async received(body: Buffer, signature: string | undefined): Promise<void> {
     const ack = parseAck(body);
     const subscriber = typeof ack.app === 'string' ? ack.app : 'unknown';
-    const entry = typeof ack.message === 'string' ? this.waiting.get(ack.message) : undefined;
     const refused = await this.refusal(ack, subscriber, body, signature);
+    // Looked up after the check: the wait may have ended meanwhile.
+    const entry = typeof ack.message === 'string' ? this.waiting.get(ack.message) : undefined;
     if (refused || ack.kind !== 'ack' || !entry || !entry.missing.has(subscriber)) {
-      this.metrics.acksIgnored.inc({
-        app: this.app,
-        subscriber: this.verifier?.trusts(subscriber) === false ? 'unknown' : subscriber,
-      });
+      // Only apps this process asked name a series: anybody on the broker may claim any name.
+      this.metrics.acksIgnored.inc({ app: this.app, subscriber: this.asked.has(subscriber) ? subscriber : 'unknown' });
       this.log.debug(
         { subscriber, messageId: ack.message, reason: refused },
         'ignored an acknowledgement nothing waits for',

@@ -366,7 +366,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const round: { taken: number; settle?: () => Promise<void> } = { taken: 0 };
     await this.recorded(
       async (recorder, session) =>
-        Object.assign(round, await takeDue(session, recorder, this.options.schema.coalesce ?? {})),
+        Object.assign(round, await takeDue(session, recorder, this.options.schema.coalesce ?? {}, this.coalescing)),
       {
         due: this.coalescing,
         givesWay: true,

@@ -14,6 +14,8 @@ const nodeTag = Buffer.of(1);
 const signedTag = Buffer.from('promiscuous signature 1\n');
 /** The bytes of one hash. */
 export const hashBytes = 32;
+/** The most messages one signature may cover: far above what a signer makes, far below what the signed bytes hold. */
+export const maxCount = 1 << 16;
 
 /** A body's leaf: the SHA-256 of its exact bytes. */
 export function leafHash(body: Buffer): Buffer {
@@ -69,6 +71,8 @@ export function merkleClimb(
   path: Buffer,
   known: (hash: Buffer) => boolean = () => false,
 ): Climb | undefined {
+  // A count the signer never makes is refused before anything uses it: the signed bytes hold it in 32 bits.
+  if (!(Number.isInteger(count) && count >= 1 && count <= maxCount)) return undefined;
   if (!(Number.isInteger(index) && index >= 0 && index < count) || path.length % hashBytes !== 0) return undefined;
   const met = [leaf];
   let [hash, at, width, used] = [leaf, index, count, 0];

@@ -147,11 +147,16 @@ export class Verifier {
     const cacheKey = `${trusted.id}.${signature}.${count}.${root.toString('base64')}`;
     let checked = this.checks.get(cacheKey);
     if (!checked) {
-      checked = new Promise<boolean>((resolve) =>
-        verify(null, signedBytes(count, root), trusted.key, Buffer.from(signature, 'base64'), (error, ok) =>
-          resolve(!error && ok),
-        ),
-      );
+      checked = new Promise<boolean>((resolve) => {
+        // Whatever a stranger put in the signature, a check that cannot be made is a failed one.
+        try {
+          verify(null, signedBytes(count, root), trusted.key, Buffer.from(signature, 'base64'), (error, ok) =>
+            resolve(!error && ok),
+          );
+        } catch {
+          resolve(false);
+        }
+      });
       if (this.checks.size >= rememberedChecks) this.checks.delete(this.checks.keys().next().value as string);
       this.checks.set(cacheKey, checked);
       this.pending.set(signature, checked);

@@ -30,6 +30,10 @@ export class AmqpListener implements Listener {
     );
     this.channel = channel;
     this.queue = queue;
+    // The queue goes with its channel: until the next start, there is no address to give.
+    channel.once('close', () => {
+      if (this.channel === channel) this.queue = undefined;
+    });
   }
 
   address(): string | undefined {

@@ -20,6 +20,7 @@ export async function takeDue(
   session: Session,
   recorder: Recorder,
   windows: Readonly<Record<string, number>>,
+  models: ReadonlySet<string>,
 ): Promise<{ taken: number; settle: () => Promise<void> }> {
   const due = (await session
     .table(refreshTable)
@@ -33,10 +34,15 @@ export async function takeDue(
     group.ids.push(id);
     groups.set(`${model} ${version}`, group);
   }
-  for (const { model, ids } of groups.values()) recorder.markModel(model, ids);
+  // A mark of a model these routes no longer coalesce (a rollback, a rolling deploy) is dropped.
+  for (const { model, ids } of groups.values()) if (models.has(model)) recorder.markModel(model, ids);
   const settle = async (): Promise<void> => {
     const now = Date.now();
     for (const { model, version, ids } of groups.values()) {
+      if (!models.has(model)) {
+        await session.table(refreshTable).where({ model }).whereIn('id', ids).delete();
+        continue;
+      }
       await session.table(refreshTable).where({ model, version }).whereIn('id', ids).delete();
       const later = now + (windows[model] ?? 0);
       await session.table(refreshTable).where('model', model).whereIn('id', ids).update({ due_at: later });

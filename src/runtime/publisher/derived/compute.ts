@@ -52,9 +52,15 @@ export async function computeDerived(
   const out: Computed[] = [];
   for (let i = 0; i < keys.length; i += readChunk) {
     const chunk = keys.slice(i, i + readChunk);
-    await lockSubjects(context, model, chunk);
-    if (derivation.kind === 'aggregate') out.push(...(await aggregate(context, model, attribute, derivation, chunk)));
-    else out.push(...(await throughRelations(context, model, attribute, derivation, chunk)));
+    const locked = await lockSubjects(context, model, attribute, chunk);
+    const computed =
+      derivation.kind === 'aggregate'
+        ? await aggregate(context, model, attribute, derivation, chunk)
+        : await throughRelations(context, model, attribute, derivation, chunk);
+    for (const c of computed) {
+      const key = String(c.key);
+      out.push(locked?.has(key) ? { ...c, stored: locked.get(key) } : c);
+    }
   }
   return out;
 }
@@ -64,15 +70,23 @@ export async function computeDerived(
  * moves a subject to another related row meanwhile commits first, and the read that follows
  * sees it (a locking read where plain reads see an older snapshot).
  */
-async function lockSubjects(context: ComputeContext, model: ModelDescriptor, keys: readonly unknown[]): Promise<void> {
-  if (!context.locksRows) return;
+async function lockSubjects(
+  context: ComputeContext,
+  model: ModelDescriptor,
+  attribute: AttributeDescriptor,
+  keys: readonly unknown[],
+): Promise<Map<string, unknown> | undefined> {
+  if (!context.locksRows) return undefined;
   const key = model.primaryKey.column;
-  await context.session
+  const query = context.session
     .table(model.table)
-    .select(key)
+    .select({ k: key, s: attribute.column as string })
     .whereIn(key, keys as string[])
     .orderBy(key)
     .forUpdate();
+  // A locking read sees the latest commit, where a plain one may see an older snapshot (MySQL).
+  const rows = (await (context.givesWay ? query.noWait() : query)) as { k: unknown; s: unknown }[];
+  return new Map(rows.map((row) => [String(row.k), row.s]));
 }
 
 type Aggregate = Extract<Derivation, { kind: 'aggregate' }>;
@@ -120,9 +134,20 @@ async function throughRelations(
 ): Promise<Computed[]> {
   const reads: readonly RelatedColumns[] =
     derivation.kind === 'copy' ? [{ path: derivation.path, columns: [derivation.column] }] : derivation.reads;
-  const { query, joins } = joinQuery(context, model, attribute, reads);
-  if (context.staleReads && !context.givesWay) query.forShare();
-  const rows = (await query.whereIn(`t0.${model.primaryKey.column}`, keys as string[])) as Record<string, unknown>[];
+  const read = async () => {
+    const { query, joins } = joinQuery(context, model, attribute, reads);
+    if (context.staleReads && !context.givesWay) query.forShare();
+    const found = (await query.whereIn(`t0.${model.primaryKey.column}`, keys as string[])) as Record<string, unknown>[];
+    return { joins, rows: found };
+  };
+  let { joins, rows } = await read();
+  // Where reads see each statement's latest commits (PostgreSQL), a related row another
+  // transaction is changing is locked for share, and read again once it committed: else a
+  // subject written here would keep the value from before that change, which reaches only
+  // the subjects committed when it looked.
+  if (context.locksRows && !context.staleReads && !context.givesWay && (await shareRelated(context, joins, rows))) {
+    ({ joins, rows } = await read());
+  }
   const fn = derivation.kind === 'virtual' ? context.virtual(model, attribute.name) : undefined;
   return rows.map((row) => {
     const values = readValues(joins, row);
@@ -131,6 +156,29 @@ async function throughRelations(
       : (values.get(pathName(derivation.kind === 'copy' ? derivation.path : []))?.[reads[0]?.columns[0] ?? ''] ?? null);
     return { key: row.k, stored: row.s, value, read: hopsRead(joins, row) };
   });
+}
+
+/** Locks the related rows the subjects read for share, each table's in key order; whether there were any. */
+async function shareRelated(
+  context: ComputeContext,
+  joins: ReadonlyMap<string, Joined>,
+  rows: readonly Record<string, unknown>[],
+): Promise<boolean> {
+  let locked = false;
+  for (const [name, { alias, model }] of joins) {
+    if (name === '') continue;
+    const keys = [...new Set(rows.map((row) => row[`${alias}_k`]).filter((k) => k !== null && k !== undefined))];
+    if (keys.length === 0) continue;
+    const key = model.primaryKey.column;
+    await context.session
+      .table(model.table)
+      .select(key)
+      .whereIn(key, keys as string[])
+      .orderBy(key)
+      .forShare();
+    locked = true;
+  }
+  return locked;
 }
 
 function pathName(path: readonly { readonly name: string }[]): string {

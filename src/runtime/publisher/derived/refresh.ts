@@ -51,8 +51,10 @@ export async function refreshDerived(options: RefreshOptions): Promise<void> {
     const descriptor = schema.models[model];
     if (window !== undefined && descriptor && !options.due?.has(model)) {
       // A subject the transaction writes anyway is published with its values; others wait.
+      // Each is marked all the same: a refresher round that read it before this commit then
+      // keeps its mark and looks again, rather than leaving what it read last.
+      await markDue(compute, model, [...keys.keys()], options.now + window);
       const later = [...keys.keys()].filter((key) => !target.versions(descriptor.table, key));
-      await markDue(compute, model, later, options.now + window);
       for (const key of later) keys.delete(key);
       if (keys.size === 0) continue;
     }
