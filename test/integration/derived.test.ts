@@ -303,7 +303,11 @@ for (const dialect of ['sqlite', 'postgres', 'mariadb'] as const) {
     assert.equal(orders(await published(world)).ops, [], 'the renames publish no order yet');
     assert.is(await world.publisher.refreshDue(), 0, 'nothing is due before the window ends');
     await new Promise((resolve) => setTimeout(resolve, 550));
-    assert.is(await world.publisher.refreshDue(), 4, "the seed's marks too: its orders were marked as they were written");
+    assert.is(
+      await world.publisher.refreshDue(),
+      4,
+      "the seed's marks too: its orders were marked as they were written",
+    );
     const burst = orders(await published(world));
     assert.equal(burst.ops.sort(), ['10@2', '11@2', '12@2'], 'each order once');
     assert.is(burst.attributes.get('10')?.customer_full_name, 'J19 Yang');
