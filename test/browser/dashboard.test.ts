@@ -57,6 +57,12 @@ test('shows both apps while they replicate, and drops a parked message with the 
       { timeout: 15_000 },
     );
     await page.waitForFunction(`document.querySelector('#live').classList.contains('on')`);
+    // The relay empties the outbox a moment after the last commit: the page shows it on its next update.
+    await page.waitForFunction(
+      `document.querySelectorAll('#publishers tr[data-app="crowdtap"] td')[1]?.textContent === '0'`,
+      undefined,
+      { timeout: 15_000 },
+    );
     const cells = await sniper.locator('td').allTextContents();
     assert.is(cells[0], 'sniper');
     assert.is(cells[4], '1', 'one parked message');
