@@ -50,6 +50,13 @@ export interface AckMessage {
   readonly message: string;
 }
 
+/** The acknowledgements a transaction's message asks for, and the wait to register for them before commit. */
+export interface AckRequest {
+  readonly apps: readonly string[];
+  readonly to: string;
+  expect(messageId: string): void;
+}
+
 /** A message's wait for its acknowledgements, registered before its transaction commits. */
 export interface Expected {
   readonly messageId: string;
@@ -103,6 +110,29 @@ export class Acknowledgements {
     const address = listener.address();
     if (!address) throw new PublisherError('cannot wait for acknowledgements: the broker is away');
     return address;
+  }
+
+  /**
+   * Runs a transaction whose message asks `apps` to acknowledge it (`commit` registers the
+   * wait through the request before it commits), then waits: resolves to the transaction's
+   * value once every app answered, or rejects with an AcknowledgementTimeout that carries it.
+   */
+  async around<T>(apps: readonly string[], timeoutMs: number, commit: (request: AckRequest) => Promise<T>): Promise<T> {
+    const to = await this.address();
+    let expected: Expected | undefined;
+    let value: T;
+    try {
+      value = await commit({ apps, to, expect: (id) => (expected = this.expect(id, apps)) });
+    } catch (error) {
+      (expected as Expected | undefined)?.cancel();
+      throw error;
+    }
+    // A transaction that published nothing has nothing to acknowledge.
+    if (!expected) return value;
+    const { missing, acknowledged } = await expected.settle(timeoutMs);
+    if (missing.length > 0)
+      throw new AcknowledgementTimeout(expected.messageId, missing, acknowledged, value, timeoutMs);
+    return value;
   }
 
   expect(messageId: string, apps: readonly string[]): Expected {

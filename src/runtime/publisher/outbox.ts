@@ -1,6 +1,7 @@
 /**
- * The outbox's backlog, which the relay reports in its metrics and the status reads: apart
- * from the relay, so that reading it needs none of the relay's metrics.
+ * The outbox's rows as the publisher writes them, and its backlog, which the relay reports in
+ * its metrics and the status reads: apart from the relay, so that reading it needs none of the
+ * relay's metrics.
  */
 import type { Knex } from 'knex';
 import { outboxTable } from '../db/tables.js';
@@ -13,4 +14,15 @@ export async function outboxBacklog(knex: Knex): Promise<{ rows: number; oldest:
     rows: Number(row?.rows ?? 0),
     oldest: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
   };
+}
+
+/**
+ * JSON with every character beyond ASCII escaped (`\u00e9`): the same JSON, which a
+ * PostgreSQL literal carries whatever the connection's client encoding.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -8,31 +8,27 @@ import { databaseOf } from '../db/index.js';
 import type { Database, OutboxInsert } from '../db/database.js';
 import { requireTables } from '../db/schema-check.js';
 import type { Session } from '../db/session.js';
-import { type Dependency, type Envelope, goneVersion, type OperationMessage } from '../envelope.js';
+import type { Dependency, Envelope, OperationMessage } from '../envelope.js';
 import { PublisherError } from '../../common/errors.js';
 import { errorText, guardedLogger, type Logger, silentLogger } from '../../common/logger.js';
 import { defaultMetrics, type Metrics } from '../observability/metrics.js';
 import { traceCarrier } from '../observability/tracing.js';
 import { syncReplyKey } from '../resync.js';
-import {
-  AcknowledgementTimeout,
-  Acknowledgements,
-  defaultAckTimeoutMs,
-  type Expected,
-  type TransactionOptions,
-} from './acks.js';
+import { type AckRequest, Acknowledgements, defaultAckTimeoutMs, type TransactionOptions } from './acks.js';
 import { publishingTransport } from '../signatures/signer.js';
 import { type SignatureOptions, Verifier } from '../signatures/verifier.js';
 import { keyPages, takeDue } from './derived/backfill.js';
 import { DerivedChanges } from './derived/changes.js';
 import { Refresher, refreshInterval } from './derived/refresher.js';
 import type { DerivedFunction } from './derived/compute.js';
-import { dependenciesOn, endpointKey, mergeDependencies, referencedOf, relationDependencies } from './dependencies.js';
+import { dependenciesOn, mergeDependencies, relationDependencies } from './dependencies.js';
 import { Publications, type VirtualFunctions } from './publications.js';
 import { RawWriteWatch } from './raw-writes.js';
 import { ephemeralOperation, Recorder } from './recorder.js';
 import { type OutboxRow, Relay, type RelayOptions, route, toOutgoing } from './relay.js';
 import { answerResyncRequests } from './resync-responder.js';
+import { asciiJson } from './outbox.js';
+import { syncMessages } from './sync-messages.js';
 
 export type { VirtualFunctions } from './publications.js';
 
@@ -82,13 +78,6 @@ export interface PublisherOptions<Hooks, Virtuals> {
 export interface Context {
   readonly name: string;
   readonly userId?: string;
-}
-
-/** The acknowledgements a transaction's message asks for, and the wait to register for them. */
-interface AckRequest {
-  readonly apps: readonly string[];
-  readonly to: string;
-  expect(messageId: string): void;
 }
 
 /** How a transaction refreshes derived attributes beyond those its writes alter. */
@@ -245,7 +234,7 @@ export class Publisher<Hooks, Virtuals = unknown> {
   }
 
   /**
-   * Publishes rows of one model as `sync` operations, in messages of {@link syncBatch}, with
+   * Publishes rows of one model as `sync` operations, in messages of 100 (sync-messages.ts), with
    * their relations as dependencies; `gone` ids as tombstones. `to` sends them to one
    * subscriber app's queue instead of every subscriber's.
    */
@@ -256,41 +245,12 @@ export class Publisher<Hooks, Virtuals = unknown> {
     to?: string,
   ): Promise<void> {
     if (!this.verified) await this.ready();
-    const messages: OutgoingMessage[] = [];
-    const send = (operations: OperationMessage[], dependencies: Dependency[]): void => {
+    const { knex, schema } = this.options;
+    const batches = await syncMessages(knex, this.publications, schema.models, model, rows, gone);
+    const messages = batches.map(({ operations, dependencies }): OutgoingMessage => {
       const outgoing = toOutgoing({ ...this.envelope(operations, dependencies), context: null });
-      messages.push(to === undefined ? outgoing : { ...outgoing, routingKeys: [syncReplyKey(to)] });
-    };
-    const { models } = this.options.schema;
-    const items = rows.map((row) => ({ model, row }));
-    // The rows' references, read once for all the rows: each message takes those of its own.
-    const table = (name: string) => this.options.knex(name);
-    const read = await relationDependencies(table, models, items, new Set());
-    const references = new Map(read.map((d) => [endpointKey(d.endpoint, d.id), d]));
-    for (let i = 0; i < rows.length; i += syncBatch) {
-      const chunk = rows.slice(i, i + syncBatch);
-      const operations = chunk.flatMap((row) =>
-        this.publications.of(model, row).map((publication): OperationMessage => ({
-          endpoint: publication.endpoint,
-          types: publication.types,
-          id: String(row[model.primaryKey.column]),
-          operation: 'sync',
-          version: Number(row._v ?? 0),
-          attributes: this.publications.attributes(publication, row),
-        })),
-      );
-      const skip = new Set(operations.map((op) => endpointKey(op.endpoint, op.id)));
-      send(operations, referencedOf(references, models, items.slice(i, i + syncBatch), skip));
-    }
-    for (let i = 0; i < gone.length; i += syncBatch) {
-      const { endpoint, types } = model;
-      send(
-        gone
-          .slice(i, i + syncBatch)
-          .map((id) => ({ endpoint, types, id, operation: 'sync', version: goneVersion, attributes: null })),
-        [],
-      );
-    }
+      return to === undefined ? outgoing : { ...outgoing, routingKeys: [syncReplyKey(to)] };
+    });
     await this.transport.publish(messages);
   }
 
@@ -309,22 +269,8 @@ export class Publisher<Hooks, Virtuals = unknown> {
     const work = (recorder: Recorder): Promise<T> => fn(this.options.schema.bind(recorder));
     const apps = options.requireAcks ?? [];
     if (apps.length === 0) return this.recorded(work);
-    const to = await this.acks.address();
-    let expected: Expected | undefined;
-    let value: T;
-    try {
-      value = await this.recorded(work, {}, { apps, to, expect: (id) => (expected = this.acks.expect(id, apps)) });
-    } catch (error) {
-      (expected as Expected | undefined)?.cancel();
-      throw error;
-    }
-    // A transaction that published nothing has nothing to acknowledge.
-    if (!expected) return value;
     const timeoutMs = options.ackTimeoutMs ?? defaultAckTimeoutMs;
-    const { missing, acknowledged } = await expected.settle(timeoutMs);
-    if (missing.length > 0)
-      throw new AcknowledgementTimeout(expected.messageId, missing, acknowledged, value, timeoutMs);
-    return value;
+    return this.acks.around(apps, timeoutMs, (acks) => this.recorded(work, {}, acks));
   }
 
   /**
@@ -492,18 +438,4 @@ export class Publisher<Hooks, Virtuals = unknown> {
     await this.refresher?.stop();
     await this.relay?.stop();
   }
-}
-
-/** Operations per message of a sync: large enough to apply fast, small enough to stay a modest message. */
-const syncBatch = 100;
-
-/**
- * JSON with every character beyond ASCII escaped (`\u00e9`): the same JSON, which a
- * PostgreSQL literal carries whatever the connection's client encoding.
- */
-function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u0080-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }
